@@ -1,0 +1,44 @@
+"""cliff: CPU-first CLIFF human mesh recovery (C core on oneDNN, NumPy API).
+
+Units: pixels for image quantities, metres for 3D; camera frame is OpenCV's
+(x right, y down, z forward).
+"""
+from __future__ import annotations
+
+from ._version import __version__
+from . import _dnnl
+
+_dnnl.preload()
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "cliff: the C core could not be loaded. It needs libdnnl.so.3 from the "
+        "'onednn-cpu-gomp==2023.2.0' package (pip install onednn-cpu-gomp==2023.2.0). "
+        f"Original error: {exc}"
+    ) from exc
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """Number of threads the core uses."""
+    return _core.get_num_threads()
+
+
+def info() -> dict:
+    """Versions and runtime facts: cliff version, oneDNN version and ISA, threads, library path."""
+    d = _core.dnnl_info()
+    return {
+        "cliff": __version__,
+        "onednn": "%d.%d.%d" % d["version"],
+        "onednn_isa": d["isa"],
+        "onednn_library": _dnnl.library_path(),
+        "num_threads": get_num_threads(),
+    }
+
+
+__all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]

@@ -1,0 +1,9 @@
+"""Type stub of the C extension cliff._core (thin bindings over csrc/cliff.h)."""
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def set_num_threads(n: int, /) -> None: ...
+def get_num_threads() -> int: ...
+def dnnl_info() -> dict[str, Any]: ...

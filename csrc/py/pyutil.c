@@ -1,0 +1,143 @@
+/* pyutil.c - array conversion and error helpers for the bindings. */
+#include "pyutil.h"
+
+#include <math.h>
+
+cliff_state *cliff_py_state(PyObject *module) { return (cliff_state *)PyModule_GetState(module); }
+
+PyObject *cliff_py_raise(cliff_status st) {
+    const char *msg = cliff_last_error();
+    if (!msg || !*msg) msg = "cliff: unknown failure";
+    switch (st) {
+    case CLIFF_ENOMEM: PyErr_SetString(PyExc_MemoryError, msg); break;
+    case CLIFF_EIO: PyErr_SetString(PyExc_OSError, msg); break;
+    case CLIFF_EDNNL: PyErr_SetString(PyExc_RuntimeError, msg); break;
+    case CLIFF_EINVAL:
+    case CLIFF_ESTATE:
+    default: PyErr_SetString(PyExc_ValueError, msg); break;
+    }
+    return NULL;
+}
+
+static int is_real_kind(char kind) { return kind == 'f' || kind == 'i' || kind == 'u' || kind == 'b'; }
+
+int cliff_py_float_type(PyObject *obj, const char *name) {
+    PyArray_Descr *d = NULL;
+    if (PyArray_Check(obj)) {
+        d = PyArray_DESCR((PyArrayObject *)obj);
+        Py_INCREF(d);
+    } else {
+        PyObject *tmp = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+        if (!tmp) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: expected an array of real numbers, got %.80s", name,
+                         Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+        d = PyArray_DESCR((PyArrayObject *)tmp);
+        Py_INCREF(d);
+        Py_DECREF(tmp);
+    }
+    char kind = d->kind;
+    int elsize = (int)PyDataType_ELSIZE(d);
+    Py_DECREF(d);
+    if (!is_real_kind(kind)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected an array of real numbers (float32 or float64), "
+                                      "got dtype kind '%c'", name, kind);
+        return -1;
+    }
+    if (kind == 'f' && elsize <= 4) return NPY_FLOAT32;
+    if (kind == 'f' && elsize > 8) {
+        PyErr_Format(PyExc_TypeError, "%s: float%d is not supported; use float32 or float64", name,
+                     elsize * 8);
+        return -1;
+    }
+    return NPY_FLOAT64;
+}
+
+PyArrayObject *cliff_py_array(PyObject *obj, const char *name, int typenum) {
+    if (obj == Py_None) {
+        PyErr_Format(PyExc_TypeError, "%s: expected an array, got None", name);
+        return NULL;
+    }
+    PyObject *probe = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!probe) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: expected an array of real numbers, got %.80s", name,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    char kind = PyArray_DESCR((PyArrayObject *)probe)->kind;
+    if (!is_real_kind(kind)) {
+        Py_DECREF(probe);
+        PyErr_Format(PyExc_TypeError, "%s: expected an array of real numbers, got dtype kind '%c'",
+                     name, kind);
+        return NULL;
+    }
+    PyObject *out = PyArray_FromAny(probe, PyArray_DescrFromType(typenum), 0, 0,
+                                    NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST, NULL);
+    Py_DECREF(probe);
+    return (PyArrayObject *)out;
+}
+
+static void shape_str(PyArrayObject *a, char *buf, size_t n) {
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, n - off, "(");
+    for (int i = 0; i < PyArray_NDIM(a) && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, i ? ", %ld" : "%ld", (long)PyArray_DIM(a, i));
+    if (off < n) snprintf(buf + off, n - off, PyArray_NDIM(a) == 1 ? ",)" : ")");
+}
+
+PyArrayObject *cliff_py_array_shape(PyObject *obj, const char *name, int typenum, int leading,
+                                    int ndim, const npy_intp *dims, const char *expect) {
+    PyArrayObject *a = cliff_py_array(obj, name, typenum);
+    if (!a) return NULL;
+    int nd = PyArray_NDIM(a), ok = leading ? nd >= ndim : nd == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        if (dims[i] >= 0 && PyArray_DIM(a, nd - ndim + i) != dims[i]) ok = 0;
+    if (!ok) {
+        char got[128];
+        shape_str(a, got, sizeof got);
+        PyErr_Format(PyExc_ValueError, "%s: expected shape %s, got %s", name, expect, got);
+        Py_DECREF(a);
+        return NULL;
+    }
+    return a;
+}
+
+int cliff_py_check_finite(PyArrayObject *a, const char *name) {
+    npy_intp n = PyArray_SIZE(a);
+    int bad = 0;
+    if (PyArray_TYPE(a) == NPY_FLOAT32) {
+        const float *p = (const float *)PyArray_DATA(a);
+        for (npy_intp i = 0; i < n; i++) bad |= !isfinite(p[i]);
+    } else if (PyArray_TYPE(a) == NPY_FLOAT64) {
+        const double *p = (const double *)PyArray_DATA(a);
+        for (npy_intp i = 0; i < n; i++) bad |= !isfinite(p[i]);
+    }
+    if (bad) {
+        PyErr_Format(PyExc_ValueError, "%s: contains NaN or infinite values", name);
+        return -1;
+    }
+    return 0;
+}
+
+npy_intp cliff_py_leading(PyArrayObject *a, int trailing) {
+    npy_intp n = 1;
+    for (int i = 0; i < PyArray_NDIM(a) - trailing; i++) n *= PyArray_DIM(a, i);
+    return n;
+}
+
+PyArrayObject *cliff_py_new_like_leading(PyArrayObject *a, int drop, int n, const npy_intp *tail,
+                                         int typenum) {
+    npy_intp shape[NPY_MAXDIMS];
+    int lead = PyArray_NDIM(a) - drop;
+    if (lead < 0) lead = 0;
+    if (lead + n > NPY_MAXDIMS) {
+        PyErr_SetString(PyExc_ValueError, "too many dimensions");
+        return NULL;
+    }
+    for (int i = 0; i < lead; i++) shape[i] = PyArray_DIM(a, i);
+    for (int i = 0; i < n; i++) shape[lead + i] = tail[i];
+    return (PyArrayObject *)PyArray_SimpleNew(lead + n, shape, typenum);
+}
