@@ -50,6 +50,51 @@ CLIFF_API void cliff_dnnl_version(int *major, int *minor, int *patch);
 CLIFF_API const char *cliff_dnnl_isa(void);
 
 /* ---- geometry (geometry.c) ----------------------------------------------------------- */
+/* All functions take n items, contiguous; _f32 computes in float32, _f64 in float64.
+ * They cannot fail (callers validate shapes and values). */
+
+/* 6D rotation representation -> rotation matrix, official convention (Gram-Schmidt on the
+ * two columns of the row-major 3x2 matrix [[x0,x1],[x2,x3],[x4,x5]]). x (n,6) -> R (n,3,3). */
+CLIFF_API void cliff_rot6d_to_rotmat_f32(const float *x, size_t n, float *R);
+CLIFF_API void cliff_rot6d_to_rotmat_f64(const double *x, size_t n, double *R);
+
+/* Rotation matrix -> axis-angle, the same numbers as the official demo's conversion.
+ * R (n,3,3) -> aa (n,3), radians. */
+CLIFF_API void cliff_rotmat_to_axis_angle_f32(const float *R, size_t n, float *aa);
+CLIFF_API void cliff_rotmat_to_axis_angle_f64(const double *R, size_t n, double *aa);
+
+/* Axis-angle -> rotation matrix (Rodrigues, stable for tiny angles). aa (n,3) -> R (n,3,3). */
+CLIFF_API void cliff_axis_angle_to_rotmat_f32(const float *aa, size_t n, float *R);
+CLIFF_API void cliff_axis_angle_to_rotmat_f64(const double *aa, size_t n, double *R);
+
+/* Person box -> centre and scale (official bbox_from_detector with 4:3 padding):
+ * xyxy (n,4) pixels -> center (n,2) pixels, scale (n,) with b = 200*scale the crop height. */
+CLIFF_API void cliff_boxes_to_center_scale_f64(const double *xyxy, size_t n, double rescale,
+                                               double *center, double *scale);
+
+enum { CLIFF_BBOX_RELEASED = 0, CLIFF_BBOX_PAPER = 1 };
+
+/* CLIFF's regressor input. box (n,3) = [cx, cy, b] pixels; pp (n,2) principal point pixels
+ * (the official code uses the image centre W/2, H/2); focal (n,) pixels; form = released|paper.
+ * -> out (n,3). */
+CLIFF_API void cliff_bbox_info_f32(const float *box, const float *pp, const float *focal,
+                                   size_t n, int form, float *out);
+CLIFF_API void cliff_bbox_info_f64(const double *box, const double *pp, const double *focal,
+                                   size_t n, int form, double *out);
+
+/* Crop camera (s, tx, ty) -> full-frame SMPL translation (metres), official cam_crop2full.
+ * cam (n,3), box (n,3) = [cx, cy, b], pp (n,2), focal (n,) -> t_full (n,3). */
+CLIFF_API void cliff_cam_crop_to_full_f32(const float *cam, const float *box, const float *pp,
+                                          const float *focal, size_t n, float *t_full);
+CLIFF_API void cliff_cam_crop_to_full_f64(const double *cam, const double *box, const double *pp,
+                                          const double *focal, size_t n, double *t_full);
+
+/* Perspective projection, OpenCV convention: u = fx*X/Z + cx, v = fy*Y/Z + cy.
+ * points (n,3) metres; fxfy (2,), pp (2,) pixels -> uv (n,2) pixels. */
+CLIFF_API void cliff_project_points_f32(const float *points, size_t n, const float *fxfy,
+                                        const float *pp, float *uv);
+CLIFF_API void cliff_project_points_f64(const double *points, size_t n, const double *fxfy,
+                                        const double *pp, double *uv);
 
 /* ---- SMPL body model (smpl.c) -------------------------------------------------------- */
 
