@@ -1,0 +1,222 @@
+"""`cliff` command line: predict, demo, annotate, info.
+
+    cliff demo                                   # bundled photos, real files if configured
+    cliff predict photos/ --ckpt hr48-...pt --smpl SMPL_NEUTRAL.pkl -o out/
+    cliff predict clip.mp4 --boxes dets.json --render --save-mesh obj -o out/
+
+Errors (missing/corrupt inputs, checkpoints, SMPL files) print one line and exit non-zero;
+a bad image inside a folder is reported and skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from ._version import __version__
+
+
+def _positive_int(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
+    return v
+
+
+def _intrinsics(s: str) -> tuple[float, float, float, float]:
+    try:
+        v = tuple(float(x) for x in s.split(","))
+    except ValueError:
+        v = ()
+    if len(v) != 4:
+        raise argparse.ArgumentTypeError("expected fx,fy,cx,cy (four numbers, pixels)")
+    return v  # type: ignore[return-value]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ckpt", help="CLIFF checkpoint (.pt as released, or .safetensors/.npz)")
+    p.add_argument("--smpl", help="SMPL model (SMPL_NEUTRAL.pkl as released, or smplx-style .npz)")
+    p.add_argument("--backbone", choices=("hr48", "res50"), default=None,
+                   help="network (default: detected from the checkpoint; hr48 for stand-ins)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="people per network call")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    p.add_argument("--pose-format", choices=("aa", "rotmat"), default="aa")
+    cam = p.add_mutually_exclusive_group()
+    cam.add_argument("--focal", type=float, help="focal length in pixels (default: image diagonal)")
+    cam.add_argument("--intrinsics", type=_intrinsics, metavar="FX,FY,CX,CY")
+    p.add_argument("--save-mesh", choices=("obj", "ply"), help="write one mesh per person")
+    p.add_argument("--render", action="store_true", help="write front overlay and side view images")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cliff", description="CLIFF human mesh recovery on the CPU.")
+    parser.add_argument("--version", action="version", version=f"cliff {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="bodies for images, folders and videos")
+    p.add_argument("paths", nargs="+", help="images, folders of images, videos")
+    p.add_argument("--boxes", help="person boxes JSON (cliff's {file: [[x1,y1,x2,y2]]} or COCO)")
+    p.add_argument("-o", "--output", required=True, help="output folder (or a .npz file)")
+    p.add_argument("--standin", action="store_true",
+                   help="run on stand-in files when --ckpt/--smpl are missing (meaningless bodies)")
+    _common(p)
+
+    d = sub.add_parser("demo", help="run the whole pipeline on the bundled photos")
+    d.add_argument("-o", "--output", default="cliff-demo-output", help="output folder")
+    _common(d)
+
+    sub.add_parser("info", help="versions, oneDNN, threads")
+
+    try:
+        from . import cli_annotate
+    except ImportError:
+        cli_annotate = None
+    if cli_annotate is not None:
+        cli_annotate.add_parser(sub)
+    return parser
+
+
+class _Reporter:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.errors = 0
+
+    def say(self, msg: str) -> None:
+        if not self.quiet:
+            print(msg, file=sys.stderr)
+
+    def skip(self, path: str, exc: BaseException) -> None:
+        self.errors += 1
+        print(f"cliff: skipped {path}: {exc}", file=sys.stderr)
+
+
+def _output_paths(out: str, paths: list[str], backbone: str) -> tuple[str, str]:
+    """(npz path, folder for meshes/renders). Mirrors the official naming
+    `<input stem>_cliff_<backbone>.npz` for a single input."""
+    if out.lower().endswith(".npz"):
+        folder = os.path.dirname(os.path.abspath(out))
+        return out, folder
+    stem = os.path.splitext(os.path.basename(os.path.normpath(paths[0])))[0] if len(paths) == 1 else "cliff"
+    return os.path.join(out, f"{stem}_cliff_{backbone}.npz"), out
+
+
+def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | None,
+                allow_standin: bool, rep: _Reporter, *, demo: bool = False) -> str:
+    import cliff
+    from .files import STANDIN_NOTE, resolve
+    from .images import iter_frames, list_inputs
+    from .pipeline import Estimator, boxes_for, load_boxes
+    from .results import ResultWriter
+
+    if args.threads:
+        cliff.set_num_threads(args.threads)
+    backbone = args.backbone
+    if backbone is None:
+        backbone = "hr48" if not args.ckpt else None
+    ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
+    if standin:
+        print(STANDIN_NOTE, file=sys.stderr)
+    boxes = load_boxes(boxes_file) if boxes_file else None
+    inputs = list_inputs(paths)
+    if not inputs:
+        raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
+
+    t0 = time.perf_counter()
+    est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size)
+    rep.say(f"cliff: {est.model.backbone} loaded in {time.perf_counter() - t0:.1f} s "
+            f"({cliff.get_num_threads()} threads)")
+    npz_path, folder = _output_paths(args.output, paths, est.model.backbone)
+    os.makedirs(folder, exist_ok=True)
+    writer = ResultWriter(npz_path, folder, est.faces, pose_format=args.pose_format,
+                          mesh_format=args.save_mesh, render=args.render)
+
+    K = args.intrinsics
+    names: list[str] = []
+    images: dict[str, np.ndarray] = {}
+
+    def items():
+        for name, image in iter_frames(paths, on_error=rep.skip):
+            xyxy = None
+            if boxes is not None:
+                xyxy = boxes_for(boxes, name)
+                if xyxy is None:
+                    xyxy = np.zeros((0, 4), np.float32)
+            elif not _detector_ok():
+                raise RuntimeError("no person boxes: pass --boxes FILE, or install the built-in "
+                                   "detector with pip install 'cliff-hps[detect]'")
+            names.append(name)
+            if args.render:
+                images[name] = image
+            yield (image, xyxy)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=None, unit="img", disable=args.quiet, desc="cliff", leave=False)
+    for i, res in enumerate(est.run_many(items(), focal=args.focal, K=K)):
+        name = names[i]
+        writer.add(name, res, images.pop(name, None))
+        bar.update(1)
+    bar.close()
+    writer.close()
+    est.close()
+    rep.say(f"cliff: {writer.num_people} people in {writer.num_images} images -> {npz_path} "
+            f"({time.perf_counter() - t0:.1f} s)")
+    return npz_path
+
+
+def _detector_ok() -> bool:
+    from .detect import available
+    return available()
+
+
+def run_demo(args: argparse.Namespace, rep: _Reporter) -> str:
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    photos = [os.path.join(here, n) for n in ("astronaut.jpg", "cameraman.jpg", "grace_hopper.jpg")]
+    args.render = True
+    args.save_mesh = args.save_mesh or "obj"
+    os.makedirs(args.output, exist_ok=True)
+    out = os.path.join(args.output, "demo.npz")
+    args_out = args.output
+    args.output = out
+    path = run_predict(args, photos, os.path.join(here, "boxes.json"), True, rep, demo=True)
+    print(f"cliff demo: wrote {path}, meshes and front/side renders into {os.path.abspath(args_out)}/")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    rep = _Reporter(getattr(args, "quiet", False))
+    try:
+        if args.command == "info":
+            import cliff
+            for k, v in cliff.info().items():
+                print(f"{k}: {v}")
+            return 0
+        if args.command == "demo":
+            run_demo(args, rep)
+            return 0
+        if args.command == "predict":
+            run_predict(args, args.paths, args.boxes, args.standin, rep)
+            return 1 if rep.errors else 0
+        if args.command == "annotate":
+            from . import cli_annotate
+            return int(cli_annotate.run(args) or 0)
+    except KeyboardInterrupt:
+        print("cliff: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
+        msg = str(exc) or exc.__class__.__name__
+        print(f"cliff: error: {msg}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

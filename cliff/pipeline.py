@@ -1,0 +1,280 @@
+"""From photos to bodies: the official CLIFF pipeline end to end.
+
+    image (H, W, 3) uint8 RGB + person boxes (xyxy, pixels)
+      -> cliff.crop           (official 4:3 box, 1.1 rescale, 256x192 crop, ImageNet normalisation)
+      -> Model.predict        (encoder + iterative regressor with bbox_info; crop camera -> t_full)
+      -> SMPL                 (vertices, 45 joints, in the full-frame camera frame, metres)
+      -> project_points       (joints2d in full-image pixels)
+
+Units: pixels for image quantities, metres for 3D; OpenCV camera frame (x right, y down,
+z forward). Every array is batched over the N people of an image.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from .camera import project_points
+from .crop import crop as _crop
+from .model import Model, load_model
+from .smpl import SMPL
+
+PERSON_KEYS = ("rotmat", "pose", "betas", "cam_crop", "t_full", "bbox_info", "focal",
+               "vertices", "joints", "joints2d", "xyxy", "center", "scale")
+
+
+def _as_image(image: Any, bgr: bool) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValueError(f"image: expected an (H, W, 3) RGB array, got shape {img.shape}")
+    if img.dtype != np.uint8:
+        raise TypeError(f"image: expected uint8 pixels, got {img.dtype}")
+    img = img[..., :3]
+    if bgr:
+        img = img[..., ::-1]
+    return np.ascontiguousarray(img)
+
+
+def _as_boxes(xyxy: Any) -> np.ndarray:
+    b = np.asarray(xyxy, dtype=np.float64)
+    if b.ndim == 1 and b.shape[0] in (4, 5):
+        b = b[None]
+    if b.ndim != 2 or b.shape[1] not in (4, 5):
+        raise ValueError(f"xyxy: expected (N, 4) boxes [x1, y1, x2, y2] in pixels, got shape {b.shape}")
+    return b[:, :4]
+
+
+def camera_for(width: int, height: int, focal: Any = None, K: Any = None):
+    """The full-frame camera CLIFF uses for an image: (f, (fx, fy), (cx, cy)).
+
+    Without K: square pixels, principal point at the image centre (W/2, H/2) and
+    f = focal or the image diagonal sqrt(W^2 + H^2) (the official default).
+    With K (3x3, or (fx, fy, cx, cy)): the principal point comes from K, projection uses fx and
+    fy, and the single focal that CLIFF's bbox_info and crop->full camera need is (fx + fy)/2
+    (the official evaluation protocol's choice)."""
+    if K is not None and focal is not None:
+        raise ValueError("focal and K: give one of them, not both")
+    if K is not None:
+        k = np.asarray(K, dtype=np.float64)
+        if k.shape == (3, 3):
+            fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+        elif k.shape == (4,):
+            fx, fy, cx, cy = k
+        else:
+            raise ValueError(f"K: expected a 3x3 matrix or (fx, fy, cx, cy), got shape {k.shape}")
+        if not (np.isfinite(k).all() and fx > 0 and fy > 0):
+            raise ValueError("K: fx and fy must be positive and all values finite")
+        return float(0.5 * (fx + fy)), (float(fx), float(fy)), (float(cx), float(cy))
+    if focal is None:
+        f = float(np.hypot(width, height))
+    else:
+        f = float(np.asarray(focal, dtype=np.float64).reshape(()))
+        if not np.isfinite(f) or f <= 0:
+            raise ValueError(f"focal: expected a positive focal length in pixels, got {focal!r}")
+    return f, (f, f), (width / 2.0, height / 2.0)
+
+
+def _empty(n_vertices: int) -> dict[str, np.ndarray]:
+    z = np.zeros
+    return {"rotmat": z((0, 24, 3, 3), np.float32), "pose": z((0, 72), np.float32),
+            "betas": z((0, 10), np.float32), "cam_crop": z((0, 3), np.float32),
+            "t_full": z((0, 3), np.float32), "bbox_info": z((0, 3), np.float32),
+            "focal": z((0,), np.float32), "vertices": z((0, n_vertices, 3), np.float32),
+            "joints": z((0, 45, 3), np.float32), "joints2d": z((0, 45, 2), np.float32),
+            "xyxy": z((0, 4), np.float32), "center": z((0, 2), np.float64),
+            "scale": z((0,), np.float64)}
+
+
+class Estimator:
+    """CLIFF from photos: a checkpoint, an SMPL model file, and the official preprocessing.
+
+    >>> est = cliff.Estimator("hr48-PA43.0_MJE69.0_MVE81.2_3dpw.pt", "SMPL_NEUTRAL.pkl")
+    >>> out = est.run(image_rgb, xyxy=[[x1, y1, x2, y2]])
+    >>> out["vertices"].shape, out["joints2d"].shape      # (N, 6890, 3) m, (N, 45, 2) px
+
+    ckpt: a path (official .pt, or .safetensors/.npz with the same keys) or a loaded cliff.Model.
+    smpl: a path (official .pkl or smplx-style .npz) or a cliff.SMPL.
+    batch_size: people per network call in run_many (crops of several images are batched).
+    """
+
+    def __init__(self, ckpt: Any, smpl: Any, *, backbone: str | None = None,
+                 precision: str = "fp32", batch_size: int = 8, rescale: float = 1.1):
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+        self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)
+        self.smpl = smpl if isinstance(smpl, SMPL) else SMPL(smpl)
+        self.batch_size = int(batch_size)
+        self.rescale = float(rescale)
+
+    @property
+    def faces(self) -> np.ndarray:
+        """(F, 3) int32 triangle indices of the body mesh."""
+        return self.smpl.faces
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- one image -------------------------------------------------------------------------
+
+    def _prepare(self, image: Any, xyxy: Any, focal: Any, K: Any, bgr: bool):
+        img = _as_image(image, bgr)
+        h, w = img.shape[:2]
+        if xyxy is None:
+            from .detect import detect_people
+            xyxy = detect_people(img)[:, :4]
+        boxes = _as_boxes(xyxy)
+        f, fxfy, pp = camera_for(w, h, focal, K)
+        prep = {"fxfy": fxfy, "pp": pp, "f": f, "n": len(boxes), "xyxy": boxes.astype(np.float32)}
+        if len(boxes):
+            c = _crop(img, boxes, rescale=self.rescale)
+            prep.update(crops=c["crops"], boxes=c["boxes"], center=c["center"], scale=c["scale"])
+        return prep
+
+    def _finish(self, prep: dict, out: dict) -> dict[str, np.ndarray]:
+        body = self.smpl(rotmat=out["rotmat"], betas=out["betas"], transl=out["t_full"])
+        res = dict(out)
+        res["vertices"] = body["vertices"]
+        res["joints"] = body["joints"]
+        res["joints2d"] = project_points(body["joints"], prep["fxfy"], prep["pp"]).astype(np.float32)
+        res["xyxy"] = prep["xyxy"]
+        res["center"] = prep["center"]
+        res["scale"] = prep["scale"]
+        return res
+
+    def _predict(self, preps: list[dict]) -> list[dict]:
+        """One network call for the people of several prepared images."""
+        live = [p for p in preps if p["n"]]
+        if not live:
+            return [_empty(self.smpl.v_template.shape[0]) for _ in preps]
+        crops = np.concatenate([p["crops"] for p in live])
+        boxes = np.concatenate([p["boxes"] for p in live])
+        # The principal point enters CLIFF as (W/2, H/2): pass 2*pp as the image size so a
+        # user's K with an off-centre principal point is honoured exactly.
+        img_size = np.concatenate([np.tile(np.multiply(p["pp"], 2.0), (p["n"], 1)) for p in live])
+        focal = np.concatenate([np.full(p["n"], p["f"]) for p in live])
+        out = self.model.predict(crops, boxes, img_size.astype(np.float32), focal.astype(np.float32))
+        results, start = [], 0
+        for p in preps:
+            if not p["n"]:
+                results.append(_empty(self.smpl.v_template.shape[0]))
+                continue
+            part = {k: v[start:start + p["n"]] for k, v in out.items()}
+            start += p["n"]
+            results.append(self._finish(p, part))
+        return results
+
+    def run(self, image: Any, xyxy: Any = None, focal: Any = None, K: Any = None, *,
+            bgr: bool = False) -> dict[str, np.ndarray]:
+        """All people of one image.
+
+        image: (H, W, 3) uint8 **RGB** (pass bgr=True for OpenCV's BGR order).
+        xyxy: (N, 4) person boxes in pixels; None runs the built-in detector (cliff.detect).
+        focal: pixels (default: the image diagonal); K: 3x3 intrinsics or (fx, fy, cx, cy).
+        Returns a dict of arrays with N rows: rotmat (N,24,3,3), pose (N,72) axis-angle,
+        betas (N,10), cam_crop (N,3), t_full (N,3) m, bbox_info (N,3), focal (N,),
+        vertices (N,6890,3) m, joints (N,45,3) m, joints2d (N,45,2) px, xyxy (N,4),
+        center (N,2) px, scale (N,) (crop height = 200*scale px).
+        """
+        return self._predict([self._prepare(image, xyxy, focal, K, bgr)])[0]
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def run_many(self, items: Iterable[Any], *, focal: Any = None, K: Any = None,
+                 bgr: bool = False) -> Iterator[dict[str, np.ndarray]]:
+        """Stream results for many images, batching people across images.
+
+        Each item is an image, or a tuple (image, xyxy), or (image, xyxy, focal). Results are
+        yielded in input order, one dict per image (as `run` returns)."""
+        pending: list[dict] = []
+        people = 0
+        for item in items:
+            if isinstance(item, tuple):
+                image, xyxy = item[0], item[1] if len(item) > 1 else None
+                f = item[2] if len(item) > 2 else focal
+            else:
+                image, xyxy, f = item, None, focal
+            prep = self._prepare(image, xyxy, f, K, bgr)
+            pending.append(prep)
+            people += prep["n"]
+            if people >= self.batch_size:
+                yield from self._predict(pending)
+                pending, people = [], 0
+        if pending:
+            yield from self._predict(pending)
+
+
+def load_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Person boxes from a file, keyed by image file name (basename) -> (N, 5) float32
+    [x1, y1, x2, y2, score].
+
+    Accepted forms:
+    - {"img.jpg": [[x1, y1, x2, y2(, score)], ...], ...} (cliff's own, as in cliff/data/boxes.json);
+    - COCO: {"images": [{"id", "file_name"}], "annotations": [{"image_id", "bbox": [x, y, w, h],
+      "category_id"?, "score"?}]}; only category 1 (person) is kept when categories are given;
+    - COCO detection results: [{"image_id": "img.jpg" or its stem, "bbox": [x, y, w, h], "score"?}].
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise OSError(f"{path}: not a readable JSON boxes file ({exc})") from exc
+
+    boxes: dict[str, list] = {}
+
+    def add(name: str, xyxy, score):
+        boxes.setdefault(os.path.basename(str(name)), []).append([*map(float, xyxy), float(score)])
+
+    def xywh(b):
+        if len(b) != 4:
+            raise ValueError(f"{path}: a COCO bbox needs 4 numbers [x, y, w, h], got {b!r}")
+        x, y, w, h = map(float, b)
+        return [x, y, x + w, y + h]
+
+    try:
+        if isinstance(data, dict) and "annotations" in data:
+            names = {im["id"]: im["file_name"] for im in data.get("images", [])}
+            for a in data["annotations"]:
+                if a.get("category_id", 1) != 1:
+                    continue
+                name = names.get(a["image_id"], a["image_id"])
+                add(name, xywh(a["bbox"]), a.get("score", 1.0))
+        elif isinstance(data, dict):
+            for name, rows in data.items():
+                for r in rows:
+                    if len(r) not in (4, 5):
+                        raise ValueError(f"{path}: box for {name!r} needs [x1, y1, x2, y2(, score)], got {r!r}")
+                    add(name, r[:4], r[4] if len(r) == 5 else 1.0)
+        elif isinstance(data, list):
+            for a in data:
+                if a.get("category_id", 1) != 1:
+                    continue
+                add(a["image_id"], xywh(a["bbox"]), a.get("score", 1.0))
+        else:
+            raise ValueError(f"{path}: expected a JSON object or list of detections")
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: malformed boxes file ({exc!r})") from exc
+    return {k: np.asarray(v, dtype=np.float32).reshape(-1, 5) for k, v in boxes.items()}
+
+
+def boxes_for(boxes: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    """Boxes of an image name from load_boxes' dict: by basename, then by stem."""
+    base = os.path.basename(name)
+    if base in boxes:
+        return boxes[base]
+    stem = os.path.splitext(base)[0]
+    for k, v in boxes.items():
+        if os.path.splitext(k)[0] == stem:
+            return v
+    return None

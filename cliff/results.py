@@ -1,0 +1,90 @@
+"""Writing results: the official demo's .npz layout, meshes and rendered pictures.
+
+The .npz has exactly the official keys, shapes and dtypes (so downstream code written for the
+official demo keeps working), N = people over all images:
+
+    imgname        (num_images,) str      image paths (video frames: "<video>:<frame:06d>")
+    pose           (N, 72) float32        axis-angle, joint-major  [or (N, 24, 3, 3) with rotmat]
+    shape          (N, 10) float32        betas
+    global_t       (N, 3) float32         full-frame SMPL translation (metres)
+    pred_joints    (N, 45, 3) float32     smplx SMPL joints, translation included (metres)
+    focal_l        (N,) float32           focal length used (pixels)
+    detection_all  (N, 8) float32         [img_idx, x1, y1, x2, y2, score, 1, 0]
+
+The file is written to a temporary name and moved into place, so an interrupted run never
+leaves a half-written result.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+
+def _safe_stem(name: str) -> str:
+    base = os.path.basename(name)
+    stem, _ = os.path.splitext(base) if ":" not in base else (base.replace(":", "_"), "")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
+
+
+class ResultWriter:
+    def __init__(self, npz_path: str, folder: str, faces: np.ndarray, *, pose_format: str = "aa",
+                 mesh_format: str | None = None, render: bool = False):
+        if pose_format not in ("aa", "rotmat"):
+            raise ValueError(f"pose_format: expected 'aa' or 'rotmat', got {pose_format!r}")
+        self.npz_path, self.folder, self.faces = npz_path, folder, faces
+        self.pose_format, self.mesh_format, self.render = pose_format, mesh_format, render
+        self.names: list[str] = []
+        self.rows: dict[str, list[np.ndarray]] = {k: [] for k in
+                                                  ("pose", "shape", "global_t", "pred_joints", "focal_l", "detection_all")}
+
+    @property
+    def num_images(self) -> int:
+        return len(self.names)
+
+    @property
+    def num_people(self) -> int:
+        return int(sum(len(a) for a in self.rows["shape"]))
+
+    def add(self, name: str, res: dict, image: np.ndarray | None = None) -> None:
+        idx = len(self.names)
+        self.names.append(name)
+        n = len(res["betas"])
+        pose = res["pose"] if self.pose_format == "aa" else res["rotmat"]
+        self.rows["pose"].append(np.asarray(pose, np.float32))
+        self.rows["shape"].append(np.asarray(res["betas"], np.float32))
+        self.rows["global_t"].append(np.asarray(res["t_full"], np.float32))
+        self.rows["pred_joints"].append(np.asarray(res["joints"], np.float32))
+        self.rows["focal_l"].append(np.asarray(res["focal"], np.float32))
+        det = np.zeros((n, 8), np.float32)
+        det[:, 0] = idx
+        det[:, 1:5] = res["xyxy"]
+        det[:, 5:7] = 1.0
+        self.rows["detection_all"].append(det)
+        stem = _safe_stem(name)
+        if self.mesh_format and n:
+            from .mesh import save_obj, save_ply
+            os.makedirs(os.path.join(self.folder, "meshes"), exist_ok=True)
+            for k in range(n):
+                path = os.path.join(self.folder, "meshes", f"{stem}_{k}.{self.mesh_format}")
+                (save_obj if self.mesh_format == "obj" else save_ply)(path, res["vertices"][k], self.faces)
+        if self.render and image is not None:
+            from .render import render, save_image
+            os.makedirs(os.path.join(self.folder, "render"), exist_ok=True)
+            focal = float(res["focal"][0]) if n else float(np.hypot(*image.shape[:2]))
+            front = render(image, res["vertices"], self.faces, focal) if n else image
+            save_image(os.path.join(self.folder, "render", f"{stem}_front.jpg"), front)
+            if n:
+                side = render(image, res["vertices"], self.faces, focal, side_view=True)
+                save_image(os.path.join(self.folder, "render", f"{stem}_side.jpg"), side)
+
+    def close(self) -> None:
+        shapes = {"pose": (72,) if self.pose_format == "aa" else (24, 3, 3), "shape": (10,),
+                  "global_t": (3,), "pred_joints": (45, 3), "focal_l": (), "detection_all": (8,)}
+        out = {"imgname": np.asarray(self.names, dtype=str)}
+        for k, rows in self.rows.items():
+            out[k] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, *shapes[k]), np.float32)
+        tmp = self.npz_path + ".tmp.npz"
+        np.savez(tmp, **out)
+        os.replace(tmp, self.npz_path)
