@@ -50,9 +50,10 @@ __all__ = [
 _MAX_DEPTH = 200
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
     """The pickle asked for something outside the allowlist (a global, a persistent id kind,
-    a constructor argument). Nothing from the file was executed."""
+    a constructor argument). Nothing from the file was executed. It is also a ValueError, so
+    callers that catch ValueError for "bad file" catch it too."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +356,7 @@ class TorchStorageType:
 
 def _storage_type(name: str, dtype: Optional[str], bf16: bool = False) -> type:
     return type(name, (TorchStorageType,), {
-        "dtype": np.dtype(dtype) if dtype else np.dtype(np.uint16),
+        "dtype": np.dtype(dtype) if dtype else np.dtype("<u2"),
         "torch_name": name, "bfloat16": bf16})
 
 
