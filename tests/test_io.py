@@ -563,6 +563,20 @@ def test_allowlisted_names_cannot_be_abused(payload, needle):
         cio.restricted_load(buf.getvalue(), groups=("torch", "smpl"))
 
 
+def test_extension_codes_cannot_bypass_the_allowlist(tmp_path, monkeypatch):
+    # EXT opcodes are served from copyreg's cache without find_class: if a library in the
+    # process registered one (simulated here for os.system), such pickles are refused.
+    import copyreg
+    marker = tmp_path / "pwned"
+    monkeypatch.setitem(copyreg._extension_registry, ("os", "system"), 0xBEEF)
+    monkeypatch.setitem(copyreg._inverted_registry, 0xBEEF, ("os", "system"))
+    monkeypatch.setitem(copyreg._extension_cache, 0xBEEF, os.system)
+    payload = b"\x80\x02\x83\xef\xbe" + pickle.dumps((_touch_cmd(marker),), protocol=2)[2:-1] + b"R."
+    with pytest.raises(UnsafePickleError, match="extension code"):
+        cio.restricted_load(payload)
+    assert not marker.exists()
+
+
 def test_object_array_pickle_refused():
     data = pickle.dumps(np.array([1, "a"], dtype=object), protocol=2)
     with pytest.raises(UnsafePickleError, match="dtype"):
