@@ -299,10 +299,7 @@ def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, n
         proto = header("protocol version")
         if proto != _LEGACY_PROTOCOL:
             raise _err(path, f"unsupported legacy checkpoint protocol {proto!r:.20}")
-        sys_info = header("system info")
-        little = True
-        if isinstance(sys_info, dict):
-            little = bool(sys_info.get("little_endian", True))
+        header("system info")  # raw storages are little-endian whatever it says
         table = _StorageTable(path, legacy=True)
         obj = _unpickle(path, f, table)
         keys = header("storage key list")
@@ -334,8 +331,6 @@ def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, n
         missing = wanted - set(buffers)
         if missing:
             raise _err(path, f"storages {sorted(missing)[:5]} are used but not in the file")
-        # Legacy raw data is written little-endian whatever the machine (sizes too).
-        del little
         return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, buffers[t.storage.key],
                                                                False), strip)
 

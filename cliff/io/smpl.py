@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from typing import Any, Dict, Mapping
 
 import numpy as np
