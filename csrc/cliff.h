@@ -72,6 +72,14 @@ CLIFF_API void cliff_axis_angle_to_rotmat_f64(const double *aa, size_t n, double
 CLIFF_API void cliff_boxes_to_center_scale_f64(const double *xyxy, size_t n, double rescale,
                                                double *center, double *scale);
 
+/* Same from float32 detections with the official mixed precision (NumPy 1.x): x1 + x2 and the
+ * box width/height in float32, everything after that in float64. Outputs are float64. */
+CLIFF_API void cliff_boxes_to_center_scale_f32in(const float *xyxy, size_t n, double rescale,
+                                                 double *center, double *scale);
+
+/* Official focal length guess: the image diagonal sqrt(w^2 + h^2), pixels (float64). */
+CLIFF_API double cliff_estimate_focal_length(double img_w, double img_h);
+
 enum { CLIFF_BBOX_RELEASED = 0, CLIFF_BBOX_PAPER = 1 };
 
 /* CLIFF's regressor input. box (n,3) = [cx, cy, b] pixels; pp (n,2) principal point pixels
@@ -96,13 +104,19 @@ CLIFF_API void cliff_project_points_f32(const float *points, size_t n, const flo
 CLIFF_API void cliff_project_points_f64(const double *points, size_t n, const double *fxfy,
                                         const double *pp, double *uv);
 
+/* Same with intrinsics per point: fxfy (n,2), pp (n,2). */
+CLIFF_API void cliff_project_points_each_f32(const float *points, size_t n, const float *fxfy,
+                                             const float *pp, float *uv);
+CLIFF_API void cliff_project_points_each_f64(const double *points, size_t n, const double *fxfy,
+                                             const double *pp, double *uv);
+
 /* ---- SMPL body model (smpl.c) -------------------------------------------------------- */
 
 /* ---- networks (nn/) ------------------------------------------------------------------ */
 
 /* ---- preprocessing (crop.c) ---------------------------------------------------------- */
 /* The official CLIFF preprocessing (box -> 256x192 network input), reproduced exactly:
- * centre/scale from cliff_boxes_to_center_scale_f64, the integer crop window of the official
+ * centre/scale from cliff_boxes_to_center_scale_f64/_f32in, the integer crop window of the official
  * affine (corners rounded half-to-even on the same float64 values the official NumPy path
  * computes), zero padding outside the image, OpenCV's generic float32 INTER_LINEAR resize of
  * that window to 192x256 (including its same-size copy and exact-2x INTER_AREA cases), and
@@ -130,10 +144,17 @@ CLIFF_API cliff_status cliff_crop_center_scale(const uint8_t *image, size_t heig
                                                size_t n, int layout, float *out);
 
 /* Same from person boxes xyxy (n,4) = [x1, y1, x2, y2] pixels (x2 >= x1, y2 >= y1, finite)
- * with the official rescale (1.1). Also returns center (n,2) and scale (n,) if non-NULL. */
+ * with the official rescale (1.1); centre/scale by cliff_boxes_to_center_scale_f64. Also
+ * returns center (n,2) and scale (n,) if non-NULL. */
 CLIFF_API cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
                                         const double *xyxy, size_t n, double rescale, int layout,
                                         float *out, double *center, double *scale);
+/* Same from float32 detections (the official demo's input) with its mixed precision, through
+ * cliff_boxes_to_center_scale_f32in. */
+CLIFF_API cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width,
+                                              int bgr, const float *xyxy, size_t n,
+                                              double rescale, int layout, float *out,
+                                              double *center, double *scale);
 
 /* ---- rendering (render.c) ------------------------------------------------------------ */
 

@@ -286,15 +286,16 @@ cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t
     return st;
 }
 
-cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
-                              const double *xyxy, size_t n, double rescale, int layout,
-                              float *out, double *center, double *scale) {
+static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
+                               const double *x64, const float *x32, size_t n, double rescale,
+                               int layout, float *out, double *center, double *scale) {
     cliff_status st = check_image(image, height, width, layout, out, n);
     if (st) return st;
     if (!(isfinite(rescale) && rescale > 0))
         return cliff_fail(CLIFF_EINVAL, "rescale: expected a finite number > 0, got %g", rescale);
     for (size_t i = 0; i < n; i++) {
-        const double *b = xyxy + 4 * i;
+        double b[4];
+        for (int k = 0; k < 4; k++) b[k] = x64 ? x64[4 * i + k] : (double)x32[4 * i + k];
         if (!isfinite(b[0]) || !isfinite(b[1]) || !isfinite(b[2]) || !isfinite(b[3]))
             return cliff_fail(CLIFF_EINVAL, "xyxy[%zu]: contains NaN or infinite values", i);
         if (b[2] < b[0] || b[3] < b[1])
@@ -310,7 +311,8 @@ cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width,
         return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu boxes", n);
     }
     double *c = cs, *sc = cs + 2 * n;
-    cliff_boxes_to_center_scale_f64(xyxy, n, rescale, c, sc);
+    if (x64) cliff_boxes_to_center_scale_f64(x64, n, rescale, c, sc);
+    else cliff_boxes_to_center_scale_f32in(x32, n, rescale, c, sc);
     for (size_t i = 0; i < n && !st; i++)
         st = make_window(c[2 * i], c[2 * i + 1], sc[i], i, "xyxy", &wins[i]);
     if (!st) st = crop_windows(image, height, width, bgr, wins, n, layout, out);
@@ -319,4 +321,18 @@ cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width,
     cliff_free(wins);
     cliff_free(cs);
     return st;
+}
+
+cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
+                              const double *xyxy, size_t n, double rescale, int layout,
+                              float *out, double *center, double *scale) {
+    return crop_boxes(image, height, width, bgr, xyxy, NULL, n, rescale, layout, out, center,
+                      scale);
+}
+
+cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width, int bgr,
+                                    const float *xyxy, size_t n, double rescale, int layout,
+                                    float *out, double *center, double *scale) {
+    return crop_boxes(image, height, width, bgr, NULL, xyxy, n, rescale, layout, out, center,
+                      scale);
 }

@@ -177,26 +177,26 @@ def test_window_corner_ties(opencv_without_ipp):
     rng = np.random.default_rng(7)
     img = random_image(rng, 200, 200)
     boxes = []
-    for bh in range(10, 200, 10):           # w = 0.825*bh: half-integers for bh = 20k + 10
-        for cx2 in range(40, 44):
-            x1 = (cx2 * 2 - bh // 2) // 2
+    for bh in range(10, 200, 10):  # crop height 1.1*bh: x.5 for odd bh/10 -> corners tie
+        for x1 in range(40, 44):
             boxes.append([x1, 50, x1 + bh // 2, 50 + bh])
     boxes = np.array(boxes, dtype=np.float32)
     _, _, windows = assert_matches(img, boxes)
     ties = 0
     for box in boxes:
-        c, s = official_center_scale(box)
-        w = 150 * s
-        ties += abs((c[0] - w / 2) % 1 - 0.5) < 1e-9
-    assert ties >= 10, ties
+        c, sc = official_center_scale(box)
+        w, h = 150 * sc, 200 * sc
+        for v in (c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2):
+            ties += abs(v % 1 - 0.5) < 1e-9
+    assert ties >= 20, ties
 
 
 def test_same_size_window_is_copied(opencv_without_ipp):
     """A 192x256 window: OpenCV copies it (no interpolation)."""
     rng = np.random.default_rng(8)
-    img = random_image(rng, 300, 250)
+    img = random_image(rng, 300, 400)
     # rescale 1 and height 256 -> scale 1.28, window 192 x 256
-    boxes = np.array([[10.25, 20, 110.25, 276], [-40.25, 100, 60.25, 356], [150, -60, 160, 196]],
+    boxes = np.array([[150.25, 20, 250.25, 276], [-40.25, 100, 60.25, 356], [150, -60, 160, 196]],
                      dtype=np.float32)
     out, ref, windows = assert_matches(img, boxes, rescale=1.0)
     for ul, br in windows:
@@ -210,8 +210,8 @@ def test_same_size_window_is_copied(opencv_without_ipp):
 def test_exact_2x_window_uses_area_mean(opencv_without_ipp):
     """A 384x512 window: OpenCV switches to INTER_AREA, the mean of each 2x2 block."""
     rng = np.random.default_rng(9)
-    img = random_image(rng, 600, 500)
-    boxes = np.array([[40.25, 30, 100.25, 542], [-100.25, 200, 0.25, 712]], dtype=np.float32)
+    img = random_image(rng, 600, 800)
+    boxes = np.array([[340.25, 30, 400.25, 542], [-100.25, 200, 0.25, 712]], dtype=np.float32)
     out, ref, windows = assert_matches(img, boxes, rescale=1.0)
     for ul, br in windows:
         assert tuple(br - ul) == (384, 512)

@@ -40,10 +40,12 @@ static PyArrayObject *image_array(PyObject *obj) {
     return (PyArrayObject *)out;
 }
 
-/* xyxy: (N, 4) or (4,) real numbers, finite -> float64 (N, 4) contiguous. */
+/* xyxy: (N, 4) or (4,) real numbers, finite -> float32 (float32/float16 input) or float64
+ * (N, 4) contiguous. */
 static PyArrayObject *boxes_array(PyObject *obj, npy_intp *n) {
-    if (cliff_py_float_type(obj, "xyxy") < 0) return NULL;
-    PyArrayObject *a = cliff_py_array(obj, "xyxy", NPY_FLOAT64);
+    int t = cliff_py_float_type(obj, "xyxy");
+    if (t < 0) return NULL;
+    PyArrayObject *a = cliff_py_array(obj, "xyxy", t);
     if (!a) return NULL;
     int nd = PyArray_NDIM(a);
     if (!((nd == 1 || nd == 2) && PyArray_DIM(a, nd - 1) == 4)) {
@@ -100,13 +102,16 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     cliff_status st;
     const uint8_t *img = (const uint8_t *)PyArray_DATA(image);
     size_t h = (size_t)PyArray_DIM(image, 0), w = (size_t)PyArray_DIM(image, 1);
-    const double *xy = (const double *)PyArray_DATA(boxes);
+    const void *xy = PyArray_DATA(boxes);
+    int f32 = PyArray_TYPE(boxes) == NPY_FLOAT32;
     double *c = (double *)PyArray_DATA(center), *s = (double *)PyArray_DATA(scale);
     float *b = (float *)PyArray_DATA(box);
     Py_BEGIN_ALLOW_THREADS
-    st = cliff_crop_boxes(img, h, w, bgr, xy, (size_t)n, rescale,
-                          nhwc ? CLIFF_CROP_NHWC : CLIFF_CROP_NCHW,
-                          (float *)PyArray_DATA(crops), c, s);
+    /* float32 boxes (detector output) get the official mixed precision, others float64 */
+    int layout = nhwc ? CLIFF_CROP_NHWC : CLIFF_CROP_NCHW;
+    float *dst = (float *)PyArray_DATA(crops);
+    st = f32 ? cliff_crop_boxes_f32in(img, h, w, bgr, xy, (size_t)n, rescale, layout, dst, c, s)
+             : cliff_crop_boxes(img, h, w, bgr, xy, (size_t)n, rescale, layout, dst, c, s);
     if (st == CLIFF_OK)
         for (npy_intp i = 0; i < n; i++) {
             /* what the official demo feeds bbox_info: float32 centre, float32(scale) * 200 */
