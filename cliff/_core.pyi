@@ -37,4 +37,5 @@ def crop(
     *,
     bgr: bool = False,
     nhwc: bool = False,
+    ipp: bool = False,
 ) -> dict[str, npt.NDArray[Any]]: ...
