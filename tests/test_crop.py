@@ -403,6 +403,17 @@ def test_ipp_mode_matches_opencv_with_ipp(opencv_with_ipp, h, w):
                           cliff.crop(img, boxes[-1:], rescale=1.0)["crops"]), "192x256: a copy"
 
 
+def test_ipp_mode_tiny_wide_tall_and_outside_boxes(opencv_with_ipp):
+    rng = np.random.default_rng(16)
+    img = random_image(rng, 300, 400)
+    boxes = np.array([[100, 100, 102, 103], [0, 0, 1, 1], [399, 299, 400, 300],
+                      [-50, 140, 450, 160], [190, -80, 200, 380], [-300, -300, -200, -100]],
+                     dtype=np.float32)
+    ref, _, _, windows = reference(img, boxes)
+    assert min((br - ul).min() for ul, br in windows) == 1, "a one-pixel-wide window"
+    np.testing.assert_array_equal(cliff.crop(img, boxes, resize="ipp")["crops"], ref)
+
+
 def test_resize_modes_differ_by_at_most_2e4(opencv_with_ipp):
     """The two OpenCV variants differ where the float32 and float64 source coordinates do:
     up to ~1e-4 per normalised value for windows near 1000 pixels on random noise (the worst
