@@ -394,8 +394,8 @@ def test_ipp_mode_matches_opencv_with_ipp(opencv_with_ipp, h, w):
     windows of a few pixels to several thousand included."""
     rng = np.random.default_rng(h + w)
     img = random_image(rng, h, w)
-    boxes = np.concatenate([grid_boxes(rng, h, w, 40),
-                            [[w / 4 + 0.25, h / 4, w / 4 + 100.25, h / 4 + 256]]]).astype(np.float32)
+    same_size = [[w / 4 + 0.25, h / 4, w / 4 + 100.25, h / 4 + 256]]
+    boxes = np.concatenate([grid_boxes(rng, h, w, 40), same_size]).astype(np.float32)
     out = cliff.crop(img, boxes, resize="ipp")
     ref, _, _, _ = reference(img, boxes)
     np.testing.assert_array_equal(out["crops"], ref)

@@ -90,7 +90,11 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
         return NULL;
     }
     npy_intp crop_shape[4] = {n, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH};
-    if (nhwc) crop_shape[1] = CLIFF_CROP_HEIGHT, crop_shape[2] = CLIFF_CROP_WIDTH, crop_shape[3] = 3;
+    if (nhwc) {
+        crop_shape[1] = CLIFF_CROP_HEIGHT;
+        crop_shape[2] = CLIFF_CROP_WIDTH;
+        crop_shape[3] = 3;
+    }
     npy_intp c_shape[2] = {n, 2}, b_shape[2] = {n, 3};
     PyArrayObject *crops = (PyArrayObject *)PyArray_SimpleNew(4, crop_shape, NPY_FLOAT32);
     PyArrayObject *center = (PyArrayObject *)PyArray_SimpleNew(2, c_shape, NPY_FLOAT64);
