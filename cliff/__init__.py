@@ -28,6 +28,7 @@ from .camera import (  # noqa: E402
     rot6d_to_rotmat,
     rotmat_to_axis_angle,
 )
+from .crop import crop  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:
@@ -56,3 +57,4 @@ __all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
 __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
             "estimate_focal_length", "boxes_to_center_scale", "bbox_info", "cam_crop_to_full",
             "project_points"]
+__all__ += ["crop"]

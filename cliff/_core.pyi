@@ -30,3 +30,12 @@ def project_points(
 def estimate_focal_length(
     img_w: npt.ArrayLike, img_h: npt.ArrayLike, /
 ) -> npt.NDArray[np.float64]: ...
+def crop(
+    image: npt.ArrayLike,
+    xyxy: npt.ArrayLike,
+    rescale: float = 1.1,
+    *,
+    bgr: bool = False,
+    nhwc: bool = False,
+    ipp: bool = False,
+) -> dict[str, npt.NDArray[Any]]: ...
