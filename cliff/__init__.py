@@ -18,6 +18,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         f"Original error: {exc}"
     ) from exc
 
+from .render import default_colors, render, render_side, save_image
+
 
 def set_num_threads(n: int) -> None:
     """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
@@ -42,3 +44,4 @@ def info() -> dict:
 
 
 __all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
+__all__ += ["render", "render_side", "default_colors", "save_image"]
