@@ -25,7 +25,10 @@
 #define SUB_BITS 8
 #define SUB (1 << SUB_BITS)   /* sub-pixel steps per pixel */
 #define HALF (SUB / 2)
-#define GUARD 8.0             /* pixels kept around the image by the clipper */
+/* Pixels kept around the image by the clipper. Large, so that clipping (whose new vertices are
+ * rounded to the sub-pixel grid) only happens for geometry far outside the image or crossing
+ * the near plane; coordinates stay below 2^29 sub-pixel units, edge functions below 2^60. */
+#define GUARD 1048576.0
 #define Z_NEAR 1e-3           /* metres: geometry closer than this to the camera is clipped */
 #define AMBIENT 0.3f          /* intensity = AMBIENT + (1 - AMBIENT) * |cos(normal, view axis)| */
 #define MAX_SIDE 32768
