@@ -110,9 +110,9 @@ enum { CLIFF_RENDER_FRONT = 0, CLIFF_RENDER_SIDE = 1 };
  * forward; u = fx*X/Z + cx, v = fy*Y/Z + cy). One z-buffer for all meshes (correct occlusion
  * between people); smooth Lambert shading from per-vertex normals with a directional light
  * along the optical axis (from the camera) plus ambient: intensity 0.3 + 0.7*|n_z|/|n|,
- * two-sided; pixel (row y, column x) is covered
- * when its centre (x + 0.5, y + 0.5) lies inside a projected triangle (top-left fill rule, the
- * OpenGL convention). Geometry closer than 1 mm to the camera plane is clipped away.
+ * two-sided. Pixel (row y, column x) is covered when its centre (x + 0.5, y + 0.5) lies inside
+ * a projected triangle (vertices snapped to 1/256 px, top-left fill rule: the OpenGL
+ * convention). Geometry closer than 1 mm to the camera plane is clipped away.
  *
  * rgb (height, width, 3) uint8, modified in place: covered pixels become
  *     round(alpha * 255 * colour * intensity + (1 - alpha) * rgb).

@@ -66,12 +66,10 @@ static inline int64_t max3(int64_t a, int64_t b, int64_t c) {
     return m > c ? m : c;
 }
 
-static inline int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
-    int64_t q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
-}
+/* floor(a / SUB) and ceil(a / SUB) for any sign (arithmetic shift, as gcc and clang do). */
+static inline int64_t floor_sub(int64_t a) { return a >> SUB_BITS; }
 
-static inline int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+static inline int64_t ceil_sub(int64_t a) { return -((-a) >> SUB_BITS); }
 
 /* Top-left rule for an edge a->b of a triangle oriented so that the interior has E > 0, where
  * E(p) = (b.X - a.X)(p.Y - a.Y) - (b.Y - a.Y)(p.X - a.X) and y grows downwards: left edges go
@@ -92,10 +90,10 @@ static void raster_tri(raster *r, const svert *a, const svert *b, const svert *c
         area = -area;
     }
     /* pixels whose centre x*SUB + HALF lies inside the bounding box, within the region */
-    int64_t px0 = ceil_div(min3(a->X, b->X, c->X) - HALF, SUB);
-    int64_t px1 = floor_div(max3(a->X, b->X, c->X) - HALF, SUB);
-    int64_t py0 = ceil_div(min3(a->Y, b->Y, c->Y) - HALF, SUB);
-    int64_t py1 = floor_div(max3(a->Y, b->Y, c->Y) - HALF, SUB);
+    int64_t px0 = ceil_sub(min3(a->X, b->X, c->X) - HALF);
+    int64_t px1 = floor_sub(max3(a->X, b->X, c->X) - HALF);
+    int64_t py0 = ceil_sub(min3(a->Y, b->Y, c->Y) - HALF);
+    int64_t py1 = floor_sub(max3(a->Y, b->Y, c->Y) - HALF);
     if (px0 < r->x0) px0 = r->x0;
     if (py0 < r->y0) py0 = r->y0;
     if (px1 > r->x0 + r->w - 1) px1 = r->x0 + r->w - 1;
