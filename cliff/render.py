@@ -133,7 +133,8 @@ def render(image: ArrayLike, vertices: ArrayLike, faces: ArrayLike,
     else:
         p = np.asarray(principal_point, dtype=np.float64)
         if p.shape != (2,) or not np.all(np.isfinite(p)):
-            raise ValueError(f"principal_point: expected finite (cx, cy) pixels, got {principal_point!r}")
+            raise ValueError("principal_point: expected finite (cx, cy) pixels, "
+                             f"got {principal_point!r}")
         pp = (float(p[0]), float(p[1]))
     return _core.render(image, verts, faces, (fx, fy), pp, _colors(colors, n), a, bool(side_view))
 

@@ -119,7 +119,8 @@ static void raster_tri(raster *r, const svert *a, const svert *b, const svert *c
         for (int64_t x = px0; x <= px1; x++) {
             if ((e0 | e1 | e2) >= 0) {
                 /* undo the bias for the weights (it only decides ties) */
-                float f0 = (float)(e0 - bias[0]), f1 = (float)(e1 - bias[1]), f2 = (float)(e2 - bias[2]);
+                float f0 = (float)(e0 - bias[0]), f1 = (float)(e1 - bias[1]),
+                      f2 = (float)(e2 - bias[2]);
                 float s = f0 * wa + f1 * wb + f2 * wc;
                 float depth = s * inv_area;
                 size_t i = row + (size_t)x;
@@ -247,7 +248,8 @@ static cliff_status check_args(int height, int width, const float *vertices, siz
         return cliff_fail(CLIFF_EINVAL, "image: expected 1..%d pixels per side, got %d x %d",
                           MAX_SIDE, height, width);
     if (n_meshes > MAX_MESHES)
-        return cliff_fail(CLIFF_EINVAL, "vertices: at most %d meshes, got %zu", MAX_MESHES, n_meshes);
+        return cliff_fail(CLIFF_EINVAL, "vertices: at most %d meshes, got %zu", MAX_MESHES,
+                          n_meshes);
     if (!(fxfy[0] > 0) || !(fxfy[1] > 0) || !isfinite(fxfy[0]) || !isfinite(fxfy[1]))
         return cliff_fail(CLIFF_EINVAL, "focal: expected positive finite pixels, got (%g, %g)",
                           (double)fxfy[0], (double)fxfy[1]);
@@ -279,8 +281,8 @@ cliff_status cliff_render(uint8_t *rgb, int height, int width, const float *vert
     if (!rgb || !fxfy || !pp || (n_meshes && (!vertices || !colors || (n_faces && !faces))))
         return cliff_fail(CLIFF_EINVAL, "cliff_render: NULL argument");
     if (view != CLIFF_RENDER_FRONT && view != CLIFF_RENDER_SIDE)
-        return cliff_fail(CLIFF_EINVAL, "view: expected CLIFF_RENDER_FRONT or CLIFF_RENDER_SIDE, got %d",
-                          view);
+        return cliff_fail(CLIFF_EINVAL,
+                          "view: expected CLIFF_RENDER_FRONT or CLIFF_RENDER_SIDE, got %d", view);
     cliff_status st = check_args(height, width, vertices, n_meshes, n_verts, faces, n_faces, fxfy,
                                  pp, colors, alpha);
     if (st != CLIFF_OK || n_meshes == 0 || n_faces == 0) return st;

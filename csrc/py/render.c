@@ -6,7 +6,8 @@ static PyArrayObject *probe(PyObject *obj, const char *name) {
     PyObject *a = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!a) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: expected an array, got %.80s", name, Py_TYPE(obj)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: expected an array, got %.80s", name,
+                     Py_TYPE(obj)->tp_name);
     }
     return (PyArrayObject *)a;
 }
