@@ -278,6 +278,44 @@ def test_lambert_facing_brighter_than_grazing_with_expected_values():
     assert bright > dim + 100
 
 
+def test_smooth_shading_is_perspective_correct_interpolation_of_vertex_lambert():
+    # a pyramid pointing at the camera: vertex normals = normalized sums of the area-weighted
+    # normals of the adjacent faces, vertex intensity 0.3 + 0.7 |n_z|, and each pixel shows the
+    # intensities interpolated with the 3D barycentrics of the ray hit (perspective-correct)
+    h, w, f, pp = 64, 64, 60.0, (32, 32)
+    v = np.array([[0, 0, 2.0], [-1, -1, 3.0], [1, -1, 3.0], [1, 1, 3.5], [-1, 1, 3.0]])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 1]])
+    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    vn = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(vn, faces[:, k], fn)
+    inten = 0.3 + 0.7 * np.abs(vn[:, 2]) / np.linalg.norm(vn, axis=1)
+    out = cliff.render(np.zeros((h, w, 3), np.uint8), v.astype(np.float32), faces, f, pp,
+                       colors=WHITE, alpha=1.0)[..., 0].astype(int)
+    want = np.full((h, w), -1.0)
+    affine = np.full((h, w), -1.0)
+    uv = np.stack([f * v[:, 0] / v[:, 2] + pp[0], f * v[:, 1] / v[:, 2] + pp[1]], -1)
+    for yy in range(h):
+        for xx in range(w):
+            d = np.array([(xx + 0.5 - pp[0]) / f, (yy + 0.5 - pp[1]) / f, 1.0])
+            for tri in faces:
+                p0, p1, p2 = v[tri]
+                m = np.stack([p1 - p0, p2 - p0, -d], 1)
+                if abs(np.linalg.det(m)) < 1e-9:
+                    continue  # ray parallel to the face
+                b1, b2, _ = np.linalg.solve(m, -p0)
+                b = np.array([1 - b1 - b2, b1, b2])
+                if b.min() > 1e-3:
+                    want[yy, xx] = 255 * b @ inten[tri]
+                    s = uv[tri]  # screen-space (affine) barycentrics, for contrast
+                    a = np.linalg.solve(np.vstack([s.T, np.ones(3)]), [xx + 0.5, yy + 0.5, 1])
+                    affine[yy, xx] = 255 * a @ inten[tri]
+    sure = want >= 0
+    assert sure.sum() > 1000
+    assert np.abs(out[sure] - want[sure]).max() <= 1
+    assert np.abs(affine[sure] - want[sure]).max() > 3  # the test tells the two apart
+
+
 def test_sphere_shading_darkens_towards_the_rim():
     h, w, f, pp = 80, 80, 300.0, (40, 40)
     v, faces = blob(rings=30, segments=36, height=1.0, width=1.0, depth=5.0)
