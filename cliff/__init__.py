@@ -29,6 +29,7 @@ from .camera import (  # noqa: E402
     rotmat_to_axis_angle,
 )
 from .crop import crop  # noqa: E402
+from .render import default_colors, render, render_side, save_image
 
 
 def set_num_threads(n: int) -> None:
@@ -58,3 +59,4 @@ __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
             "estimate_focal_length", "boxes_to_center_scale", "bbox_info", "cam_crop_to_full",
             "project_points"]
 __all__ += ["crop"]
+__all__ += ["render", "render_side", "default_colors", "save_image"]

@@ -39,3 +39,6 @@ def crop(
     nhwc: bool = False,
     ipp: bool = False,
 ) -> dict[str, npt.NDArray[Any]]: ...
+def render(image: npt.ArrayLike, vertices: npt.ArrayLike, faces: npt.ArrayLike,
+           fxfy: tuple[float, float], pp: tuple[float, float], colors: npt.ArrayLike,
+           alpha: float, side_view: bool) -> npt.NDArray[np.uint8]: ...

@@ -164,6 +164,30 @@ CLIFF_API cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t heigh
 
 /* ---- rendering (render.c) ------------------------------------------------------------ */
 
+enum { CLIFF_RENDER_FRONT = 0, CLIFF_RENDER_SIDE = 1 };
+
+/* Draw meshes into an RGB image with a pinhole camera (OpenCV frame: x right, y down, z
+ * forward; u = fx*X/Z + cx, v = fy*Y/Z + cy). One z-buffer for all meshes (correct occlusion
+ * between people); smooth Lambert shading from per-vertex normals with a directional light
+ * along the optical axis (from the camera) plus ambient: intensity 0.3 + 0.7*|n_z|/|n|,
+ * two-sided. Pixel (row y, column x) is covered when its centre (x + 0.5, y + 0.5) lies inside
+ * a projected triangle (vertices snapped to 1/256 px, top-left fill rule: the OpenGL
+ * convention). Geometry closer than 1 mm to the camera plane is clipped away.
+ *
+ * rgb (height, width, 3) uint8, modified in place: covered pixels become
+ *     round(alpha * 255 * colour * intensity + (1 - alpha) * rgb).
+ * vertices (n_meshes, n_verts, 3) metres in the camera frame; faces (n_faces, 3) vertex
+ * indices shared by all meshes; fxfy (2,), pp (2,) pixels; colors (n_meshes, 3) RGB in [0, 1];
+ * alpha in [0, 1]. view = CLIFF_RENDER_SIDE first turns all meshes as the official demo's side
+ * view does: x' = -(z - cz), y' = y, z' = x + cz with cz the mean depth of all vertices (a
+ * 90 degree turn about the vertical axis through their centre, moved onto the optical axis).
+ * Fails (CLIFF_EINVAL) on sizes outside 1..32768, more than 65535 meshes, a face index out of
+ * range, non-finite vertices, a non-positive focal length, colours or alpha outside [0, 1]. */
+CLIFF_API cliff_status cliff_render(uint8_t *rgb, int height, int width, const float *vertices,
+                                    size_t n_meshes, size_t n_verts, const int64_t *faces,
+                                    size_t n_faces, const float *fxfy, const float *pp,
+                                    const float *colors, float alpha, int view);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,7 @@ typedef int (*area_init_fn)(PyObject *);
 static const area_init_fn area_inits[] = {
     cliff_py_geometry_init,
     cliff_py_crop_init,
+    cliff_py_render_init,
     NULL,
 };
 
