@@ -144,7 +144,9 @@ class Estimator:
         res = dict(out)
         res["vertices"] = body["vertices"]
         res["joints"] = body["joints"]
-        res["joints2d"] = project_points(body["joints"], prep["fxfy"], prep["pp"]).astype(np.float32)
+        fx, fy = prep["fxfy"]
+        cx, cy = prep["pp"]
+        res["joints2d"] = project_points(body["joints"], K=(fx, fy, cx, cy)).astype(np.float32)
         res["xyxy"] = prep["xyxy"]
         res["center"] = prep["center"]
         res["scale"] = prep["scale"]
