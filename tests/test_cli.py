@@ -1,0 +1,144 @@
+"""The `cliff` command line: outputs in the official layout, one-line errors, skipping bad inputs.
+
+Runs in-process through cliff.cli.main (the console entry point calls the same function) with
+stand-in files in a session folder (XDG_CACHE_HOME), Res50 for speed.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cliff
+from cliff.cli import main
+
+DATA = os.path.join(os.path.dirname(cliff.__file__), "data")
+PHOTO = os.path.join(DATA, "astronaut.jpg")
+BOXES = os.path.join(DATA, "boxes.json")
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory):
+    """Stand-in checkpoint + SMPL made once (what `cliff demo` would make in ~/.cache)."""
+    cache = tmp_path_factory.mktemp("cache")
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    try:
+        ckpt, smpl = cliff.files.standin_files("res50")
+    finally:
+        if old is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
+    return ckpt, smpl, str(cache)
+
+
+def predict(standin, *args):
+    ckpt, smpl, _ = standin
+    return main(["predict", *args, "--ckpt", ckpt, "--smpl", smpl, "--quiet"])
+
+
+def test_predict_writes_the_official_npz_layout(standin, tmp_path):
+    assert predict(standin, PHOTO, "--boxes", BOXES, "-o", str(tmp_path)) == 0
+    path = tmp_path / "astronaut_cliff_res50.npz"  # official naming: <input>_cliff_<backbone>.npz
+    z = np.load(path)
+    assert sorted(z.files) == sorted(["imgname", "pose", "shape", "global_t", "pred_joints",
+                                      "focal_l", "detection_all"])
+    assert z["imgname"].tolist() == [PHOTO]
+    expect = {"pose": (1, 72), "shape": (1, 10), "global_t": (1, 3), "pred_joints": (1, 45, 3),
+              "focal_l": (1,), "detection_all": (1, 8)}
+    for k, s in expect.items():
+        assert z[k].shape == s and z[k].dtype == np.float32, k
+    np.testing.assert_allclose(z["focal_l"], np.hypot(512, 512), rtol=1e-6)
+    np.testing.assert_allclose(z["detection_all"][0, 1:5], [48.9, 19.1, 329.2, 425.1], atol=1e-4)
+
+
+def test_predict_matches_the_python_api(standin, tmp_path):
+    """The CLI is the Estimator plus file writing: same pose for the same input."""
+    ckpt, smpl, _ = standin
+    predict(standin, PHOTO, "--boxes", BOXES, "-o", str(tmp_path / "r.npz"))
+    z = np.load(tmp_path / "r.npz")
+    with cliff.Estimator(ckpt, smpl) as est:
+        out = est.run(cliff.read_image(PHOTO), xyxy=[[48.9, 19.1, 329.2, 425.1]])
+    np.testing.assert_allclose(z["pose"], out["pose"], atol=1e-6)
+    np.testing.assert_allclose(z["pred_joints"], out["joints"], atol=1e-6)
+
+
+def test_rotmat_format_meshes_and_renders(standin, tmp_path):
+    assert predict(standin, PHOTO, "--boxes", BOXES, "--pose-format", "rotmat",
+                   "--save-mesh", "ply", "--render", "-o", str(tmp_path)) == 0
+    z = np.load(tmp_path / "astronaut_cliff_res50.npz")
+    assert z["pose"].shape == (1, 24, 3, 3)
+    assert (tmp_path / "meshes" / "astronaut_0.ply").stat().st_size > 6890 * 12
+    from PIL import Image
+    front = np.asarray(Image.open(tmp_path / "render" / "astronaut_front.jpg"))
+    assert front.shape == (512, 512, 3)
+    assert os.path.exists(tmp_path / "render" / "astronaut_side.jpg")
+
+
+def test_folder_with_a_corrupt_image_is_processed_and_reported(standin, tmp_path, capsys):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    shutil.copy(PHOTO, src / "a.jpg")
+    (src / "b.jpg").write_bytes(b"\xff\xd8\xff this is not a jpeg")
+    shutil.copy(os.path.join(DATA, "cameraman.jpg"), src / "c.jpg")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text('{"a.jpg": [[48.9, 19.1, 329.2, 425.1]], "c.jpg": [[16, 44, 443, 491]]}')
+    rc = predict(standin, str(src), "--boxes", str(boxes), "-o", str(tmp_path / "out"))
+    assert rc == 1  # partial failure is reported in the exit status
+    err = capsys.readouterr().err
+    assert "skipped" in err and "b.jpg" in err and "Traceback" not in err
+    z = np.load(tmp_path / "out" / "imgs_cliff_res50.npz")
+    assert [os.path.basename(n) for n in z["imgname"]] == ["a.jpg", "c.jpg"]
+    assert z["detection_all"][:, 0].tolist() == [0.0, 1.0]
+
+
+def test_video_frames_are_streamed(standin, tmp_path):
+    import imageio.v3 as iio
+
+    frame = cliff.read_image(PHOTO)
+    video = tmp_path / "clip.mp4"
+    iio.imwrite(video, np.stack([frame] * 3), fps=5, codec="libx264")
+    boxes = tmp_path / "b.json"
+    boxes.write_text('{' + ",".join(f'"clip.mp4:{i:06d}": [[48.9, 19.1, 329.2, 425.1]]' for i in range(3)) + '}')
+    assert predict(standin, str(video), "--boxes", str(boxes), "-o", str(tmp_path)) == 0
+    z = np.load(tmp_path / "clip_cliff_res50.npz")
+    assert [n.rsplit(":", 1)[1] for n in z["imgname"]] == ["000000", "000001", "000002"]
+    assert z["pose"].shape == (3, 72)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["predict", "/nonexistent.jpg", "-o", "OUT", "--ckpt", "CKPT", "--smpl", "SMPL"], "nonexistent.jpg"),
+    (["predict", PHOTO, "-o", "OUT", "--ckpt", "/missing.pt", "--smpl", "SMPL"], "missing.pt"),
+    (["predict", PHOTO, "-o", "OUT", "--ckpt", "GARBAGE", "--smpl", "SMPL"], "garbage.pt"),
+    (["predict", PHOTO, "-o", "OUT"], "--ckpt"),
+])
+def test_errors_are_one_line_and_a_nonzero_status(standin, tmp_path, capsys, monkeypatch, args, needle):
+    monkeypatch.delenv("CLIFF_HOME", raising=False)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"PK\x03\x04 definitely not a checkpoint")
+    sub = {"OUT": str(tmp_path / "o"), "CKPT": standin[0], "SMPL": standin[1], "GARBAGE": str(garbage)}
+    rc = main([sub.get(a, a) for a in args] + ["--boxes", BOXES])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("cliff: error:") and needle in err[0], err
+
+
+def test_console_entry_point_runs(standin):
+    """`python -m cliff info` in a fresh process (the import path users take)."""
+    out = subprocess.run([sys.executable, "-m", "cliff", "info"], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(cliff.__file__)))
+    assert "onednn: 3." in out.stdout
+
+
+def test_demo_runs_on_stand_ins_and_says_so(standin, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", standin[2])
+    monkeypatch.delenv("CLIFF_HOME", raising=False)
+    assert main(["demo", "--backbone", "res50", "-o", str(tmp_path), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "STAND-IN" in captured.err
+    z = np.load(tmp_path / "demo.npz")
+    assert len(z["imgname"]) == 3 and z["pose"].shape == (3, 72)
+    assert len(os.listdir(tmp_path / "render")) == 6 and len(os.listdir(tmp_path / "meshes")) == 3
