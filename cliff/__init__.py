@@ -19,6 +19,11 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 
+from .smpl import SMPL  # noqa: E402
+from .mesh import save_obj, save_ply  # noqa: E402
+from . import standin  # noqa: E402
+
+
 def set_num_threads(n: int) -> None:
     """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
     _core.set_num_threads(int(n))
@@ -42,3 +47,4 @@ def info() -> dict:
 
 
 __all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
+__all__ += ["SMPL", "save_obj", "save_ply", "standin"]
