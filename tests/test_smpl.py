@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cliff
+import cliff.io
 from cliff import standin
 
 TOL = 1e-5  # metres, float32 path against float64 reference
@@ -159,10 +160,7 @@ def test_matches_smplx(arrays, model, tmp_path):
     from smplx.utils import Struct
 
     path = tmp_path / "standin.npz"
-    kintree = np.stack([arrays["parents"], np.arange(24)]).astype(np.int64)
-    np.savez(path, v_template=arrays["v_template"], shapedirs=arrays["shapedirs"],
-             posedirs=arrays["posedirs"], J_regressor=arrays["J_regressor"],
-             weights=arrays["weights"], kintree_table=kintree, f=arrays["faces"])
+    cliff.io.save_smpl_npz(path, arrays)
     with np.load(path) as z:  # smplx reads only pickles by path; hand it the npz contents
         layer = smplx.SMPL(model_path=str(path), data_struct=Struct(**dict(z)), num_betas=10)
     _, rot, betas, transl = random_inputs(np.random.default_rng(10), 17)
@@ -173,6 +171,33 @@ def test_matches_smplx(arrays, model, tmp_path):
     out = model(rotmat=rot, betas=betas, transl=transl)
     assert_close(out["vertices"], ref.vertices.numpy(), what="vertices vs smplx")
     assert_close(out["joints"], ref.joints.numpy(), what="joints vs smplx")
+
+
+@pytest.fixture(scope="session")
+def model_files(arrays, tmp_path_factory):
+    d = tmp_path_factory.mktemp("smpl_files")
+    cliff.io.save_smpl_pkl(d / "SMPL_NEUTRAL.pkl", arrays)
+    cliff.io.save_smpl_npz(d / "SMPL_NEUTRAL.npz", arrays)
+    return d / "SMPL_NEUTRAL.pkl", d / "SMPL_NEUTRAL.npz"
+
+
+def test_official_pkl_and_npz_twin_give_the_same_body(model_files, arrays):
+    pkl, npz = (cliff.SMPL(p) for p in model_files)
+    _, rot, betas, transl = random_inputs(np.random.default_rng(19), 4)
+    a = pkl(rotmat=rot, betas=betas, transl=transl)
+    b = npz(rotmat=rot, betas=betas, transl=transl)
+    for key in ("vertices", "joints", "joints_rest"):
+        np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(pkl.faces, npz.faces)
+    np.testing.assert_array_equal(pkl.parents, npz.parents)
+    v, _, _ = smpl_reference(arrays, rot, betas, transl)
+    assert_close(a["vertices"], v, what="vertices from the .pkl")
+
+
+def test_loading_by_path_checks_num_betas(model_files):
+    with pytest.raises(ValueError, match="num_betas"):
+        cliff.SMPL(model_files[0], num_betas=12)
+    assert cliff.SMPL(model_files[1], num_betas=3).num_betas == 3
 
 
 # ---- invariants ---------------------------------------------------------------------------
