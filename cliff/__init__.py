@@ -32,6 +32,11 @@ from .crop import crop  # noqa: E402
 from .render import default_colors, render, render_side, save_image
 
 
+from .smpl import SMPL  # noqa: E402
+from .mesh import save_obj, save_ply  # noqa: E402
+from . import standin  # noqa: E402
+
+
 def set_num_threads(n: int) -> None:
     """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
     _core.set_num_threads(int(n))
@@ -60,3 +65,4 @@ __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
             "project_points"]
 __all__ += ["crop"]
 __all__ += ["render", "render_side", "default_colors", "save_image"]
+__all__ += ["SMPL", "save_obj", "save_ply", "standin"]

@@ -42,3 +42,17 @@ def crop(
 def render(image: npt.ArrayLike, vertices: npt.ArrayLike, faces: npt.ArrayLike,
            fxfy: tuple[float, float], pp: tuple[float, float], colors: npt.ArrayLike,
            alpha: float, side_view: bool) -> npt.NDArray[np.uint8]: ...
+
+# ---- SMPL (csrc/smpl.c, csrc/py/smpl.c) ----
+class SMPL:
+    """SMPL body model in C. Arrays are copied (float64 in; float32 compute)."""
+    def __init__(self, v_template: npt.ArrayLike, shapedirs: npt.ArrayLike,
+                 posedirs: npt.ArrayLike, J_regressor: npt.ArrayLike, weights: npt.ArrayLike,
+                 parents: npt.ArrayLike) -> None: ...
+    @property
+    def num_betas(self) -> int: ...
+    def forward(self, rotmat: npt.ArrayLike | None = None, pose: npt.ArrayLike | None = None,
+                betas: npt.ArrayLike | None = None, transl: npt.ArrayLike | None = None, *,
+                vertices: bool = True) -> dict[str, np.ndarray]: ...
+
+def smpl_vertex_joint_ids() -> np.ndarray: ...
