@@ -391,14 +391,14 @@ def main(argv=None):
                                                                    p.info["conv_floor_error"]))
     print()
     print("| backbone | prec | batch | peer | median ms | min ms | ms/crop | images/s | "
-          "x eager | x tuned | peak RSS MB (weights MB) | max|dR| vs eager | conv floor ms (ours) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "x eager | x tuned | peak RSS MB (weights MB) | max|dR| vs eager | setup s | conv floor ms (ours) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s (%.0f) | %s | %s |" % (
+        print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s (%.0f) | %s | %s | %s |" % (
             r["backbone"], r["precision"], r["batch"], r["peer"], fmt(r["median"], ".1f"),
             fmt(r["min"], ".1f"), fmt(r["per_crop"], ".2f"), fmt(r["ips"], ".2f"),
             fmt(r["vs_eager"], ".2f"), fmt(r["vs_tuned"], ".2f"), fmt(r["rss"], ".0f"),
-            r["weights_mb"], fmt(r["dev"], ".1e"),
+            r["weights_mb"], fmt(r["dev"], ".1e"), fmt(r["setup"], ".1f"),
             "n/a" if r["floor"] is None else "%.1f (latency/floor %.2f)" % (
                 r["floor"], r["median"] / r["floor"])))
     ours = {(r["backbone"], r["precision"], r["batch"]): r for r in rows if r["peer"] == "cliff"}
