@@ -356,6 +356,10 @@ def main(argv=None):
     print("threads=%d rounds=%d runs/round=%d warmup=%d (timed runs per peer: %d)%s"
           % (opts.threads, opts.rounds, opts.runs, opts.warmup, opts.rounds * opts.runs,
              "  [--quick: not for claims]" if opts.quick else ""), flush=True)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print("warning: load average %.1f before starting: other processes share the cores, "
+              "timings (PyTorch's OpenMP in particular) will be noisy" % load, flush=True)
     for backbone in opts.backbones:
         ckpt = getattr(opts, "ckpt_" + backbone)
         if ckpt is None:
