@@ -262,8 +262,9 @@ def make_inputs(path, n, seed=0):
 class Peer:
     def __init__(self, name, cfg, ckpt, inputs, opts):
         env = dict(os.environ)
+        roots = [opts.cliff_root] if (name == "cliff" and opts.cliff_root) else []
         env.update(OMP_NUM_THREADS=str(opts.threads), MKL_NUM_THREADS=str(opts.threads),
-                   PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]))
+                   PYTHONPATH=os.pathsep.join(roots + [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]))
         cmd = [sys.executable, __file__, "--worker", "--peer", name, "--ckpt", str(ckpt),
                "--backbone", cfg[0], "--precision", cfg[1], "--inputs", str(inputs),
                "--threads", str(opts.threads), "--warmup", str(opts.warmup)]
@@ -334,6 +335,8 @@ def main(argv=None):
     ap.add_argument("--no-torch-tuned", action="store_true")
     ap.add_argument("--ckpt-hr48", help="use this checkpoint instead of random weights")
     ap.add_argument("--ckpt-res50")
+    ap.add_argument("--cliff-root", help="import our side's cliff package from this source tree "
+                    "(default: this checkout / the installed one)")
     ap.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     # worker-only
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
