@@ -24,7 +24,7 @@ Weights: random official-layout checkpoints from ``cliff.arch.random_state_dict`
 shapes as the released ones, so the same speed), or the real files via ``--ckpt-hr48/--ckpt-res50``.
 
 Reported per peer: median and min of the timed runs (ms per batch), ms per crop, images/s,
-ratios to the PyTorch peers, peak RSS of the worker process (``ru_maxrss``), the max |delta| of
+ratios to the PyTorch peers, peak RSS of the worker process (VmHWM), the max |delta| of
 the rotation matrices against torch-eager, and for ours the "conv floor": the sum of the
 convolution primitives' times when the engine exposes a per-layer profile (``Model.profile``).
 Thread count is the same for all (``--threads``, default: all cores): OMP_NUM_THREADS,
@@ -51,6 +51,15 @@ PEERS_TORCH = ("torch-eager", "torch-tuned")
 # ---- worker side ----------------------------------------------------------------------------
 
 def _peak_rss_mb():
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives execve, so a worker would report the
+    # (torch-importing) parent's peak instead of its own.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
