@@ -72,6 +72,14 @@ CLIFF_API void cliff_axis_angle_to_rotmat_f64(const double *aa, size_t n, double
 CLIFF_API void cliff_boxes_to_center_scale_f64(const double *xyxy, size_t n, double rescale,
                                                double *center, double *scale);
 
+/* Same from float32 detections with the official mixed precision (NumPy 1.x): x1 + x2 and the
+ * box width/height in float32, everything after that in float64. Outputs are float64. */
+CLIFF_API void cliff_boxes_to_center_scale_f32in(const float *xyxy, size_t n, double rescale,
+                                                 double *center, double *scale);
+
+/* Official focal length guess: the image diagonal sqrt(w^2 + h^2), pixels (float64). */
+CLIFF_API double cliff_estimate_focal_length(double img_w, double img_h);
+
 enum { CLIFF_BBOX_RELEASED = 0, CLIFF_BBOX_PAPER = 1 };
 
 /* CLIFF's regressor input. box (n,3) = [cx, cy, b] pixels; pp (n,2) principal point pixels
@@ -95,6 +103,12 @@ CLIFF_API void cliff_project_points_f32(const float *points, size_t n, const flo
                                         const float *pp, float *uv);
 CLIFF_API void cliff_project_points_f64(const double *points, size_t n, const double *fxfy,
                                         const double *pp, double *uv);
+
+/* Same with intrinsics per point: fxfy (n,2), pp (n,2). */
+CLIFF_API void cliff_project_points_each_f32(const float *points, size_t n, const float *fxfy,
+                                             const float *pp, float *uv);
+CLIFF_API void cliff_project_points_each_f64(const double *points, size_t n, const double *fxfy,
+                                             const double *pp, double *uv);
 
 /* ---- SMPL body model (smpl.c) -------------------------------------------------------- */
 
