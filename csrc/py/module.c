@@ -46,6 +46,7 @@ static PyMethodDef module_methods[] = {
 typedef int (*area_init_fn)(PyObject *);
 static const area_init_fn area_inits[] = {
     cliff_py_geometry_init,
+    cliff_py_model_init,
     NULL,
 };
 
