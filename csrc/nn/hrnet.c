@@ -9,10 +9,37 @@ static const int C[4] = {48, 96, 192, 384};
 #define BW(b) (48 >> (b))
 
 /* One HighResolutionModule: 4 BasicBlocks per branch (in place: conv2 accumulates onto the
- * block input with [sum, relu]), then the fuse. Output i = ReLU(sum_j T_ij(x_j)) gathers its
- * terms in one buffer: the first term adds x_i with a binary-add post-op, the next ones
- * accumulate with a sum post-op, the last one also applies the ReLU. Upsampled terms run
- * their 1x1 conv at low resolution, then nearest resampling carries the post-ops. */
+ * block input with [sum, relu]), then the fuse, out_i = ReLU(sum_j T_ij(x_j)), gathered in
+ * one buffer per output: terms accumulate with a sum post-op and the last one also applies the
+ * ReLU. Outputs i >= 1 get a new buffer; their first term (the stride-2 chain from x_0) adds
+ * x_i with a binary-add post-op. Output 0 is computed last, in place on x_0 (every other
+ * output has read x_0 by then), so its identity term costs nothing. Upsampled terms run the
+ * 1x1 conv at low resolution; nearest resampling then carries the post-ops. */
+static void hr_term(nn_graph *g, const char *pfx, int i, int j, int *x, int dst, const char *po, int add) {
+    char n1[NN_NAME], n2[NN_NAME];
+    if (j > i) {
+        int t = g_tensor(g, C[i], BH(j), BW(j));
+        g_name(n1, "%s.fuse_layers.%d.%d.0", pfx, i, j);
+        g_name(n2, "%s.fuse_layers.%d.%d.1", pfx, i, j);
+        g_conv(g, n1, n2, x[j], t, 1, 1, 0, "", -1);
+        g_name(n1, "%s.fuse_layers.%d.%d.upsample", pfx, i, j);
+        g_upsample(g, n1, t, dst, po, add);
+        return;
+    }
+    int cur = x[j];
+    for (int k = 0; k < i - j; k++) {
+        g_name(n1, "%s.fuse_layers.%d.%d.%d.0", pfx, i, j, k);
+        g_name(n2, "%s.fuse_layers.%d.%d.%d.1", pfx, i, j, k);
+        if (k < i - j - 1) {
+            int t = g_tensor(g, C[j], BH(j + k + 1), BW(j + k + 1));
+            g_conv(g, n1, n2, cur, t, 3, 2, 0, "r", -1);
+            cur = t;
+        } else {
+            g_conv(g, n1, n2, cur, dst, 3, 2, 0, po, add);
+        }
+    }
+}
+
 static void hr_module(nn_graph *g, const char *pfx, int nb, int *x) {
     char n1[NN_NAME], n2[NN_NAME];
     for (int b = 0; b < nb; b++)
@@ -26,37 +53,14 @@ static void hr_module(nn_graph *g, const char *pfx, int nb, int *x) {
             g_conv(g, n1, n2, t, x[b], 3, 1, 0, "sr", -1);
         }
     int y[4];
-    for (int i = 0; i < nb; i++) {
+    y[0] = x[0];
+    for (int i = 1; i < nb; i++) {
         y[i] = g_tensor(g, C[i], BH(i), BW(i));
-        int term = 0;
-        for (int j = 0; j < nb; j++) {
-            if (j == i) continue;
-            char po[4] = {term == 0 ? 'a' : 's', 0, 0, 0};
-            int add = term == 0 ? x[i] : -1;
-            if (++term == nb - 1) po[1] = 'r';
-            if (j > i) {
-                int t = g_tensor(g, C[i], BH(j), BW(j));
-                g_name(n1, "%s.fuse_layers.%d.%d.0", pfx, i, j);
-                g_name(n2, "%s.fuse_layers.%d.%d.1", pfx, i, j);
-                g_conv(g, n1, n2, x[j], t, 1, 1, 0, "", -1);
-                g_name(n1, "%s.fuse_layers.%d.%d.upsample", pfx, i, j);
-                g_upsample(g, n1, t, y[i], po, add);
-            } else {
-                int cur = x[j];
-                for (int k = 0; k < i - j; k++) {
-                    g_name(n1, "%s.fuse_layers.%d.%d.%d.0", pfx, i, j, k);
-                    g_name(n2, "%s.fuse_layers.%d.%d.%d.1", pfx, i, j, k);
-                    if (k < i - j - 1) {
-                        int t = g_tensor(g, C[j], BH(j + k + 1), BW(j + k + 1));
-                        g_conv(g, n1, n2, cur, t, 3, 2, 0, "r", -1);
-                        cur = t;
-                    } else {
-                        g_conv(g, n1, n2, cur, y[i], 3, 2, 0, po, add);
-                    }
-                }
-            }
-        }
+        hr_term(g, pfx, i, 0, x, y[i], nb == 2 ? "ar" : "a", x[i]);
+        for (int j = 1, term = 1; j < nb; j++)
+            if (j != i) hr_term(g, pfx, i, j, x, y[i], ++term == nb - 1 ? "sr" : "s", -1);
     }
+    for (int j = 1; j < nb; j++) hr_term(g, pfx, 0, j, x, y[0], j == nb - 1 ? "sr" : "s", -1);
     for (int i = 0; i < nb; i++) x[i] = y[i];
 }
 
