@@ -355,10 +355,10 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
             break;
         }
         case OP_MAXPOOL:
-        case OP_AVGPOOL:
-            st = nn_pool(m->e, L->name, L->op == OP_MAXPOOL, s, d, L->k, L->stride, L->pad, sp, dp,
-                         &p->prims[i]);
+            st = nn_pool(m->e, L->name, 1, s, d, L->k, L->stride, L->pad, sp, dp, &p->prims[i]);
             break;
+        case OP_AVGPOOL: /* done in C (global mean, f32 or bf16 source, f32 result) */
+            continue;
         case OP_UPSAMPLE:
             st = nn_upsample(m->e, L->name, s, d, &L->po, a, sp, dp, ap, &p->prims[i]);
             break;
@@ -373,7 +373,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         goto fail;
     }
     for (int i = 0; i < g->nl; i++)
-        if ((st = nn_prim_set_scratchpad(m->e, p->prims[i], p->scratch))) goto fail;
+        if (p->prims[i] && (st = nn_prim_set_scratchpad(m->e, p->prims[i], p->scratch))) goto fail;
     *out = p;
     return CLIFF_OK;
 fail:
@@ -452,10 +452,47 @@ const float *nn_plan_output(const nn_model *m, const nn_plan *p) {
     return (const float *)((char *)p->arena + p->off[m->g.output]);
 }
 
+/* Global average over H x W of an NHWC tensor -> (n, c) float32; sums in float64. */
+static void global_mean(const nn_model *m, const nn_plan *p, const nn_layer *L) {
+    const nn_tensor *T = &m->g.t[L->src];
+    size_t c = (size_t)T->c, hw = (size_t)T->h * T->w;
+    const char *src = (const char *)p->arena + p->off[L->src];
+    float *dst = (float *)((char *)p->arena + p->off[L->dst]);
+    int bf = m->dt == NN_BF16;
+    for (int b = 0; b < p->n; b++) {
+        double acc[4096] = {0};
+        for (size_t k = 0; k < hw; k++) {
+            size_t base = ((size_t)b * hw + k) * c;
+            if (bf) {
+                const uint16_t *s = (const uint16_t *)src + base;
+                for (size_t ch = 0; ch < c; ch++) {
+                    uint32_t u = (uint32_t)s[ch] << 16;
+                    float f;
+                    memcpy(&f, &u, 4);
+                    acc[ch] += f;
+                }
+            } else {
+                const float *s = (const float *)src + base;
+                for (size_t ch = 0; ch < c; ch++) acc[ch] += s[ch];
+            }
+        }
+        for (size_t ch = 0; ch < c; ch++) dst[(size_t)b * c + ch] = (float)(acc[ch] / (double)hw);
+    }
+}
+
+static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
+    if (m->g.l[i].op == OP_AVGPOOL) {
+        cliff_status st = nn_wait(m->e);
+        if (!st) global_mean(m, p, &m->g.l[i]);
+        return st;
+    }
+    return nn_prim_exec(m->e, p->prims[i], m->g.l[i].name);
+}
+
 cliff_status nn_plan_run(nn_model *m, nn_plan *p) {
     cliff_status st;
     for (int i = 0; i < m->g.nl; i++)
-        if ((st = nn_prim_exec(m->e, p->prims[i], m->g.l[i].name))) return st;
+        if ((st = run_layer(m, p, i))) return st;
     return nn_wait(m->e);
 }
 
@@ -469,7 +506,7 @@ cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms) {
     cliff_status st;
     for (int i = 0; i < m->g.nl; i++) {
         double t0 = now();
-        if ((st = nn_prim_exec(m->e, p->prims[i], m->g.l[i].name))) return st;
+        if ((st = run_layer(m, p, i))) return st;
         if ((st = nn_wait(m->e))) return st;
         ms[i] = 1e3 * (now() - t0);
     }
