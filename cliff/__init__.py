@@ -42,3 +42,7 @@ def info() -> dict:
 
 
 __all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
+
+from .model import Model, load_model  # noqa: E402
+
+__all__ += ["Model", "load_model"]

@@ -8,35 +8,19 @@ frame: OpenCV (x right, y down, z forward).
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Dict, Mapping, Optional, Union
 
 import numpy as np
 
 from . import _core
+from .arch import detect_backbone
 
 __all__ = ["Model", "load_model", "detect_backbone", "BACKBONES"]
 
 BACKBONES = ("hr48", "res50")
 CROP_H, CROP_W = 256, 192
 
-ArrayLike = Union[np.ndarray, "object"]
-
-
-def detect_backbone(keys) -> str:
-    """'hr48' or 'res50' from checkpoint keys ('module.' already removed); ValueError otherwise."""
-    keys = set(keys)
-    hr = any(k.startswith("encoder.stage4.") or k.startswith("encoder.transition1.") for k in keys)
-    rn = any(k.startswith("encoder.layer4.") for k in keys)
-    if hr and not rn:
-        return "hr48"
-    if rn and not hr:
-        return "res50"
-    raise ValueError(
-        "checkpoint: cannot tell the architecture from its keys (expected CLIFF HRNet-W48 keys "
-        "'encoder.stage4.*' or ResNet-50 keys 'encoder.layer4.*'; got %d keys, e.g. %s)"
-        % (len(keys), ", ".join(sorted(keys)[:3]) or "none"))
 
 
 def _learnable(name: str) -> bool:
@@ -67,7 +51,10 @@ class Model:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
         state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in state.items()}
-        detected = detect_backbone(state.keys())
+        try:
+            detected = detect_backbone(state.keys())
+        except ValueError as exc:
+            raise ValueError(f"checkpoint: {exc}") from None
         if backbone is None:
             backbone = detected
         elif backbone not in BACKBONES:
