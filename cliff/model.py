@@ -161,6 +161,12 @@ class Model:
         self._check_open()
         return self._core.weight_bytes
 
+    @property
+    def work_bytes(self) -> int:
+        """Bytes of the activation arenas and scratchpads (one per cached batch size)."""
+        self._check_open()
+        return self._core.work_bytes
+
     # ---- lifetime -----------------------------------------------------------------------
     @property
     def closed(self) -> bool:

@@ -151,6 +151,8 @@ CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, int layo
 
 /* Bytes of the packed weights (encoder + collapsed regressor). */
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
+/* Bytes of the activation arenas + scratchpads of the cached plans (one per batch size). */
+CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);
 
 /* Layer table: count, and per layer its name (checkpoint prefix), kind ("conv", "maxpool",
  * "avgpool", "upsample") and the oneDNN implementation chosen for batch 1. */

@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #define MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
 
@@ -39,6 +42,9 @@ cliff_status cliff_net_create(const char *backbone, int precision, const cliff_a
         return st;
     }
     pthread_mutex_init(&net->lock, NULL);
+#if defined(__GLIBC__)
+    malloc_trim(0); /* give back the heap holes left by the per-layer folding buffers */
+#endif
     *out = net;
     return CLIFF_OK;
 }
@@ -53,6 +59,12 @@ void cliff_net_free(cliff_net *net) {
 
 size_t cliff_net_weight_bytes(const cliff_net *net) {
     return net->model.weight_bytes + (size_t)NN_NSTATE * (NN_FEAT + 3 + NN_NSTATE + 2) * sizeof(double);
+}
+
+size_t cliff_net_work_bytes(const cliff_net *net) {
+    size_t b = 0;
+    for (int i = 0; i < net->model.nplans; i++) b += net->model.plans[i]->arena_bytes + net->model.plans[i]->scratch_bytes;
+    return b;
 }
 
 static inline uint16_t to_bf16(float f) {

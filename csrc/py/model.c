@@ -269,6 +269,14 @@ static PyObject *Model_get_weight_bytes(ModelObject *self, void *closure) {
     return PyLong_FromSize_t(b);
 }
 
+static PyObject *Model_get_work_bytes(ModelObject *self, void *closure) {
+    (void)closure;
+    if (acquire(self)) return NULL;
+    size_t b = cliff_net_work_bytes(self->net);
+    release(self);
+    return PyLong_FromSize_t(b);
+}
+
 static PyMethodDef Model_methods[] = {
     {"predict", (PyCFunction)Model_predict, METH_VARARGS,
      "predict(crops, boxes, principal_point, focal, n_iter) -> dict (validated by cliff.Model)."},
@@ -283,6 +291,7 @@ static PyMethodDef Model_methods[] = {
 static PyGetSetDef Model_getset[] = {
     {"closed", (getter)Model_get_closed, NULL, "True after close().", NULL},
     {"weight_bytes", (getter)Model_get_weight_bytes, NULL, "Bytes of packed weights.", NULL},
+    {"work_bytes", (getter)Model_get_work_bytes, NULL, "Bytes of activation arenas + scratchpads.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
