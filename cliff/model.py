@@ -45,12 +45,17 @@ class Model:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray], backbone: Optional[str] = None,
-                        precision: str = "fp32") -> "Model":
+                        precision: str = "fp32", *, consume: bool = False) -> "Model":
         """Build from a state dict with the official keys ('module.' prefixes are removed).
-        The key set must equal the architecture's exactly."""
+        The key set must equal the architecture's exactly. With consume=True the dict is
+        emptied and each array is dropped as soon as it is packed (peak memory ~ one copy of
+        the weights)."""
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
-        state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in state.items()}
+        src = state
+        state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in src.items()}
+        if consume and isinstance(src, dict):
+            src.clear()
         try:
             detected = detect_backbone(state.keys())
         except ValueError as exc:
@@ -66,7 +71,9 @@ class Model:
         names = list(state.keys())
         arrays = [np.asarray(state[k]) for k in names]
         num_params = int(sum(a.size for k, a in zip(names, arrays) if _learnable(k)))
-        core = _core.Model(backbone, precision, names, arrays)
+        if consume:
+            state.clear()
+        core = _core.Model(backbone, precision, names, arrays, consume)
         return cls(core, backbone, precision, num_params)
 
     # ---- inference ----------------------------------------------------------------------
@@ -216,5 +223,5 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     """
     from .io import load_checkpoint
 
-    state = load_checkpoint(path)
-    return Model.from_state_dict(state, backbone=backbone, precision=precision)
+    return Model.from_state_dict(load_checkpoint(path), backbone=backbone, precision=precision,
+                                 consume=True)

@@ -135,9 +135,13 @@ enum { CLIFF_CROPS_NCHW_F32 = 0, CLIFF_CROPS_NHWC_U8 = 1 }; /* crop layouts */
 #define CLIFF_CROP_W 192
 #define CLIFF_FEATURES 2048
 
+/* release (may be NULL) is called with the index of each array once the engine no longer
+ * reads it (a caller handing over its only copy can free it there: peak memory stays near one
+ * copy of the weights); every index is released before the function returns. */
 CLIFF_API cliff_status cliff_net_create(const char *backbone, int precision,
                                         const cliff_array *arrays, size_t n_arrays,
-                                        cliff_net **out);
+                                        void (*release)(void *ctx, size_t index),
+                                        void *release_ctx, cliff_net **out);
 CLIFF_API void cliff_net_free(cliff_net *net);
 
 /* crops: CLIFF_CROPS_NCHW_F32 (n,3,256,192) float32 normalized with the ImageNet mean/std, or

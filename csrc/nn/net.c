@@ -20,7 +20,8 @@ struct cliff_net {
 };
 
 cliff_status cliff_net_create(const char *backbone, int precision, const cliff_array *arrays,
-                              size_t n_arrays, cliff_net **out) {
+                              size_t n_arrays, void (*release)(void *ctx, size_t index),
+                              void *release_ctx, cliff_net **out) {
     *out = NULL;
     if (precision != CLIFF_FP32 && precision != CLIFF_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
@@ -31,12 +32,14 @@ cliff_status cliff_net_create(const char *backbone, int precision, const cliff_a
     const nn_array *arrs = (const nn_array *)arrays; /* same layout */
     _Static_assert(sizeof(nn_array) == sizeof(cliff_array), "nn_array mirrors cliff_array");
     cliff_status st = nn_model_init(&net->model, backbone, precision == CLIFF_BF16 ? NN_BF16 : NN_F32,
-                                    arrs, n_arrays);
+                                    arrs, n_arrays, release, release_ctx);
     if (st) {
         free(net);
         return st;
     }
-    if ((st = nn_regressor_init(&net->reg, arrs, n_arrays))) {
+    st = nn_regressor_init(&net->reg, arrs, n_arrays);
+    for (size_t i = 0; release && i < n_arrays; i++) release(release_ctx, i);
+    if (st) {
         nn_model_free(&net->model);
         free(net);
         return st;
