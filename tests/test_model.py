@@ -305,3 +305,29 @@ def test_accepts_noncontiguous_and_torch(small):
     np.testing.assert_array_equal(out["rotmat"], ref["rotmat"])
     out = m.predict(crops_f, x["boxes"].astype(np.float64), x["img_size"])
     np.testing.assert_array_equal(out["rotmat"], ref["rotmat"])
+
+
+def test_no_reorder_per_call(ref_res50, tmp_path):
+    """ONEDNN_VERBOSE trace of one predict after loading: only inference convolutions and the
+    max-pool run, no reorder (weights were packed at load; activations stay NHWC)."""
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "trace.py"
+    script.write_text(
+        "import sys, numpy as np, cliff\n"
+        "m = cliff.load_model(sys.argv[1])\n"
+        "x = np.zeros((1, 3, 256, 192), np.float32)\n"
+        "print('=== call', flush=True)\n"
+        "m.predict(x, np.array([[100., 100., 200.]], np.float32), (640, 480))\n")
+    env = dict(os.environ, ONEDNN_VERBOSE="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cliff.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    res = subprocess.run([sys.executable, str(script), ref_res50.path], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    trace = res.stdout.split("=== call", 1)[1].splitlines()
+    execs = [l for l in trace if l.startswith("onednn_verbose,exec")]
+    assert len(execs) == 54  # 53 convolutions + the stem max-pool
+    assert not any(",reorder," in l for l in execs)
+    assert all("forward_inference" in l for l in execs)
