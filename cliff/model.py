@@ -53,7 +53,10 @@ class Model:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
         src = state
-        state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in src.items()}
+        if any(isinstance(k, str) and k.startswith("module.") for k in src):  # as the demo does
+            state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in src.items()}
+        else:
+            state = dict(src)
         if consume and isinstance(src, dict):
             src.clear()
         try:
@@ -142,7 +145,7 @@ class Model:
             raise ValueError(f"n_iter: expected an integer in 0..100, got {n_iter!r}")
         pp = np.ascontiguousarray(size / 2.0, dtype=np.float32)
         return self._core.predict(crops, np.ascontiguousarray(boxes, np.float32), pp,
-                                  np.ascontiguousarray(f, np.float32), int(n_iter))
+                                  np.array(f, dtype=np.float32), int(n_iter))
 
     def features(self, crops) -> np.ndarray:
         """Encoder output: crops as in :meth:`predict` -> (N, 2048) float32."""
