@@ -250,6 +250,37 @@ def test_close_and_context_manager(ref_res50):
     m.close()  # idempotent
 
 
+def test_close_while_another_thread_predicts(ref_res50):
+    """close() during a running call: that call finishes, later calls raise ValueError, the
+    network is freed by the last running call (no crash, no hang)."""
+    m = cliff.load_model(ref_res50.path)
+    x = make_inputs(1)
+    seen = {"ok": 0, "closed": 0, "other": []}
+    started = threading.Event()
+
+    def work():
+        for _ in range(50):
+            try:
+                m.predict(x["crops"], x["boxes"], x["img_size"])
+                seen["ok"] += 1
+                started.set()
+            except ValueError as e:
+                if "closed" in str(e):
+                    seen["closed"] += 1
+                    return
+                seen["other"].append(e)
+                return
+
+    t = threading.Thread(target=work)
+    t.start()
+    started.wait(60)
+    m.close()
+    t.join(120)
+    assert not t.is_alive() and not seen["other"]
+    assert seen["ok"] >= 1 and seen["closed"] == 1
+    assert m.closed
+
+
 # ---- bad input (issue item 6) -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
