@@ -18,6 +18,17 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         f"Original error: {exc}"
     ) from exc
 
+from .camera import (  # noqa: E402
+    axis_angle_to_rotmat,
+    bbox_info,
+    boxes_to_center_scale,
+    cam_crop_to_full,
+    estimate_focal_length,
+    project_points,
+    rot6d_to_rotmat,
+    rotmat_to_axis_angle,
+)
+
 
 def set_num_threads(n: int) -> None:
     """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
@@ -42,6 +53,10 @@ def info() -> dict:
 
 
 __all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
+__all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
+            "estimate_focal_length", "boxes_to_center_scale", "bbox_info", "cam_crop_to_full",
+            "project_points"]
+
 
 from .model import Model, load_model  # noqa: E402
 
