@@ -24,7 +24,7 @@ Weights: random official-layout checkpoints from ``cliff.arch.random_state_dict`
 shapes as the released ones, so the same speed), or the real files via ``--ckpt-hr48/--ckpt-res50``.
 
 Reported per peer: median and min of the timed runs (ms per batch), ms per crop, images/s,
-ratios to the PyTorch peers, peak RSS of the worker process (``ru_maxrss``), the max |delta| of
+ratios to the PyTorch peers, peak RSS of the worker process (VmHWM), the max |delta| of
 the rotation matrices against torch-eager, and for ours the "conv floor": the sum of the
 convolution primitives' times when the engine exposes a per-layer profile (``Model.profile``).
 Thread count is the same for all (``--threads``, default: all cores): OMP_NUM_THREADS,
@@ -271,8 +271,9 @@ def make_inputs(path, n, seed=0):
 class Peer:
     def __init__(self, name, cfg, ckpt, inputs, opts):
         env = dict(os.environ)
+        roots = [opts.cliff_root] if (name == "cliff" and opts.cliff_root) else []
         env.update(OMP_NUM_THREADS=str(opts.threads), MKL_NUM_THREADS=str(opts.threads),
-                   PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]))
+                   PYTHONPATH=os.pathsep.join(roots + [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]))
         cmd = [sys.executable, __file__, "--worker", "--peer", name, "--ckpt", str(ckpt),
                "--backbone", cfg[0], "--precision", cfg[1], "--inputs", str(inputs),
                "--threads", str(opts.threads), "--warmup", str(opts.warmup)]
@@ -343,6 +344,8 @@ def main(argv=None):
     ap.add_argument("--no-torch-tuned", action="store_true")
     ap.add_argument("--ckpt-hr48", help="use this checkpoint instead of random weights")
     ap.add_argument("--ckpt-res50")
+    ap.add_argument("--cliff-root", help="import our side's cliff package from this source tree "
+                    "(default: this checkout / the installed one)")
     ap.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     # worker-only
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -365,6 +368,10 @@ def main(argv=None):
     print("threads=%d rounds=%d runs/round=%d warmup=%d (timed runs per peer: %d)%s"
           % (opts.threads, opts.rounds, opts.runs, opts.warmup, opts.rounds * opts.runs,
              "  [--quick: not for claims]" if opts.quick else ""), flush=True)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print("warning: load average %.1f before starting: other processes share the cores, "
+              "timings (PyTorch's OpenMP in particular) will be noisy" % load, flush=True)
     for backbone in opts.backbones:
         ckpt = getattr(opts, "ckpt_" + backbone)
         if ckpt is None:

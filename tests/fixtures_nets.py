@@ -62,8 +62,15 @@ def shared_key_list(backbone: str):
 
 
 def write_checkpoint(path, backbone: str, seed: int, prefix: str = "module.") -> Dict[str, np.ndarray]:
-    """Write an official-layout checkpoint; returns the NumPy state dict it holds."""
+    """Write random weights; returns the NumPy state dict (keys without prefix).
+
+    ``*.npz``: a flat NumPy archive with the plain keys; anything else: the official layout
+    ``torch.save({'model': {prefix + key: tensor}, 'epoch': 7, 'step': 8533})``.
+    """
     sd = random_state_dict(backbone, seed)
+    if str(path).endswith(".npz"):
+        np.savez(str(path), **sd)
+        return sd
     model = {prefix + k: torch.from_numpy(v) for k, v in sd.items()}
     torch.save({"model": model, "epoch": 7, "step": 8533}, str(path))
     return sd

@@ -217,3 +217,11 @@ def test_cam_crop2full_reprojects_origin_like_the_crop_camera():
                                atol=2e-3)
     np.testing.assert_allclose(f * t[:, 1] / t[:, 2] + H / 2, boxes[:, 1] + s * cam[:, 2] * b / 2,
                                atol=2e-3)
+
+
+def test_npz_writer_holds_plain_keys(tmp_path):
+    from fixtures_nets import write_checkpoint
+    sd = write_checkpoint(tmp_path / "r.npz", "res50", 5)
+    with np.load(tmp_path / "r.npz") as z:
+        assert list(z.keys()) == list(sd)
+        assert np.array_equal(z["fc1.weight"], sd["fc1.weight"])
