@@ -52,6 +52,12 @@ static dnnl_data_type_t dt_of(nn_dtype d) { return d == NN_BF16 ? dnnl_bf16 : dn
 
 size_t nn_dtype_size(nn_dtype dt) { return dt == NN_BF16 ? 2 : 4; }
 
+int nn_bf16_supported(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    /* avx512_core and up: native BF16 instructions or oneDNN's JIT emulation */
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
 nn_engine *nn_engine_create(void) {
     nn_engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;

@@ -26,6 +26,9 @@ cliff_status cliff_net_create(const char *backbone, int precision, const cliff_a
     if (precision != CLIFF_FP32 && precision != CLIFF_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
     if (!backbone) return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50'");
+    if (precision == CLIFF_BF16 && !nn_bf16_supported())
+        return cliff_fail(CLIFF_EINVAL, "precision 'bf16' needs a CPU with AVX-512 (oneDNN reports '%s'); use 'fp32'",
+                          cliff_dnnl_isa());
     omp_set_num_threads(cliff_threads());
     cliff_net *net = calloc(1, sizeof *net);
     if (!net) return cliff_fail(CLIFF_ENOMEM, "out of memory");

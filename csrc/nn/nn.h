@@ -34,6 +34,8 @@ typedef struct { int n, c, h, w; nn_dtype dt; } nn_shape; /* NHWC activation */
 nn_engine *nn_engine_create(void);
 void nn_engine_free(nn_engine *e);
 size_t nn_dtype_size(nn_dtype dt);
+/* 1 when this CPU runs bf16 convolutions with JIT kernels (AVX-512 and up). */
+int nn_bf16_supported(void);
 
 /* Convolution. `name` is used in messages. `w` (oc, ic, k, k) float32 and `b` (oc) are used only
  * when *packed is NULL: the weights are then reordered into the layout the primitive picks and
@@ -164,8 +166,8 @@ cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms);
 #define NN_NSTATE 157 /* 144 pose + 10 shape + 3 cam */
 
 typedef struct {
-    double *Mx;   /* (157, 2051): feature and bbox part of M = Wdec W2 W1 */
-    double *Ms;   /* (157, 157): state part */
+    double *Mx;   /* (2051, 157): feature and bbox part of M = Wdec W2 W1, transposed */
+    double *Ms;   /* (157, 157): state part, transposed */
     double c[NN_NSTATE];
     double init[NN_NSTATE];
 } nn_regressor;
