@@ -66,3 +66,8 @@ __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
 __all__ += ["crop"]
 __all__ += ["render", "render_side", "default_colors", "save_image"]
 __all__ += ["SMPL", "save_obj", "save_ply", "standin"]
+
+
+from .model import Model, load_model  # noqa: E402
+
+__all__ += ["Model", "load_model"]
