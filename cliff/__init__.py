@@ -18,6 +18,22 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         f"Original error: {exc}"
     ) from exc
 
+from .camera import (  # noqa: E402
+    axis_angle_to_rotmat,
+    bbox_info,
+    boxes_to_center_scale,
+    cam_crop_to_full,
+    estimate_focal_length,
+    project_points,
+    rot6d_to_rotmat,
+    rotmat_to_axis_angle,
+)
+
+
+from .smpl import SMPL  # noqa: E402
+from .mesh import save_obj, save_ply  # noqa: E402
+from . import standin  # noqa: E402
+
 
 def set_num_threads(n: int) -> None:
     """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
@@ -42,3 +58,7 @@ def info() -> dict:
 
 
 __all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
+__all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
+            "estimate_focal_length", "boxes_to_center_scale", "bbox_info", "cam_crop_to_full",
+            "project_points"]
+__all__ += ["SMPL", "save_obj", "save_ply", "standin"]

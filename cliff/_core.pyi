@@ -7,3 +7,40 @@ import numpy.typing as npt
 def set_num_threads(n: int, /) -> None: ...
 def get_num_threads() -> int: ...
 def dnnl_info() -> dict[str, Any]: ...
+
+# ---- geometry (csrc/py/geometry.c); precision follows the first argument ----
+_F = npt.NDArray[np.floating[Any]]
+def rot6d_to_rotmat(x: npt.ArrayLike, /) -> _F: ...  # (..., 6) -> (..., 3, 3)
+def rotmat_to_axis_angle(R: npt.ArrayLike, /) -> _F: ...  # (..., 3, 3) -> (..., 3)
+def axis_angle_to_rotmat(aa: npt.ArrayLike, /) -> _F: ...  # (..., 3) -> (..., 3, 3)
+def boxes_to_center_scale(
+    xyxy: npt.ArrayLike, rescale: float, /
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def bbox_info(
+    center: npt.ArrayLike, b: npt.ArrayLike, principal_point: npt.ArrayLike,
+    focal: npt.ArrayLike, form: int, /
+) -> _F: ...  # all with the same leading dims; form 0 = released, 1 = paper
+def cam_crop_to_full(
+    cam_crop: npt.ArrayLike, center: npt.ArrayLike, b: npt.ArrayLike,
+    principal_point: npt.ArrayLike, focal: npt.ArrayLike, /
+) -> _F: ...
+def project_points(
+    points: npt.ArrayLike, fxfy: npt.ArrayLike, principal_point: npt.ArrayLike, /
+) -> _F: ...  # fxfy, principal_point: (2,) shared or (..., 2) per point
+def estimate_focal_length(
+    img_w: npt.ArrayLike, img_h: npt.ArrayLike, /
+) -> npt.NDArray[np.float64]: ...
+
+# ---- SMPL (csrc/smpl.c, csrc/py/smpl.c) ----
+class SMPL:
+    """SMPL body model in C. Arrays are copied (float64 in; float32 compute)."""
+    def __init__(self, v_template: npt.ArrayLike, shapedirs: npt.ArrayLike,
+                 posedirs: npt.ArrayLike, J_regressor: npt.ArrayLike, weights: npt.ArrayLike,
+                 parents: npt.ArrayLike) -> None: ...
+    @property
+    def num_betas(self) -> int: ...
+    def forward(self, rotmat: npt.ArrayLike | None = None, pose: npt.ArrayLike | None = None,
+                betas: npt.ArrayLike | None = None, transl: npt.ArrayLike | None = None, *,
+                vertices: bool = True) -> dict[str, np.ndarray]: ...
+
+def smpl_vertex_joint_ids() -> np.ndarray: ...

@@ -72,6 +72,14 @@ CLIFF_API void cliff_axis_angle_to_rotmat_f64(const double *aa, size_t n, double
 CLIFF_API void cliff_boxes_to_center_scale_f64(const double *xyxy, size_t n, double rescale,
                                                double *center, double *scale);
 
+/* Same from float32 detections with the official mixed precision (NumPy 1.x): x1 + x2 and the
+ * box width/height in float32, everything after that in float64. Outputs are float64. */
+CLIFF_API void cliff_boxes_to_center_scale_f32in(const float *xyxy, size_t n, double rescale,
+                                                 double *center, double *scale);
+
+/* Official focal length guess: the image diagonal sqrt(w^2 + h^2), pixels (float64). */
+CLIFF_API double cliff_estimate_focal_length(double img_w, double img_h);
+
 enum { CLIFF_BBOX_RELEASED = 0, CLIFF_BBOX_PAPER = 1 };
 
 /* CLIFF's regressor input. box (n,3) = [cx, cy, b] pixels; pp (n,2) principal point pixels
@@ -96,7 +104,55 @@ CLIFF_API void cliff_project_points_f32(const float *points, size_t n, const flo
 CLIFF_API void cliff_project_points_f64(const double *points, size_t n, const double *fxfy,
                                         const double *pp, double *uv);
 
+/* Same with intrinsics per point: fxfy (n,2), pp (n,2). */
+CLIFF_API void cliff_project_points_each_f32(const float *points, size_t n, const float *fxfy,
+                                             const float *pp, float *uv);
+CLIFF_API void cliff_project_points_each_f64(const double *points, size_t n, const double *fxfy,
+                                             const double *pp, double *uv);
+
 /* ---- SMPL body model (smpl.c) -------------------------------------------------------- */
+/* The SMPL body model (official release, smplx semantics; CLIFF-FACTS 10.3): shape blend, joint
+ * regression, pose blend, forward kinematics over `parents`, linear blend skinning.
+ * Frame: SMPL's own model frame (y up), metres. Joint order: the 24 SMPL joints, then the 21
+ * vertex joints nose, reye, leye, rear, lear, LBigToe, LSmallToe, LHeel, RBigToe, RSmallToe,
+ * RHeel, lthumb, lindex, lmiddle, lring, lpinky, rthumb, rindex, rmiddle, rring, rpinky. */
+enum {
+    CLIFF_SMPL_NUM_VERTICES = 6890,
+    CLIFF_SMPL_NUM_JOINTS = 24,
+    CLIFF_SMPL_NUM_POSE_FEATURES = 207,  /* 23 non-root joints x 9 entries of (R - I) */
+    CLIFF_SMPL_NUM_VERTEX_JOINTS = 21,
+    CLIFF_SMPL_NUM_OUTPUT_JOINTS = 45,   /* 24 + 21 */
+};
+
+typedef struct cliff_smpl cliff_smpl;
+
+/* Build a model from arrays (all copied; float64, contiguous, V = 6890, J = 24, K = num_betas):
+ * v_template (V,3); shapedirs (V,3,K); posedirs (V,3,207); J_regressor (J,V) dense (zeros are
+ * skipped); weights (V,J); parents (J,) with parents[0] = -1 and 0 <= parents[j] < j.
+ * 0 <= num_betas <= 300. Fails with CLIFF_EINVAL on a bad tree or non-finite values. */
+CLIFF_API cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs,
+                                         int num_betas, const double *posedirs,
+                                         const double *J_regressor, const double *weights,
+                                         const int64_t *parents, cliff_smpl **out);
+CLIFF_API void cliff_smpl_free(cliff_smpl *model);
+CLIFF_API int cliff_smpl_num_betas(const cliff_smpl *model);
+
+/* SMPL vertex index of each of the 21 vertex joints (output joints 24..44). ids (21,). */
+CLIFF_API void cliff_smpl_vertex_joint_ids(int32_t *ids);
+
+/* Forward pass for n bodies (float32; smplx's forward with pose2rot = False).
+ * rotmats (n,24,3,3) joint rotations, row-major, root first (global orientation);
+ * betas (n,k) with 0 <= k <= num_betas (missing components are zero), or NULL with k = 0;
+ * transl (n,3) or NULL (zero), added to vertices and joints.
+ * Outputs (any may be NULL except joints):
+ *   vertices (n,6890,3) posed; joints (n,45,3) posed, transl included;
+ *   joints_rest (n,24,3) the shaped rest-pose joints (no pose, no transl).
+ * With vertices == NULL only the 21 vertices behind the vertex joints are skinned.
+ * Inputs must be finite (not checked here). */
+CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const float *rotmats,
+                                          const float *betas, int k, const float *transl,
+                                          float *vertices, float *joints, float *joints_rest);
+
 
 /* ---- networks (nn/) ------------------------------------------------------------------ */
 

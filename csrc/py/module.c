@@ -45,6 +45,8 @@ static PyMethodDef module_methods[] = {
 
 typedef int (*area_init_fn)(PyObject *);
 static const area_init_fn area_inits[] = {
+    cliff_py_geometry_init,
+    cliff_py_smpl_init,
     cliff_py_fit_init,
     NULL,
 };

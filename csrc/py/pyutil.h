@@ -52,6 +52,8 @@ PyArrayObject *cliff_py_new_like_leading(PyArrayObject *a, int drop, int n, cons
 
 /* Hooks, one per binding file. */
 /* (each binding file adds its hook here, e.g. int cliff_py_geometry_init(PyObject *m);) */
+int cliff_py_geometry_init(PyObject *m);
+int cliff_py_smpl_init(PyObject *m);
 int cliff_py_fit_init(PyObject *m);
 
 #endif

@@ -1,0 +1,542 @@
+"""PyTorch checkpoints (zip and legacy formats), safetensors and npz weight files, read into
+``OrderedDict[str, np.ndarray]`` without PyTorch; and writers for the same formats.
+
+The pickle inside a PyTorch file is read with :class:`cliff.io.unpickle.RestrictedUnpickler`
+(allowlist groups ``numpy`` + ``torch``). Tensors become :class:`~cliff.io.unpickle.TensorRef`
+placeholders during unpickling; only the tensors of the selected state dict are then read from
+the file, so optimizer state and other entries cost nothing.
+"""
+from __future__ import annotations
+
+import collections
+import io
+import os
+import pickle
+import struct
+import zipfile
+from typing import Any, BinaryIO, Dict, Mapping, Optional, Union
+
+import numpy as np
+
+from . import pickle_writer as pw
+from .unpickle import (TORCH_STORAGES, RestrictedUnpickler, StorageRef, TensorRef,
+                       TorchStorageType, UnsafePickleError, resolve)
+
+__all__ = ["load_checkpoint", "save_checkpoint", "save_safetensors", "FORMATS"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: What load_checkpoint reads (used in error messages).
+FORMATS = ("a PyTorch checkpoint (torch.save zip or legacy format), a .safetensors file or "
+           "an .npz archive")
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+_MAX_PICKLE = 1 << 30  # data.pkl of a state dict is a few hundred kB
+_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
+                  IndexError, AttributeError, OverflowError, struct.error, MemoryError,
+                  RecursionError, UnicodeDecodeError)
+
+
+def _err(path: Any, msg: str) -> ValueError:
+    return ValueError(f"{os.fspath(path)!s}: {msg}")
+
+
+def _unsafe(path: Any, exc: UnsafePickleError) -> UnsafePickleError:
+    e = UnsafePickleError(f"{os.fspath(path)!s}: {exc}")
+    e.__cause__ = exc
+    return e
+
+
+# --------------------------------------------------------------------------------------------
+# Format detection
+
+def _sniff(path: PathLike) -> str:
+    with open(path, "rb") as f:
+        head = f.read(512)
+        size = os.fstat(f.fileno()).st_size
+    if not head:
+        raise _err(path, f"the file is empty; expected {FORMATS}")
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        raise _err(path, "this is a tar archive: the PyTorch < 0.4 tar checkpoint format is not "
+                   "supported (re-save it with a recent torch.save)")
+    if head[:1] == b"\x80" and len(head) >= 2 and head[1] <= 5:
+        return "legacy"
+    if len(head) >= 9:
+        (n,) = struct.unpack("<Q", head[:8])
+        if head[8:9] == b"{" and 0 < n <= size - 8:
+            return "safetensors"
+    raise _err(path, f"unrecognised file format (starts with {head[:8]!r}); expected {FORMATS}")
+
+
+# --------------------------------------------------------------------------------------------
+# Tensors from storages
+
+def _storage_pid(pid: Any, legacy: bool) -> StorageRef:
+    """Validate a persistent id ('storage', type, key, location, numel[, view])."""
+    if not isinstance(pid, tuple) or len(pid) != (6 if legacy else 5) or pid[0] != "storage":
+        kind = pid[0] if isinstance(pid, tuple) and pid else pid
+        raise UnsafePickleError(f"persistent id of kind {kind!r:.40} is not allowed "
+                                "(only tensor storages)")
+    _, stype, key, location, numel = pid[:5]
+    if not (isinstance(stype, type) and issubclass(stype, TorchStorageType) and
+            isinstance(key, str) and isinstance(location, str) and
+            isinstance(numel, int) and not isinstance(numel, bool) and numel >= 0):
+        raise UnsafePickleError(f"malformed storage persistent id {pid!r:.120}")
+    view = pid[5] if legacy else None
+    if view is not None:
+        if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str) and
+                all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in view[1:])):
+            raise UnsafePickleError(f"malformed storage view {view!r:.80}")
+    return StorageRef(key, stype, numel, location, view)
+
+
+class _StorageTable:
+    """Storage key -> (storage type, numel), checking every reference agrees."""
+
+    def __init__(self, path: Any, legacy: bool) -> None:
+        self.path, self.legacy = path, legacy
+        self.refs: Dict[str, StorageRef] = {}
+
+    def __call__(self, pid: Any) -> StorageRef:
+        ref = _storage_pid(pid, self.legacy)
+        old = self.refs.get(ref.key)
+        if old is None:
+            self.refs[ref.key] = ref
+        elif old.storage_type is not ref.storage_type or old.numel != ref.numel:
+            raise _err(self.path, f"storage {ref.key!r} is referenced with two different types "
+                       "or sizes")
+        return ref
+
+
+def _element_type(stype: type) -> np.dtype:
+    return np.dtype(stype.dtype)
+
+
+def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
+                     big_endian: bool) -> np.ndarray:
+    """Materialise a tensor view of a storage buffer (1-D array of the storage dtype) as a
+    C-contiguous native-endian ndarray; bfloat16 becomes float32."""
+    stype = t.storage.storage_type
+    if t.storage.view is not None:  # legacy storage view: (view key, offset, numel)
+        _, voff, vnum = t.storage.view
+        if voff + vnum > buf.shape[0]:
+            raise _err(path, f"tensor {name!r}: storage view exceeds its storage")
+        buf = buf[voff:voff + vnum]
+    n = 1
+    for s in t.size:
+        n *= s
+    if n:
+        last = t.offset + sum((s - 1) * st for s, st in zip(t.size, t.stride))
+        if last >= buf.shape[0]:
+            raise _err(path, f"tensor {name!r} (size {t.size}, stride {t.stride}, offset "
+                       f"{t.offset}) reaches beyond its storage of {buf.shape[0]} elements")
+    item = buf.dtype.itemsize
+    if n == 0:
+        view = np.zeros(t.size, dtype=buf.dtype)
+    else:
+        view = np.lib.stride_tricks.as_strided(
+            buf[t.offset:], shape=t.size, strides=tuple(s * item for s in t.stride),
+            writeable=False)
+    if big_endian and item > 1:
+        view = view.view(view.dtype.newbyteorder(">"))
+    out = np.array(view, dtype=view.dtype.newbyteorder("="), order="C", copy=True)
+    if stype.bfloat16:
+        out = (out.astype(np.uint32) << 16).view(np.float32)
+    return out
+
+
+def _state_dict_from(path: Any, obj: Any) -> Mapping:
+    """The state dict inside a loaded checkpoint object (facts 2: the demo reads 'model')."""
+    if not isinstance(obj, dict):
+        raise _err(path, f"the checkpoint holds a {type(obj).__name__}, expected a dict "
+                   "(a state dict or {'model': state_dict, ...})")
+    for key in ("model", "state_dict"):
+        if key in obj and isinstance(obj[key], dict):
+            return obj[key]
+    return obj
+
+
+def _finish(path: Any, sd: Mapping, get_array: Any, strip_module_prefix: bool
+            ) -> "collections.OrderedDict[str, np.ndarray]":
+    out: "collections.OrderedDict[str, np.ndarray]" = collections.OrderedDict()
+    for k, v in sd.items():
+        if not isinstance(k, str):
+            raise _err(path, f"state dict key {k!r:.40} is not a string")
+        if isinstance(v, TensorRef):
+            out[k] = get_array(k, v)
+        elif isinstance(v, np.ndarray):
+            out[k] = np.asarray(v, order="C")
+        elif isinstance(v, np.generic):
+            out[k] = np.asarray(v)
+        else:
+            keys = ", ".join(repr(x) for x in list(sd.keys())[:8])
+            raise _err(path, f"entry {k!r} is a {type(v).__name__}, not a tensor; the file does "
+                       f"not hold a state dict (top-level keys: {keys})")
+    if strip_module_prefix and any(k.startswith("module.") for k in out):
+        stripped: "collections.OrderedDict[str, np.ndarray]" = collections.OrderedDict()
+        for k, v in out.items():
+            nk = k.replace("module.", "")
+            if nk in stripped:
+                raise _err(path, f"removing 'module.' makes two keys equal ({nk!r})")
+            stripped[nk] = v
+        out = stripped
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Zip format (torch >= 1.6)
+
+def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.ndarray]":
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise _err(path, f"corrupt zip archive ({exc}); expected {FORMATS}") from None
+    with zf:
+        names = zf.namelist()
+        pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+        if not pkl:
+            if names and all(n.endswith(".npy") for n in names):
+                return _load_npz(path)
+            if any(n.endswith("constants.pkl") for n in names):
+                raise _err(path, "this is a TorchScript archive (torch.jit.save); save the "
+                           "model's state_dict with torch.save instead")
+            raise _err(path, "zip archive without '<name>/data.pkl': not a PyTorch checkpoint "
+                       f"(expected {FORMATS})")
+        prefix = pkl[0][: -len("data.pkl")]
+        if any(n.startswith(prefix + "code/") for n in names):
+            raise _err(path, "this is a TorchScript archive (torch.jit.save); save the model's "
+                       "state_dict with torch.save instead")
+        try:
+            info = zf.getinfo(prefix + "data.pkl")
+            if info.file_size > _MAX_PICKLE:
+                raise _err(path, f"data.pkl is implausibly large ({info.file_size} bytes)")
+            data = zf.read(info)
+            big = False
+            if prefix + "byteorder" in names:
+                order = zf.read(prefix + "byteorder").strip()
+                if order not in (b"little", b"big"):
+                    raise _err(path, f"unknown byteorder record {order!r:.20}")
+                big = order == b"big"
+        except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as exc:
+            raise _err(path, f"corrupt zip archive ({exc})") from None
+        table = _StorageTable(path, legacy=False)
+        obj = _unpickle(path, data, table)
+        sd = _state_dict_from(path, obj)
+        cache: Dict[str, np.ndarray] = {}
+
+        def storage(ref: StorageRef) -> np.ndarray:
+            if ref.key not in cache:
+                dt = _element_type(ref.storage_type)
+                name = f"{prefix}data/{ref.key}"
+                try:
+                    zi = zf.getinfo(name)
+                except KeyError:
+                    raise _err(path, f"storage record {name!r} is missing") from None
+                if zi.file_size < ref.numel * dt.itemsize:
+                    raise _err(path, f"storage record {name!r} has {zi.file_size} bytes, "
+                               f"expected {ref.numel * dt.itemsize}")
+                try:
+                    with zf.open(zi) as fh:
+                        raw = fh.read(ref.numel * dt.itemsize)
+                except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as exc:
+                    raise _err(path, f"cannot read {name!r}: {exc}") from None
+                if len(raw) != ref.numel * dt.itemsize:
+                    raise _err(path, f"storage record {name!r} is truncated")
+                cache[ref.key] = np.frombuffer(raw, dtype=dt)
+            return cache[ref.key]
+
+        return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, storage(t.storage), big),
+                       strip)
+
+
+def zlib_error() -> type:
+    import zlib
+    return zlib.error
+
+
+def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable) -> Any:
+    f = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    try:
+        return resolve(RestrictedUnpickler(f, groups=("torch",), persistent_load=table).load())
+    except UnsafePickleError as exc:
+        raise _unsafe(path, exc) from None
+    except _PICKLE_ERRORS as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(os.fspath(path)):
+            raise
+        raise _err(path, f"corrupt checkpoint pickle ({type(exc).__name__}: {exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Legacy format (torch < 1.6, or _use_new_zipfile_serialization=False)
+
+def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.ndarray]":
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        def header(what: str) -> Any:
+            try:
+                return RestrictedUnpickler(f).load()
+            except UnsafePickleError as exc:
+                raise _unsafe(path, exc) from None
+            except _PICKLE_ERRORS as exc:
+                raise _err(path, f"cannot read the {what} ({type(exc).__name__}: {exc}); "
+                           f"expected {FORMATS}") from None
+
+        magic = header("magic number")
+        if magic != _LEGACY_MAGIC:
+            raise _err(path, "a pickle, but not a PyTorch checkpoint (legacy magic number "
+                       f"missing); expected {FORMATS}")
+        proto = header("protocol version")
+        if proto != _LEGACY_PROTOCOL:
+            raise _err(path, f"unsupported legacy checkpoint protocol {proto!r:.20}")
+        sys_info = header("system info")
+        little = True
+        if isinstance(sys_info, dict):
+            little = bool(sys_info.get("little_endian", True))
+        table = _StorageTable(path, legacy=True)
+        obj = _unpickle(path, f, table)
+        keys = header("storage key list")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise _err(path, "the storage key list is malformed")
+        sd = _state_dict_from(path, obj)
+        wanted = {v.storage.key for v in sd.values() if isinstance(v, TensorRef)}
+        buffers: Dict[str, np.ndarray] = {}
+        for key in keys:
+            ref = table.refs.get(key)
+            if ref is None:
+                raise _err(path, f"storage {key!r} is listed but never used")
+            dt = _element_type(ref.storage_type)
+            head = f.read(8)
+            if len(head) != 8:
+                raise _err(path, f"file is truncated (storage {key!r} missing)")
+            (numel,) = struct.unpack("<q", head)
+            nbytes = numel * dt.itemsize
+            if numel != ref.numel or nbytes > size - f.tell():
+                raise _err(path, f"storage {key!r}: header says {numel} elements, expected "
+                           f"{ref.numel}; file corrupt or truncated")
+            if key in wanted:
+                raw = f.read(nbytes)
+                if len(raw) != nbytes:
+                    raise _err(path, f"file is truncated (storage {key!r})")
+                buffers[key] = np.frombuffer(raw, dtype=dt)
+            else:
+                f.seek(nbytes, os.SEEK_CUR)
+        missing = wanted - set(buffers)
+        if missing:
+            raise _err(path, f"storages {sorted(missing)[:5]} are used but not in the file")
+        # Legacy raw data is written little-endian whatever the machine (sizes too).
+        del little
+        return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, buffers[t.storage.key],
+                                                               False), strip)
+
+
+# --------------------------------------------------------------------------------------------
+# npz and safetensors
+
+def _load_npz(path: PathLike) -> "collections.OrderedDict[str, np.ndarray]":
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return collections.OrderedDict((k, np.asarray(z[k], order="C")) for k in z.files)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib_error()) as exc:
+        raise _err(path, f"cannot read the .npz archive ({exc})") from None
+
+
+def _load_safetensors(path: PathLike) -> "collections.OrderedDict[str, np.ndarray]":
+    from safetensors.numpy import load_file
+    try:
+        d = load_file(os.fspath(path))
+    except Exception as exc:  # SafetensorError, TypeError for unsupported dtypes
+        raise _err(path, f"cannot read the safetensors file ({exc})") from None
+    import json
+    with open(path, "rb") as f:  # keep the file's tensor order (load_file sorts by name)
+        (n,) = struct.unpack("<Q", f.read(8))
+        order = [k for k in json.loads(f.read(n)) if k != "__metadata__"]
+    return collections.OrderedDict((k, d[k]) for k in order)
+
+
+def load_checkpoint(path: PathLike, *, strip_module_prefix: bool = True
+                    ) -> "collections.OrderedDict[str, np.ndarray]":
+    """Read network weights as ``OrderedDict[name, ndarray]`` without PyTorch.
+
+    Accepted files (detected from their content, not their name):
+
+    * PyTorch ``torch.save`` output, zip format (torch >= 1.6; any archive folder name) or the
+      legacy format; tensors with offsets, strides, shared storages; float64/32/16, bfloat16
+      (returned as float32), int64/32/16/8, uint8, bool; storages saved from a GPU
+      (location ``'cuda:0'``) load the same. If the top level is a dict with a ``'model'`` (or
+      ``'state_dict'``) dict, that entry is returned, every other entry (epoch, optimizer
+      state, ...) is skipped; otherwise the top level must itself be a state dict.
+    * ``.safetensors`` (via the ``safetensors`` package) and ``.npz`` (``allow_pickle=False``).
+
+    ``strip_module_prefix``: like the official demo, if ANY key starts with ``'module.'``,
+    ``str.replace('module.', '')`` is applied to EVERY key (it removes every occurrence, not
+    only the leading one). Arrays are C-contiguous, native-endian and writable; 0-d int64
+    arrays hold ``num_batches_tracked``.
+
+    Raises FileNotFoundError for a missing file, ValueError (naming the path and what was
+    expected) for empty, truncated, corrupt or other kinds of files, and
+    :class:`~cliff.io.unpickle.UnsafePickleError` (a ``pickle.UnpicklingError``) naming the
+    class if the pickle references anything outside the allowlist.
+    """
+    kind = _sniff(path)
+    if kind == "zip":
+        return _load_zip(path, strip_module_prefix)
+    if kind == "legacy":
+        return _load_legacy(path, strip_module_prefix)
+    out = _load_safetensors(path)
+    if strip_module_prefix:
+        out = _finish(path, out, None, True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Writers
+
+_STORAGE_FOR = {np.dtype(t.dtype).str: t.torch_name for t in TORCH_STORAGES.values()
+                if not t.bfloat16 and t.torch_name != "UntypedStorage"}
+
+
+def _as_weight(name: str, v: Any) -> np.ndarray:
+    a = np.asarray(v)
+    if a.dtype.hasobject or a.dtype.fields is not None:
+        raise TypeError(f"state_dict[{name!r}]: expected a numeric array, got dtype {a.dtype}")
+    a = np.asarray(a, dtype=a.dtype.newbyteorder("<") if a.dtype.itemsize > 1 else a.dtype,
+                   order="C")
+    if a.dtype.str not in _STORAGE_FOR:
+        raise TypeError(f"state_dict[{name!r}]: dtype {a.dtype} has no PyTorch storage type")
+    return a
+
+
+class _TensorWriter:
+    """Builds pickle nodes for arrays and collects their storages."""
+
+    def __init__(self, location: str, legacy: bool) -> None:
+        self.location, self.legacy = location, legacy
+        self.storages: "list[tuple[str, np.ndarray]]" = []
+
+    def tensor(self, name: str, v: Any) -> pw.Reduce:
+        a = _as_weight(name, v)
+        key = str(len(self.storages))
+        self.storages.append((key, a))
+        pid: tuple = ("storage", pw.Global("torch", _STORAGE_FOR[a.dtype.str]), key,
+                      self.location, int(a.size))
+        if self.legacy:
+            pid += (None,)
+        stride, acc = [], 1
+        for s in reversed(a.shape):
+            stride.append(acc)
+            acc *= s
+        hooks = pw.Reduce(pw.Global("collections", "OrderedDict"), ())
+        return pw.Reduce(pw.Global("torch._utils", "_rebuild_tensor_v2"),
+                         (pw.PersId(pid), 0, tuple(int(s) for s in a.shape),
+                          tuple(reversed(stride)), False, hooks))
+
+    def value(self, name: str, v: Any) -> Any:
+        """Extra entries: plain values, containers, arrays (written as tensors)."""
+        if isinstance(v, (np.ndarray, np.generic)):
+            return self.tensor(name, v)
+        if isinstance(v, dict):
+            return {k: self.value(f"{name}.{k}", x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            items = [self.value(f"{name}[{i}]", x) for i, x in enumerate(v)]
+            return items if isinstance(v, list) else tuple(items)
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        raise TypeError(f"{name}: cannot write a {type(v).__name__} to a checkpoint")
+
+
+def save_checkpoint(path: PathLike, state_dict: Mapping[str, Any],
+                    extra: Optional[Mapping[str, Any]] = None, *, legacy: bool = False,
+                    prefix: str = "module.", location: str = "cpu") -> None:
+    """Write ``{'model': {prefix + name: tensor}, **extra}`` as a file ``torch.load`` reads
+    (``weights_only=True`` too) without needing PyTorch here.
+
+    Default is torch.save's zip format (``<stem>/data.pkl`` pickle protocol 2, records
+    ``data/<key>`` aligned to 64 bytes, ``version``, ``byteorder``, ``.format_version``,
+    ``.storage_alignment``); ``legacy=True`` writes the pre-1.6 format (magic number,
+    protocol 1001, system info, pickle, storage keys, raw little-endian storages).
+    ``state_dict`` values: numeric arrays (anything ``np.asarray`` takes, e.g. torch CPU
+    tensors); each becomes a contiguous tensor with its own storage. ``extra``: further
+    top-level entries (ints, floats, str, None, lists, tuples, dicts, arrays).
+    ``location``: the device tag stored with each storage (``'cuda:0'`` mimics a file saved
+    on a GPU; torch.load then needs ``map_location='cpu'`` on a CPU-only machine).
+    ``prefix`` is prepended to every key (``''`` for none).
+    """
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict: expected a mapping name -> array, got {type(state_dict).__name__}")
+    extra = dict(extra or {})
+    if "model" in extra:
+        raise ValueError("extra: must not contain 'model' (that entry holds the state dict)")
+    tw = _TensorWriter(str(location), legacy)
+    items = {}
+    for k, v in state_dict.items():
+        if not isinstance(k, str):
+            raise TypeError(f"state_dict: key {k!r} is not a string")
+        items[prefix + k] = tw.tensor(k, v)
+    top = {"model": pw.Reduce(pw.Global("collections", "OrderedDict"), (), items)}
+    for k, v in extra.items():
+        top[k] = tw.value(str(k), v)
+    path = os.fspath(path)
+    if legacy:
+        _write_legacy(path, top, tw.storages)
+    else:
+        _write_zip(path, top, tw.storages)
+
+
+def _write_legacy(path: str, top: Any, storages: list) -> None:
+    with open(path, "wb") as f:
+        pw.dump(_LEGACY_MAGIC, f)
+        pw.dump(_LEGACY_PROTOCOL, f)
+        pw.dump({"protocol_version": _LEGACY_PROTOCOL, "little_endian": True,
+                 "type_sizes": {"short": 2, "int": 4, "long": 4}}, f)
+        pw.dump(top, f)
+        keys = sorted(k for k, _ in storages)
+        pw.dump(keys, f)
+        by_key = dict(storages)
+        for k in keys:
+            a = by_key[k]
+            f.write(struct.pack("<q", a.size))
+            f.write(a.tobytes())
+
+
+def _write_zip(path: str, top: Any, storages: list) -> None:
+    stem = os.path.splitext(os.path.basename(path))[0] or "archive"
+    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem)
+    buf = io.BytesIO()
+    pw.dump(top, buf)
+    records = [("data.pkl", buf.getvalue()), (".format_version", b"1"),
+               (".storage_alignment", b"64"), ("byteorder", b"little")]
+    records += [(f"data/{k}", a.tobytes()) for k, a in storages]
+    records += [("version", b"3\n")]
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in records:
+            full = f"{stem}/{name}"
+            zi = zipfile.ZipInfo(full, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_STORED
+            # Pad the local header's extra field so the data starts on a 64-byte boundary,
+            # as torch.save does (id 'FB', padding 'Z').
+            start = fh.tell() + 30 + len(full.encode()) + 4
+            pad = (-start) % 64
+            zi.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+            zf.writestr(zi, data)
+
+
+def save_safetensors(path: PathLike, tensors: Mapping[str, Any],
+                     metadata: Optional[Mapping[str, str]] = None) -> None:
+    """Write ``name -> array`` with the ``safetensors`` package (numpy API). Arrays are made
+    C-contiguous; read back with :func:`load_checkpoint` (same keys, order kept)."""
+    from safetensors.numpy import save_file
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"tensors: expected a mapping name -> array, got {type(tensors).__name__}")
+    out = {}
+    for k, v in tensors.items():
+        if not isinstance(k, str):
+            raise TypeError(f"tensors: key {k!r} is not a string")
+        a = np.asarray(v)
+        if a.dtype.hasobject or a.dtype.fields is not None:
+            raise TypeError(f"tensors[{k!r}]: expected a numeric array, got dtype {a.dtype}")
+        out[k] = np.asarray(a, dtype=a.dtype.newbyteorder("="), order="C")
+    md = None if metadata is None else {str(k): str(v) for k, v in metadata.items()}
+    save_file(out, os.fspath(path), metadata=md)

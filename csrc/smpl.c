@@ -1,0 +1,503 @@
+/* smpl.c - the SMPL body model: shape and pose blend shapes, joints, forward kinematics and
+ * linear blend skinning for a batch of bodies (CLIFF-FACTS 10.3, smplx semantics).
+ *
+ * Layout chosen at load time so that one pass over memory does all per-vertex work:
+ *  - The shape and pose blend shapes form one matrix of F = K + 207 "features" (K betas, then
+ *    the 207 entries of R_j - I) by 3V columns. It is stored float32 in panels of 8 vertices;
+ *    inside a panel a feature row holds x0..x7, y0..y7, z0..z7 (planar), so a panel row is three
+ *    8-float vectors and the panel of a body is finished (blend + skin) while it is in registers.
+ *    v_posed = v_template + [betas, P] . dirs; that product is the dominant cost (for one body a
+ *    217 x 20670 vector-matrix product: 18 MB of float32 streamed once, shared by all bodies of
+ *    the call: a panel is read once per call and reused from L1 for every group of 4 bodies).
+ *  - The joint regressor is linear, so the rest joints are regressed once at load in float64
+ *    from the sparse regressor: J = J_reg.v_template + sum_l betas_l (J_reg.shapedirs_l).
+ *    A forward pass then costs 24 x 3 x K multiply-adds for the joints.
+ *  - Skinning weights are kept per panel as the few joints that touch its 8 vertices.
+ *  - Forward kinematics runs in float64 per body (24 4x4 products, negligible).
+ *  - The 21 vertex joints have their own small copy of their blend-shape columns so that the
+ *    joints-only pass never touches the big matrix.
+ * Work is split over panels (vertices) with OpenMP; bodies are processed in groups of 4 inside
+ * a panel. The handle's scratch grows with the batch size only and is reused across calls; calls
+ * on one handle are serialized by a mutex. */
+#include "common.h"
+
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SMPL_X86 1
+#else
+#define SMPL_X86 0
+#endif
+
+enum {
+    V = CLIFF_SMPL_NUM_VERTICES,
+    J = CLIFF_SMPL_NUM_JOINTS,
+    NP = CLIFF_SMPL_NUM_POSE_FEATURES,
+    NX = CLIFF_SMPL_NUM_VERTEX_JOINTS,
+    NOUT = CLIFF_SMPL_NUM_OUTPUT_JOINTS,
+    LANES = 8,           /* vertices per panel */
+    PW = 3 * LANES,      /* floats per panel row */
+    GROUP = 4,           /* bodies per kernel call */
+    MAX_BETAS = 300,
+};
+
+/* smplx's 'smplh' vertex ids for SMPL: face 5, feet 6, fingertips left then right. */
+static const int32_t vertex_joint_ids[NX] = {
+    332, 6260, 2800, 4071, 583,                /* nose reye leye rear lear */
+    3216, 3226, 3387, 6617, 6624, 6787,        /* LBigToe LSmallToe LHeel RBigToe RSmallToe RHeel */
+    2746, 2319, 2445, 2556, 2673,              /* lthumb lindex lmiddle lring lpinky */
+    6191, 5782, 5905, 6016, 6133,              /* rthumb rindex rmiddle rring rpinky */
+};
+
+/* Per-body data the panel kernel reads: features, skinning transforms, translation. */
+typedef struct {
+    const float *feat;  /* (F) betas (zero padded to K) then R_j - I */
+    const float *A;     /* (24, 12) row-major 3x4 transforms [R | t - R J_rest] */
+    const float *transl;/* (3) */
+    float *out;         /* (V, 3) vertices of this body */
+} body_ref;
+
+struct cliff_smpl;
+typedef void (*panel_fn)(const struct cliff_smpl *m, int p, const body_ref *b, int nb);
+
+struct cliff_smpl {
+    int K, F, num_panels;
+    float *dirs;           /* (num_panels, F, PW) */
+    float *tmpl;           /* (num_panels, PW) */
+    int *pj_start;         /* (num_panels + 1) offsets into pj_joint / pj_weight */
+    int *pj_joint;         /* joints with a non-zero weight on the panel */
+    float *pj_weight;      /* (total, LANES) their weights for the panel's vertices */
+    double *J_tmpl;        /* (24, 3) J_reg . v_template */
+    double *J_dirs;        /* (24, 3, K) J_reg . shapedirs */
+    int parents[J];
+    float *x_dirs;         /* (F, 64) blend columns of the 21 vertex joints (63 used) */
+    float x_tmpl[64];
+    float x_weights[NX][J];
+    panel_fn panel;
+    pthread_mutex_t lock;
+    float *scratch;        /* per-call body data, grows with the batch size */
+    size_t scratch_cap;    /* floats */
+};
+
+/* ---- panel kernels: blend shapes then skinning for the 8 vertices of panel p ---------- */
+
+static inline void skin_store(int p, const body_ref *b, const float *T,
+                              const float *pos) {
+    /* T (12, LANES) per-vertex 3x4 transforms; pos (3, LANES) planar rest-posed vertices. */
+    int v0 = p * LANES, nv = V - v0 < LANES ? V - v0 : LANES;
+    float *o = b->out + (size_t)v0 * 3;
+    for (int i = 0; i < nv; i++) {
+        float x = pos[i], y = pos[LANES + i], z = pos[2 * LANES + i];
+        for (int r = 0; r < 3; r++) {
+            const float *t = T + 4 * r * LANES;
+            o[3 * i + r] = t[i] * x + t[LANES + i] * y + t[2 * LANES + i] * z + t[3 * LANES + i]
+                         + b->transl[r];
+        }
+    }
+}
+
+static void panel_generic(const cliff_smpl *m, int p, const body_ref *b, int nb) {
+    const int F = m->F;
+    for (int g = 0; g < nb; g++) {
+        float acc[PW], T[12 * LANES];
+        const float *d = m->dirs + (size_t)p * F * PW, *feat = b[g].feat;
+        memcpy(acc, m->tmpl + (size_t)p * PW, sizeof acc);
+        for (int f = 0; f < F; f++, d += PW) {
+            float x = feat[f];
+            for (int i = 0; i < PW; i++) acc[i] += x * d[i];
+        }
+        memset(T, 0, sizeof T);
+        for (int q = m->pj_start[p]; q < m->pj_start[p + 1]; q++) {
+            const float *a = b[g].A + 12 * m->pj_joint[q], *w = m->pj_weight + (size_t)q * LANES;
+            for (int e = 0; e < 12; e++)
+                for (int i = 0; i < LANES; i++) T[e * LANES + i] += w[i] * a[e];
+        }
+        skin_store(p, &b[g], T, acc);
+    }
+}
+
+#if SMPL_X86
+#define AVX_FMA __attribute__((target("avx,fma")))
+
+/* Blend for 4 bodies: 12 named accumulators so that they stay in registers. */
+static inline __attribute__((always_inline)) AVX_FMA void
+blend4_avx(const float *d, const float *t0, int F, const body_ref *b, float (*vp)[PW]) {
+    const float *f0 = b[0].feat, *f1 = b[1].feat, *f2 = b[2].feat, *f3 = b[3].feat;
+    __m256 a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32;
+    a00 = a10 = a20 = a30 = _mm256_load_ps(t0);
+    a01 = a11 = a21 = a31 = _mm256_load_ps(t0 + 8);
+    a02 = a12 = a22 = a32 = _mm256_load_ps(t0 + 16);
+    for (int f = 0; f < F; f++, d += PW) {
+        const __m256 d0 = _mm256_load_ps(d), d1 = _mm256_load_ps(d + 8), d2 = _mm256_load_ps(d + 16);
+        __m256 x;
+#define BLEND_STEP(g)                                     \
+        x = _mm256_broadcast_ss(f##g + f);                \
+        a##g##0 = _mm256_fmadd_ps(x, d0, a##g##0);        \
+        a##g##1 = _mm256_fmadd_ps(x, d1, a##g##1);        \
+        a##g##2 = _mm256_fmadd_ps(x, d2, a##g##2);
+        BLEND_STEP(0) BLEND_STEP(1) BLEND_STEP(2) BLEND_STEP(3)
+#undef BLEND_STEP
+    }
+#define BLEND_STORE(g)                                    \
+    _mm256_store_ps(vp[g], a##g##0);                      \
+    _mm256_store_ps(vp[g] + 8, a##g##1);                  \
+    _mm256_store_ps(vp[g] + 16, a##g##2);
+    BLEND_STORE(0) BLEND_STORE(1) BLEND_STORE(2) BLEND_STORE(3)
+#undef BLEND_STORE
+}
+
+static inline __attribute__((always_inline)) AVX_FMA void
+blend1_avx(const float *d, const float *t0, int F, const float *feat, float *vp) {
+    __m256 a0 = _mm256_load_ps(t0), a1 = _mm256_load_ps(t0 + 8), a2 = _mm256_load_ps(t0 + 16);
+    for (int f = 0; f < F; f++, d += PW) {
+        const __m256 x = _mm256_broadcast_ss(feat + f);
+        a0 = _mm256_fmadd_ps(x, _mm256_load_ps(d), a0);
+        a1 = _mm256_fmadd_ps(x, _mm256_load_ps(d + 8), a1);
+        a2 = _mm256_fmadd_ps(x, _mm256_load_ps(d + 16), a2);
+    }
+    _mm256_store_ps(vp, a0);
+    _mm256_store_ps(vp + 8, a1);
+    _mm256_store_ps(vp + 16, a2);
+}
+
+static AVX_FMA void panel_avx(const cliff_smpl *m, int p, const body_ref *b, int nb) {
+    const int F = m->F;
+    const float *d = m->dirs + (size_t)p * F * PW, *t0 = m->tmpl + (size_t)p * PW;
+    float vp[GROUP][PW] __attribute__((aligned(32)));
+    if (nb == GROUP)
+        blend4_avx(d, t0, F, b, vp);
+    else
+        for (int g = 0; g < nb; g++) blend1_avx(d, t0, F, b[g].feat, vp[g]);
+    /* Skin: out = sum_q w_q (R_q v + t_q) + transl, for the panel's joints q. */
+    const int q0 = m->pj_start[p], q1 = m->pj_start[p + 1];
+    const int v0 = p * LANES, nv = V - v0 < LANES ? V - v0 : LANES;
+    for (int g = 0; g < nb; g++) {
+        const __m256 x = _mm256_load_ps(vp[g]), y = _mm256_load_ps(vp[g] + 8),
+                     z = _mm256_load_ps(vp[g] + 16);
+        __m256 o[3];
+        for (int r = 0; r < 3; r++) o[r] = _mm256_broadcast_ss(b[g].transl + r);
+        for (int q = q0; q < q1; q++) {
+            const __m256 w = _mm256_load_ps(m->pj_weight + (size_t)q * LANES);
+            const float *a = b[g].A + 12 * m->pj_joint[q];
+            for (int r = 0; r < 3; r++) {
+                __m256 t = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4 * r), x, _mm256_broadcast_ss(a + 4 * r + 3));
+                t = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4 * r + 1), y, t);
+                t = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4 * r + 2), z, t);
+                o[r] = _mm256_fmadd_ps(w, t, o[r]);
+            }
+        }
+        float pos[3][LANES] __attribute__((aligned(32)));
+        for (int r = 0; r < 3; r++) _mm256_store_ps(pos[r], o[r]);
+        float *out = b[g].out + (size_t)v0 * 3;
+        for (int i = 0; i < nv; i++) {
+            out[3 * i] = pos[0][i];
+            out[3 * i + 1] = pos[1][i];
+            out[3 * i + 2] = pos[2][i];
+        }
+    }
+}
+
+#endif
+
+static panel_fn choose_kernel(void) {
+    const char *env = getenv("CLIFF_SMPL_KERNEL");
+    if (env && !strcmp(env, "generic")) return panel_generic;
+#if SMPL_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("fma")) return panel_avx;
+#endif
+    return panel_generic;
+}
+
+/* ---- creation -------------------------------------------------------------------------- */
+
+void cliff_smpl_vertex_joint_ids(int32_t *ids) { memcpy(ids, vertex_joint_ids, sizeof vertex_joint_ids); }
+
+int cliff_smpl_num_betas(const cliff_smpl *m) { return m ? m->K : 0; }
+
+void cliff_smpl_free(cliff_smpl *m) {
+    if (!m) return;
+    cliff_free(m->dirs);
+    cliff_free(m->tmpl);
+    cliff_free(m->pj_start);
+    cliff_free(m->pj_joint);
+    cliff_free(m->pj_weight);
+    cliff_free(m->J_tmpl);
+    cliff_free(m->J_dirs);
+    cliff_free(m->x_dirs);
+    cliff_free(m->scratch);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static int all_finite(const double *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* Blend-shape value of feature f (< K: shape, else pose) for vertex v, axis c. */
+static double dir_value(const double *shapedirs, const double *posedirs, int K, int v, int c, int f) {
+    return f < K ? shapedirs[((size_t)v * 3 + c) * K + f] : posedirs[((size_t)v * 3 + c) * NP + f - K];
+}
+
+cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs, int num_betas,
+                               const double *posedirs, const double *J_regressor,
+                               const double *weights, const int64_t *parents, cliff_smpl **out) {
+    if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: out is NULL");
+    *out = NULL;
+    if (!v_template || !posedirs || !J_regressor || !weights || !parents || (num_betas > 0 && !shapedirs))
+        return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: a model array is NULL");
+    if (num_betas < 0 || num_betas > MAX_BETAS)
+        return cliff_fail(CLIFF_EINVAL, "num_betas: expected 0..%d, got %d", MAX_BETAS, num_betas);
+    if (parents[0] != -1)
+        return cliff_fail(CLIFF_EINVAL, "parents: the root (joint 0) must have parent -1, got %lld",
+                          (long long)parents[0]);
+    for (int j = 1; j < J; j++)
+        if (parents[j] < 0 || parents[j] >= j)
+            return cliff_fail(CLIFF_EINVAL, "parents: joint %d has parent %lld; expected a parent "
+                              "index in [0, %d) (joints in topological order)", j, (long long)parents[j], j);
+    const int K = num_betas, F = K + NP;
+    struct { const char *name; const double *p; size_t n; } arrays[] = {
+        {"v_template", v_template, (size_t)V * 3}, {"shapedirs", shapedirs, (size_t)V * 3 * K},
+        {"posedirs", posedirs, (size_t)V * 3 * NP}, {"J_regressor", J_regressor, (size_t)J * V},
+        {"weights", weights, (size_t)V * J},
+    };
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
+        if (arrays[i].n && !all_finite(arrays[i].p, arrays[i].n))
+            return cliff_fail(CLIFF_EINVAL, "%s: contains NaN or infinite values", arrays[i].name);
+
+    cliff_smpl *m = calloc(1, sizeof *m);
+    if (!m) return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: out of memory");
+    if (pthread_mutex_init(&m->lock, NULL)) {
+        free(m);
+        return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: cannot create a mutex");
+    }
+    m->K = K;
+    m->F = F;
+    m->num_panels = (V + LANES - 1) / LANES;
+    const int P = m->num_panels;
+    for (int j = 0; j < J; j++) m->parents[j] = (int)parents[j];
+
+    /* Skinning weights: per panel, the joints with a non-zero weight on any of its vertices. */
+    int total = 0;
+    m->pj_start = cliff_alloc(sizeof(int) * (size_t)(P + 1));
+    m->dirs = cliff_alloc(sizeof(float) * (size_t)P * F * PW);
+    m->tmpl = cliff_alloc(sizeof(float) * (size_t)P * PW);
+    m->J_tmpl = cliff_alloc(sizeof(double) * J * 3);
+    m->J_dirs = cliff_alloc(sizeof(double) * J * 3 * (K ? K : 1));
+    m->x_dirs = cliff_alloc(sizeof(float) * (size_t)F * 64);
+    if (!m->pj_start || !m->dirs || !m->tmpl || !m->J_tmpl || !m->J_dirs || !m->x_dirs) goto nomem;
+    for (int p = 0; p < P; p++) {
+        m->pj_start[p] = total;
+        for (int j = 0; j < J; j++)
+            for (int i = 0; i < LANES && p * LANES + i < V; i++)
+                if (weights[(size_t)(p * LANES + i) * J + j] != 0.0) {
+                    total++;
+                    break;
+                }
+    }
+    m->pj_start[P] = total;
+    m->pj_joint = cliff_alloc(sizeof(int) * (size_t)(total ? total : 1));
+    m->pj_weight = cliff_alloc(sizeof(float) * (size_t)(total ? total : 1) * LANES);
+    if (!m->pj_joint || !m->pj_weight) goto nomem;
+    for (int p = 0, q = 0; p < P; p++)
+        for (int j = 0; j < J; j++) {
+            int used = 0;
+            for (int i = 0; i < LANES && p * LANES + i < V; i++)
+                used |= weights[(size_t)(p * LANES + i) * J + j] != 0.0;
+            if (!used) continue;
+            m->pj_joint[q] = j;
+            for (int i = 0; i < LANES; i++) {
+                int v = p * LANES + i;
+                m->pj_weight[(size_t)q * LANES + i] = v < V ? (float)weights[(size_t)v * J + j] : 0.0f;
+            }
+            q++;
+        }
+
+    /* Blend shapes and template, packed in planar panels (padding vertices are zero). */
+    for (int p = 0; p < P; p++)
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < LANES; i++) {
+                int v = p * LANES + i;
+                m->tmpl[(size_t)p * PW + c * LANES + i] = v < V ? (float)v_template[(size_t)v * 3 + c] : 0.0f;
+                float *d = m->dirs + (size_t)p * F * PW + c * LANES + i;
+                for (int f = 0; f < F; f++)
+                    d[(size_t)f * PW] = v < V ? (float)dir_value(shapedirs, posedirs, K, v, c, f) : 0.0f;
+            }
+
+    /* The 21 vertex joints: template, blend columns (F, 64) and dense weights. */
+    memset(m->x_tmpl, 0, sizeof m->x_tmpl);
+    memset(m->x_dirs, 0, sizeof(float) * (size_t)F * 64);
+    for (int x = 0; x < NX; x++) {
+        int v = vertex_joint_ids[x];
+        for (int c = 0; c < 3; c++) {
+            m->x_tmpl[3 * x + c] = (float)v_template[(size_t)v * 3 + c];
+            for (int f = 0; f < F; f++)
+                m->x_dirs[(size_t)f * 64 + 3 * x + c] = (float)dir_value(shapedirs, posedirs, K, v, c, f);
+        }
+        for (int j = 0; j < J; j++) m->x_weights[x][j] = (float)weights[(size_t)v * J + j];
+    }
+
+    /* Rest joints in shape space, float64, skipping the regressor's zeros. */
+    memset(m->J_tmpl, 0, sizeof(double) * J * 3);
+    memset(m->J_dirs, 0, sizeof(double) * J * 3 * (K ? K : 1));
+    for (int j = 0; j < J; j++)
+        for (int v = 0; v < V; v++) {
+            double r = J_regressor[(size_t)j * V + v];
+            if (r == 0.0) continue;
+            for (int c = 0; c < 3; c++) {
+                m->J_tmpl[j * 3 + c] += r * v_template[(size_t)v * 3 + c];
+                for (int l = 0; l < K; l++)
+                    m->J_dirs[((size_t)j * 3 + c) * K + l] += r * shapedirs[((size_t)v * 3 + c) * K + l];
+            }
+        }
+
+    m->panel = choose_kernel();
+    *out = m;
+    return CLIFF_OK;
+nomem:
+    cliff_smpl_free(m);
+    return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: out of memory");
+}
+
+/* ---- forward --------------------------------------------------------------------------- */
+
+/* Per-body preparation: rest joints, features, forward kinematics, skinning transforms. */
+static void prepare_body(const cliff_smpl *m, const float *R, const float *beta, int k,
+                         float *feat, float *A, float *joints, float *joints_rest, const float *tr) {
+    const int K = m->K;
+    double Jr[J][3], G[J][12];
+    for (int j = 0; j < J; j++)
+        for (int c = 0; c < 3; c++) {
+            const double *d = m->J_dirs + ((size_t)j * 3 + c) * K;
+            double s = m->J_tmpl[j * 3 + c];
+            for (int l = 0; l < k; l++) s += d[l] * (double)beta[l];
+            Jr[j][c] = s;
+        }
+    if (joints_rest)
+        for (int j = 0; j < J; j++)
+            for (int c = 0; c < 3; c++) joints_rest[j * 3 + c] = (float)Jr[j][c];
+    for (int l = 0; l < K; l++) feat[l] = l < k ? beta[l] : 0.0f;
+    for (int j = 1; j < J; j++)
+        for (int e = 0; e < 9; e++)
+            feat[K + (j - 1) * 9 + e] = R[j * 9 + e] - ((e % 4 == 0) ? 1.0f : 0.0f);
+    for (int j = 0; j < J; j++) {
+        const float *Rj = R + 9 * j;
+        int pa = m->parents[j];
+        double rel[3];
+        for (int c = 0; c < 3; c++) rel[c] = Jr[j][c] - (pa >= 0 ? Jr[pa][c] : 0.0);
+        if (pa < 0) {
+            for (int r = 0; r < 3; r++) {
+                for (int c = 0; c < 3; c++) G[j][4 * r + c] = Rj[3 * r + c];
+                G[j][4 * r + 3] = rel[r];
+            }
+        } else {
+            const double *Gp = G[pa];
+            for (int r = 0; r < 3; r++) {
+                for (int c = 0; c < 3; c++)
+                    G[j][4 * r + c] = Gp[4 * r] * Rj[c] + Gp[4 * r + 1] * Rj[3 + c] + Gp[4 * r + 2] * Rj[6 + c];
+                G[j][4 * r + 3] = Gp[4 * r] * rel[0] + Gp[4 * r + 1] * rel[1] + Gp[4 * r + 2] * rel[2] + Gp[4 * r + 3];
+            }
+        }
+        for (int r = 0; r < 3; r++) {
+            const double *g = G[j] + 4 * r;
+            joints[j * 3 + r] = (float)(g[3] + tr[r]);
+            for (int c = 0; c < 3; c++) A[12 * j + 4 * r + c] = (float)g[c];
+            A[12 * j + 4 * r + 3] = (float)(g[3] - (g[0] * Jr[j][0] + g[1] * Jr[j][1] + g[2] * Jr[j][2]));
+        }
+    }
+}
+
+/* Joints-only path: blend and skin the 21 vertices behind the vertex joints. */
+static void vertex_joints_only(const cliff_smpl *m, const float *feat, const float *A,
+                               const float *tr, float *joints) {
+    float pos[64];
+    memcpy(pos, m->x_tmpl, sizeof pos);
+    for (int f = 0; f < m->F; f++) {
+        const float *d = m->x_dirs + (size_t)f * 64, x = feat[f];
+        for (int i = 0; i < 64; i++) pos[i] += x * d[i];
+    }
+    for (int x = 0; x < NX; x++) {
+        float T[12] = {0};
+        for (int j = 0; j < J; j++) {
+            float w = m->x_weights[x][j];
+            if (w == 0.0f) continue;
+            for (int e = 0; e < 12; e++) T[e] += w * A[12 * j + e];
+        }
+        const float *p = pos + 3 * x;
+        for (int r = 0; r < 3; r++)
+            joints[3 * (J + x) + r] = T[4 * r] * p[0] + T[4 * r + 1] * p[1] + T[4 * r + 2] * p[2]
+                                    + T[4 * r + 3] + tr[r];
+    }
+}
+
+cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, const float *betas,
+                                int k, const float *transl, float *vertices, float *joints,
+                                float *joints_rest) {
+    if (!m) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: model is NULL");
+    if (k < 0 || k > m->K)
+        return cliff_fail(CLIFF_EINVAL, "betas: expected at most %d components (the model's num_betas), got %d",
+                          m->K, k);
+    if (n == 0) return CLIFF_OK;
+    if (!rotmats || !joints || (k > 0 && !betas))
+        return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: rotmats, joints (and betas when k > 0) are required");
+    if (n > ((size_t)1 << 40) / ((size_t)V * 3))
+        return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: batch of %zu bodies is too large", n);
+
+    const size_t fstride = ((size_t)m->F + 15) & ~(size_t)15, bstride = fstride + 12 * J + 16;
+    pthread_mutex_lock(&m->lock);
+    if (m->scratch_cap < n * bstride) {
+        cliff_free(m->scratch);
+        m->scratch = cliff_alloc(sizeof(float) * n * bstride);
+        m->scratch_cap = m->scratch ? n * bstride : 0;
+        if (!m->scratch) {
+            pthread_mutex_unlock(&m->lock);
+            return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_forward: out of memory for %zu bodies", n);
+        }
+    }
+    float *scratch = m->scratch;
+    const float zero3[3] = {0, 0, 0};
+    const long nn = (long)n;
+    omp_set_num_threads(cliff_threads());
+
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (long i = 0; i < nn; i++) {
+        float *feat = scratch + (size_t)i * bstride, *A = feat + fstride, *tr = A + 12 * J;
+        const float *t = transl ? transl + 3 * i : zero3;
+        memcpy(tr, t, 3 * sizeof(float));
+        prepare_body(m, rotmats + (size_t)i * J * 9, k ? betas + (size_t)i * k : NULL, k, feat, A,
+                     joints + (size_t)i * NOUT * 3, joints_rest ? joints_rest + (size_t)i * J * 3 : NULL, tr);
+        if (!vertices) vertex_joints_only(m, feat, A, tr, joints + (size_t)i * NOUT * 3);
+    }
+
+    if (vertices) {
+        const int P = m->num_panels;
+#pragma omp parallel for schedule(static)
+        for (int p = 0; p < P; p++) {
+            for (size_t i0 = 0; i0 < n; i0 += GROUP) {
+                body_ref b[GROUP];
+                int nb = n - i0 < GROUP ? (int)(n - i0) : GROUP;
+                for (int g = 0; g < nb; g++) {
+                    float *feat = scratch + (i0 + g) * bstride;
+                    b[g].feat = feat;
+                    b[g].A = feat + fstride;
+                    b[g].transl = feat + fstride + 12 * J;
+                    b[g].out = vertices + (i0 + g) * V * 3;
+                }
+                m->panel(m, p, b, nb);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            for (int x = 0; x < NX; x++)
+                memcpy(joints + (i * NOUT + J + x) * 3, vertices + (i * V + vertex_joint_ids[x]) * 3,
+                       3 * sizeof(float));
+    }
+    pthread_mutex_unlock(&m->lock);
+    return CLIFF_OK;
+}
