@@ -28,6 +28,7 @@ from .camera import (  # noqa: E402
     rot6d_to_rotmat,
     rotmat_to_axis_angle,
 )
+from .crop import crop  # noqa: E402
 
 
 from .smpl import SMPL  # noqa: E402
@@ -62,3 +63,4 @@ __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
             "estimate_focal_length", "boxes_to_center_scale", "bbox_info", "cam_crop_to_full",
             "project_points"]
 __all__ += ["SMPL", "save_obj", "save_ply", "standin"]
+__all__ += ["crop"]

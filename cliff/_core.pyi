@@ -44,3 +44,11 @@ class SMPL:
                 vertices: bool = True) -> dict[str, np.ndarray]: ...
 
 def smpl_vertex_joint_ids() -> np.ndarray: ...
+def crop(
+    image: npt.ArrayLike,
+    xyxy: npt.ArrayLike,
+    rescale: float = 1.1,
+    *,
+    bgr: bool = False,
+    nhwc: bool = False,
+) -> dict[str, npt.NDArray[Any]]: ...

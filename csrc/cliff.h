@@ -157,6 +157,46 @@ CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const flo
 /* ---- networks (nn/) ------------------------------------------------------------------ */
 
 /* ---- preprocessing (crop.c) ---------------------------------------------------------- */
+/* The official CLIFF preprocessing (box -> 256x192 network input), reproduced exactly:
+ * centre/scale from cliff_boxes_to_center_scale_f64/_f32in, the integer crop window of the official
+ * affine (corners rounded half-to-even on the same float64 values the official NumPy path
+ * computes), zero padding outside the image, OpenCV's generic float32 INTER_LINEAR resize of
+ * that window to 192x256 (including its same-size copy and exact-2x INTER_AREA cases), and
+ * ImageNet normalisation (float32: (v/255 - mean_c)/std_c, RGB order). One pass: the padded
+ * window is never materialised. */
+
+#define CLIFF_CROP_HEIGHT 256
+#define CLIFF_CROP_WIDTH 192
+
+enum { CLIFF_CROP_NCHW = 0, /* out (n,3,256,192): the official network input layout */
+       CLIFF_CROP_NHWC = 1  /* out (n,256,192,3): the engine's layout */ };
+
+/* Official crop window of each (centre, scale): ulbr (n,4) = [ul_x, ul_y, br_x, br_y] pixels,
+ * ul inclusive, br exclusive (the window is br - ul pixels wide/high). center (n,2), scale (n,)
+ * must be finite with scale > 0 (not checked here; cliff_crop_center_scale checks). */
+CLIFF_API void cliff_crop_window(const double *center, const double *scale, size_t n,
+                                 int64_t *ulbr);
+
+/* Crops of one image. image (height,width,3) uint8 row-major, channels RGB (bgr = 0) or BGR
+ * (bgr != 0; e.g. straight from OpenCV); center (n,2) pixels, scale (n,) (crop height
+ * 200*scale pixels) -> out float32 in `layout`. EINVAL for a non-finite centre/scale, scale
+ * <= 0, an empty window (box too small) or a window over 2^24 pixels on a side. */
+CLIFF_API cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width,
+                                               int bgr, const double *center, const double *scale,
+                                               size_t n, int layout, float *out);
+
+/* Same from person boxes xyxy (n,4) = [x1, y1, x2, y2] pixels (x2 >= x1, y2 >= y1, finite)
+ * with the official rescale (1.1); centre/scale by cliff_boxes_to_center_scale_f64. Also
+ * returns center (n,2) and scale (n,) if non-NULL. */
+CLIFF_API cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
+                                        const double *xyxy, size_t n, double rescale, int layout,
+                                        float *out, double *center, double *scale);
+/* Same from float32 detections (the official demo's input) with its mixed precision, through
+ * cliff_boxes_to_center_scale_f32in. */
+CLIFF_API cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width,
+                                              int bgr, const float *xyxy, size_t n,
+                                              double rescale, int layout, float *out,
+                                              double *center, double *scale);
 
 /* ---- rendering (render.c) ------------------------------------------------------------ */
 

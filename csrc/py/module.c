@@ -48,6 +48,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_geometry_init,
     cliff_py_smpl_init,
     cliff_py_fit_init,
+    cliff_py_crop_init,
     NULL,
 };
 

@@ -55,5 +55,6 @@ PyArrayObject *cliff_py_new_like_leading(PyArrayObject *a, int drop, int n, cons
 int cliff_py_geometry_init(PyObject *m);
 int cliff_py_smpl_init(PyObject *m);
 int cliff_py_fit_init(PyObject *m);
+int cliff_py_crop_init(PyObject *m);
 
 #endif

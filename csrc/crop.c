@@ -1,0 +1,338 @@
+/* crop.c - the official CLIFF preprocessing (box -> normalised 256x192 network input) in one
+ * pass per output row: the zero-padded crop window of the official code is never
+ * materialised; its pixels are read from the image with the padding implied.
+ *
+ * Numerics (all reproduced operation by operation, see docs/crop.md):
+ *  - window corners: the official affine is built in float64 and inverted by LAPACK (LU with
+ *    reciprocal pivots), so its inverse translation is -c * (1/a); the corners are the
+ *    half-to-even roundings of inv(T) applied to (0,0,1) and (192,256,1);
+ *  - resize: OpenCV's generic float32 INTER_LINEAR (source coordinate rounded to float,
+ *    x border clamping with zero weight, y rows clamped with unchanged weights, horizontal pass
+ *    then vertical pass, each as two float products and one float sum), the same-size copy
+ *    and the exact-2x INTER_AREA mean;
+ *  - normalisation: (v / 255 - mean_c) / std_c in float32 with float32 constants.
+ * This file is compiled with -std=c11, where GCC does not contract a*b+c into FMAs; the
+ * products and sums above must stay separately rounded. */
+#include "common.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#define CW CLIFF_CROP_WIDTH
+#define CH CLIFF_CROP_HEIGHT
+#define ROWS_PER_TASK 32
+#define MAX_SIDE ((int64_t)1 << 24)
+
+enum { MODE_LINEAR = 0, MODE_COPY = 1, MODE_AREA2 = 2 };
+
+typedef struct {
+    int64_t ulx, uly, w, h; /* window origin and size in image pixels */
+    int mode;
+} window;
+
+/* ImageNet statistics as the official code holds them: Python floats rounded to float32. */
+static const float k_mean[3] = {(float)0.485, (float)0.456, (float)0.406};
+static const float k_std[3] = {(float)0.229, (float)0.224, (float)0.225};
+static const uint8_t k_zero_pixel[3] = {0, 0, 0};
+
+/* Corner rounding of the official code: half to even (the default rounding mode). */
+static double round_even_clamped(double v) {
+    const double lim = 9007199254740992.0; /* 2^53: beyond it the window is rejected anyway */
+    if (!(v > -lim)) return -lim;
+    if (!(v < lim)) return lim;
+    return nearbyint(v);
+}
+
+static void window_corners(double cx, double cy, double scale, double ul[2], double br[2]) {
+    /* T = [[a, 0, c], [0, b, d], [0, 0, 1]] as the official get_transform builds it. */
+    const double aspect = 256.0 / 192.0;
+    double h = 200.0 * scale;
+    double w = h / aspect;
+    double a = 192.0 / w, c = 192.0 * (-cx / w + 0.5);
+    double b = 256.0 / h, d = 256.0 * (-cy / h + 0.5);
+    /* inv(T) as LAPACK's getrf/getrs give it: reciprocal diagonal, then a product. */
+    double ia = 1.0 / a, ib = 1.0 / b;
+    double tx = -c * ia, ty = -d * ib;
+    ul[0] = round_even_clamped(tx);
+    ul[1] = round_even_clamped(ty);
+    br[0] = round_even_clamped(ia * 192.0 + tx);
+    br[1] = round_even_clamped(ib * 256.0 + ty);
+}
+
+void cliff_crop_window(const double *center, const double *scale, size_t n, int64_t *ulbr) {
+    for (size_t i = 0; i < n; i++) {
+        double ul[2], br[2];
+        window_corners(center[2 * i], center[2 * i + 1], scale[i], ul, br);
+        ulbr[4 * i + 0] = (int64_t)ul[0];
+        ulbr[4 * i + 1] = (int64_t)ul[1];
+        ulbr[4 * i + 2] = (int64_t)br[0];
+        ulbr[4 * i + 3] = (int64_t)br[1];
+    }
+}
+
+static cliff_status make_window(double cx, double cy, double scale, size_t i, const char *what,
+                                window *win) {
+    if (!isfinite(cx) || !isfinite(cy) || !isfinite(scale))
+        return cliff_fail(CLIFF_EINVAL, "%s[%zu]: centre and scale must be finite", what, i);
+    if (!(scale > 0))
+        return cliff_fail(CLIFF_EINVAL, "%s[%zu]: degenerate box (scale %g; width and height "
+                          "are both zero)", what, i, scale);
+    double ul[2], br[2];
+    window_corners(cx, cy, scale, ul, br);
+    double w = br[0] - ul[0], h = br[1] - ul[1];
+    if (!(w >= 1 && h >= 1))
+        return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too small, its crop window is empty "
+                          "(%.0f x %.0f pixels; the official code fails on it too)", what, i,
+                          w, h);
+    if (w > (double)MAX_SIDE || h > (double)MAX_SIDE)
+        return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too large, its crop window is %.0f x %.0f "
+                          "pixels (at most 2^24 per side)", what, i, w, h);
+    win->ulx = (int64_t)ul[0];
+    win->uly = (int64_t)ul[1];
+    win->w = (int64_t)w;
+    win->h = (int64_t)h;
+    win->mode = (win->w == CW && win->h == CH)           ? MODE_COPY
+                : (win->w == 2 * CW && win->h == 2 * CH) ? MODE_AREA2
+                                                          : MODE_LINEAR;
+    return CLIFF_OK;
+}
+
+typedef struct {
+    const uint8_t *image;
+    int64_t height, width;
+    int chan[3]; /* source channel of output channel k (RGB order) */
+    int layout;
+} source;
+
+/* Pixel of the zero-padded window at window row r, column c. */
+static inline const uint8_t *window_pixel(const source *s, const window *win, int64_t r,
+                                          int64_t c) {
+    int64_t y = win->uly + r, x = win->ulx + c;
+    if (y < 0 || y >= s->height || x < 0 || x >= s->width) return k_zero_pixel;
+    return s->image + (y * s->width + x) * 3;
+}
+
+static inline void store_row(const source *s, const float *v, size_t i, int dy, float *out) {
+    /* v: one output row, 192 pixels x 3 channels (RGB), values 0..255 -> normalised. */
+    float nv[CW * 3];
+    for (int x = 0; x < CW; x++)
+        for (int k = 0; k < 3; k++) nv[x * 3 + k] = (v[x * 3 + k] / 255.0f - k_mean[k]) / k_std[k];
+    if (s->layout == CLIFF_CROP_NHWC) {
+        memcpy(out + ((i * CH + (size_t)dy) * CW) * 3, nv, sizeof nv);
+    } else {
+        for (int k = 0; k < 3; k++) {
+            float *o = out + ((i * 3 + (size_t)k) * CH + (size_t)dy) * CW;
+            for (int x = 0; x < CW; x++) o[x] = nv[x * 3 + k];
+        }
+    }
+}
+
+static void rows_copy(const source *s, const window *win, size_t i, int y0, int y1, float *out) {
+    float v[CW * 3];
+    for (int dy = y0; dy < y1; dy++) {
+        for (int x = 0; x < CW; x++) {
+            const uint8_t *p = window_pixel(s, win, dy, x);
+            for (int k = 0; k < 3; k++) v[x * 3 + k] = (float)p[s->chan[k]];
+        }
+        store_row(s, v, i, dy, out);
+    }
+}
+
+/* OpenCV switches INTER_LINEAR to INTER_AREA for an exact 2x shrink: the mean of each 2x2
+ * block, summed in the order (0,0) (0,1) (1,0) (1,1) and scaled by 0.25f (exact here). */
+static void rows_area2(const source *s, const window *win, size_t i, int y0, int y1, float *out) {
+    float v[CW * 3];
+    for (int dy = y0; dy < y1; dy++) {
+        for (int x = 0; x < CW; x++) {
+            const uint8_t *p00 = window_pixel(s, win, 2 * dy, 2 * x);
+            const uint8_t *p01 = window_pixel(s, win, 2 * dy, 2 * x + 1);
+            const uint8_t *p10 = window_pixel(s, win, 2 * dy + 1, 2 * x);
+            const uint8_t *p11 = window_pixel(s, win, 2 * dy + 1, 2 * x + 1);
+            for (int k = 0; k < 3; k++) {
+                int c = s->chan[k];
+                float sum = (float)p00[c] + (float)p01[c];
+                sum += (float)p10[c];
+                sum += (float)p11[c];
+                v[x * 3 + k] = sum * 0.25f;
+            }
+        }
+        store_row(s, v, i, dy, out);
+    }
+}
+
+typedef struct {
+    int64_t off0[CW], off1[CW]; /* byte offset of the two source pixels in an image row, -1 = pad */
+    float a0[CW], a1[CW];
+} xtable;
+
+static void make_xtable(const source *s, const window *win, xtable *t) {
+    double scale_x = 1.0 / ((double)CW / (double)win->w); /* as OpenCV: 1 / inv_scale_x */
+    for (int dx = 0; dx < CW; dx++) {
+        float fx = (float)((dx + 0.5) * scale_x - 0.5);
+        int64_t sx = (int64_t)floorf(fx);
+        fx -= (float)sx;
+        if (sx < 0) fx = 0, sx = 0;
+        if (sx >= win->w - 1) fx = 0, sx = win->w - 1;
+        int64_t sx1 = sx + 1 < win->w ? sx + 1 : sx; /* weight 0 when clamped */
+        int64_t x0 = win->ulx + sx, x1 = win->ulx + sx1;
+        t->off0[dx] = x0 >= 0 && x0 < s->width ? x0 * 3 : -1;
+        t->off1[dx] = x1 >= 0 && x1 < s->width ? x1 * 3 : -1;
+        t->a0[dx] = 1.0f - fx;
+        t->a1[dx] = fx;
+    }
+}
+
+/* Horizontal pass of one window row: h = S0*a0 + S1*a1 per channel (RGB order). */
+static void hrow(const source *s, const window *win, const xtable *t, int64_t r, float *h) {
+    int64_t y = win->uly + r;
+    if (y < 0 || y >= s->height) {
+        memset(h, 0, sizeof(float) * CW * 3);
+        return;
+    }
+    const uint8_t *row = s->image + y * s->width * 3;
+    const int c0 = s->chan[0], c1 = s->chan[1], c2 = s->chan[2];
+    for (int dx = 0; dx < CW; dx++) {
+        const uint8_t *p0 = t->off0[dx] >= 0 ? row + t->off0[dx] : k_zero_pixel;
+        const uint8_t *p1 = t->off1[dx] >= 0 ? row + t->off1[dx] : k_zero_pixel;
+        float a0 = t->a0[dx], a1 = t->a1[dx];
+        float m0, m1;
+        m0 = (float)p0[c0] * a0; m1 = (float)p1[c0] * a1; h[dx * 3 + 0] = m0 + m1;
+        m0 = (float)p0[c1] * a0; m1 = (float)p1[c1] * a1; h[dx * 3 + 1] = m0 + m1;
+        m0 = (float)p0[c2] * a0; m1 = (float)p1[c2] * a1; h[dx * 3 + 2] = m0 + m1;
+    }
+}
+
+static void rows_linear(const source *s, const window *win, size_t i, int y0, int y1,
+                        float *out) {
+    xtable t;
+    make_xtable(s, win, &t);
+    double scale_y = 1.0 / ((double)CH / (double)win->h);
+    float buf[2][CW * 3], v[CW * 3];
+    int64_t cached[2] = {-1, -1};
+    for (int dy = y0; dy < y1; dy++) {
+        float fy = (float)((dy + 0.5) * scale_y - 0.5);
+        int64_t sy = (int64_t)floorf(fy);
+        fy -= (float)sy;
+        /* both rows clamped into the window; the weights are kept (OpenCV) */
+        int64_t r0 = sy < 0 ? 0 : sy >= win->h ? win->h - 1 : sy;
+        int64_t r1 = sy + 1 < 0 ? 0 : sy + 1 >= win->h ? win->h - 1 : sy + 1;
+        float b0 = 1.0f - fy, b1 = fy;
+        int s0 = cached[0] == r0 ? 0 : cached[1] == r0 ? 1 : -1;
+        if (s0 < 0) {
+            s0 = cached[0] == r1 ? 1 : 0;
+            hrow(s, win, &t, r0, buf[s0]);
+            cached[s0] = r0;
+        }
+        int s1 = cached[0] == r1 ? 0 : cached[1] == r1 ? 1 : -1;
+        if (s1 < 0) {
+            s1 = 1 - s0;
+            hrow(s, win, &t, r1, buf[s1]);
+            cached[s1] = r1;
+        }
+        const float *h0 = buf[s0], *h1 = buf[s1];
+        for (int k = 0; k < CW * 3; k++) {
+            float m0 = h0[k] * b0, m1 = h1[k] * b1;
+            v[k] = m0 + m1;
+        }
+        store_row(s, v, i, dy, out);
+    }
+}
+
+static cliff_status crop_windows(const uint8_t *image, size_t height, size_t width, int bgr,
+                                 const window *wins, size_t n, int layout, float *out) {
+    source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2}, layout};
+    if (bgr) s.chan[0] = 2, s.chan[2] = 0;
+    const int per = CH / ROWS_PER_TASK;
+    const long long tasks = (long long)n * per;
+    omp_set_num_threads(cliff_threads());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long long task = 0; task < tasks; task++) {
+        size_t i = (size_t)(task / per);
+        int y0 = (int)(task % per) * ROWS_PER_TASK, y1 = y0 + ROWS_PER_TASK;
+        const window *win = &wins[i];
+        if (win->mode == MODE_COPY) rows_copy(&s, win, i, y0, y1, out);
+        else if (win->mode == MODE_AREA2) rows_area2(&s, win, i, y0, y1, out);
+        else rows_linear(&s, win, i, y0, y1, out);
+    }
+    return CLIFF_OK;
+}
+
+static cliff_status check_image(const uint8_t *image, size_t height, size_t width, int layout,
+                                float *out, size_t n) {
+    if (layout != CLIFF_CROP_NCHW && layout != CLIFF_CROP_NHWC)
+        return cliff_fail(CLIFF_EINVAL, "layout: expected CLIFF_CROP_NCHW or CLIFF_CROP_NHWC, "
+                          "got %d", layout);
+    if (height == 0 || width == 0)
+        return cliff_fail(CLIFF_EINVAL, "image: empty (%zu x %zu pixels)", height, width);
+    if (height > (size_t)1 << 31 || width > (size_t)1 << 31)
+        return cliff_fail(CLIFF_EINVAL, "image: too large (%zu x %zu pixels)", height, width);
+    if (!image || (n && !out)) return cliff_fail(CLIFF_EINVAL, "image/out: NULL pointer");
+    return CLIFF_OK;
+}
+
+cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width, int bgr,
+                                     const double *center, const double *scale, size_t n,
+                                     int layout, float *out) {
+    cliff_status st = check_image(image, height, width, layout, out, n);
+    if (st) return st;
+    if (n == 0) return CLIFF_OK;
+    window *wins = cliff_alloc(n * sizeof *wins);
+    if (!wins) return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu windows", n);
+    for (size_t i = 0; i < n && !st; i++)
+        st = make_window(center[2 * i], center[2 * i + 1], scale[i], i, "center/scale", &wins[i]);
+    if (!st) st = crop_windows(image, height, width, bgr, wins, n, layout, out);
+    cliff_free(wins);
+    return st;
+}
+
+static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
+                               const double *x64, const float *x32, size_t n, double rescale,
+                               int layout, float *out, double *center, double *scale) {
+    cliff_status st = check_image(image, height, width, layout, out, n);
+    if (st) return st;
+    if (!(isfinite(rescale) && rescale > 0))
+        return cliff_fail(CLIFF_EINVAL, "rescale: expected a finite number > 0, got %g", rescale);
+    for (size_t i = 0; i < n; i++) {
+        double b[4];
+        for (int k = 0; k < 4; k++) b[k] = x64 ? x64[4 * i + k] : (double)x32[4 * i + k];
+        if (!isfinite(b[0]) || !isfinite(b[1]) || !isfinite(b[2]) || !isfinite(b[3]))
+            return cliff_fail(CLIFF_EINVAL, "xyxy[%zu]: contains NaN or infinite values", i);
+        if (b[2] < b[0] || b[3] < b[1])
+            return cliff_fail(CLIFF_EINVAL, "xyxy[%zu]: expected x1 <= x2 and y1 <= y2, got "
+                              "[%g, %g, %g, %g]", i, b[0], b[1], b[2], b[3]);
+    }
+    if (n == 0) return CLIFF_OK;
+    double *cs = cliff_alloc(n * 3 * sizeof(double));
+    window *wins = cliff_alloc(n * sizeof *wins);
+    if (!cs || !wins) {
+        cliff_free(cs);
+        cliff_free(wins);
+        return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu boxes", n);
+    }
+    double *c = cs, *sc = cs + 2 * n;
+    if (x64) cliff_boxes_to_center_scale_f64(x64, n, rescale, c, sc);
+    else cliff_boxes_to_center_scale_f32in(x32, n, rescale, c, sc);
+    for (size_t i = 0; i < n && !st; i++)
+        st = make_window(c[2 * i], c[2 * i + 1], sc[i], i, "xyxy", &wins[i]);
+    if (!st) st = crop_windows(image, height, width, bgr, wins, n, layout, out);
+    if (!st && center) memcpy(center, c, n * 2 * sizeof(double));
+    if (!st && scale) memcpy(scale, sc, n * sizeof(double));
+    cliff_free(wins);
+    cliff_free(cs);
+    return st;
+}
+
+cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
+                              const double *xyxy, size_t n, double rescale, int layout,
+                              float *out, double *center, double *scale) {
+    return crop_boxes(image, height, width, bgr, xyxy, NULL, n, rescale, layout, out, center,
+                      scale);
+}
+
+cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width, int bgr,
+                                    const float *xyxy, size_t n, double rescale, int layout,
+                                    float *out, double *center, double *scale) {
+    return crop_boxes(image, height, width, bgr, NULL, xyxy, n, rescale, layout, out, center,
+                      scale);
+}
