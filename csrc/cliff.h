@@ -155,6 +155,53 @@ CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const flo
 
 
 /* ---- networks (nn/) ------------------------------------------------------------------ */
+/* CLIFF's encoder (HRNet-W48 "hr48" or ResNet-50 "res50") and iterative regressor on oneDNN.
+ * Weights come as named float32 arrays with the official checkpoint keys ("module." removed);
+ * the key set must equal the architecture's exactly (num_batches_tracked entries may be given
+ * with any content). BatchNorm is folded and weights are packed at creation; the arrays are
+ * not referenced afterwards. A cliff_net serializes its own execution (safe from several
+ * threads). Crops are 256x192 (H x W). */
+
+typedef struct cliff_net cliff_net;
+
+typedef struct {
+    const char *name;   /* checkpoint key */
+    int ndim;           /* <= 4 */
+    int64_t shape[4];
+    const float *data;  /* contiguous float32 */
+} cliff_array;
+
+enum { CLIFF_FP32 = 0, CLIFF_BF16 = 1 };              /* encoder precision */
+enum { CLIFF_CROPS_NCHW_F32 = 0, CLIFF_CROPS_NHWC_U8 = 1 }; /* crop layouts */
+#define CLIFF_CROP_H 256
+#define CLIFF_CROP_W 192
+#define CLIFF_FEATURES 2048
+
+CLIFF_API cliff_status cliff_net_create(const char *backbone, int precision,
+                                        const cliff_array *arrays, size_t n_arrays,
+                                        cliff_net **out);
+CLIFF_API void cliff_net_free(cliff_net *net);
+
+/* crops: CLIFF_CROPS_NCHW_F32 (n,3,256,192) float32 normalized with the ImageNet mean/std, or
+ * CLIFF_CROPS_NHWC_U8 (n,256,192,3) uint8 RGB (normalized inside: (x/255 - mean)/std in
+ * float32). bbox_info (n,3) (see cliff_bbox_info_f32; may be NULL when only features are
+ * wanted, then the regressor outputs must be NULL too). Outputs (each may be NULL):
+ * features (n,2048); pose6d (n,144) joint-major 6D; betas (n,10); cam (n,3) = (s, tx, ty). */
+CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, int layout, size_t n,
+                                     const float *bbox_info, int n_iter, float *features,
+                                     float *pose6d, float *betas, float *cam);
+
+/* Bytes of the packed weights (encoder + collapsed regressor). */
+CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
+
+/* Layer table: count, and per layer its name (checkpoint prefix), kind ("conv", "maxpool",
+ * "avgpool", "upsample") and the oneDNN implementation chosen for batch 1. */
+CLIFF_API int cliff_net_num_layers(const cliff_net *net);
+CLIFF_API void cliff_net_layer(const cliff_net *net, int i, const char **name, const char **kind,
+                               const char **impl);
+/* Execute every primitive of batch n separately with a wait after each, reps times;
+ * ms (num_layers) receives each layer's median time in milliseconds. */
+CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, double *ms);
 
 /* ---- preprocessing (crop.c) ---------------------------------------------------------- */
 /* The official CLIFF preprocessing (box -> 256x192 network input), reproduced exactly:

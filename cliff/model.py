@@ -1,0 +1,227 @@
+"""CLIFF networks (HRNet-W48 or ResNet-50 encoder + iterative regressor) on oneDNN.
+
+    model = cliff.load_model("hr48-PA43.0_MJE69.0_MVE81.2_3dpw.pt")
+    out = model.predict(crops, boxes, img_size)      # dict of NumPy arrays
+
+Units: pixels for boxes, image sizes and focal lengths; metres for the translation. Camera
+frame: OpenCV (x right, y down, z forward).
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Dict, Mapping, Optional, Union
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["Model", "load_model", "detect_backbone", "BACKBONES"]
+
+BACKBONES = ("hr48", "res50")
+CROP_H, CROP_W = 256, 192
+
+ArrayLike = Union[np.ndarray, "object"]
+
+
+def detect_backbone(keys) -> str:
+    """'hr48' or 'res50' from checkpoint keys ('module.' already removed); ValueError otherwise."""
+    keys = set(keys)
+    hr = any(k.startswith("encoder.stage4.") or k.startswith("encoder.transition1.") for k in keys)
+    rn = any(k.startswith("encoder.layer4.") for k in keys)
+    if hr and not rn:
+        return "hr48"
+    if rn and not hr:
+        return "res50"
+    raise ValueError(
+        "checkpoint: cannot tell the architecture from its keys (expected CLIFF HRNet-W48 keys "
+        "'encoder.stage4.*' or ResNet-50 keys 'encoder.layer4.*'; got %d keys, e.g. %s)"
+        % (len(keys), ", ".join(sorted(keys)[:3]) or "none"))
+
+
+def _learnable(name: str) -> bool:
+    return not (name.endswith("running_mean") or name.endswith("running_var")
+                or name.endswith("num_batches_tracked") or name.startswith("init_"))
+
+
+class Model:
+    """A loaded CLIFF network. Create with :func:`load_model` or :meth:`from_state_dict`.
+
+    Thread-safe: several Python threads may call one model; execution is serialized inside
+    (the GIL is released), results equal serial calls. Use as a context manager or call
+    :meth:`close` to free the weights early; any call after closing raises ValueError.
+    """
+
+    def __init__(self, core, backbone: str, precision: str, num_params: int):
+        self._core = core
+        self.backbone = backbone
+        self.precision = precision
+        self.num_params = num_params
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, np.ndarray], backbone: Optional[str] = None,
+                        precision: str = "fp32") -> "Model":
+        """Build from a state dict with the official keys ('module.' prefixes are removed).
+        The key set must equal the architecture's exactly."""
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
+        state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in state.items()}
+        detected = detect_backbone(state.keys())
+        if backbone is None:
+            backbone = detected
+        elif backbone not in BACKBONES:
+            raise ValueError(f"backbone: expected one of {BACKBONES} or None, got {backbone!r}")
+        elif backbone != detected:
+            raise ValueError(
+                f"checkpoint holds a CLIFF {detected} network but backbone={backbone!r} was "
+                f"requested")
+        names = list(state.keys())
+        arrays = [np.asarray(state[k]) for k in names]
+        num_params = int(sum(a.size for k, a in zip(names, arrays) if _learnable(k)))
+        core = _core.Model(backbone, precision, names, arrays)
+        return cls(core, backbone, precision, num_params)
+
+    # ---- inference ----------------------------------------------------------------------
+    def _crops(self, crops) -> np.ndarray:
+        a = np.asarray(crops)
+        if a.ndim != 4:
+            raise ValueError(
+                f"crops: expected (N, 3, {CROP_H}, {CROP_W}) float32 or (N, {CROP_H}, {CROP_W}, 3) "
+                f"uint8, got shape {a.shape}")
+        if a.dtype == np.uint8:
+            if a.shape[1:] != (CROP_H, CROP_W, 3):
+                raise ValueError(f"crops: uint8 crops must be (N, {CROP_H}, {CROP_W}, 3) RGB "
+                                 f"(256x192, height x width), got shape {a.shape}")
+            return a
+        if a.dtype.kind not in "fiu":
+            raise TypeError(f"crops: expected float32 or uint8 crops, got dtype {a.dtype}")
+        if a.shape[1:] != (3, CROP_H, CROP_W):
+            raise ValueError(f"crops: expected (N, 3, {CROP_H}, {CROP_W}) normalized float32 "
+                             f"(256x192, height x width), got shape {a.shape}")
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise ValueError("crops: contains NaN or infinite values")
+        return a
+
+    def predict(self, crops, boxes, img_size, focal=None, n_iter: int = 3) -> Dict[str, np.ndarray]:
+        """Run encoder and regressor.
+
+        crops: (N, 3, 256, 192) float32 normalized ((x/255 - mean)/std, ImageNet mean/std, RGB)
+            or (N, 256, 192, 3) uint8 RGB (normalized inside).
+        boxes: (N, 3) = [cx, cy, b] in full-image pixels (b = 200*scale, the crop height), b > 0.
+        img_size: (N, 2) or (2,) = (W, H) pixels, > 0.
+        focal: (N,) or scalar pixels, > 0; default sqrt(W^2 + H^2).
+        n_iter: regressor iterations (3 in the official demo).
+
+        Returns float32 arrays: rotmat (N,24,3,3), pose (N,72) axis-angle (radians, joint-major),
+        betas (N,10), cam_crop (N,3) = (s, tx, ty), t_full (N,3) metres (SMPL translation in the
+        full-image camera), bbox_info (N,3), focal (N,), features (N,2048).
+        """
+        self._check_open()
+        crops = self._crops(crops)
+        n = crops.shape[0]
+        boxes = _finite(boxes, "boxes")
+        if boxes.shape != (n, 3):
+            raise ValueError(f"boxes: expected shape ({n}, 3) = [cx, cy, b] for {n} crops, "
+                             f"got {boxes.shape}")
+        if (boxes[:, 2] <= 0).any():
+            raise ValueError("boxes: the box size b (column 2) must be > 0")
+        size = _finite(img_size, "img_size")
+        if size.shape == (2,):
+            size = np.broadcast_to(size, (n, 2))
+        if size.shape != (n, 2):
+            raise ValueError(f"img_size: expected (2,) or ({n}, 2) = (W, H), got {size.shape}")
+        if (size <= 0).any():
+            raise ValueError("img_size: width and height must be > 0")
+        if focal is None:
+            f = np.sqrt(size[:, 0] ** 2 + size[:, 1] ** 2)
+        else:
+            f = _finite(focal, "focal")
+            if f.ndim == 0:
+                f = np.broadcast_to(f, (n,))
+            if f.shape != (n,):
+                raise ValueError(f"focal: expected a scalar or shape ({n},), got {f.shape}")
+            if (f <= 0).any():
+                raise ValueError("focal: must be > 0")
+        if not isinstance(n_iter, (int, np.integer)) or not 0 <= int(n_iter) <= 100:
+            raise ValueError(f"n_iter: expected an integer in 0..100, got {n_iter!r}")
+        pp = np.ascontiguousarray(size / 2.0, dtype=np.float32)
+        return self._core.predict(crops, np.ascontiguousarray(boxes, np.float32), pp,
+                                  np.ascontiguousarray(f, np.float32), int(n_iter))
+
+    def features(self, crops) -> np.ndarray:
+        """Encoder output: crops as in :meth:`predict` -> (N, 2048) float32."""
+        self._check_open()
+        return self._core.features(self._crops(crops))
+
+    # ---- introspection ------------------------------------------------------------------
+    def layers(self):
+        """[(name, kind, oneDNN implementation)] of the layer table, in execution order."""
+        self._check_open()
+        return self._core.layers()
+
+    def profile(self, n: int = 1, reps: int = 5):
+        """Time each primitive alone (wait after each), median of `reps` passes, batch `n`.
+        Returns a list of (name, kind, ms). The sum over 'conv' rows is the convolution floor."""
+        self._check_open()
+        ms = self._core.profile(int(n), int(reps))
+        return [(name, kind, t) for (name, kind, _), t in zip(self._core.layers(), ms)]
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes held by the packed weights (encoder + collapsed regressor)."""
+        self._check_open()
+        return self._core.weight_bytes
+
+    # ---- lifetime -----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._core is None or self._core.closed
+
+    def _check_open(self):
+        if self.closed:
+            raise ValueError("the model is closed")
+
+    def close(self) -> None:
+        """Free the network now (also done when the object is collected)."""
+        if self._core is not None:
+            self._core.close()
+
+    def __enter__(self) -> "Model":
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self.num_params:,} parameters"
+        return f"<cliff.Model {self.backbone} {self.precision}, {state}>"
+
+
+def _finite(x, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected an array of real numbers ({exc})") from None
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return a
+
+
+def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
+               precision: str = "fp32") -> Model:
+    """Load an official CLIFF checkpoint (.pt: {'model': state_dict, ...}, 'module.' prefixes
+    allowed) or a .safetensors/.npz with the same keys.
+
+    backbone: 'hr48', 'res50' or None (detected from the keys; a mismatch raises ValueError).
+    precision: 'fp32' (default, matches PyTorch to ~1e-5) or 'bf16' (encoder in bfloat16:
+    about 2x faster, ~1e-2 relative drift; see docs/model.md).
+    Raises ValueError when the key set differs from the architecture (listing missing and
+    unexpected keys), OSError when the file cannot be read.
+    """
+    from .io import load_checkpoint
+
+    state = load_checkpoint(path)
+    return Model.from_state_dict(state, backbone=backbone, precision=precision)

@@ -1,0 +1,514 @@
+/* graph.c - the network as a layer table and its execution.
+ *
+ * A layer reads tensor `src` (and `add` for a binary-add post-op) and writes or, with a sum
+ * post-op, accumulates into tensor `dst`. A tensor may thus be written by several layers in
+ * sequence (residual blocks accumulate in place, HRNet fuse outputs gather their terms). Its
+ * live range runs from the first to the last layer touching it; tensors are packed into one
+ * arena by those ranges. At load, BatchNorm (and conv bias) are folded into the conv weights
+ * in float64 and the result is packed once into oneDNN's layout. */
+#include "nn/nn.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- building the table ------------------------------------------------------------------ */
+
+static int grow(void **p, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 0;
+    int nc = *cap ? *cap * 2 : 64;
+    while (nc < need) nc *= 2;
+    void *q = realloc(*p, (size_t)nc * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+void g_name(char *dst, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, NN_NAME, fmt, ap);
+    va_end(ap);
+}
+
+int g_tensor(nn_graph *g, int c, int h, int w) {
+    if (grow((void **)&g->t, &g->ct, g->nt + 1, sizeof *g->t)) {
+        g->failed = 1;
+        return 0;
+    }
+    g->t[g->nt] = (nn_tensor){c, h, w, 0};
+    return g->nt++;
+}
+
+static nn_layer *g_layer(nn_graph *g, nn_op op, const char *name, int src, int dst) {
+    if (g->failed || grow((void **)&g->l, &g->cl, g->nl + 1, sizeof *g->l)) {
+        g->failed = 1;
+        return NULL;
+    }
+    nn_layer *L = &g->l[g->nl++];
+    memset(L, 0, sizeof *L);
+    L->op = op;
+    g_name(L->name, "%s", name);
+    L->src = src;
+    L->dst = dst;
+    L->add = -1;
+    return L;
+}
+
+static void parse_po(nn_postops *po, const char *s) {
+    po->n = 0;
+    for (; s && *s && po->n < NN_MAX_PO; s++)
+        po->kind[po->n++] = *s == 'r' ? PO_RELU : *s == 's' ? PO_SUM : PO_ADD;
+}
+
+void g_conv(nn_graph *g, const char *name, const char *bn, int src, int dst, int k, int stride,
+            int bias, const char *po, int add) {
+    nn_layer *L = g_layer(g, OP_CONV, name, src, dst);
+    if (!L) return;
+    g_name(L->bn, "%s", bn ? bn : "");
+    L->k = k;
+    L->stride = stride;
+    L->pad = k / 2;
+    L->bias = bias;
+    L->add = add;
+    parse_po(&L->po, po);
+}
+
+void g_pool(nn_graph *g, nn_op op, const char *name, int src, int dst, int k, int stride, int pad) {
+    nn_layer *L = g_layer(g, op, name, src, dst);
+    if (!L) return;
+    L->k = k;
+    L->stride = stride;
+    L->pad = pad;
+}
+
+void g_upsample(nn_graph *g, const char *name, int src, int dst, const char *po, int add) {
+    nn_layer *L = g_layer(g, OP_UPSAMPLE, name, src, dst);
+    if (!L) return;
+    L->add = add;
+    parse_po(&L->po, po);
+}
+
+void g_free(nn_graph *g) {
+    free(g->t);
+    free(g->l);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- weights: lookup, checks, BatchNorm folding ------------------------------------------ */
+
+const nn_array *nn_find(const nn_array *arrs, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(arrs[i].name, name) == 0) return &arrs[i];
+    return NULL;
+}
+
+static cliff_status need(const nn_array *arrs, size_t n, const char *name, int ndim,
+                         const int64_t *shape, const nn_array **out) {
+    const nn_array *a = nn_find(arrs, n, name);
+    if (!a) return cliff_fail(CLIFF_EINVAL, "missing checkpoint key '%s'", name);
+    int ok = a->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = a->shape[i] == shape[i];
+    if (!ok) {
+        char got[64] = "", want[64] = "";
+        for (int i = 0; i < a->ndim && i < 4; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), i ? ", %lld" : "%lld", (long long)a->shape[i]);
+        for (int i = 0; i < ndim; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), i ? ", %lld" : "%lld", (long long)shape[i]);
+        return cliff_fail(CLIFF_EINVAL, "checkpoint key '%s' has shape (%s), expected (%s)", name, got, want);
+    }
+    *out = a;
+    return CLIFF_OK;
+}
+
+/* Folded float32 weights (oc, ic, k, k) and bias (oc) of conv layer L. */
+static cliff_status fold(const nn_graph *g, const nn_layer *L, const nn_array *arrs, size_t n,
+                         float **wout, float **bout) {
+    int oc = g->t[L->dst].c, ic = g->t[L->src].c, k = L->k;
+    int64_t ws[4] = {oc, ic, k, k}, vs[1] = {oc};
+    char key[128];
+    const nn_array *W = NULL, *B = NULL, *gam = NULL, *bet = NULL, *mu = NULL, *var = NULL;
+    cliff_status st;
+    snprintf(key, sizeof key, "%s.weight", L->name);
+    if ((st = need(arrs, n, key, 4, ws, &W))) return st;
+    if (L->bias) {
+        snprintf(key, sizeof key, "%s.bias", L->name);
+        if ((st = need(arrs, n, key, 1, vs, &B))) return st;
+    }
+    if (L->bn[0]) {
+        const char *f[4] = {"weight", "bias", "running_mean", "running_var"};
+        const nn_array **d[4] = {&gam, &bet, &mu, &var};
+        for (int i = 0; i < 4; i++) {
+            snprintf(key, sizeof key, "%s.%s", L->bn, f[i]);
+            if ((st = need(arrs, n, key, 1, vs, d[i]))) return st;
+        }
+    }
+    size_t per = (size_t)ic * k * k;
+    float *w = cliff_alloc((size_t)oc * per * sizeof(float));
+    float *b = cliff_alloc((size_t)oc * sizeof(float));
+    if (!w || !b) {
+        cliff_free(w);
+        cliff_free(b);
+        return cliff_fail(CLIFF_ENOMEM, "out of memory folding '%s'", L->name);
+    }
+    for (int o = 0; o < oc; o++) {
+        double scale = 1.0, shift = B ? B->data[o] : 0.0;
+        if (gam) {
+            scale = (double)gam->data[o] / sqrt((double)var->data[o] + 1e-5);
+            shift = (shift - (double)mu->data[o]) * scale + (double)bet->data[o];
+        }
+        for (size_t i = 0; i < per; i++) w[o * per + i] = (float)((double)W->data[o * per + i] * scale);
+        b[o] = (float)shift;
+    }
+    *wout = w;
+    *bout = b;
+    return CLIFF_OK;
+}
+
+/* ---- strict key check ------------------------------------------------------------------- */
+
+static const char *regressor_keys[] = {
+    "init_pose", "init_shape", "init_cam", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
+    "decpose.weight", "decpose.bias", "decshape.weight", "decshape.bias", "deccam.weight",
+    "deccam.bias",
+};
+#define KEY_LEN 112
+
+/* Every key the architecture expects, in table order. */
+static char (*expected_keys(const nn_graph *g, int *count))[KEY_LEN] {
+    int cap = 16 + 7 * g->nl, n = 0;
+    char(*k)[KEY_LEN] = malloc((size_t)cap * KEY_LEN);
+    if (!k) return NULL;
+    static const char *bnf[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < g->nl; i++) {
+        const nn_layer *L = &g->l[i];
+        if (L->op != OP_CONV) continue;
+        snprintf(k[n++], KEY_LEN, "%s.weight", L->name);
+        if (L->bias) snprintf(k[n++], KEY_LEN, "%s.bias", L->name);
+        for (int f = 0; L->bn[0] && f < 5; f++) snprintf(k[n++], KEY_LEN, "%s.%s", L->bn, bnf[f]);
+    }
+    for (size_t i = 0; i < sizeof regressor_keys / sizeof *regressor_keys; i++)
+        snprintf(k[n++], KEY_LEN, "%s", regressor_keys[i]);
+    *count = n;
+    return k;
+}
+
+static void list_append(char *buf, size_t cap, int *shown, const char *key) {
+    if (*shown >= 5) return;
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s'%s'", *shown ? ", " : "", key);
+    (*shown)++;
+}
+
+static cliff_status check_keys(const nn_graph *g, const char *backbone, const nn_array *arrs, size_t n) {
+    int ne = 0;
+    char(*exp)[KEY_LEN] = expected_keys(g, &ne);
+    char *seen = calloc((size_t)ne + 1, 1);
+    if (!exp || !seen) {
+        free(exp), free(seen);
+        return cliff_fail(CLIFF_ENOMEM, "out of memory checking keys");
+    }
+    char unexp[400] = "", miss[400] = "";
+    int nu = 0, nm = 0, su = 0, sm = 0;
+    for (size_t i = 0; i < n; i++) {
+        int found = -1;
+        for (int j = 0; j < ne && found < 0; j++)
+            if (!seen[j] && strcmp(exp[j], arrs[i].name) == 0) found = j;
+        if (found >= 0)
+            seen[found] = 1;
+        else
+            nu++, list_append(unexp, sizeof unexp, &su, arrs[i].name);
+    }
+    for (int j = 0; j < ne; j++)
+        if (!seen[j]) nm++, list_append(miss, sizeof miss, &sm, exp[j]);
+    free(exp);
+    free(seen);
+    if (!nu && !nm) return CLIFF_OK;
+    return cliff_fail(CLIFF_EINVAL,
+                      "checkpoint keys do not match the %s architecture: %d missing%s%s%s, "
+                      "%d unexpected%s%s%s",
+                      backbone, nm, nm ? " (" : "", miss, nm > sm ? ", ...)" : nm ? ")" : "", nu,
+                      nu ? " (" : "", unexp, nu > su ? ", ...)" : nu ? ")" : "");
+}
+
+/* ---- plans -------------------------------------------------------------------------------- */
+
+static nn_shape shape_of(const nn_model *m, int t, int n) {
+    const nn_tensor *T = &m->g.t[t];
+    nn_shape s = {n, T->c, T->h, T->w, T->is_output ? NN_F32 : m->dt};
+    return s;
+}
+
+static size_t tensor_bytes(const nn_model *m, int t, int n) {
+    nn_shape s = shape_of(m, t, n);
+    size_t b = (size_t)s.n * s.c * s.h * s.w * nn_dtype_size(s.dt);
+    return (b + 4095) & ~(size_t)4095;
+}
+
+/* Greedy interval packing: biggest tensors first, each at the lowest offset that does not
+ * overlap (in address) any placed tensor whose live range overlaps its own. */
+static cliff_status plan_offsets(const nn_model *m, nn_plan *p) {
+    const nn_graph *g = &m->g;
+    int nt = g->nt;
+    int *first = malloc(nt * sizeof(int)), *last = malloc(nt * sizeof(int)), *order = malloc(nt * sizeof(int));
+    size_t *size = malloc(nt * sizeof(size_t));
+    int *placed = malloc(nt * sizeof(int));
+    p->off = calloc(nt, sizeof(size_t));
+    if (!first || !last || !order || !size || !placed || !p->off) {
+        free(first), free(last), free(order), free(size), free(placed);
+        return cliff_fail(CLIFF_ENOMEM, "out of memory planning buffers");
+    }
+    for (int t = 0; t < nt; t++) first[t] = g->nl, last[t] = -1, size[t] = tensor_bytes(m, t, p->n);
+    for (int i = 0; i < g->nl; i++) {
+        const nn_layer *L = &g->l[i];
+        int ts[3] = {L->src, L->dst, L->add};
+        for (int j = 0; j < 3; j++) {
+            if (ts[j] < 0) continue;
+            if (i < first[ts[j]]) first[ts[j]] = i;
+            if (i > last[ts[j]]) last[ts[j]] = i;
+        }
+    }
+    first[g->input] = -1;
+    last[g->output] = g->nl;
+    for (int t = 0; t < nt; t++) order[t] = t;
+    for (int i = 1; i < nt; i++) { /* insertion sort by size, descending */
+        int v = order[i], j = i;
+        while (j > 0 && size[order[j - 1]] < size[v]) order[j] = order[j - 1], j--;
+        order[j] = v;
+    }
+    int np = 0;
+    size_t total = 0;
+    for (int oi = 0; oi < nt; oi++) {
+        int t = order[oi];
+        if (last[t] < first[t]) continue; /* unused */
+        size_t off = 0;
+        for (int again = 1; again;) { /* move past any conflicting placed tensor */
+            again = 0;
+            for (int k = 0; k < np; k++) {
+                int u = placed[k];
+                if (last[u] < first[t] || last[t] < first[u]) continue;
+                if (off < p->off[u] + size[u] && p->off[u] < off + size[t]) {
+                    off = p->off[u] + size[u];
+                    again = 1;
+                }
+            }
+        }
+        p->off[t] = off;
+        placed[np++] = t;
+        if (off + size[t] > total) total = off + size[t];
+    }
+    p->arena_bytes = total;
+    free(first), free(last), free(order), free(size), free(placed);
+    return CLIFF_OK;
+}
+
+static void plan_free(nn_plan *p) {
+    if (!p) return;
+    if (p->prims)
+        for (int i = 0; p->prims[i] != (nn_prim *)-1; i++) nn_prim_free(p->prims[i]);
+    free(p->prims);
+    free(p->off);
+    cliff_free(p->arena);
+    cliff_free(p->scratch);
+    free(p);
+}
+
+static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t narr, nn_plan **out) {
+    nn_graph *g = &m->g;
+    cliff_status st = CLIFF_OK;
+    nn_plan *p = calloc(1, sizeof *p);
+    if (!p) return cliff_fail(CLIFF_ENOMEM, "out of memory creating a plan");
+    p->n = n;
+    p->nthr = omp_get_max_threads();
+    p->prims = calloc(g->nl + 1, sizeof(nn_prim *));
+    if (!p->prims) {
+        free(p);
+        return cliff_fail(CLIFF_ENOMEM, "out of memory creating a plan");
+    }
+    p->prims[g->nl] = (nn_prim *)-1;
+    if ((st = plan_offsets(m, p))) goto fail;
+    p->arena = cliff_alloc(p->arena_bytes);
+    if (!p->arena) {
+        st = cliff_fail(CLIFF_ENOMEM, "out of memory: activation arena of %zu bytes", p->arena_bytes);
+        goto fail;
+    }
+    char *A = p->arena;
+    for (int i = 0; i < g->nl; i++) {
+        nn_layer *L = &g->l[i];
+        nn_shape s = shape_of(m, L->src, n), d = shape_of(m, L->dst, n);
+        nn_shape a = L->add >= 0 ? shape_of(m, L->add, n) : d;
+        void *sp = A + p->off[L->src], *dp = A + p->off[L->dst];
+        void *ap = L->add >= 0 ? A + p->off[L->add] : NULL;
+        switch (L->op) {
+        case OP_CONV: {
+            float *w = NULL, *b = NULL;
+            if (!m->packed[i] && (st = fold(g, L, arrs, narr, &w, &b))) goto fail;
+            st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
+                         b, sp, dp, ap, &p->prims[i]);
+            cliff_free(w);
+            cliff_free(b);
+            break;
+        }
+        case OP_MAXPOOL:
+            st = nn_pool(m->e, L->name, 1, s, d, L->k, L->stride, L->pad, sp, dp, &p->prims[i]);
+            break;
+        case OP_AVGPOOL: /* done in C (global mean, f32 or bf16 source, f32 result) */
+            continue;
+        case OP_UPSAMPLE:
+            st = nn_upsample(m->e, L->name, s, d, &L->po, a, sp, dp, ap, &p->prims[i]);
+            break;
+        }
+        if (st) goto fail;
+        size_t sc = nn_prim_scratchpad(p->prims[i]);
+        if (sc > p->scratch_bytes) p->scratch_bytes = sc;
+    }
+    p->scratch = cliff_alloc(p->scratch_bytes ? p->scratch_bytes : 64);
+    if (!p->scratch) {
+        st = cliff_fail(CLIFF_ENOMEM, "out of memory: scratchpad of %zu bytes", p->scratch_bytes);
+        goto fail;
+    }
+    for (int i = 0; i < g->nl; i++)
+        if (p->prims[i] && (st = nn_prim_set_scratchpad(m->e, p->prims[i], p->scratch))) goto fail;
+    *out = p;
+    return CLIFF_OK;
+fail:
+    plan_free(p);
+    return st;
+}
+
+/* ---- model -------------------------------------------------------------------------------- */
+
+cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
+                           size_t narr) {
+    cliff_status st;
+    memset(m, 0, sizeof *m);
+    m->dt = dt;
+    if (strcmp(backbone, "res50") == 0)
+        st = nn_build_resnet50(&m->g);
+    else if (strcmp(backbone, "hr48") == 0)
+        st = nn_build_hrnet48(&m->g);
+    else
+        return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50', got '%s'", backbone);
+    if (st == CLIFF_OK && m->g.failed) st = cliff_fail(CLIFF_ENOMEM, "out of memory building the network");
+    if (st) goto fail;
+    m->g.t[m->g.output].is_output = 1;
+    if ((st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
+    m->packed = calloc(m->g.nl, sizeof(nn_packed *));
+    m->e = nn_engine_create();
+    if (!m->packed || !m->e) {
+        st = cliff_fail(CLIFF_ENOMEM, "could not create the oneDNN engine");
+        goto fail;
+    }
+    nn_plan *p;
+    if ((st = plan_create(m, 1, arrs, narr, &p))) goto fail;
+    m->plans[m->nplans++] = p;
+    for (int i = 0; i < m->g.nl; i++) m->weight_bytes += nn_packed_bytes(m->packed[i]);
+    return CLIFF_OK;
+fail:
+    nn_model_free(m);
+    return st;
+}
+
+void nn_model_free(nn_model *m) {
+    for (int i = 0; i < m->nplans; i++) plan_free(m->plans[i]);
+    if (m->packed)
+        for (int i = 0; i < m->g.nl; i++) nn_packed_free(m->packed[i]);
+    free(m->packed);
+    nn_engine_free(m->e);
+    g_free(&m->g);
+    memset(m, 0, sizeof *m);
+}
+
+cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out) {
+    int nthr = omp_get_max_threads();
+    for (int i = 0; i < m->nplans; i++) {
+        nn_plan *p = m->plans[i];
+        if (p->n == n && p->nthr == nthr) {
+            /* most recently used first */
+            memmove(&m->plans[1], &m->plans[0], (size_t)i * sizeof(nn_plan *));
+            m->plans[0] = p;
+            *out = p;
+            return CLIFF_OK;
+        }
+    }
+    nn_plan *p;
+    cliff_status st = plan_create(m, n, NULL, 0, &p);
+    if (st) return st;
+    if (m->nplans == NN_MAX_PLANS) plan_free(m->plans[--m->nplans]);
+    memmove(&m->plans[1], &m->plans[0], (size_t)m->nplans * sizeof(nn_plan *));
+    m->plans[0] = p;
+    m->nplans++;
+    *out = p;
+    return CLIFF_OK;
+}
+
+void *nn_plan_input(const nn_model *m, const nn_plan *p) { return (char *)p->arena + p->off[m->g.input]; }
+const float *nn_plan_output(const nn_model *m, const nn_plan *p) {
+    return (const float *)((char *)p->arena + p->off[m->g.output]);
+}
+
+/* Global average over H x W of an NHWC tensor -> (n, c) float32; sums in float64. */
+static void global_mean(const nn_model *m, const nn_plan *p, const nn_layer *L) {
+    const nn_tensor *T = &m->g.t[L->src];
+    size_t c = (size_t)T->c, hw = (size_t)T->h * T->w;
+    const char *src = (const char *)p->arena + p->off[L->src];
+    float *dst = (float *)((char *)p->arena + p->off[L->dst]);
+    int bf = m->dt == NN_BF16;
+    for (int b = 0; b < p->n; b++) {
+        double acc[4096] = {0};
+        for (size_t k = 0; k < hw; k++) {
+            size_t base = ((size_t)b * hw + k) * c;
+            if (bf) {
+                const uint16_t *s = (const uint16_t *)src + base;
+                for (size_t ch = 0; ch < c; ch++) {
+                    uint32_t u = (uint32_t)s[ch] << 16;
+                    float f;
+                    memcpy(&f, &u, 4);
+                    acc[ch] += f;
+                }
+            } else {
+                const float *s = (const float *)src + base;
+                for (size_t ch = 0; ch < c; ch++) acc[ch] += s[ch];
+            }
+        }
+        for (size_t ch = 0; ch < c; ch++) dst[(size_t)b * c + ch] = (float)(acc[ch] / (double)hw);
+    }
+}
+
+static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
+    if (m->g.l[i].op == OP_AVGPOOL) {
+        cliff_status st = nn_wait(m->e);
+        if (!st) global_mean(m, p, &m->g.l[i]);
+        return st;
+    }
+    return nn_prim_exec(m->e, p->prims[i], m->g.l[i].name);
+}
+
+cliff_status nn_plan_run(nn_model *m, nn_plan *p) {
+    cliff_status st;
+    for (int i = 0; i < m->g.nl; i++)
+        if ((st = run_layer(m, p, i))) return st;
+    return nn_wait(m->e);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms) {
+    cliff_status st;
+    for (int i = 0; i < m->g.nl; i++) {
+        double t0 = now();
+        if ((st = run_layer(m, p, i))) return st;
+        if ((st = nn_wait(m->e))) return st;
+        ms[i] = 1e3 * (now() - t0);
+    }
+    return CLIFF_OK;
+}

@@ -1,0 +1,182 @@
+/* net.c - the public cliff_net handle: encoder plan cache + collapsed regressor, input
+ * conversion (NCHW float32 or NHWC uint8 -> NHWC arena, f32 or bf16), a mutex serializing
+ * execution. */
+#include "nn/nn.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
+
+struct cliff_net {
+    pthread_mutex_t lock;
+    nn_model model;
+    nn_regressor reg;
+};
+
+cliff_status cliff_net_create(const char *backbone, int precision, const cliff_array *arrays,
+                              size_t n_arrays, cliff_net **out) {
+    *out = NULL;
+    if (precision != CLIFF_FP32 && precision != CLIFF_BF16)
+        return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
+    if (!backbone) return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50'");
+    omp_set_num_threads(cliff_threads());
+    cliff_net *net = calloc(1, sizeof *net);
+    if (!net) return cliff_fail(CLIFF_ENOMEM, "out of memory");
+    const nn_array *arrs = (const nn_array *)arrays; /* same layout */
+    _Static_assert(sizeof(nn_array) == sizeof(cliff_array), "nn_array mirrors cliff_array");
+    cliff_status st = nn_model_init(&net->model, backbone, precision == CLIFF_BF16 ? NN_BF16 : NN_F32,
+                                    arrs, n_arrays);
+    if (st) {
+        free(net);
+        return st;
+    }
+    if ((st = nn_regressor_init(&net->reg, arrs, n_arrays))) {
+        nn_model_free(&net->model);
+        free(net);
+        return st;
+    }
+    pthread_mutex_init(&net->lock, NULL);
+    *out = net;
+    return CLIFF_OK;
+}
+
+void cliff_net_free(cliff_net *net) {
+    if (!net) return;
+    nn_model_free(&net->model);
+    nn_regressor_free(&net->reg);
+    pthread_mutex_destroy(&net->lock);
+    free(net);
+}
+
+size_t cliff_net_weight_bytes(const cliff_net *net) {
+    return net->model.weight_bytes + (size_t)NN_NSTATE * (NN_FEAT + 3 + NN_NSTATE + 2) * sizeof(double);
+}
+
+static inline uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fff + ((u >> 16) & 1); /* round to nearest even (inputs are finite) */
+    return (uint16_t)(u >> 16);
+}
+
+/* Write n crops into the plan's NHWC input tensor. */
+static void load_input(void *dst, nn_dtype dt, const void *crops, int layout, size_t n) {
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    const size_t H = CLIFF_CROP_H, W = CLIFF_CROP_W, plane = H * W;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (size_t y = 0; y < H; y++) {
+            float row[CLIFF_CROP_W * 3];
+            if (layout == CLIFF_CROPS_NCHW_F32) {
+                const float *s = (const float *)crops + i * 3 * plane + y * W;
+                for (size_t x = 0; x < W; x++)
+                    for (int c = 0; c < 3; c++) row[x * 3 + c] = s[c * plane + x];
+            } else {
+                const uint8_t *s = (const uint8_t *)crops + (i * plane + y * W) * 3;
+                for (size_t x = 0; x < W; x++)
+                    for (int c = 0; c < 3; c++) row[x * 3 + c] = ((float)s[x * 3 + c] / 255.0f - mean[c]) / std[c];
+            }
+            size_t o = (i * plane + y * W) * 3;
+            if (dt == NN_F32)
+                memcpy((float *)dst + o, row, sizeof row);
+            else
+                for (size_t k = 0; k < W * 3; k++) ((uint16_t *)dst)[o + k] = to_bf16(row[k]);
+        }
+}
+
+cliff_status cliff_net_run(cliff_net *net, const void *crops, int layout, size_t n,
+                           const float *bbox_info, int n_iter, float *features, float *pose6d,
+                           float *betas, float *cam) {
+    if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
+    if (layout != CLIFF_CROPS_NCHW_F32 && layout != CLIFF_CROPS_NHWC_U8)
+        return cliff_fail(CLIFF_EINVAL, "crops: unknown layout %d", layout);
+    int want_reg = pose6d || betas || cam;
+    if (want_reg && !bbox_info) return cliff_fail(CLIFF_EINVAL, "bbox_info is required for the regressor");
+    if (n_iter < 0 || n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %d", n_iter);
+    if (n == 0) return CLIFF_OK;
+    cliff_status st = CLIFF_OK;
+    float *feat = features, *state = NULL;
+    if (!feat) feat = malloc(n * NN_FEAT * sizeof(float));
+    if (want_reg) state = malloc(n * NN_NSTATE * sizeof(float));
+    if (!feat || (want_reg && !state)) {
+        st = cliff_fail(CLIFF_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t in_item = layout == CLIFF_CROPS_NCHW_F32 ? 3 * CLIFF_CROP_H * CLIFF_CROP_W * sizeof(float)
+                                                    : 3 * CLIFF_CROP_H * CLIFF_CROP_W;
+    pthread_mutex_lock(&net->lock);
+    omp_set_num_threads(cliff_threads());
+    for (size_t i0 = 0; i0 < n && !st; i0 += MAX_BATCH) {
+        size_t b = n - i0 < MAX_BATCH ? n - i0 : MAX_BATCH;
+        nn_plan *p;
+        if ((st = nn_model_plan(&net->model, (int)b, &p))) break;
+        load_input(nn_plan_input(&net->model, p), net->model.dt, (const char *)crops + i0 * in_item, layout, b);
+        if ((st = nn_plan_run(&net->model, p))) break;
+        memcpy(feat + i0 * NN_FEAT, nn_plan_output(&net->model, p), b * NN_FEAT * sizeof(float));
+    }
+    if (!st && want_reg) nn_regressor_run(&net->reg, feat, bbox_info, n, n_iter, state);
+    pthread_mutex_unlock(&net->lock);
+    if (!st && want_reg)
+        for (size_t i = 0; i < n; i++) {
+            const float *s = state + i * NN_NSTATE;
+            if (pose6d) memcpy(pose6d + i * NN_NPOSE, s, NN_NPOSE * sizeof(float));
+            if (betas) memcpy(betas + i * 10, s + NN_NPOSE, 10 * sizeof(float));
+            if (cam) memcpy(cam + i * 3, s + NN_NPOSE + 10, 3 * sizeof(float));
+        }
+done:
+    if (feat != features) free(feat);
+    free(state);
+    return st;
+}
+
+int cliff_net_num_layers(const cliff_net *net) { return net->model.g.nl; }
+
+void cliff_net_layer(const cliff_net *net, int i, const char **name, const char **kind, const char **impl) {
+    static const char *kinds[] = {"?", "conv", "maxpool", "avgpool", "upsample"};
+    const nn_layer *L = &net->model.g.l[i];
+    *name = L->name;
+    *kind = kinds[L->op];
+    *impl = "?";
+    for (int k = 0; k < net->model.nplans; k++)
+        if (net->model.plans[k]->n == 1 && net->model.plans[k]->prims[i])
+            *impl = nn_prim_impl(net->model.plans[k]->prims[i]);
+    if (L->op == OP_AVGPOOL) *impl = "cliff:c";
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, double *ms) {
+    if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
+    if (n < 1 || n > MAX_BATCH) return cliff_fail(CLIFF_EINVAL, "n: expected 1..%d", MAX_BATCH);
+    if (reps < 1) reps = 1;
+    int nl = net->model.g.nl;
+    double *all = malloc((size_t)nl * reps * sizeof(double)), *col = malloc((size_t)reps * sizeof(double));
+    if (!all || !col) {
+        free(all), free(col);
+        return cliff_fail(CLIFF_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&net->lock);
+    omp_set_num_threads(cliff_threads());
+    nn_plan *p;
+    cliff_status st = nn_model_plan(&net->model, (int)n, &p);
+    if (!st) {
+        memset(nn_plan_input(&net->model, p), 0, n * 3 * CLIFF_CROP_H * CLIFF_CROP_W * nn_dtype_size(net->model.dt));
+        st = nn_plan_run(&net->model, p); /* warm-up */
+    }
+    for (int r = 0; r < reps && !st; r++) st = nn_plan_profile(&net->model, p, all + (size_t)r * nl);
+    pthread_mutex_unlock(&net->lock);
+    for (int i = 0; i < nl && !st; i++) {
+        for (int r = 0; r < reps; r++) col[r] = all[(size_t)r * nl + i];
+        qsort(col, reps, sizeof *col, cmp_double);
+        ms[i] = reps % 2 ? col[reps / 2] : 0.5 * (col[reps / 2 - 1] + col[reps / 2]);
+    }
+    free(all);
+    free(col);
+    return st;
+}

@@ -1,0 +1,175 @@
+/* nn.h - internal interfaces of the network engine (csrc/nn/).
+ *
+ *   dnnl.c       the only file that calls oneDNN: primitives, packed weights, execution
+ *   graph.c      the layer table, liveness buffer plan, per-batch-size plans, execution
+ *   resnet.c     ResNet-50 layer table       hrnet.c   HRNet-W48 layer table
+ *   regressor.c  the collapsed affine iterative regressor
+ *   net.c        the public cliff_net handle (cliff.h, networks section)
+ */
+#ifndef CLIFF_NN_H
+#define CLIFF_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* ---- dnnl.c: a small wrapper over the oneDNN C API -------------------------------------- */
+
+typedef enum { NN_F32 = 0, NN_BF16 = 1 } nn_dtype;
+typedef enum { PO_RELU = 1, PO_SUM = 2, PO_ADD = 3 } nn_po_kind;
+
+#define NN_MAX_PO 3
+typedef struct {
+    int n;
+    nn_po_kind kind[NN_MAX_PO];
+} nn_postops;
+
+typedef struct nn_engine nn_engine;     /* engine + stream */
+typedef struct nn_prim nn_prim;         /* one primitive bound to its memories */
+typedef struct nn_packed nn_packed;     /* conv weights in oneDNN's layout + f32 bias */
+
+typedef struct { int n, c, h, w; nn_dtype dt; } nn_shape; /* NHWC activation */
+
+nn_engine *nn_engine_create(void);
+void nn_engine_free(nn_engine *e);
+size_t nn_dtype_size(nn_dtype dt);
+
+/* Convolution. `name` is used in messages. `w` (oc, ic, k, k) float32 and `b` (oc) are used only
+ * when *packed is NULL: the weights are then reordered into the layout the primitive picks and
+ * *packed receives them (owned by the caller, free with nn_packed_free). A packed set made for
+ * another batch size is reused when the layout agrees, else re-reordered from it. The memories
+ * live at the given pointers (src, dst, add: the binary-add post-op operand or NULL). */
+cliff_status nn_conv(nn_engine *e, const char *name, nn_shape src, nn_shape dst, int k, int stride,
+                     int pad, const nn_postops *po, nn_shape add_shape, nn_packed **packed,
+                     const float *w, const float *b, void *src_p, void *dst_p, void *add_p,
+                     nn_prim **out);
+void nn_packed_free(nn_packed *p);
+size_t nn_packed_bytes(const nn_packed *p);
+
+/* Pooling: max (k, stride, pad) or average over the whole map when k == 0. */
+cliff_status nn_pool(nn_engine *e, const char *name, int is_max, nn_shape src, nn_shape dst,
+                     int k, int stride, int pad, void *src_p, void *dst_p, nn_prim **out);
+
+/* Nearest-neighbour resampling src -> dst (integer factor) with post-ops. */
+cliff_status nn_upsample(nn_engine *e, const char *name, nn_shape src, nn_shape dst,
+                         const nn_postops *po, nn_shape add_shape, void *src_p, void *dst_p,
+                         void *add_p, nn_prim **out);
+
+size_t nn_prim_scratchpad(const nn_prim *p);
+/* Bind the scratchpad buffer (>= nn_prim_scratchpad bytes) used by every later execution. */
+cliff_status nn_prim_set_scratchpad(nn_engine *e, nn_prim *p, void *scratch);
+cliff_status nn_prim_exec(nn_engine *e, nn_prim *p, const char *name);
+cliff_status nn_wait(nn_engine *e);
+void nn_prim_free(nn_prim *p);
+/* Implementation name chosen by oneDNN (e.g. "brgconv:avx512_core"). */
+const char *nn_prim_impl(const nn_prim *p);
+
+/* ---- graph.c: the network as a layer table ---------------------------------------------- */
+
+#define NN_NAME 96
+/* printf into a NN_NAME buffer (layer names). */
+void g_name(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef enum { OP_CONV = 1, OP_MAXPOOL, OP_AVGPOOL, OP_UPSAMPLE } nn_op;
+
+typedef struct {
+    int c, h, w; /* per item; the batch size comes with the plan */
+    int is_output; /* the pooled feature (kept f32) */
+} nn_tensor;
+
+typedef struct {
+    nn_op op;
+    char name[NN_NAME]; /* checkpoint key prefix of the conv, e.g. "encoder.layer1.0.conv1" */
+    char bn[NN_NAME];   /* its BatchNorm prefix ("" = none) */
+    int src, dst, add; /* tensor ids; add = operand of PO_ADD or -1 */
+    int k, stride, pad, bias;
+    nn_postops po;
+} nn_layer;
+
+typedef struct {
+    nn_tensor *t;
+    int nt, ct;
+    nn_layer *l;
+    int nl, cl;
+    int input, output;
+    int failed; /* allocation failure while building */
+} nn_graph;
+
+int g_tensor(nn_graph *g, int c, int h, int w);
+/* Append a conv: src -> dst (dst created by the caller with g_tensor). Post-ops are given as
+ * a string of letters applied in order: 'r' ReLU, 's' sum onto dst, 'a' binary add of `add`. */
+void g_conv(nn_graph *g, const char *name, const char *bn, int src, int dst, int k, int stride,
+            int bias, const char *po, int add);
+void g_pool(nn_graph *g, nn_op op, const char *name, int src, int dst, int k, int stride, int pad);
+void g_upsample(nn_graph *g, const char *name, int src, int dst, const char *po, int add);
+void g_free(nn_graph *g);
+
+/* Bottleneck block (prefix.conv1..3, bn1..3, downsample.0/1); returns the output tensor. */
+int g_bottleneck(nn_graph *g, const char *pfx, int x, int planes, int stride, int downsample);
+cliff_status nn_build_resnet50(nn_graph *g);
+cliff_status nn_build_hrnet48(nn_graph *g);
+
+/* A compiled plan for one batch size and thread count: arena offsets by liveness, one
+ * scratchpad (max over primitives), every primitive created and bound. */
+typedef struct {
+    int n, nthr;
+    void *arena, *scratch;
+    size_t arena_bytes, scratch_bytes;
+    size_t *off;      /* per tensor */
+    nn_prim **prims;  /* per layer */
+} nn_plan;
+
+#define NN_MAX_PLANS 4
+typedef struct {
+    nn_graph g;
+    nn_engine *e;
+    nn_dtype dt;
+    nn_packed **packed; /* per layer (conv only) */
+    nn_plan *plans[NN_MAX_PLANS];
+    int nplans;
+    size_t weight_bytes;
+} nn_model;
+
+/* A named float32 array from the checkpoint. */
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t shape[4];
+    const float *data;
+} nn_array;
+
+/* Build the layer table of `backbone` ("hr48" | "res50"), fold and pack the weights, create
+ * the batch-1 plan. On failure everything is released. */
+cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
+                           size_t narr);
+void nn_model_free(nn_model *m);
+/* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
+cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);
+void *nn_plan_input(const nn_model *m, const nn_plan *p);        /* NHWC, model dtype */
+const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, 2048) f32 */
+cliff_status nn_plan_run(nn_model *m, nn_plan *p);
+/* Run layer by layer, waiting after each: ms[i] = time of layer i. */
+cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms);
+
+/* ---- regressor.c ------------------------------------------------------------------------ */
+
+#define NN_FEAT 2048
+#define NN_NPOSE 144
+#define NN_NSTATE 157 /* 144 pose + 10 shape + 3 cam */
+
+typedef struct {
+    double *Mx;   /* (157, 2051): feature and bbox part of M = Wdec W2 W1 */
+    double *Ms;   /* (157, 157): state part */
+    double c[NN_NSTATE];
+    double init[NN_NSTATE];
+} nn_regressor;
+
+const nn_array *nn_find(const nn_array *arrs, size_t n, const char *name);
+cliff_status nn_regressor_init(nn_regressor *r, const nn_array *arrs, size_t n);
+void nn_regressor_free(nn_regressor *r);
+/* feat (n, 2048), bbox (n, 3) -> state (n, 157) = [pose6d 144 | betas 10 | cam 3]. */
+void nn_regressor_run(const nn_regressor *r, const float *feat, const float *bbox, size_t n,
+                      int n_iter, float *state);
+
+#endif

@@ -1,0 +1,315 @@
+/* model.c - the cliff._core.Model heap type: a cliff_net plus the geometry around it
+ * (bbox_info before the regressor; 6D -> rotmat, axis-angle, crop -> full camera after).
+ * Arguments arrive validated and broadcast by cliff/model.py; shapes are re-checked here so
+ * that no call can crash. The GIL is released for all C work. */
+#include "pyutil.h"
+
+typedef struct {
+    PyObject_HEAD
+    cliff_net *net;
+    int active;  /* calls running with the GIL released */
+    int closing; /* close() requested while active: the last call frees */
+} ModelObject;
+
+static int acquire(ModelObject *self) {
+    if (!self->net || self->closing) {
+        PyErr_SetString(PyExc_ValueError, "the model is closed");
+        return -1;
+    }
+    self->active++;
+    return 0;
+}
+
+static void release(ModelObject *self) {
+    if (--self->active == 0 && self->closing) {
+        cliff_net_free(self->net);
+        self->net = NULL;
+    }
+}
+
+static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"backbone", "precision", "names", "arrays", NULL};
+    const char *backbone, *precision;
+    PyObject *names, *arrays;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO:Model", kwlist, &backbone, &precision, &names, &arrays))
+        return NULL;
+    int prec;
+    if (strcmp(precision, "fp32") == 0)
+        prec = CLIFF_FP32;
+    else if (strcmp(precision, "bf16") == 0)
+        prec = CLIFF_BF16;
+    else
+        return PyErr_Format(PyExc_ValueError, "precision: expected 'fp32' or 'bf16', got '%s'", precision);
+    PyObject *nseq = PySequence_Fast(names, "names: expected a sequence of str");
+    if (!nseq) return NULL;
+    PyObject *aseq = PySequence_Fast(arrays, "arrays: expected a sequence of arrays");
+    if (!aseq) {
+        Py_DECREF(nseq);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(nseq);
+    ModelObject *self = NULL;
+    cliff_array *ca = NULL;
+    PyObject *keep = NULL;
+    if (PySequence_Fast_GET_SIZE(aseq) != n) {
+        PyErr_SetString(PyExc_ValueError, "names and arrays differ in length");
+        goto done;
+    }
+    ca = PyMem_Calloc(n ? n : 1, sizeof *ca);
+    keep = PyList_New(0);
+    if (!ca || !keep) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *nm = PySequence_Fast_GET_ITEM(nseq, i);
+        const char *s = PyUnicode_AsUTF8(nm);
+        if (!s) goto done;
+        PyArrayObject *a = cliff_py_array(PySequence_Fast_GET_ITEM(aseq, i), s, NPY_FLOAT32);
+        if (!a) goto done;
+        int rc = PyList_Append(keep, (PyObject *)a);
+        Py_DECREF(a);
+        if (rc) goto done;
+        if (PyArray_NDIM(a) > 4) {
+            PyErr_Format(PyExc_ValueError, "%s: expected at most 4 dimensions", s);
+            goto done;
+        }
+        ca[i].name = s;
+        ca[i].ndim = PyArray_NDIM(a);
+        for (int d = 0; d < ca[i].ndim; d++) ca[i].shape[d] = PyArray_DIM(a, d);
+        ca[i].data = (const float *)PyArray_DATA(a);
+    }
+    cliff_net *net = NULL;
+    cliff_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cliff_net_create(backbone, prec, ca, (size_t)n, &net);
+    Py_END_ALLOW_THREADS
+    if (st) {
+        cliff_py_raise(st);
+        goto done;
+    }
+    self = (ModelObject *)type->tp_alloc(type, 0);
+    if (!self) {
+        cliff_net_free(net);
+        goto done;
+    }
+    self->net = net;
+done:
+    PyMem_Free(ca);
+    Py_XDECREF(keep);
+    Py_DECREF(nseq);
+    Py_DECREF(aseq);
+    return (PyObject *)self;
+}
+
+static void Model_dealloc(ModelObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    cliff_net_free(self->net); /* no call can be active: each holds a reference */
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Model_close(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (self->active)
+        self->closing = 1;
+    else {
+        cliff_net_free(self->net);
+        self->net = NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* crops -> (array, layout, n) with the shape checked. */
+static PyArrayObject *get_crops(PyObject *obj, int *layout) {
+    PyObject *probe = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!probe) return NULL;
+    int is_u8 = PyArray_TYPE((PyArrayObject *)probe) == NPY_UINT8;
+    Py_DECREF(probe);
+    static const npy_intp f32dims[4] = {-1, 3, CLIFF_CROP_H, CLIFF_CROP_W}, u8dims[4] = {-1, CLIFF_CROP_H, CLIFF_CROP_W, 3};
+    *layout = is_u8 ? CLIFF_CROPS_NHWC_U8 : CLIFF_CROPS_NCHW_F32;
+    return is_u8 ? cliff_py_array_shape(obj, "crops", NPY_UINT8, 0, 4, u8dims, "(N, 256, 192, 3) uint8")
+                 : cliff_py_array_shape(obj, "crops", NPY_FLOAT32, 0, 4, f32dims, "(N, 3, 256, 192) float32");
+}
+
+static PyObject *Model_features(ModelObject *self, PyObject *arg) {
+    int layout;
+    PyArrayObject *crops = get_crops(arg, &layout);
+    if (!crops) return NULL;
+    npy_intp n = PyArray_DIM(crops, 0), dims[2] = {n, CLIFF_FEATURES};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (!out || acquire(self)) {
+        Py_DECREF(crops);
+        Py_XDECREF(out);
+        return NULL;
+    }
+    cliff_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cliff_net_run(self->net, PyArray_DATA(crops), layout, (size_t)n, NULL, 0,
+                       (float *)PyArray_DATA(out), NULL, NULL, NULL);
+    Py_END_ALLOW_THREADS
+    release(self);
+    Py_DECREF(crops);
+    if (st) {
+        Py_DECREF(out);
+        return cliff_py_raise(st);
+    }
+    return (PyObject *)out;
+}
+
+static PyObject *Model_predict(ModelObject *self, PyObject *args) {
+    PyObject *ocrops, *oboxes, *opp, *ofocal;
+    int n_iter;
+    if (!PyArg_ParseTuple(args, "OOOOi:predict", &ocrops, &oboxes, &opp, &ofocal, &n_iter)) return NULL;
+    int layout;
+    PyArrayObject *crops = get_crops(ocrops, &layout), *boxes = NULL, *pp = NULL, *focal = NULL;
+    PyArrayObject *o[8] = {NULL};
+    PyObject *res = NULL;
+    if (!crops) return NULL;
+    npy_intp n = PyArray_DIM(crops, 0);
+    npy_intp d3[1] = {n}, d2[2] = {n, 3}, dpp[2] = {n, 2};
+    if (!(boxes = cliff_py_array_shape(oboxes, "boxes", NPY_FLOAT32, 0, 2, d2, "(N, 3)")) ||
+        !(pp = cliff_py_array_shape(opp, "principal_point", NPY_FLOAT32, 0, 2, dpp, "(N, 2)")) ||
+        !(focal = cliff_py_array_shape(ofocal, "focal", NPY_FLOAT32, 0, 1, d3, "(N,)")))
+        goto done;
+    if (n_iter < 0 || n_iter > 100) {
+        PyErr_Format(PyExc_ValueError, "n_iter: expected 0..100, got %d", n_iter);
+        goto done;
+    }
+    /* rotmat, pose, betas, cam_crop, t_full, bbox_info, pose6d, features */
+    npy_intp shp[8][4] = {{n, 24, 3, 3}, {n, 72}, {n, 10}, {n, 3}, {n, 3}, {n, 3}, {n, 144}, {n, CLIFF_FEATURES}};
+    int nd[8] = {4, 2, 2, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 8; i++)
+        if (!(o[i] = (PyArrayObject *)PyArray_SimpleNew(nd[i], shp[i], NPY_FLOAT32))) goto done;
+    if (acquire(self)) goto done;
+    cliff_status st;
+#define F(a) ((float *)PyArray_DATA(a))
+    Py_BEGIN_ALLOW_THREADS
+    cliff_bbox_info_f32(F(boxes), F(pp), F(focal), (size_t)n, CLIFF_BBOX_RELEASED, F(o[5]));
+    st = cliff_net_run(self->net, PyArray_DATA(crops), layout, (size_t)n, F(o[5]), n_iter, F(o[7]),
+                       F(o[6]), F(o[2]), F(o[3]));
+    if (!st) {
+        cliff_rot6d_to_rotmat_f32(F(o[6]), (size_t)n * 24, F(o[0]));
+        cliff_rotmat_to_axis_angle_f32(F(o[0]), (size_t)n * 24, F(o[1]));
+        cliff_cam_crop_to_full_f32(F(o[3]), F(boxes), F(pp), F(focal), (size_t)n, F(o[4]));
+    }
+    Py_END_ALLOW_THREADS
+#undef F
+    release(self);
+    if (st) {
+        cliff_py_raise(st);
+        goto done;
+    }
+    res = Py_BuildValue("{sOsOsOsOsOsOsOsO}", "rotmat", o[0], "pose", o[1], "betas", o[2], "cam_crop", o[3],
+                        "t_full", o[4], "bbox_info", o[5], "focal", focal, "features", o[7]);
+done:
+    Py_XDECREF(crops);
+    Py_XDECREF(boxes);
+    Py_XDECREF(pp);
+    Py_XDECREF(focal);
+    for (int i = 0; i < 8; i++) Py_XDECREF(o[i]);
+    return res;
+}
+
+static PyObject *Model_layers(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (acquire(self)) return NULL;
+    int nl = cliff_net_num_layers(self->net);
+    PyObject *list = PyList_New(nl);
+    for (int i = 0; list && i < nl; i++) {
+        const char *name, *kind, *impl;
+        cliff_net_layer(self->net, i, &name, &kind, &impl);
+        PyObject *t = Py_BuildValue("(sss)", name, kind, impl);
+        if (!t) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, t);
+    }
+    release(self);
+    return list;
+}
+
+static PyObject *Model_profile(ModelObject *self, PyObject *args) {
+    Py_ssize_t n;
+    int reps;
+    if (!PyArg_ParseTuple(args, "ni:profile", &n, &reps)) return NULL;
+    if (n < 1 || n > 8) return PyErr_Format(PyExc_ValueError, "n: expected 1..8, got %zd", n);
+    if (acquire(self)) return NULL;
+    int nl = cliff_net_num_layers(self->net);
+    double *ms = PyMem_Calloc(nl, sizeof(double));
+    if (!ms) {
+        release(self);
+        return PyErr_NoMemory();
+    }
+    cliff_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cliff_net_profile(self->net, (size_t)n, reps, ms);
+    Py_END_ALLOW_THREADS
+    release(self);
+    PyObject *list = NULL;
+    if (st)
+        cliff_py_raise(st);
+    else if ((list = PyList_New(nl)))
+        for (int i = 0; i < nl; i++) PyList_SET_ITEM(list, i, PyFloat_FromDouble(ms[i]));
+    PyMem_Free(ms);
+    return list;
+}
+
+static PyObject *Model_get_closed(ModelObject *self, void *closure) {
+    (void)closure;
+    return PyBool_FromLong(!self->net || self->closing);
+}
+
+static PyObject *Model_get_weight_bytes(ModelObject *self, void *closure) {
+    (void)closure;
+    if (acquire(self)) return NULL;
+    size_t b = cliff_net_weight_bytes(self->net);
+    release(self);
+    return PyLong_FromSize_t(b);
+}
+
+static PyMethodDef Model_methods[] = {
+    {"predict", (PyCFunction)Model_predict, METH_VARARGS,
+     "predict(crops, boxes, principal_point, focal, n_iter) -> dict (validated by cliff.Model)."},
+    {"features", (PyCFunction)Model_features, METH_O, "features(crops) -> (N, 2048) float32."},
+    {"layers", (PyCFunction)Model_layers, METH_NOARGS, "layers() -> [(name, kind, impl)]."},
+    {"profile", (PyCFunction)Model_profile, METH_VARARGS,
+     "profile(n, reps) -> [median ms per layer], each primitive timed alone."},
+    {"close", (PyCFunction)Model_close, METH_NOARGS, "close() -> None. Frees the network."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Model_getset[] = {
+    {"closed", (getter)Model_get_closed, NULL, "True after close().", NULL},
+    {"weight_bytes", (getter)Model_get_weight_bytes, NULL, "Bytes of packed weights.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Model_slots[] = {
+    {Py_tp_new, Model_new},
+    {Py_tp_dealloc, Model_dealloc},
+    {Py_tp_methods, Model_methods},
+    {Py_tp_getset, Model_getset},
+    {Py_tp_doc, "Model(backbone, precision, names, arrays): CLIFF network on oneDNN (use cliff.load_model)."},
+    {0, NULL},
+};
+
+static PyType_Spec Model_spec = {
+    .name = "cliff._core.Model",
+    .basicsize = sizeof(ModelObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Model_slots,
+};
+
+int cliff_py_model_init(PyObject *m) {
+    PyObject *t = PyType_FromModuleAndSpec(m, &Model_spec, NULL);
+    if (!t) return -1;
+    cliff_py_state(m)->model_type = (PyTypeObject *)t;
+    Py_INCREF(t);
+    if (PyModule_AddObject(m, "Model", t) < 0) {
+        Py_DECREF(t);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,1 @@
+"""Test-only PyTorch reference of the CLIFF networks (see docs/reference.md)."""
