@@ -64,3 +64,7 @@ __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
             "project_points"]
 __all__ += ["SMPL", "save_obj", "save_ply", "standin"]
 __all__ += ["crop"]
+from . import keypoints, losses  # noqa: E402
+from .fit import FitBody, fit_people  # noqa: E402
+from .annotate import annotate  # noqa: E402
+__all__ += ["keypoints", "losses", "FitBody", "fit_people", "annotate"]

@@ -316,16 +316,16 @@ def _concat(records):
 
 
 def default_predictor(model) -> Callable:
-    """Step 1 with a CLIFF model: crops the boxes (official preprocessing) and runs
-    model.predict(crops, boxes, img_size, focal); returns rotmat, betas, t_full."""
+    """Step 1 with a CLIFF model (cliff.load_model): official crops of the boxes (cliff.crop),
+    then model.predict(crops, [cx, cy, b], (W, H), focal); returns rotmat, betas, t_full."""
     if not hasattr(model, "predict"):
         raise TypeError(f"model: expected a CLIFF model with .predict (cliff.load_model), got "
                         f"{type(model).__name__}")
 
     def predict(image, boxes, focal):
-        from . import crop as _crop  # branch crop
-        crops = _crop.crop_boxes(image, boxes)
-        out = model.predict(crops, boxes, (image.shape[1], image.shape[0]), focal)
+        from .crop import crop
+        c = crop(image, np.asarray(boxes, np.float64))
+        out = model.predict(c["crops"], c["boxes"], (image.shape[1], image.shape[0]), focal)
         return {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"]}
 
     return predict

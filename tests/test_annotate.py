@@ -201,3 +201,38 @@ def test_atomic_write_keeps_old_file_on_interrupt(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert list(np.load(out)["a"]) == [0, 1, 2]
     assert os.listdir(tmp_path) == ["x.npz"]  # no temporary left behind
+
+
+# ---- against the project's SMPL (C, float32) on the project's stand-in body ----
+
+def test_fit_joints_match_cliff_smpl_on_standin():
+    import cliff
+    from cliff.standin import smpl_arrays
+    arrays = smpl_arrays(3)
+    fbs = F.FitBody.from_smpl(arrays, vertex_ids=cliff.SMPL(arrays).vertex_joint_ids)
+    R0, phi, be, t = _params(4)
+    J = F.fit_jacobian(fbs, R0, phi, be, t, 1000.0, (0, 0))[0]
+    ref = cliff.SMPL(arrays)(rotmat=(R0 @ S.rodrigues(phi))[None], betas=be[None], transl=t[None],
+                             vertices=False)["joints"][0]
+    np.testing.assert_allclose(J, ref, atol=2e-5)  # reference computes in float32
+
+
+def test_fit_jacobian_central_differences_on_standin():
+    from cliff.standin import smpl_arrays
+    fbs = F.FitBody.from_smpl(smpl_arrays(5))
+    R0, phi, be, t = _params(6)
+    _, _, dJ, _ = F.fit_jacobian(fbs, R0, phi, be, t, 1000.0, (0, 0))
+    x = np.concatenate([phi.ravel(), be, t])
+    eps = 1e-6
+    for q in range(0, x.size, 7):  # a spread of parameters: rotations, betas, translation
+        y1, y2 = x.copy(), x.copy()
+        y1[q] += eps
+        y2[q] -= eps
+        j1 = F.fit_jacobian(fbs, R0, y1[:72].reshape(24, 3), y1[72:82], y1[82:], 1000.0, (0, 0))[0]
+        j2 = F.fit_jacobian(fbs, R0, y2[:72].reshape(24, 3), y2[72:82], y2[82:], 1000.0, (0, 0))[0]
+        np.testing.assert_allclose(dJ[..., q], (j1 - j2) / (2 * eps), atol=1e-8)
+
+
+def test_default_predictor_rejects_non_model():
+    with pytest.raises(TypeError, match="predict"):
+        A.default_predictor(object())
