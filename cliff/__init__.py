@@ -64,7 +64,6 @@ __all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
             "project_points"]
 __all__ += ["SMPL", "save_obj", "save_ply", "standin"]
 __all__ += ["crop"]
-from . import keypoints, losses  # noqa: E402
+from . import annotate, keypoints, losses  # noqa: E402  (annotate.annotate: the annotator)
 from .fit import FitBody, fit_people  # noqa: E402
-from .annotate import annotate  # noqa: E402
-__all__ += ["keypoints", "losses", "FitBody", "fit_people", "annotate"]
+__all__ += ["annotate", "keypoints", "losses", "FitBody", "fit_people"]

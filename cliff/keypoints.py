@@ -145,3 +145,82 @@ def boxes_from_keypoints(keypoints, min_conf: float = 0.0, pad: float = 0.1) -> 
         boxes[i, :2] = lo - pad * size
         boxes[i, 2:] = hi + pad * size
     return boxes
+
+
+def load_keypoint_file(path) -> list:
+    """Read a keypoints file -> [(image file name, keypoints (n,K,3) float64, boxes (n,4) xyxy or
+    None)], one entry per image in first-appearance order.
+
+    * COCO-style JSON: ``{"images": [{"id", "file_name"}...], "annotations": [{"image_id",
+      "keypoints": [x, y, v] * K, "bbox": [x, y, w, h] (optional)}...]}``; an annotation may
+      name its image directly with "file_name" instead of "image_id". v is read as a confidence
+      clipped to [0, 1]: COCO's 0 (not labelled) -> 0, 1 (labelled, occluded) and 2 (visible)
+      -> 1, detector scores in [0, 1] are kept. Boxes are used only if every annotation of the
+      image has one.
+    * .npz: ``imgname`` (N,) str, ``keypoints`` (N,K,3) [x, y, conf] and optionally ``boxes``
+      (N,4) xyxy, one row per person.
+    """
+    import json
+    import os
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise OSError(f"keypoints: no such file {path!r}")
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            if "imgname" not in z.files or "keypoints" not in z.files:
+                raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
+                                 f"has {z.files}")
+            names = z["imgname"].astype(str)
+            kp = np.asarray(z["keypoints"], np.float64)
+            boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z.files else None
+        if kp.ndim != 3 or len(kp) != len(names) or (boxes is not None and boxes.shape != (len(kp), 4)):
+            raise ValueError(f"keypoints: {path!r}: expected imgname (N,), keypoints (N,K,3), "
+                             f"boxes (N,4), got {names.shape}, {kp.shape}, "
+                             f"{None if boxes is None else boxes.shape}")
+        rows = [(str(n), kp[i], None if boxes is None else boxes[i]) for i, n in enumerate(names)]
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = json.load(fh)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"keypoints: {path!r} is neither an .npz nor valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+            raise ValueError(f"keypoints: {path!r}: expected a COCO-style object with 'annotations'")
+        id2name = {im["id"]: im["file_name"] for im in data.get("images", [])
+                   if isinstance(im, dict) and "id" in im and "file_name" in im}
+        rows = []
+        for a, ann in enumerate(data["annotations"]):
+            if not isinstance(ann, dict) or "keypoints" not in ann:
+                raise ValueError(f"keypoints: annotation {a} has no 'keypoints'")
+            name = ann.get("file_name", id2name.get(ann.get("image_id")))
+            if name is None:
+                raise ValueError(f"keypoints: annotation {a}: image_id {ann.get('image_id')!r} not "
+                                 f"in 'images' and no 'file_name'")
+            k = np.asarray(ann["keypoints"], np.float64)
+            if k.size % 3:
+                raise ValueError(f"keypoints: annotation {a}: {k.size} numbers, not [x, y, v] * K")
+            k = k.reshape(-1, 3).copy()
+            k[:, 2] = np.clip(k[:, 2], 0, 1)
+            bb = ann.get("bbox")
+            box = None
+            if bb is not None:
+                bb = np.asarray(bb, np.float64).reshape(4)
+                box = np.r_[bb[:2], bb[:2] + bb[2:]]
+            rows.append((str(name), k, box))
+    out, index = [], {}
+    for name, k, box in rows:
+        if name not in index:
+            index[name] = len(out)
+            out.append([name, [], []])
+        out[index[name]][1].append(k)
+        out[index[name]][2].append(box)
+    result = []
+    for name, ks, bs in out:
+        shapes = {k.shape for k in ks}
+        if len(shapes) != 1:
+            raise ValueError(f"keypoints: image {name!r}: people have different keypoint counts {shapes}")
+        kp = check_keypoints(np.stack(ks), f"keypoints of {name!r}")
+        boxes = None if any(b is None for b in bs) else np.stack(bs)
+        result.append((name, kp, boxes))
+    return result

@@ -236,3 +236,90 @@ def test_fit_jacobian_central_differences_on_standin():
 def test_default_predictor_rejects_non_model():
     with pytest.raises(TypeError, match="predict"):
         A.default_predictor(object())
+
+
+# ---- keypoints files and the CLI (with a fake CLIFF model: perturbed truth by box) ----
+
+def _write_scene_files(tmp_path, sc, per_image=2, fmt="json"):
+    import json
+    import cv2
+    W, H = sc["img_size"]
+    n = len(sc["rotmat"])
+    imgdir = tmp_path / "imgs"
+    imgdir.mkdir()
+    images, anns = [], []
+    for k, s in enumerate(range(0, n, per_image)):
+        name = f"im{k}.png"
+        cv2.imwrite(str(imgdir / name), np.zeros((H, W, 3), np.uint8))
+        images.append({"id": k, "file_name": name})
+        for p in range(s, min(n, s + per_image)):
+            kp = sc["keypoints"][p].copy()
+            kp[:, 2] = np.where(kp[:, 2] > 0, 2, 0)  # COCO visibility flags
+            b = sc["boxes"][p]
+            anns.append({"image_id": k, "keypoints": kp.ravel().tolist(),
+                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+    path = tmp_path / "kp.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns}))
+    return imgdir, path
+
+
+class _FakeModel:
+    """Stands in for cliff.load_model(...): returns the scene's perturbed truth for the person
+    whose box centre is nearest."""
+    def __init__(self, sc):
+        self.sc = sc
+        self.c = (sc["boxes"][:, :2] + sc["boxes"][:, 2:]) / 2
+
+    def predict(self, crops, boxes, img_size, focal=None):
+        assert crops.shape[1:] == (3, 256, 192)
+        i = np.argmin(((np.asarray(boxes)[:, None, :2] - self.c[None]) ** 2).sum(-1), 1)
+        return {"rotmat": self.sc["init_rotmat"][i], "betas": self.sc["init_betas"][i],
+                "t_full": self.sc["init_transl"][i]}
+
+
+def test_load_keypoint_file_json_and_npz(scene, tmp_path):
+    sc = {k: (v[:5] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    _, path = _write_scene_files(tmp_path, sc)
+    from cliff.keypoints import load_keypoint_file
+    entries = load_keypoint_file(path)
+    assert [e[0] for e in entries] == ["im0.png", "im1.png", "im2.png"]
+    assert entries[0][1].shape == (2, 17, 3) and entries[2][1].shape == (1, 17, 3)
+    np.testing.assert_allclose(entries[1][2], sc["boxes"][2:4])
+    assert set(np.unique(entries[0][1][..., 2])) <= {0.0, 1.0}
+    npz = tmp_path / "kp.npz"
+    np.savez(npz, imgname=np.array(["a", "b", "a"]), keypoints=sc["keypoints"][:3])
+    e2 = load_keypoint_file(npz)
+    assert [e[0] for e in e2] == ["a", "b"] and e2[0][1].shape == (2, 17, 3) and e2[0][2] is None
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"annotations": [{"image_id": 7, "keypoints": [1, 2, 2]}]}')
+    with pytest.raises(ValueError, match="image_id 7"):
+        load_keypoint_file(bad)
+    with pytest.raises(OSError, match="no such file"):
+        load_keypoint_file(tmp_path / "nope.json")
+
+
+def test_cli_annotate_end_to_end(scene, tmp_path, monkeypatch):
+    pytest.importorskip("cv2")
+    import argparse
+    from cliff import cli_annotate
+    from cliff.io import save_smpl_npz
+    sc = {k: (v[:4] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    imgdir, kpath = _write_scene_files(tmp_path, sc)
+    body = S.procedural_body(0)
+    smpl_path = tmp_path / "smpl.npz"
+    save_smpl_npz(str(smpl_path), body)
+    import cliff.model
+    monkeypatch.setattr(cliff.model, "load_model", lambda path: _FakeModel(sc))
+    parser = argparse.ArgumentParser()
+    cli_annotate.add_parser(parser.add_subparsers(dest="cmd"))
+    out = tmp_path / "pgt.npz"
+    args = parser.parse_args(["annotate", "--images", str(imgdir), "--keypoints", str(kpath),
+                              "--ckpt", "x.pt", "--smpl", str(smpl_path), "-o", str(out),
+                              "--no-progress"])
+    assert cli_annotate.run(args) == 0
+    z = np.load(out)
+    assert len(z["pose"]) == 4 and list(z["imgname"]) == ["im0.png", "im0.png", "im1.png", "im1.png"]
+    assert np.median(z["fit_err"]) < 0.5 * np.median(z["fit_err_init"])
+    args.images = str(tmp_path / "missing")
+    with pytest.raises(OSError, match="--images"):
+        cli_annotate.run(args)
