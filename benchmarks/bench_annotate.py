@@ -44,6 +44,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--body", choices=("standin", "procedural"), default="standin")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--e2e", choices=("res50", "hr48"), default=None,
+                    help="also time step 1 (cliff.crop + Model.predict) with random weights of "
+                         "this backbone (same speed as the released ones) for people/minute "
+                         "end to end")
+    ap.add_argument("--e2e-people", type=int, default=24)
     args = ap.parse_args()
     cliff.set_num_threads(args.threads)
     if args.body == "standin":
@@ -105,6 +110,23 @@ def main():
     for name, _, sp in rows[1:]:
         dt, it, conv = sp
         print(f"| {name} | {dt:.2f} | {60 * args.people / dt:,.0f} | {it:.1f} | {100 * conv:.0f} % |")
+    if args.e2e:
+        from cliff.arch import random_state_dict
+        from cliff.model import Model
+        model = Model.from_state_dict(random_state_dict(args.e2e, 0))
+        pred = A.default_predictor(model)
+        img = np.zeros((H, W, 3), np.uint8)
+        m = min(args.e2e_people, args.people)
+        pred(img, sc["boxes"][:2], f)  # warm-up
+        t0 = time.perf_counter()
+        for s in range(0, m, 4):  # 4 people per image
+            pred(img, sc["boxes"][s:s + 4], f)
+        t1 = (time.perf_counter() - t0) / m
+        t2 = rows[1][2][0] / args.people
+        print()
+        print(f"end to end ({args.e2e}, {args.threads} threads, 4 people per image): step 1 "
+              f"(crop + CLIFF) {1000 * t1:.0f} ms/person, step 2 (fit) {1000 * t2:.2f} ms/person "
+              f"-> {60 / (t1 + t2):,.0f} people / minute")
 
 
 if __name__ == "__main__":

@@ -323,3 +323,20 @@ def test_cli_annotate_end_to_end(scene, tmp_path, monkeypatch):
     args.images = str(tmp_path / "missing")
     with pytest.raises(OSError, match="--images"):
         cli_annotate.run(args)
+
+
+def test_annotate_with_a_real_cliff_network(body, scene):
+    # step 1 through the real path (cliff.crop + Model.predict) with random official-layout
+    # weights: the estimate is meaningless, but the pipeline must run and stay finite
+    from cliff.arch import random_state_dict
+    from cliff.model import Model
+    model = Model.from_state_dict(random_state_dict("res50", 0))
+    sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    W, H = sc["img_size"]
+    res = A.annotate([np.zeros((H, W, 3), np.uint8)], [sc["keypoints"]], model, body,
+                     boxes=[sc["boxes"]], progress=False)
+    assert len(res["pose"]) + len(res["skipped"]) == 3
+    for k, v in res.items():
+        if k != "skipped" and v.dtype.kind == "f":
+            assert np.isfinite(v).all(), k
+    assert (res["fit_err"] <= res["fit_err_init"]).all()
