@@ -340,3 +340,53 @@ def test_annotate_with_a_real_cliff_network(body, scene):
         if k != "skipped" and v.dtype.kind == "f":
             assert np.isfinite(v).all(), k
     assert (res["fit_err"] <= res["fit_err_init"]).all()
+
+
+def _numpy_cost(body, R0, phi, betas, t, betas0, kp, jidx, f, pp, norm, o):
+    """Independent float64 NumPy statement of the fitter's objective (cliff.fit docstring)."""
+    J = S.smpl_forward(body, (R0 @ S.rodrigues(phi))[None], betas[None], t[None])[0][jidx]
+    uv = f * J[:, :2] / J[:, 2:] + pp
+    sq = ((uv - kp[:, :2]) ** 2).sum(-1) / (o["sigma_rel"] * norm) ** 2
+    c2 = o["robust_scale"] ** 2
+    cost = (kp[:, 2] * c2 * sq / (sq + c2)).sum()
+    cost += o["w_root"] * (phi[0] ** 2).sum() + o["w_pose"] * (phi[1:] ** 2).sum()
+    cost += o["w_betas_init"] * ((betas - betas0) ** 2).sum() + o["w_shape"] * (betas ** 2).sum()
+    return cost
+
+
+def test_fit_result_is_a_local_minimum_of_the_stated_objective(body, fb, scene):
+    o = dict(sigma_rel=0.01, robust_scale=3.0, w_root=1.0, w_pose=10.0, w_betas_init=1.0, w_shape=0.1)
+    sc = scene
+    i = 3
+    W, H = sc["img_size"]
+    pp = np.array([W / 2, H / 2])
+    norm = 300.0
+    r = F.fit_people(fb, sc["init_rotmat"][i:i + 1], sc["init_betas"][i:i + 1], sc["init_transl"][i:i + 1],
+                     sc["keypoints"][i:i + 1], COCO17_TO_SMPLX, sc["focal"], pp, [norm],
+                     max_iter=200, tol=1e-12, robust="gm", w_transl=0.0, **o)
+    assert r["converged"][0]
+    args = (sc["init_rotmat"][i], sc["init_betas"][i], sc["keypoints"][i], COCO17_TO_SMPLX,
+            sc["focal"], pp, norm, o)
+
+    def cost(phi, be, t):
+        return _numpy_cost(body, args[0], phi, be, t, args[1], *args[2:])
+    c_init = cost(np.zeros((24, 3)), sc["init_betas"][i], sc["init_transl"][i])
+    c_fit = cost(r["phi"][0], r["betas"][0], r["transl"][0])
+    assert c_fit < 0.2 * c_init
+    rng = np.random.default_rng(0)
+    x = np.concatenate([r["phi"][0].ravel(), r["betas"][0], r["transl"][0]])
+    for _ in range(10):  # no random direction decreases the cost (first-order optimality)
+        d = rng.normal(size=x.size) * 1e-4
+        for s in (1, -1):
+            y = x + s * d
+            assert cost(y[:72].reshape(24, 3), y[72:82], y[82:]) >= c_fit - 1e-9 * c_fit
+
+
+def test_annotate_skips_person_whose_box_is_missing(body, scene):
+    sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    images, kps, boxes, pred = _images_and_predictor(sc)
+    boxes = [boxes[0].copy()]
+    boxes[0][1] = 0  # person 1: no box (all zeros)
+    res = A.annotate(images, kps, smpl=body, boxes=boxes, predictor=pred, progress=False)
+    assert [(p, why) for _, p, why in res["skipped"]] == [(1, "no usable box")]
+    assert len(res["pose"]) == 2
