@@ -106,7 +106,10 @@ def check_keypoints(keypoints, name: str = "keypoints") -> np.ndarray:
         kp = kp[None]
     if kp.ndim != 3 or kp.shape[-1] != 3:
         raise ValueError(f"{name}: expected shape (N, K, 3) [x, y, conf], got {np.shape(keypoints)}")
-    format_of(kp.shape[1])
+    try:
+        format_of(kp.shape[1])
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
     if not np.isfinite(kp).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
     if (kp[..., 2] < 0).any():
