@@ -390,3 +390,76 @@ def test_annotate_skips_person_whose_box_is_missing(body, scene):
     res = A.annotate(images, kps, smpl=body, boxes=boxes, predictor=pred, progress=False)
     assert [(p, why) for _, p, why in res["skipped"]] == [(1, "no usable box")]
     assert len(res["pose"]) == 2
+
+
+def test_robust_loss_resists_outliers_better_than_l2(body, fb):
+    sc = S.make_scene(body, 60, seed=21, outliers=0.2, rot_noise_deg=8, root_noise_deg=15)
+    gt = sc["joints"][:, :24]
+    pa = {}
+    for robust in ("gm", "huber", "none"):
+        r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+                     sc["boxes"], sc["img_size"], sc["focal"], robust=robust)
+        J = S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24]
+        pa[robust] = L.pa_mpjpe(J, gt).mean()
+    assert pa["gm"] < pa["none"] and pa["huber"] < pa["none"]
+
+
+def test_refine_accepts_part24_and_openpose_layouts(body, fb, scene):
+    from cliff.keypoints import OPENPOSE25_TO_SMPLX, to_part24
+    sc = {k: (v[:20] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    part = to_part24(sc["keypoints"])
+    r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], part, sc["boxes"],
+                 sc["img_size"], sc["focal"])
+    assert np.median(r["err_final"]) < 0.5 * np.median(r["err_init"])
+    op = S.make_scene(body, 20, seed=4, keypoint_index=OPENPOSE25_TO_SMPLX)
+    r = A.refine(fb, op["init_rotmat"], op["init_betas"], op["init_transl"], op["keypoints"],
+                 op["boxes"], op["img_size"], op["focal"])
+    assert np.median(r["err_final"]) < 0.5 * np.median(r["err_init"])
+
+
+def test_fit_people_accepts_strided_bigendian_inputs_and_threads_agree(fb, scene):
+    import threading
+    sc = scene
+    n = 10
+    args = (fb, sc["init_rotmat"][:n], sc["init_betas"][:n], sc["init_transl"][:n],
+            sc["keypoints"][:n], COCO17_TO_SMPLX, sc["focal"], (960, 540), np.full(n, 300.0))
+    ref = F.fit_people(*args)
+    kp_be = sc["keypoints"][:n].astype(">f8")
+    R_strided = np.repeat(sc["init_rotmat"][:n], 2, axis=0)[::2]
+    R_strided.setflags(write=False)
+    alt = F.fit_people(fb, R_strided, args[2], args[3], kp_be, *args[5:])
+    np.testing.assert_array_equal(alt["rotmat"], ref["rotmat"])
+    out = [None] * 4
+
+    def work(k):
+        out[k] = F.fit_people(*args)["rotmat"]
+    th = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    [t.start() for t in th]
+    [t.join() for t in th]
+    for o in out:
+        np.testing.assert_array_equal(o, ref["rotmat"])
+
+
+def test_interrupted_annotate_writes_nothing(body, scene, tmp_path):
+    sc = {k: (v[:6] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    images, kps, boxes, pred = _images_and_predictor(sc)
+    calls = []
+
+    def interrupting(image, bx, focal):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return pred(image, bx, focal)
+    out = tmp_path / "pgt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        A.annotate(images, kps, smpl=body, boxes=boxes, predictor=interrupting, output=str(out),
+                   progress=True)
+    assert os.listdir(tmp_path) == []
+
+
+def test_cliff_torch_imports_without_torch():
+    import subprocess
+    import sys
+    code = "import sys, cliff.torch, cliff.losses; assert 'torch' not in sys.modules"
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
