@@ -32,16 +32,15 @@ PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global
 
 
 def center_scale(boxes, rescale: float = 1.1):
-    """Official box -> (center (n,2), scale (n,)) with 4:3 padding (facts 7.2); b = 200 * scale."""
-    bx = np.asarray(boxes, np.float64).reshape(-1, 4)
-    center = (bx[:, :2] + bx[:, 2:]) / 2
-    size = np.maximum((bx[:, 2] - bx[:, 0]) * (256 / 192), bx[:, 3] - bx[:, 1])
-    return center, size / 200.0 * rescale
+    """Official box -> (center (n,2), scale (n,)) with 4:3 padding (facts 7.2); b = 200 * scale.
+    (cliff.camera.boxes_to_center_scale on (n,4) float64 boxes.)"""
+    from .camera import boxes_to_center_scale
+    return boxes_to_center_scale(np.asarray(boxes, np.float64).reshape(-1, 4), rescale)
 
 
 def _rotmat_to_aa(R):
-    from .synthetic import rotmat_to_aa
-    return rotmat_to_aa(R)
+    from .camera import rotmat_to_axis_angle  # the official demo's conversion
+    return rotmat_to_axis_angle(np.asarray(R, np.float64))
 
 
 def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, focal=None, *,
