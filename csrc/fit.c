@@ -87,7 +87,7 @@ typedef struct {
 /* Joints (NJ,3) with t added and their Jacobian dJ (NJ,3,P); dJ may be NULL. */
 static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi,
                     const double *betas, const double *t, fk_state *s, double *joints,
-                    double *dJ, double *scratch /* 3*K + 3*NV doubles... see fit_scratch */) {
+                    double *dJ, double *scratch /* fit_scratch_doubles(NV) doubles */) {
     const size_t K = b->n_betas, NV = b->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
     s->K = K, s->NV = NV, s->NJ = NJ, s->P = P;
     double E[9];
@@ -274,11 +274,25 @@ static int project(const double *joints, const double *dJ, size_t NJ, size_t P, 
 
 static size_t fit_scratch_doubles(size_t NV) { return 3 * NV + 3 * NJ_SMPL; }
 
+/* parents[0] < 0 and 0 <= parents[j] < j: forward kinematics in index order, no cycles. */
+static cliff_status check_body(const cliff_fit_body *body, const char *fn) {
+    if (!body->parents || !body->J0 || !body->Jdirs ||
+        (body->n_vert && (!body->vt || !body->vdirs || !body->vpose || !body->vweights)))
+        return cliff_fail(CLIFF_EINVAL, "%s: body has NULL arrays", fn);
+    for (int j = 0; j < NJ_SMPL; j++)
+        if (j == 0 ? body->parents[0] >= 0 : (body->parents[j] < 0 || body->parents[j] >= j))
+            return cliff_fail(CLIFF_EINVAL, "%s: parents must have parents[0] < 0 and "
+                                            "0 <= parents[j] < j (bad entry %d)", fn, j);
+    return CLIFF_OK;
+}
+
 cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const double *R0, const double *phi,
                                 const double *betas, const double *t, const double *cam,
                                 double *joints, double *uv, double *djoints, double *duv) {
     if (!body || !R0 || !phi || !betas || !t || !cam || !joints || !uv || !djoints || !duv)
         return cliff_fail(CLIFF_EINVAL, "cliff_fit_jacobian: NULL argument");
+    cliff_status st = check_body(body, "cliff_fit_jacobian");
+    if (st != CLIFF_OK) return st;
     fk_state *s = cliff_alloc(sizeof *s);
     double *scratch = cliff_alloc(fit_scratch_doubles(body->n_vert) * sizeof(double));
     if (!s || !scratch) {
@@ -491,10 +505,8 @@ cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_option
         return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: invalid options (max_iter >= 1, "
                                         "tol >= 0, sigma_rel > 0, robust_scale > 0, weights >= 0)");
     const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
-    for (int j = 0; j < NJ_SMPL; j++)
-        if (body->parents[j] >= j || (j > 0 && body->parents[j] < 0) || (j == 0 && body->parents[0] >= 0))
-            return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: parents must have parents[0] < 0 and "
-                                            "0 <= parents[j] < j (bad entry %d)", j);
+    cliff_status bst = check_body(body, "cliff_fit_people");
+    if (bst != CLIFF_OK) return bst;
     for (size_t m = 0; m < M; m++)
         if (kp_joint[m] >= (int64_t)NJ)
             return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: kp_joint[%zu] = %lld exceeds the %zu "

@@ -463,3 +463,11 @@ def test_cliff_torch_imports_without_torch():
     code = "import sys, cliff.torch, cliff.losses; assert 'torch' not in sys.modules"
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_bad_parents_rejected(fb):
+    import dataclasses
+    bad = dataclasses.replace(fb, parents=np.r_[-1, 0, 5, fb.parents[3:]].astype(np.int64))
+    R0, phi, be, t = _params(1)
+    with pytest.raises(ValueError, match="parents"):
+        F.fit_jacobian(bad, R0, phi, be, t, 1000.0, (0, 0))
