@@ -14,6 +14,7 @@ import os
 import pickle
 import struct
 import zipfile
+import zlib
 from typing import Any, BinaryIO, Dict, Mapping, Optional, Union
 
 import numpy as np
@@ -33,6 +34,9 @@ FORMATS = ("a PyTorch checkpoint (torch.save zip or legacy format), a .safetenso
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _MAX_PICKLE = 1 << 30  # data.pkl of a state dict is a few hundred kB
+# What zipfile/zlib raise on damaged archives (NotImplementedError: garbage version fields).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+               NotImplementedError, zlib.error, struct.error, KeyError)
 _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
                   IndexError, AttributeError, OverflowError, struct.error, MemoryError,
                   RecursionError, UnicodeDecodeError)
@@ -133,6 +137,9 @@ def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
         if last >= buf.shape[0]:
             raise _err(path, f"tensor {name!r} (size {t.size}, stride {t.stride}, offset "
                        f"{t.offset}) reaches beyond its storage of {buf.shape[0]} elements")
+    if n > (1 << 26) and n > 16 * buf.shape[0]:  # stride-0 views can claim any size
+        raise _err(path, f"tensor {name!r} of size {t.size} is implausibly large for its "
+                   f"storage of {buf.shape[0]} elements")
     item = buf.dtype.itemsize
     if n == 0:
         view = np.zeros(t.size, dtype=buf.dtype)
@@ -192,14 +199,16 @@ def _finish(path: Any, sd: Mapping, get_array: Any, strip_module_prefix: bool
 def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.ndarray]":
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except _ZIP_ERRORS as exc:
         raise _err(path, f"corrupt zip archive ({exc}); expected {FORMATS}") from None
     with zf:
         names = zf.namelist()
         pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
         if not pkl:
             if names and all(n.endswith(".npy") for n in names):
-                return _load_npz(path)
+                return _finish(path, _load_npz(path), None, strip)
             if any(n.endswith("constants.pkl") for n in names):
                 raise _err(path, "this is a TorchScript archive (torch.jit.save); save the "
                            "model's state_dict with torch.save instead")
@@ -220,7 +229,11 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
                 if order not in (b"little", b"big"):
                     raise _err(path, f"unknown byteorder record {order!r:.20}")
                 big = order == b"big"
-        except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as exc:
+        except ValueError as exc:
+            if str(exc).startswith(os.fspath(path)):
+                raise
+            raise _err(path, f"corrupt zip archive ({exc})") from None
+        except _ZIP_ERRORS as exc:
             raise _err(path, f"corrupt zip archive ({exc})") from None
         table = _StorageTable(path, legacy=False)
         obj = _unpickle(path, data, table)
@@ -241,7 +254,7 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
                 try:
                     with zf.open(zi) as fh:
                         raw = fh.read(ref.numel * dt.itemsize)
-                except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as exc:
+                except _ZIP_ERRORS as exc:
                     raise _err(path, f"cannot read {name!r}: {exc}") from None
                 if len(raw) != ref.numel * dt.itemsize:
                     raise _err(path, f"storage record {name!r} is truncated")
@@ -250,11 +263,6 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
 
         return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, storage(t.storage), big),
                        strip)
-
-
-def zlib_error() -> type:
-    import zlib
-    return zlib.error
 
 
 def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable) -> Any:
@@ -291,10 +299,7 @@ def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, n
         proto = header("protocol version")
         if proto != _LEGACY_PROTOCOL:
             raise _err(path, f"unsupported legacy checkpoint protocol {proto!r:.20}")
-        sys_info = header("system info")
-        little = True
-        if isinstance(sys_info, dict):
-            little = bool(sys_info.get("little_endian", True))
+        header("system info")  # raw storages are little-endian whatever it says
         table = _StorageTable(path, legacy=True)
         obj = _unpickle(path, f, table)
         keys = header("storage key list")
@@ -326,8 +331,6 @@ def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, n
         missing = wanted - set(buffers)
         if missing:
             raise _err(path, f"storages {sorted(missing)[:5]} are used but not in the file")
-        # Legacy raw data is written little-endian whatever the machine (sizes too).
-        del little
         return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, buffers[t.storage.key],
                                                                False), strip)
 
@@ -339,7 +342,7 @@ def _load_npz(path: PathLike) -> "collections.OrderedDict[str, np.ndarray]":
     try:
         with np.load(path, allow_pickle=False) as z:
             return collections.OrderedDict((k, np.asarray(z[k], order="C")) for k in z.files)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib_error()) as exc:
+    except _ZIP_ERRORS as exc:
         raise _err(path, f"cannot read the .npz archive ({exc})") from None
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
 from typing import Any, Dict, Mapping
 
 import numpy as np
@@ -147,14 +146,13 @@ def load_smpl(path: Any) -> Dict[str, np.ndarray]:
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 raw: Mapping[str, Any] = {k: z[k] for k in z.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        except Exception as exc:  # zipfile/zlib/numpy errors on a damaged archive
             raise _err(path, f"cannot read the .npz archive ({exc}); expected {_EXPECTED}") from None
     else:
         try:
             raw = restricted_load(data, groups=("smpl",))
         except UnsafePickleError as exc:
-            e = UnsafePickleError(f"{os.fspath(path)!s}: {exc}")
-            raise e from None
+            raise UnsafePickleError(f"{os.fspath(path)!s}: {exc}; expected {_EXPECTED}") from None
         except Exception as exc:  # any malformed pickle: UnpicklingError, EOFError, ...
             raise _err(path, f"not a readable pickle ({type(exc).__name__}: {exc}); expected "
                        f"{_EXPECTED}") from None

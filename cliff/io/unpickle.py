@@ -30,6 +30,7 @@ The allowlist is split into groups: ``"numpy"`` (always on), ``"torch"`` (checkp
 from __future__ import annotations
 
 import collections
+import copyreg
 import io
 import pickle
 import re
@@ -50,9 +51,10 @@ __all__ = [
 _MAX_DEPTH = 200
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
     """The pickle asked for something outside the allowlist (a global, a persistent id kind,
-    a constructor argument). Nothing from the file was executed."""
+    a constructor argument). Nothing from the file was executed. It is also a ValueError, so
+    callers that catch ValueError for "bad file" catch it too."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ class TorchStorageType:
 
 def _storage_type(name: str, dtype: Optional[str], bf16: bool = False) -> type:
     return type(name, (TorchStorageType,), {
-        "dtype": np.dtype(dtype) if dtype else np.dtype(np.uint16),
+        "dtype": np.dtype(dtype) if dtype else np.dtype("<u2"),
         "torch_name": name, "bfloat16": bf16})
 
 
@@ -496,11 +498,20 @@ class RestrictedUnpickler(pickle.Unpickler):
                  persistent_load: Optional[Callable[[Any], Any]] = None,
                  encoding: str = "latin1") -> None:
         super().__init__(file, encoding=encoding, fix_imports=False)
+        self._file = file
         table = dict(_NUMPY_GROUP)
         for g in groups:
             table.update(ALLOWLIST[g])
         self._table = table
         self._pid_handler = persistent_load
+
+    def load(self) -> Any:
+        # EXT1/2/4 opcodes consult copyreg's extension cache BEFORE find_class. The cache is
+        # empty unless some library in this process registered extensions; if it is not,
+        # refuse pickles that use extension codes at all (checked without executing).
+        if copyreg._extension_cache or copyreg._extension_registry:
+            _refuse_extension_codes(self._file)
+        return super().load()
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -515,6 +526,22 @@ class RestrictedUnpickler(pickle.Unpickler):
         if self._pid_handler is None:
             raise UnsafePickleError(f"unexpected persistent id {pid!r:.80} in this kind of file")
         return self._pid_handler(pid)
+
+
+def _refuse_extension_codes(file: Any) -> None:
+    """Parse (not run) the next pickle in ``file`` and refuse EXT opcodes; rewinds."""
+    import pickletools
+    start = file.tell()
+    try:
+        for op, arg, _ in pickletools.genops(file):
+            if op.name in ("EXT1", "EXT2", "EXT4"):
+                raise UnsafePickleError(f"pickle extension code {arg} is not allowed")
+    except UnsafePickleError:
+        raise
+    except Exception:
+        pass  # malformed: the real unpickler reports it below
+    finally:
+        file.seek(start)
 
 
 def resolve(obj: Any, _depth: int = 0, _memo: Optional[dict] = None) -> Any:
