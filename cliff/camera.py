@@ -175,8 +175,9 @@ def rotmat_to_axis_angle(R: ArrayLike) -> np.ndarray:
     Reproduces torchgeometry 0.1.2 ``rotation_matrix_to_angle_axis`` (used by the demo's
     default ``--pose_format aa``): quaternion by the four-case formula with eps = 1e-6 on R[2,2],
     not re-normalised, then angle-axis with the angle folded into [-pi, pi]. So it also gives
-    the official numbers for slightly non-orthonormal input (NaN where the official code gives
-    NaN: input far from a rotation).
+    the official numbers for non-orthonormal input (the branch choice keeps the square root's
+    argument above 1 - 1e-6, so any finite matrix gives finite numbers; far from a rotation they
+    mean little).
 
     Args:
         R: (..., 3, 3). Main argument.
