@@ -466,7 +466,8 @@ cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, c
     const long nn = (long)n;
     omp_set_num_threads(cliff_threads());
 
-#pragma omp parallel for schedule(static) if (n > 1)
+    /* ~1-3 us per body: threads only pay off for large batches. */
+#pragma omp parallel for schedule(static) if (n >= 256)
     for (long i = 0; i < nn; i++) {
         float *feat = scratch + (size_t)i * bstride, *A = feat + fstride, *tr = A + 12 * J;
         const float *t = transl ? transl + 3 * i : zero3;
@@ -478,7 +479,7 @@ cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, c
 
     if (vertices) {
         const int P = m->num_panels;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16)
         for (int p = 0; p < P; p++) {
             for (size_t i0 = 0; i0 < n; i0 += GROUP) {
                 body_ref b[GROUP];
