@@ -51,6 +51,7 @@ def crop(
     *,
     bgr: bool = False,
     nhwc: bool = False,
+    ipp: bool = False,
 ) -> dict[str, npt.NDArray[Any]]: ...
 
 # ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.fit ----

@@ -215,8 +215,13 @@ CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, dou
 #define CLIFF_CROP_HEIGHT 256
 #define CLIFF_CROP_WIDTH 192
 
+/* `flags` of the crop functions: a layout, optionally | CLIFF_CROP_IPP. */
 enum { CLIFF_CROP_NCHW = 0, /* out (n,3,256,192): the official network input layout */
-       CLIFF_CROP_NHWC = 1  /* out (n,256,192,3): the engine's layout */ };
+       CLIFF_CROP_NHWC = 1, /* out (n,256,192,3): the engine's layout */
+       /* Resize as OpenCV builds with Intel IPP do (every PyPI wheel on x86, hence the
+        * official demo there): float64 source coordinates, x = s0 + a*(s1 - s0) with a fused
+        * multiply-add. Default: OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */
+       CLIFF_CROP_IPP = 2 };
 
 /* Official crop window of each (centre, scale): ulbr (n,4) = [ul_x, ul_y, br_x, br_y] pixels,
  * ul inclusive, br exclusive (the window is br - ul pixels wide/high). center (n,2), scale (n,)
@@ -226,23 +231,24 @@ CLIFF_API void cliff_crop_window(const double *center, const double *scale, size
 
 /* Crops of one image. image (height,width,3) uint8 row-major, channels RGB (bgr = 0) or BGR
  * (bgr != 0; e.g. straight from OpenCV); center (n,2) pixels, scale (n,) (crop height
- * 200*scale pixels) -> out float32 in `layout`. EINVAL for a non-finite centre/scale, scale
- * <= 0, an empty window (box too small) or a window over 2^24 pixels on a side. */
+ * 200*scale pixels) -> out float32 in the layout given by `flags`. EINVAL for a non-finite
+ * centre/scale, scale <= 0, an empty window (box too small) or a window over 2^24 pixels on
+ * a side. */
 CLIFF_API cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width,
                                                int bgr, const double *center, const double *scale,
-                                               size_t n, int layout, float *out);
+                                               size_t n, int flags, float *out);
 
 /* Same from person boxes xyxy (n,4) = [x1, y1, x2, y2] pixels (x2 >= x1, y2 >= y1, finite)
  * with the official rescale (1.1); centre/scale by cliff_boxes_to_center_scale_f64. Also
  * returns center (n,2) and scale (n,) if non-NULL. */
 CLIFF_API cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
-                                        const double *xyxy, size_t n, double rescale, int layout,
+                                        const double *xyxy, size_t n, double rescale, int flags,
                                         float *out, double *center, double *scale);
 /* Same from float32 detections (the official demo's input) with its mixed precision, through
  * cliff_boxes_to_center_scale_f32in. */
 CLIFF_API cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width,
                                               int bgr, const float *xyxy, size_t n,
-                                              double rescale, int layout, float *out,
+                                              double rescale, int flags, float *out,
                                               double *center, double *scale);
 
 /* ---- rendering (render.c) ------------------------------------------------------------ */

@@ -10,9 +10,11 @@
  *    x border clamping with zero weight, y rows clamped with unchanged weights, horizontal pass
  *    then vertical pass, each as two float products and one float sum), the same-size copy
  *    and the exact-2x INTER_AREA mean;
+ *    with CLIFF_CROP_IPP, the resize of OpenCV builds with Intel IPP instead (float64 source
+ *    coordinates, s0 + a*(s1 - s0) fused), which is what PyPI's OpenCV computes on x86;
  *  - normalisation: (v / 255 - mean_c) / std_c in float32 with float32 constants.
- * This file is compiled with -std=c11, where GCC does not contract a*b+c into FMAs; the
- * products and sums above must stay separately rounded. */
+ * This file is compiled with -std=c11, where GCC does not contract a*b+c into FMAs: OpenCV's
+ * products and sums must stay separately rounded (the IPP form calls fmaf explicitly). */
 #include "common.h"
 
 #include <math.h>
@@ -102,7 +104,7 @@ typedef struct {
     const uint8_t *image;
     int64_t height, width;
     int chan[3]; /* source channel of output channel k (RGB order) */
-    int layout;
+    int nhwc, ipp;
 } source;
 
 /* Pixel of the zero-padded window at window row r, column c. */
@@ -118,7 +120,7 @@ static inline void store_row(const source *s, const float *v, size_t i, int dy, 
     float nv[CW * 3];
     for (int x = 0; x < CW; x++)
         for (int k = 0; k < 3; k++) nv[x * 3 + k] = (v[x * 3 + k] / 255.0f - k_mean[k]) / k_std[k];
-    if (s->layout == CLIFF_CROP_NHWC) {
+    if (s->nhwc) {
         memcpy(out + ((i * CH + (size_t)dy) * CW) * 3, nv, sizeof nv);
     } else {
         for (int k = 0; k < 3; k++) {
@@ -166,12 +168,27 @@ typedef struct {
     float a0[CW], a1[CW];
 } xtable;
 
+/* Source coordinate of output index d: OpenCV's own code rounds it to float and takes the
+ * float fraction (scale = 1 / inv_scale); IPP keeps it in double (scale = src / dst) and
+ * rounds only the fraction. */
+static inline void source_coord(int ipp, int d, int64_t src, int dst, int64_t *si, float *frac) {
+    if (ipp) {
+        double f = (d + 0.5) * ((double)src / (double)dst) - 0.5;
+        double fl = floor(f);
+        *si = (int64_t)fl;
+        *frac = (float)(f - fl);
+    } else {
+        float f = (float)((d + 0.5) * (1.0 / ((double)dst / (double)src)) - 0.5);
+        *si = (int64_t)floorf(f);
+        *frac = f - (float)*si;
+    }
+}
+
 static void make_xtable(const source *s, const window *win, xtable *t) {
-    double scale_x = 1.0 / ((double)CW / (double)win->w); /* as OpenCV: 1 / inv_scale_x */
     for (int dx = 0; dx < CW; dx++) {
-        float fx = (float)((dx + 0.5) * scale_x - 0.5);
-        int64_t sx = (int64_t)floorf(fx);
-        fx -= (float)sx;
+        int64_t sx;
+        float fx;
+        source_coord(s->ipp, dx, win->w, CW, &sx, &fx);
         if (sx < 0) fx = 0, sx = 0;
         if (sx >= win->w - 1) fx = 0, sx = win->w - 1;
         int64_t sx1 = sx + 1 < win->w ? sx + 1 : sx; /* weight 0 when clamped */
@@ -203,17 +220,42 @@ static void hrow(const source *s, const window *win, const xtable *t, int64_t r,
     }
 }
 
+/* IPP's form of both passes: s0 + a*(s1 - s0) as one fused multiply-add. target_clones
+ * gives an FMA-instruction version and a default one (libm's correctly rounded fmaf). */
+__attribute__((target_clones("fma", "default")))
+static void hrow_ipp(const source *s, const window *win, const xtable *t, int64_t r, float *h) {
+    int64_t y = win->uly + r;
+    if (y < 0 || y >= s->height) {
+        memset(h, 0, sizeof(float) * CW * 3);
+        return;
+    }
+    const uint8_t *row = s->image + y * s->width * 3;
+    for (int dx = 0; dx < CW; dx++) {
+        const uint8_t *p0 = t->off0[dx] >= 0 ? row + t->off0[dx] : k_zero_pixel;
+        const uint8_t *p1 = t->off1[dx] >= 0 ? row + t->off1[dx] : k_zero_pixel;
+        float a = t->a1[dx];
+        for (int k = 0; k < 3; k++) {
+            float v0 = (float)p0[s->chan[k]], v1 = (float)p1[s->chan[k]];
+            h[dx * 3 + k] = fmaf(a, v1 - v0, v0);
+        }
+    }
+}
+
+__attribute__((target_clones("fma", "default")))
+static void vrow_ipp(const float *h0, const float *h1, float b, float *v) {
+    for (int k = 0; k < CW * 3; k++) v[k] = fmaf(b, h1[k] - h0[k], h0[k]);
+}
+
 static void rows_linear(const source *s, const window *win, size_t i, int y0, int y1,
                         float *out) {
     xtable t;
     make_xtable(s, win, &t);
-    double scale_y = 1.0 / ((double)CH / (double)win->h);
     float buf[2][CW * 3], v[CW * 3];
     int64_t cached[2] = {-1, -1};
     for (int dy = y0; dy < y1; dy++) {
-        float fy = (float)((dy + 0.5) * scale_y - 0.5);
-        int64_t sy = (int64_t)floorf(fy);
-        fy -= (float)sy;
+        int64_t sy;
+        float fy;
+        source_coord(s->ipp, dy, win->h, CH, &sy, &fy);
         /* both rows clamped into the window; the weights are kept (OpenCV) */
         int64_t r0 = sy < 0 ? 0 : sy >= win->h ? win->h - 1 : sy;
         int64_t r1 = sy + 1 < 0 ? 0 : sy + 1 >= win->h ? win->h - 1 : sy + 1;
@@ -221,27 +263,32 @@ static void rows_linear(const source *s, const window *win, size_t i, int y0, in
         int s0 = cached[0] == r0 ? 0 : cached[1] == r0 ? 1 : -1;
         if (s0 < 0) {
             s0 = cached[0] == r1 ? 1 : 0;
-            hrow(s, win, &t, r0, buf[s0]);
+            (s->ipp ? hrow_ipp : hrow)(s, win, &t, r0, buf[s0]);
             cached[s0] = r0;
         }
         int s1 = cached[0] == r1 ? 0 : cached[1] == r1 ? 1 : -1;
         if (s1 < 0) {
             s1 = 1 - s0;
-            hrow(s, win, &t, r1, buf[s1]);
+            (s->ipp ? hrow_ipp : hrow)(s, win, &t, r1, buf[s1]);
             cached[s1] = r1;
         }
         const float *h0 = buf[s0], *h1 = buf[s1];
-        for (int k = 0; k < CW * 3; k++) {
-            float m0 = h0[k] * b0, m1 = h1[k] * b1;
-            v[k] = m0 + m1;
+        if (s->ipp) {
+            vrow_ipp(h0, h1, b1, v);
+        } else {
+            for (int k = 0; k < CW * 3; k++) {
+                float m0 = h0[k] * b0, m1 = h1[k] * b1;
+                v[k] = m0 + m1;
+            }
         }
         store_row(s, v, i, dy, out);
     }
 }
 
 static cliff_status crop_windows(const uint8_t *image, size_t height, size_t width, int bgr,
-                                 const window *wins, size_t n, int layout, float *out) {
-    source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2}, layout};
+                                 const window *wins, size_t n, int flags, float *out) {
+    source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2},
+                (flags & CLIFF_CROP_NHWC) != 0, (flags & CLIFF_CROP_IPP) != 0};
     if (bgr) s.chan[0] = 2, s.chan[2] = 0;
     const int per = CH / ROWS_PER_TASK;
     const long long tasks = (long long)n * per;
@@ -258,11 +305,11 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
     return CLIFF_OK;
 }
 
-static cliff_status check_image(const uint8_t *image, size_t height, size_t width, int layout,
+static cliff_status check_image(const uint8_t *image, size_t height, size_t width, int flags,
                                 float *out, size_t n) {
-    if (layout != CLIFF_CROP_NCHW && layout != CLIFF_CROP_NHWC)
-        return cliff_fail(CLIFF_EINVAL, "layout: expected CLIFF_CROP_NCHW or CLIFF_CROP_NHWC, "
-                          "got %d", layout);
+    if (flags & ~(CLIFF_CROP_NHWC | CLIFF_CROP_IPP))
+        return cliff_fail(CLIFF_EINVAL, "flags: expected CLIFF_CROP_NCHW or CLIFF_CROP_NHWC, "
+                          "optionally | CLIFF_CROP_IPP, got %d", flags);
     if (height == 0 || width == 0)
         return cliff_fail(CLIFF_EINVAL, "image: empty (%zu x %zu pixels)", height, width);
     if (height > (size_t)1 << 31 || width > (size_t)1 << 31)
@@ -273,23 +320,23 @@ static cliff_status check_image(const uint8_t *image, size_t height, size_t widt
 
 cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width, int bgr,
                                      const double *center, const double *scale, size_t n,
-                                     int layout, float *out) {
-    cliff_status st = check_image(image, height, width, layout, out, n);
+                                     int flags, float *out) {
+    cliff_status st = check_image(image, height, width, flags, out, n);
     if (st) return st;
     if (n == 0) return CLIFF_OK;
     window *wins = cliff_alloc(n * sizeof *wins);
     if (!wins) return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu windows", n);
     for (size_t i = 0; i < n && !st; i++)
         st = make_window(center[2 * i], center[2 * i + 1], scale[i], i, "center/scale", &wins[i]);
-    if (!st) st = crop_windows(image, height, width, bgr, wins, n, layout, out);
+    if (!st) st = crop_windows(image, height, width, bgr, wins, n, flags, out);
     cliff_free(wins);
     return st;
 }
 
 static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
                                const double *x64, const float *x32, size_t n, double rescale,
-                               int layout, float *out, double *center, double *scale) {
-    cliff_status st = check_image(image, height, width, layout, out, n);
+                               int flags, float *out, double *center, double *scale) {
+    cliff_status st = check_image(image, height, width, flags, out, n);
     if (st) return st;
     if (!(isfinite(rescale) && rescale > 0))
         return cliff_fail(CLIFF_EINVAL, "rescale: expected a finite number > 0, got %g", rescale);
@@ -315,7 +362,7 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
     else cliff_boxes_to_center_scale_f32in(x32, n, rescale, c, sc);
     for (size_t i = 0; i < n && !st; i++)
         st = make_window(c[2 * i], c[2 * i + 1], sc[i], i, "xyxy", &wins[i]);
-    if (!st) st = crop_windows(image, height, width, bgr, wins, n, layout, out);
+    if (!st) st = crop_windows(image, height, width, bgr, wins, n, flags, out);
     if (!st && center) memcpy(center, c, n * 2 * sizeof(double));
     if (!st && scale) memcpy(scale, sc, n * sizeof(double));
     cliff_free(wins);
@@ -324,15 +371,15 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
 }
 
 cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
-                              const double *xyxy, size_t n, double rescale, int layout,
+                              const double *xyxy, size_t n, double rescale, int flags,
                               float *out, double *center, double *scale) {
-    return crop_boxes(image, height, width, bgr, xyxy, NULL, n, rescale, layout, out, center,
+    return crop_boxes(image, height, width, bgr, xyxy, NULL, n, rescale, flags, out, center,
                       scale);
 }
 
 cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width, int bgr,
-                                    const float *xyxy, size_t n, double rescale, int layout,
+                                    const float *xyxy, size_t n, double rescale, int flags,
                                     float *out, double *center, double *scale) {
-    return crop_boxes(image, height, width, bgr, NULL, xyxy, n, rescale, layout, out, center,
+    return crop_boxes(image, height, width, bgr, NULL, xyxy, n, rescale, flags, out, center,
                       scale);
 }

@@ -66,11 +66,11 @@ static PyArrayObject *boxes_array(PyObject *obj, npy_intp *n) {
 
 static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *kwlist[] = {"image", "xyxy", "rescale", "bgr", "nhwc", NULL};
+    static char *kwlist[] = {"image", "xyxy", "rescale", "bgr", "nhwc", "ipp", NULL};
     PyObject *image_obj, *xyxy_obj, *rescale_obj = NULL;
-    int bgr = 0, nhwc = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$pp:crop", kwlist, &image_obj, &xyxy_obj,
-                                     &rescale_obj, &bgr, &nhwc))
+    int bgr = 0, nhwc = 0, ipp = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$ppp:crop", kwlist, &image_obj, &xyxy_obj,
+                                     &rescale_obj, &bgr, &nhwc, &ipp))
         return NULL;
     double rescale = 1.1;
     if (rescale_obj) {
@@ -90,7 +90,11 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
         return NULL;
     }
     npy_intp crop_shape[4] = {n, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH};
-    if (nhwc) crop_shape[1] = CLIFF_CROP_HEIGHT, crop_shape[2] = CLIFF_CROP_WIDTH, crop_shape[3] = 3;
+    if (nhwc) {
+        crop_shape[1] = CLIFF_CROP_HEIGHT;
+        crop_shape[2] = CLIFF_CROP_WIDTH;
+        crop_shape[3] = 3;
+    }
     npy_intp c_shape[2] = {n, 2}, b_shape[2] = {n, 3};
     PyArrayObject *crops = (PyArrayObject *)PyArray_SimpleNew(4, crop_shape, NPY_FLOAT32);
     PyArrayObject *center = (PyArrayObject *)PyArray_SimpleNew(2, c_shape, NPY_FLOAT64);
@@ -108,10 +112,10 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     float *b = (float *)PyArray_DATA(box);
     Py_BEGIN_ALLOW_THREADS
     /* float32 boxes (detector output) get the official mixed precision, others float64 */
-    int layout = nhwc ? CLIFF_CROP_NHWC : CLIFF_CROP_NCHW;
+    int flags = (nhwc ? CLIFF_CROP_NHWC : CLIFF_CROP_NCHW) | (ipp ? CLIFF_CROP_IPP : 0);
     float *dst = (float *)PyArray_DATA(crops);
-    st = f32 ? cliff_crop_boxes_f32in(img, h, w, bgr, xy, (size_t)n, rescale, layout, dst, c, s)
-             : cliff_crop_boxes(img, h, w, bgr, xy, (size_t)n, rescale, layout, dst, c, s);
+    st = f32 ? cliff_crop_boxes_f32in(img, h, w, bgr, xy, (size_t)n, rescale, flags, dst, c, s)
+             : cliff_crop_boxes(img, h, w, bgr, xy, (size_t)n, rescale, flags, dst, c, s);
     if (st == CLIFF_OK)
         for (npy_intp i = 0; i < n; i++) {
             /* what the official demo feeds bbox_info: float32 centre, float32(scale) * 200 */
@@ -138,9 +142,10 @@ done:
 
 static PyMethodDef crop_methods[] = {
     {"crop", (PyCFunction)(void (*)(void))py_crop, METH_VARARGS | METH_KEYWORDS,
-     "crop(image, xyxy, rescale=1.1, *, bgr=False, nhwc=False) -> dict with 'crops' float32 "
-     "(N,3,256,192) (or (N,256,192,3) with nhwc), 'boxes' float32 (N,3) [cx, cy, b], "
-     "'center' float64 (N,2), 'scale' float64 (N,). image: uint8 (H,W,3), RGB unless bgr."},
+     "crop(image, xyxy, rescale=1.1, *, bgr=False, nhwc=False, ipp=False) -> dict with 'crops' "
+     "float32 (N,3,256,192) (or (N,256,192,3) with nhwc), 'boxes' float32 (N,3) [cx, cy, b], "
+     "'center' float64 (N,2), 'scale' float64 (N,). image: uint8 (H,W,3), RGB unless bgr. "
+     "ipp: resize as OpenCV builds with Intel IPP do."},
     {NULL, NULL, 0, NULL},
 };
 
