@@ -51,6 +51,15 @@ PEERS_TORCH = ("torch-eager", "torch-tuned")
 # ---- worker side ----------------------------------------------------------------------------
 
 def _peak_rss_mb():
+    # VmHWM, not ru_maxrss: on Linux ru_maxrss survives execve, so a worker would report the
+    # (torch-importing) parent's peak instead of its own.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 

@@ -67,3 +67,7 @@ __all__ += ["crop"]
 from . import annotate, keypoints, losses  # noqa: E402  (annotate.annotate: the annotator)
 from .fit import FitBody, fit_people  # noqa: E402
 __all__ += ["annotate", "keypoints", "losses", "FitBody", "fit_people"]
+
+from .model import Model, load_model  # noqa: E402
+
+__all__ += ["Model", "load_model"]

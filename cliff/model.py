@@ -8,35 +8,19 @@ frame: OpenCV (x right, y down, z forward).
 """
 from __future__ import annotations
 
-import math
 import os
 from typing import Dict, Mapping, Optional, Union
 
 import numpy as np
 
 from . import _core
+from .arch import detect_backbone
 
 __all__ = ["Model", "load_model", "detect_backbone", "BACKBONES"]
 
 BACKBONES = ("hr48", "res50")
 CROP_H, CROP_W = 256, 192
 
-ArrayLike = Union[np.ndarray, "object"]
-
-
-def detect_backbone(keys) -> str:
-    """'hr48' or 'res50' from checkpoint keys ('module.' already removed); ValueError otherwise."""
-    keys = set(keys)
-    hr = any(k.startswith("encoder.stage4.") or k.startswith("encoder.transition1.") for k in keys)
-    rn = any(k.startswith("encoder.layer4.") for k in keys)
-    if hr and not rn:
-        return "hr48"
-    if rn and not hr:
-        return "res50"
-    raise ValueError(
-        "checkpoint: cannot tell the architecture from its keys (expected CLIFF HRNet-W48 keys "
-        "'encoder.stage4.*' or ResNet-50 keys 'encoder.layer4.*'; got %d keys, e.g. %s)"
-        % (len(keys), ", ".join(sorted(keys)[:3]) or "none"))
 
 
 def _learnable(name: str) -> bool:
@@ -61,13 +45,21 @@ class Model:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray], backbone: Optional[str] = None,
-                        precision: str = "fp32") -> "Model":
+                        precision: str = "fp32", *, consume: bool = False) -> "Model":
         """Build from a state dict with the official keys ('module.' prefixes are removed).
-        The key set must equal the architecture's exactly."""
+        The key set must equal the architecture's exactly. With consume=True the dict is
+        emptied and each array is dropped as soon as it is packed (peak memory ~ one copy of
+        the weights)."""
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
-        state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in state.items()}
-        detected = detect_backbone(state.keys())
+        src = state
+        state = {(k.replace("module.", "") if isinstance(k, str) else k): v for k, v in src.items()}
+        if consume and isinstance(src, dict):
+            src.clear()
+        try:
+            detected = detect_backbone(state.keys())
+        except ValueError as exc:
+            raise ValueError(f"checkpoint: {exc}") from None
         if backbone is None:
             backbone = detected
         elif backbone not in BACKBONES:
@@ -79,7 +71,9 @@ class Model:
         names = list(state.keys())
         arrays = [np.asarray(state[k]) for k in names]
         num_params = int(sum(a.size for k, a in zip(names, arrays) if _learnable(k)))
-        core = _core.Model(backbone, precision, names, arrays)
+        if consume:
+            state.clear()
+        core = _core.Model(backbone, precision, names, arrays, consume)
         return cls(core, backbone, precision, num_params)
 
     # ---- inference ----------------------------------------------------------------------
@@ -174,6 +168,12 @@ class Model:
         self._check_open()
         return self._core.weight_bytes
 
+    @property
+    def work_bytes(self) -> int:
+        """Bytes of the activation arenas and scratchpads (one per cached batch size)."""
+        self._check_open()
+        return self._core.work_bytes
+
     # ---- lifetime -----------------------------------------------------------------------
     @property
     def closed(self) -> bool:
@@ -223,5 +223,5 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     """
     from .io import load_checkpoint
 
-    state = load_checkpoint(path)
-    return Model.from_state_dict(state, backbone=backbone, precision=precision)
+    return Model.from_state_dict(load_checkpoint(path), backbone=backbone, precision=precision,
+                                 consume=True)

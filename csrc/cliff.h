@@ -177,9 +177,13 @@ enum { CLIFF_CROPS_NCHW_F32 = 0, CLIFF_CROPS_NHWC_U8 = 1 }; /* crop layouts */
 #define CLIFF_CROP_W 192
 #define CLIFF_FEATURES 2048
 
+/* release (may be NULL) is called with the index of each array once the engine no longer
+ * reads it (a caller handing over its only copy can free it there: peak memory stays near one
+ * copy of the weights); every index is released before the function returns. */
 CLIFF_API cliff_status cliff_net_create(const char *backbone, int precision,
                                         const cliff_array *arrays, size_t n_arrays,
-                                        cliff_net **out);
+                                        void (*release)(void *ctx, size_t index),
+                                        void *release_ctx, cliff_net **out);
 CLIFF_API void cliff_net_free(cliff_net *net);
 
 /* crops: CLIFF_CROPS_NCHW_F32 (n,3,256,192) float32 normalized with the ImageNet mean/std, or
@@ -193,6 +197,8 @@ CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, int layo
 
 /* Bytes of the packed weights (encoder + collapsed regressor). */
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
+/* Bytes of the activation arenas + scratchpads of the cached plans (one per batch size). */
+CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);
 
 /* Layer table: count, and per layer its name (checkpoint prefix), kind ("conv", "maxpool",
  * "avgpool", "upsample") and the oneDNN implementation chosen for batch 1. */

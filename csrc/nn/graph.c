@@ -127,8 +127,13 @@ static cliff_status need(const nn_array *arrs, size_t n, const char *name, int n
 }
 
 /* Folded float32 weights (oc, ic, k, k) and bias (oc) of conv layer L. */
-static cliff_status fold(const nn_graph *g, const nn_layer *L, const nn_array *arrs, size_t n,
+static void release(const nn_model *m, const nn_array *a) {
+    if (a && m->release) m->release(m->release_ctx, (size_t)(a - (const nn_array *)m->arrs_base));
+}
+
+static cliff_status fold(const nn_model *m, const nn_layer *L, const nn_array *arrs, size_t n,
                          float **wout, float **bout) {
+    const nn_graph *g = &m->g;
     int oc = g->t[L->dst].c, ic = g->t[L->src].c, k = L->k;
     int64_t ws[4] = {oc, ic, k, k}, vs[1] = {oc};
     char key[128];
@@ -165,6 +170,8 @@ static cliff_status fold(const nn_graph *g, const nn_layer *L, const nn_array *a
         for (size_t i = 0; i < per; i++) w[o * per + i] = (float)((double)W->data[o * per + i] * scale);
         b[o] = (float)shift;
     }
+    const nn_array *used[6] = {W, B, gam, bet, mu, var};
+    for (int i = 0; i < 6; i++) release(m, used[i]);
     *wout = w;
     *bout = b;
     return CLIFF_OK;
@@ -347,7 +354,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         switch (L->op) {
         case OP_CONV: {
             float *w = NULL, *b = NULL;
-            if (!m->packed[i] && (st = fold(g, L, arrs, narr, &w, &b))) goto fail;
+            if (!m->packed[i] && (st = fold(m, L, arrs, narr, &w, &b))) goto fail;
             st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
                          b, sp, dp, ap, &p->prims[i]);
             cliff_free(w);
@@ -384,10 +391,13 @@ fail:
 /* ---- model -------------------------------------------------------------------------------- */
 
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
-                           size_t narr) {
+                           size_t narr, void (*release_fn)(void *, size_t), void *release_ctx) {
     cliff_status st;
     memset(m, 0, sizeof *m);
     m->dt = dt;
+    m->release = release_fn;
+    m->release_ctx = release_ctx;
+    m->arrs_base = arrs;
     if (strcmp(backbone, "res50") == 0)
         st = nn_build_resnet50(&m->g);
     else if (strcmp(backbone, "hr48") == 0)

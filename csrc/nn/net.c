@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #define MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
 
@@ -17,7 +20,8 @@ struct cliff_net {
 };
 
 cliff_status cliff_net_create(const char *backbone, int precision, const cliff_array *arrays,
-                              size_t n_arrays, cliff_net **out) {
+                              size_t n_arrays, void (*release)(void *ctx, size_t index),
+                              void *release_ctx, cliff_net **out) {
     *out = NULL;
     if (precision != CLIFF_FP32 && precision != CLIFF_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
@@ -28,17 +32,22 @@ cliff_status cliff_net_create(const char *backbone, int precision, const cliff_a
     const nn_array *arrs = (const nn_array *)arrays; /* same layout */
     _Static_assert(sizeof(nn_array) == sizeof(cliff_array), "nn_array mirrors cliff_array");
     cliff_status st = nn_model_init(&net->model, backbone, precision == CLIFF_BF16 ? NN_BF16 : NN_F32,
-                                    arrs, n_arrays);
+                                    arrs, n_arrays, release, release_ctx);
     if (st) {
         free(net);
         return st;
     }
-    if ((st = nn_regressor_init(&net->reg, arrs, n_arrays))) {
+    st = nn_regressor_init(&net->reg, arrs, n_arrays);
+    for (size_t i = 0; release && i < n_arrays; i++) release(release_ctx, i);
+    if (st) {
         nn_model_free(&net->model);
         free(net);
         return st;
     }
     pthread_mutex_init(&net->lock, NULL);
+#if defined(__GLIBC__)
+    malloc_trim(0); /* give back the heap holes left by the per-layer folding buffers */
+#endif
     *out = net;
     return CLIFF_OK;
 }
@@ -53,6 +62,12 @@ void cliff_net_free(cliff_net *net) {
 
 size_t cliff_net_weight_bytes(const cliff_net *net) {
     return net->model.weight_bytes + (size_t)NN_NSTATE * (NN_FEAT + 3 + NN_NSTATE + 2) * sizeof(double);
+}
+
+size_t cliff_net_work_bytes(const cliff_net *net) {
+    size_t b = 0;
+    for (int i = 0; i < net->model.nplans; i++) b += net->model.plans[i]->arena_bytes + net->model.plans[i]->scratch_bytes;
+    return b;
 }
 
 static inline uint16_t to_bf16(float f) {

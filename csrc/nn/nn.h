@@ -129,6 +129,10 @@ typedef struct {
     nn_plan *plans[NN_MAX_PLANS];
     int nplans;
     size_t weight_bytes;
+    /* optional: told when a source array is no longer needed (index into the arrays) */
+    void (*release)(void *ctx, size_t index);
+    void *release_ctx;
+    const void *arrs_base;
 } nn_model;
 
 /* A named float32 array from the checkpoint. */
@@ -142,7 +146,7 @@ typedef struct {
 /* Build the layer table of `backbone` ("hr48" | "res50"), fold and pack the weights, create
  * the batch-1 plan. On failure everything is released. */
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
-                           size_t narr);
+                           size_t narr, void (*release)(void *, size_t), void *release_ctx);
 void nn_model_free(nn_model *m);
 /* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
 cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);

@@ -27,11 +27,35 @@ static void release(ModelObject *self) {
     }
 }
 
+/* Drop our references to array `index` (and the caller's list slot when consuming) as soon as
+ * the engine has packed it. Called from C with the GIL released. */
+typedef struct {
+    PyObject *keep;   /* list of converted arrays */
+    PyObject *source; /* the caller's list when consume=True, else NULL */
+} release_ctx;
+
+static void release_array(void *ctx, size_t index) {
+    release_ctx *rc = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_ssize_t i = (Py_ssize_t)index;
+    if (i < PyList_GET_SIZE(rc->keep) && PyList_GET_ITEM(rc->keep, i) != Py_None) {
+        Py_INCREF(Py_None);
+        PyList_SetItem(rc->keep, i, Py_None);
+        if (rc->source && i < PyList_GET_SIZE(rc->source)) {
+            Py_INCREF(Py_None);
+            PyList_SetItem(rc->source, i, Py_None);
+        }
+    }
+    PyGILState_Release(g);
+}
+
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"backbone", "precision", "names", "arrays", NULL};
+    static char *kwlist[] = {"backbone", "precision", "names", "arrays", "consume", NULL};
     const char *backbone, *precision;
     PyObject *names, *arrays;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO:Model", kwlist, &backbone, &precision, &names, &arrays))
+    int consume = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|p:Model", kwlist, &backbone, &precision, &names,
+                                     &arrays, &consume))
         return NULL;
     int prec;
     if (strcmp(precision, "fp32") == 0)
@@ -81,8 +105,9 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     }
     cliff_net *net = NULL;
     cliff_status st;
+    release_ctx rc = {keep, consume && PyList_Check(arrays) ? arrays : NULL};
     Py_BEGIN_ALLOW_THREADS
-    st = cliff_net_create(backbone, prec, ca, (size_t)n, &net);
+    st = cliff_net_create(backbone, prec, ca, (size_t)n, release_array, &rc, &net);
     Py_END_ALLOW_THREADS
     if (st) {
         cliff_py_raise(st);
@@ -269,6 +294,14 @@ static PyObject *Model_get_weight_bytes(ModelObject *self, void *closure) {
     return PyLong_FromSize_t(b);
 }
 
+static PyObject *Model_get_work_bytes(ModelObject *self, void *closure) {
+    (void)closure;
+    if (acquire(self)) return NULL;
+    size_t b = cliff_net_work_bytes(self->net);
+    release(self);
+    return PyLong_FromSize_t(b);
+}
+
 static PyMethodDef Model_methods[] = {
     {"predict", (PyCFunction)Model_predict, METH_VARARGS,
      "predict(crops, boxes, principal_point, focal, n_iter) -> dict (validated by cliff.Model)."},
@@ -283,6 +316,7 @@ static PyMethodDef Model_methods[] = {
 static PyGetSetDef Model_getset[] = {
     {"closed", (getter)Model_get_closed, NULL, "True after close().", NULL},
     {"weight_bytes", (getter)Model_get_weight_bytes, NULL, "Bytes of packed weights.", NULL},
+    {"work_bytes", (getter)Model_get_work_bytes, NULL, "Bytes of activation arenas + scratchpads.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
