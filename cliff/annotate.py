@@ -272,9 +272,16 @@ def _annotate_image(body, image, kp, bx, name, focal, predictor, loss, min_keypo
     keep = np.array(keep)
     f = float(np.hypot(W, H)) if focal is None else float(focal)
     pred = predictor(img, bx[keep], f)
-    rot = np.asarray(pred["rotmat"], np.float64)
-    betas = np.asarray(pred["betas"], np.float64)[:, :body.num_betas]
-    t = np.asarray(pred["t_full"], np.float64)
+    try:
+        rot = np.asarray(pred["rotmat"], np.float64).reshape(len(keep), 24, 3, 3)
+        betas = np.asarray(pred["betas"], np.float64).reshape(len(keep), -1)[:, :body.num_betas]
+        t = np.asarray(pred["t_full"], np.float64).reshape(len(keep), 3)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"predictor: expected a dict with rotmat ({len(keep)},24,3,3), betas "
+                         f"({len(keep)},10) and t_full ({len(keep)},3) for image {i}: {exc}") from exc
+    if betas.shape[1] != body.num_betas:
+        raise ValueError(f"predictor: betas have {betas.shape[1]} components, the body needs "
+                         f"{body.num_betas}")
     fin = np.isfinite(rot).all((1, 2, 3)) & np.isfinite(betas).all(1) & np.isfinite(t).all(1) & (t[:, 2] > 0)
     for p in keep[~fin]:
         skipped.append((i, int(p), "non-finite or behind-camera initial estimate"))

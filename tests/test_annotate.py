@@ -471,3 +471,13 @@ def test_bad_parents_rejected(fb):
     R0, phi, be, t = _params(1)
     with pytest.raises(ValueError, match="parents"):
         F.fit_jacobian(bad, R0, phi, be, t, 1000.0, (0, 0))
+
+
+def test_predictor_with_wrong_output_is_a_clear_error(body, scene):
+    sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    images, kps, boxes, _ = _images_and_predictor(sc)
+
+    def bad(image, bx, focal):
+        return {"rotmat": np.zeros((1, 24, 3, 3)), "betas": np.zeros((1, 10)), "t_full": np.zeros((1, 3))}
+    with pytest.raises(ValueError, match="predictor"):
+        A.annotate(images, kps, smpl=body, boxes=boxes, predictor=bad, progress=False)
