@@ -72,3 +72,11 @@ def test_boxes_from_keypoints_ignore_zero_confidence():
 def test_check_keypoints_errors(bad, msg):
     with pytest.raises(ValueError, match=msg):
         K.check_keypoints(bad)
+
+
+def test_vertex_joint_ids_and_names_agree_with_cliff_smpl():
+    # the fitter's default vertex joints are the ones cliff.SMPL outputs as joints 24..44
+    from cliff import _core
+    from cliff.smpl import JOINT_NAMES
+    assert tuple(int(v) for v in _core.smpl_vertex_joint_ids()) == K.VERTEX_JOINT_IDS
+    assert len(JOINT_NAMES) == 45 and list(JOINT_NAMES[:24]) == list(K.SMPLX45_NAMES[:24])
