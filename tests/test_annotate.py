@@ -481,3 +481,26 @@ def test_predictor_with_wrong_output_is_a_clear_error(body, scene):
         return {"rotmat": np.zeros((1, 24, 3, 3)), "betas": np.zeros((1, 10)), "t_full": np.zeros((1, 3))}
     with pytest.raises(ValueError, match="predictor"):
         A.annotate(images, kps, smpl=body, boxes=boxes, predictor=bad, progress=False)
+
+
+def test_fit_joints_match_smplx(body, fb, tmp_path):
+    # the official library as reference: smplx's SMPL layer (float64) on the procedural body
+    torch = pytest.importorskip("torch")
+    smplx = pytest.importorskip("smplx")
+    from smplx.utils import Struct
+    from cliff.io import save_smpl_npz
+    path = tmp_path / "body.npz"
+    save_smpl_npz(str(path), body)
+    with np.load(path) as z:
+        layer = smplx.SMPL(model_path=str(path), data_struct=Struct(**dict(z)), num_betas=10,
+                           dtype=torch.float64)
+    R0, phi, be, t = _params(8)
+    R = torch.from_numpy((R0 @ S.rodrigues(phi))[None])
+    with torch.inference_mode():
+        ref = layer(global_orient=R[:, :1], body_pose=R[:, 1:], betas=torch.from_numpy(be[None]),
+                    transl=torch.from_numpy(t[None]), pose2rot=False).joints[0].numpy()
+    # smplx rounds the model arrays to float32 when loading: give our fitter the same numbers
+    b32 = {k: (v.astype(np.float32).astype(np.float64) if v.dtype == np.float64 else v)
+           for k, v in body.items()}
+    J = F.fit_jacobian(F.FitBody.from_smpl(b32), R0, phi, be, t, 1000.0, (0, 0))[0]
+    np.testing.assert_allclose(J, ref, atol=1e-12)
