@@ -110,11 +110,16 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     focal = _per_person(focal, n, "focal", ())
     pp = _per_person(principal_point, n, "principal_point", (2,))
     cam = np.concatenate([focal[:, None], pp], 1)
+    norm = _per_person(norm, n, "norm", ())
+    if not (focal > 0).all():
+        raise ValueError("focal: must be > 0")
+    if not (norm > 0).all():
+        raise ValueError("norm: must be > 0 (the person's box height in pixels)")
     if robust not in ROBUST:
         raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
     R, b, t, phi, st = _core.fit_people(
         body.as_tuple(), rot, betas, transl, cam, keypoints, np.asarray(joint_index, np.int64),
-        _per_person(norm, n, "norm", ()), max_iter=int(max_iter), tol=float(tol),
+        norm, max_iter=int(max_iter), tol=float(tol),
         robust=ROBUST[robust], robust_scale=float(robust_scale), sigma_rel=float(sigma_rel),
         w_root=float(w_root), w_pose=float(w_pose), w_betas_init=float(w_betas_init),
         w_shape=float(w_shape), w_transl=float(w_transl))

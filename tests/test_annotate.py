@@ -107,6 +107,10 @@ def test_fit_bad_input(fb, scene):
         F.fit_people(**args, robust="cauchy")
     with pytest.raises(ValueError, match="options"):
         F.fit_people(**args, sigma_rel=0.0)
+    with pytest.raises(ValueError, match="norm"):
+        F.fit_people(**{**args, "norm": np.zeros(2)})
+    with pytest.raises(ValueError, match="focal"):
+        F.fit_people(**{**args, "focal": -1.0})
     with pytest.raises(TypeError, match="FitBody"):
         F.fit_people(**{**args, "body": {}})
 
