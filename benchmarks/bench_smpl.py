@@ -116,7 +116,8 @@ def main():
 
     print(f"# SMPL forward, {args.threads} thread(s), {args.rounds} alternating rounds, model: "
           f"{args.model or 'cliff.standin (procedural, SMPL-sized)'}; cpu: {cpu_name()}; "
-          f"load average at start: {os.getloadavg()[0]:.2f}; cliff {cliff.__version__}")
+          f"load average at start: {os.getloadavg()[0]:.2f}; cliff {cliff.__version__}; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     results = {}
     for name, batch, with_vertices in CASES:
         t = {"cliff": [], "smplx": []}
