@@ -409,15 +409,19 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
     m->g.t[m->g.output].is_output = 1;
     if ((st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));
+    m->impl = calloc(m->g.nl, sizeof *m->impl);
     m->e = nn_engine_create();
-    if (!m->packed || !m->e) {
+    if (!m->packed || !m->impl || !m->e) {
         st = cliff_fail(CLIFF_ENOMEM, "could not create the oneDNN engine");
         goto fail;
     }
     nn_plan *p;
     if ((st = plan_create(m, 1, arrs, narr, &p))) goto fail;
     m->plans[m->nplans++] = p;
-    for (int i = 0; i < m->g.nl; i++) m->weight_bytes += nn_packed_bytes(m->packed[i]);
+    for (int i = 0; i < m->g.nl; i++) {
+        m->weight_bytes += nn_packed_bytes(m->packed[i]);
+        snprintf(m->impl[i], sizeof m->impl[i], "%s", p->prims[i] ? nn_prim_impl(p->prims[i]) : "cliff:c");
+    }
     return CLIFF_OK;
 fail:
     nn_model_free(m);
@@ -429,6 +433,7 @@ void nn_model_free(nn_model *m) {
     if (m->packed)
         for (int i = 0; i < m->g.nl; i++) nn_packed_free(m->packed[i]);
     free(m->packed);
+    free(m->impl);
     nn_engine_free(m->e);
     g_free(&m->g);
     memset(m, 0, sizeof *m);

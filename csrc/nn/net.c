@@ -154,11 +154,7 @@ void cliff_net_layer(const cliff_net *net, int i, const char **name, const char 
     const nn_layer *L = &net->model.g.l[i];
     *name = L->name;
     *kind = kinds[L->op];
-    *impl = "?";
-    for (int k = 0; k < net->model.nplans; k++)
-        if (net->model.plans[k]->n == 1 && net->model.plans[k]->prims[i])
-            *impl = nn_prim_impl(net->model.plans[k]->prims[i]);
-    if (L->op == OP_AVGPOOL) *impl = "cliff:c";
+    *impl = net->model.impl[i];
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -126,6 +126,7 @@ typedef struct {
     nn_engine *e;
     nn_dtype dt;
     nn_packed **packed; /* per layer (conv only) */
+    char (*impl)[48];   /* per layer: oneDNN implementation chosen for batch 1 */
     nn_plan *plans[NN_MAX_PLANS];
     int nplans;
     size_t weight_bytes;
