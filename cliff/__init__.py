@@ -67,6 +67,9 @@ __all__ += ["crop"]
 __all__ += ["render", "render_side", "default_colors", "save_image"]
 __all__ += ["SMPL", "save_obj", "save_ply", "standin"]
 
+from . import annotate, keypoints, losses  # noqa: E402  (annotate.annotate: the annotator)
+from .fit import FitBody, fit_people  # noqa: E402
+__all__ += ["annotate", "keypoints", "losses", "FitBody", "fit_people"]
 
 from .model import Model, load_model  # noqa: E402
 

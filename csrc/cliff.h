@@ -282,6 +282,58 @@ CLIFF_API cliff_status cliff_render(uint8_t *rgb, int height, int width, const f
                                     size_t n_meshes, size_t n_verts, const int64_t *faces,
                                     size_t n_faces, const float *fxfy, const float *pp,
                                     const float *colors, float alpha, int view);
+/* ---- fitting (fit.c) ----------------------------------------------------------------- */
+/* Per-person refinement of SMPL parameters against 2D keypoints (the annotator's step 2):
+ * Levenberg-Marquardt on (axis-angle offsets phi_j of the 24 joint rotations from the initial
+ * estimate, R_j = R0_j * Exp(phi_j); betas; translation t), minimising
+ *   sum_m conf_m * rho(|uv_m - kp_m|^2 / (sigma_rel * norm)^2)              (2D, robust)
+ *   + w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2                          (stay near R0)
+ *   + w_betas_init |betas - betas0|^2 + w_shape |betas|^2 + w_transl |t - t0|^2 (metres^-2)
+ * with a perspective camera per person (focal, principal point; OpenCV frame). The fitter
+ * only needs the parts of SMPL that reach the joints, all float64:
+ *   J0 (24,3) rest joints of the template (J_regressor @ v_template), Jdirs (24,3,K)
+ *   (J_regressor @ shapedirs), parents (24,) (parents[0] = -1, parents[j] < j),
+ *   and for the n_vert vertex joints (SMPL output joints 24..): vt (n_vert,3) template rows,
+ *   vdirs (n_vert,3,K) shapedirs rows, vpose (n_vert,3,207) posedirs rows,
+ *   vweights (n_vert,24) skinning weights rows.
+ * Model joints are numbered 0..23 (SMPL joints) then 24..24+n_vert-1 (vertex joints). */
+typedef struct {
+    size_t n_betas, n_vert;
+    const int64_t *parents;
+    const double *J0, *Jdirs, *vt, *vdirs, *vpose, *vweights;
+} cliff_fit_body;
+enum { CLIFF_ROBUST_NONE = 0, CLIFF_ROBUST_GEMAN_MCCLURE = 1, CLIFF_ROBUST_HUBER = 2 };
+typedef struct {
+    int max_iter;        /* LM iterations (>= 1) */
+    double tol;          /* stop when the relative cost decrease of an accepted step is < tol */
+    int robust;          /* CLIFF_ROBUST_* */
+    double robust_scale; /* rho's scale, in units of sigma (normalised residual) */
+    double sigma_rel;    /* 2D noise scale as a fraction of norm (the person's box height) */
+    double w_root, w_pose, w_betas_init, w_shape, w_transl;
+} cliff_fit_options;
+/* Per-person status codes written to stats[:,4]. */
+enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,
+       CLIFF_FIT_NOT_FINITE = 3, CLIFF_FIT_NOMEM = 4 };
+/* Fit n people (OpenMP over people). Inputs: R0 (n,24,3,3), betas0 (n,K), t0 (n,3) metres,
+ * cam (n,3) = [focal, cx, cy] pixels, kp (n,M,3) = [u, v, conf] pixels, kp_joint (M,) model
+ * joint of each keypoint (-1 = unused), norm (n,) pixels.
+ * Outputs: R (n,24,3,3), betas (n,K), t (n,3), phi (n,24,3) (the fitted offsets), stats (n,5) =
+ * [initial and final confidence-weighted mean reprojection error (px), iterations, converged
+ * (0/1), status (CLIFF_FIT_*)]. A person whose status is not OK keeps its initial parameters. */
+CLIFF_API cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *opt,
+                                        size_t n, const double *R0, const double *betas0,
+                                        const double *t0, const double *cam, size_t M,
+                                        const double *kp, const int64_t *kp_joint,
+                                        const double *norm, double *R, double *betas, double *t,
+                                        double *phi, double *stats);
+/* One person's model joints, their projections and analytic Jacobians with respect to the
+ * P = 72 + K + 3 parameters (phi (24,3), betas (K), t (3)) at R_j = R0_j * Exp(phi_j).
+ * R0 (24,3,3), phi (24,3), betas (K), t (3), cam (3) -> joints (NJ,3) metres, uv (NJ,2) pixels,
+ * djoints (NJ,3,P), duv (NJ,2,P), NJ = 24 + n_vert. Points with Z <= 0 get uv = duv = 0. */
+CLIFF_API cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const double *R0,
+                                          const double *phi, const double *betas,
+                                          const double *t, const double *cam, double *joints,
+                                          double *uv, double *djoints, double *duv);
 
 #ifdef __cplusplus
 }

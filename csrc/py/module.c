@@ -49,6 +49,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_crop_init,
     cliff_py_render_init,
     cliff_py_smpl_init,
+    cliff_py_fit_init,
     cliff_py_model_init,
     NULL,
 };

@@ -56,6 +56,7 @@ int cliff_py_geometry_init(PyObject *m);
 int cliff_py_crop_init(PyObject *m);
 int cliff_py_render_init(PyObject *m);
 int cliff_py_smpl_init(PyObject *m);
+int cliff_py_fit_init(PyObject *m);
 int cliff_py_model_init(PyObject *m);
 
 #endif

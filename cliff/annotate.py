@@ -1,0 +1,337 @@
+"""The CLIFF annotator: SMPL pseudo ground truth from 2D keypoints (CLIFF idea 3).
+
+Steps (docs/annotate.md):
+
+1. CLIFF predicts every person (boxes from the keypoints when none are given): the implicit
+   prior (the pretrained network) and the explicit prior / starting point (its estimate).
+2. Refinement against the 2D keypoints with the full-frame camera: per-person Levenberg-
+   Marquardt (cliff.fit, C) of the 24 joint rotations, betas and translation, with a term
+   keeping them close to the CLIFF estimate and a shape prior.
+3. Output: the released pseudo-GT layout (imgname, center, scale, part, pose, shape, global_t,
+   focal_l, S) plus per-person fit quality, written atomically to an .npz.
+
+Skips (never NaNs in the output): a person with fewer than `min_keypoints` keypoints of
+confidence > 0 (after dropping keypoints more than `margin` of the image size outside the
+image) or without a usable box is not written; the returned dict lists it in ``skipped`` as
+(image index, person index, reason). Mismatched counts (boxes vs keypoints) raise ValueError.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import keypoints as kpmod
+from .fit import STATUS, FitBody, fit_jacobian, fit_people
+from .losses import cam_full_to_crop, crop_camera, CROP_FOCAL, CROP_SIZE
+
+PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
+                  "fit_err_init", "fit_err", "fit_iters", "fit_converged")
+
+
+def center_scale(boxes, rescale: float = 1.1):
+    """Official box -> (center (n,2), scale (n,)) with 4:3 padding (facts 7.2); b = 200 * scale.
+    (cliff.camera.boxes_to_center_scale on (n,4) float64 boxes.)"""
+    from .camera import boxes_to_center_scale
+    return boxes_to_center_scale(np.asarray(boxes, np.float64).reshape(-1, 4), rescale)
+
+
+def _rotmat_to_aa(R):
+    from .camera import rotmat_to_axis_angle  # the official demo's conversion
+    return rotmat_to_axis_angle(np.asarray(R, np.float64))
+
+
+def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, focal=None, *,
+           loss: str = "full", crop_size: float = CROP_SIZE, crop_focal: float = CROP_FOCAL,
+           **fit_options) -> dict:
+    """Step 2 for n people of images of size img_size.
+
+    rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate in the full-frame
+    camera (CLIFF's t_full). keypoints (n,M,3) pixels in COCO-17 / part-24 / OpenPose-25 order;
+    boxes (n,4) xyxy pixels; img_size (W, H) or (n,2); focal pixels (default image diagonal).
+    loss='full' fits with the full-frame camera (CLIFF); loss='crop' with the HMR-style crop
+    camera (focal crop_focal * b / crop_size at the box centre; the ablation): its translation
+    is converted back to the full frame for the output, its rotations are kept as fitted.
+    fit_options go to cliff.fit.fit_people. Returns fit_people's dict (+ center, scale, focal).
+    """
+    kp = kpmod.check_keypoints(keypoints)
+    n = kp.shape[0]
+    jidx = kpmod.smplx_index(kpmod.format_of(kp.shape[1]))
+    wh = np.broadcast_to(np.asarray(img_size, np.float64), (n, 2))
+    f = np.hypot(wh[:, 0], wh[:, 1]) if focal is None else np.broadcast_to(
+        np.asarray(focal, np.float64), (n,))
+    pp = wh / 2
+    center, scale = center_scale(boxes)
+    b = 200 * scale
+    t0 = np.asarray(transl, np.float64)
+    if loss == "full":
+        cam_f, cam_c, t_init = f, pp, t0
+    elif loss == "crop":
+        cam_f, cam_c = crop_camera(center, b, crop_size, crop_focal)
+        t_init = cam_full_to_crop(t0, center, b, f, pp, crop_size, crop_focal)
+    else:
+        raise ValueError(f"loss: expected 'full' or 'crop', got {loss!r}")
+    out = fit_people(body, rotmat, betas, t_init, kp, jidx, cam_f, cam_c, b, **fit_options)
+    if loss == "crop":
+        tc = out["transl"]
+        tz = tc[:, 2] * f / cam_f
+        out["transl"] = np.concatenate([tc[:, :2] + (center - pp) * (tz / f)[:, None],
+                                        tz[:, None]], 1)
+    out.update(center=center, scale=scale, focal=f)
+    return out
+
+
+def model_joints(body: FitBody, rotmat, betas, transl) -> np.ndarray:
+    """The 45 model joints (n,45,3) metres for SMPL parameters (full LBS of the vertex joints)."""
+    R = np.asarray(rotmat, np.float64)
+    out = np.empty((len(R), 24 + body.vt.shape[0], 3))
+    zero = np.zeros((24, 3))
+    for i in range(len(R)):
+        out[i] = fit_jacobian(body, R[i], zero, betas[i], transl[i], 1.0, (0, 0))[0]
+    return out
+
+
+def pseudo_gt_record(body: FitBody, imgname, fitted: dict, keypoints) -> dict:
+    """Arrays of the released pseudo-GT layout for n fitted people (see module docs)."""
+    n = len(fitted["rotmat"])
+    part = kpmod.to_part24(keypoints)
+    J = model_joints(body, fitted["rotmat"], fitted["betas"], fitted["transl"])
+    S = np.zeros((n, 24, 4))
+    m = kpmod.PART24_TO_SMPLX >= 0
+    S[:, m, :3] = J[:, kpmod.PART24_TO_SMPLX[m]] - J[:, :1]
+    S[:, m, 3] = 1.0
+    return {
+        "imgname": np.asarray(imgname, dtype=str).reshape(n),
+        "center": fitted["center"], "scale": fitted["scale"], "part": part,
+        "pose": _rotmat_to_aa(fitted["rotmat"]).reshape(n, 72),
+        "shape": fitted["betas"][:, :10], "global_t": fitted["transl"],
+        "focal_l": np.asarray(fitted["focal"], np.float64).reshape(n), "S": S,
+        "fit_err_init": fitted["err_init"], "fit_err": fitted["err_final"],
+        "fit_iters": fitted["iterations"], "fit_converged": fitted["converged"],
+    }
+
+
+def save_npz_atomic(path: str, arrays: dict) -> None:
+    """Write an .npz so that `path` either keeps its old content or gets the complete new one:
+    write to a temporary file in the same directory, fsync, os.replace. An interrupt (e.g.
+    KeyboardInterrupt) removes the temporary file."""
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".cliff-annotate-", suffix=".npz.tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _image_size(image) -> tuple[int, int]:
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"images: expected (H, W, 3) RGB arrays, got shape {a.shape}")
+    return a.shape[1], a.shape[0]
+
+
+def read_image(path) -> np.ndarray:
+    """RGB uint8 (H, W, 3) from an image file (OpenCV or Pillow, whichever is installed)."""
+    if not os.path.isfile(path):
+        raise OSError(f"images: no such file {path!r}")
+    try:
+        import cv2
+        img = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"images: cannot decode {path!r}")
+        return np.ascontiguousarray(img[..., ::-1])
+    except ImportError:
+        pass
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError("reading image files needs opencv-python-headless or Pillow") from exc
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def clean_keypoints(kp, img_size, margin: float = 0.1):
+    """Set to confidence 0 the keypoints farther than `margin` * image size outside the image
+    (documented skip of out-of-image keypoints). kp (n,K,3) float64 -> (new kp, number dropped)."""
+    kp = kp.copy()
+    W, H = img_size
+    x, y = kp[..., 0], kp[..., 1]
+    out = (x < -margin * W) | (x > (1 + margin) * W) | (y < -margin * H) | (y > (1 + margin) * H)
+    out &= kp[..., 2] > 0
+    kp[..., 2][out] = 0.0
+    return kp, int(out.sum())
+
+
+def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
+             boxes: Sequence | None = None, imgnames: Sequence[str] | None = None, focal=None,
+             predictor: Callable | None = None, loss: str = "full", min_keypoints: int = 4,
+             margin: float = 0.1, progress: bool = True, output: str | None = None,
+             num_betas: int = 10, **fit_options) -> dict:
+    """Annotate people in images from their 2D keypoints.
+
+    images: sequence of image file paths or RGB uint8 (H, W, 3) arrays.
+    keypoints: per image an array (n_i, K, 3) [x, y, conf] pixels, K = 17 (COCO), 24 (part) or
+      25 (OpenPose). boxes: optional per image (n_i, 4) xyxy pixels (default: from keypoints).
+    model: a CLIFF model (cliff.load_model) used by the default predictor; or pass
+      predictor(image (H,W,3) uint8, boxes (n,4), focal float) -> dict with rotmat (n,24,3,3),
+      betas (n,>=10), t_full (n,3) (the full-frame translation) — step 1.
+    smpl: SMPL arrays (cliff.io.load_smpl dict, or a path to load) or a FitBody.
+    focal: pixels (default: each image's diagonal, as CLIFF's demo).
+    loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.fit.fit_people.
+    output: if given, the .npz path written atomically.
+    Returns the pseudo-GT dict (PSEUDO_GT_KEYS plus 'fit_status') and 'skipped' (list of
+    (image index, person index, reason)).
+    """
+    body = _as_body(smpl, num_betas)
+    if predictor is None:
+        if model is None:
+            raise ValueError("annotate: pass model (a CLIFF model) or predictor")
+        predictor = default_predictor(model)
+    if len(images) != len(keypoints):
+        raise ValueError(f"keypoints: expected one entry per image ({len(images)}), got {len(keypoints)}")
+    if boxes is not None and len(boxes) != len(images):
+        raise ValueError(f"boxes: expected one entry per image ({len(images)}), got {len(boxes)}")
+    if imgnames is None:
+        imgnames = [im if isinstance(im, (str, os.PathLike)) else f"image_{i:06d}"
+                    for i, im in enumerate(images)]
+    records, skipped = [], []
+    it = range(len(images))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(images), unit="img", desc="cliff annotate")
+    try:
+        for i in it:
+            rec, skip = _annotate_image(body, images[i], keypoints[i],
+                                        None if boxes is None else boxes[i], imgnames[i], focal,
+                                        predictor, loss, min_keypoints, margin, i, fit_options)
+            if rec is not None:
+                records.append(rec)
+            skipped.extend(skip)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(people=sum(len(r["pose"]) for r in records), skipped=len(skipped))
+    finally:
+        if bar is not None:
+            bar.close()
+    result = _concat(records)
+    result["skipped"] = skipped
+    if output is not None:
+        save_npz_atomic(output, {k: v for k, v in result.items() if k != "skipped"})
+    return result
+
+
+def _as_body(smpl, num_betas):
+    if isinstance(smpl, FitBody):
+        return smpl
+    if smpl is None:
+        raise ValueError("smpl: expected SMPL arrays (cliff.io.load_smpl), a path, or a FitBody")
+    if isinstance(smpl, (str, os.PathLike)):
+        from .io import load_smpl  # branch io
+        smpl = load_smpl(smpl)
+    return FitBody.from_smpl(smpl, num_betas)
+
+
+def _annotate_image(body, image, kp, bx, name, focal, predictor, loss, min_keypoints, margin, i,
+                    fit_options):
+    skipped = []
+    kp = np.asarray(kp, np.float64)
+    if kp.size == 0:
+        return None, skipped
+    kp = kpmod.check_keypoints(kp, f"keypoints[{i}]")
+    img = read_image(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image)
+    W, H = _image_size(img)
+    kp, _ = clean_keypoints(kp, (W, H), margin)
+    if bx is None:
+        bx = kpmod.boxes_from_keypoints(kp)
+    bx = np.asarray(bx, np.float64).reshape(-1, 4) if np.size(bx) else np.zeros((0, 4))
+    if len(bx) != len(kp):
+        raise ValueError(f"boxes[{i}]: {len(bx)} boxes for {len(kp)} people's keypoints")
+    keep = []
+    for p in range(len(kp)):
+        nvis = int((kp[p, :, 2] > 0).sum())
+        if nvis < min_keypoints:
+            skipped.append((i, p, f"{nvis} keypoints with confidence > 0 (< {min_keypoints})"))
+        elif not (np.isfinite(bx[p]).all() and bx[p, 2] > bx[p, 0] and bx[p, 3] > bx[p, 1]):
+            skipped.append((i, p, "no usable box"))
+        else:
+            keep.append(p)
+    if not keep:
+        return None, skipped
+    keep = np.array(keep)
+    f = float(np.hypot(W, H)) if focal is None else float(focal)
+    pred = predictor(img, bx[keep], f)
+    try:
+        rot = np.asarray(pred["rotmat"], np.float64).reshape(len(keep), 24, 3, 3)
+        betas = np.asarray(pred["betas"], np.float64).reshape(len(keep), -1)[:, :body.num_betas]
+        t = np.asarray(pred["t_full"], np.float64).reshape(len(keep), 3)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"predictor: expected a dict with rotmat ({len(keep)},24,3,3), betas "
+                         f"({len(keep)},10) and t_full ({len(keep)},3) for image {i}: {exc}") from exc
+    if betas.shape[1] != body.num_betas:
+        raise ValueError(f"predictor: betas have {betas.shape[1]} components, the body needs "
+                         f"{body.num_betas}")
+    fin = np.isfinite(rot).all((1, 2, 3)) & np.isfinite(betas).all(1) & np.isfinite(t).all(1) & (t[:, 2] > 0)
+    for p in keep[~fin]:
+        skipped.append((i, int(p), "non-finite or behind-camera initial estimate"))
+    keep, rot, betas, t = keep[fin], rot[fin], betas[fin], t[fin]
+    if not len(keep):
+        return None, skipped
+    out = refine(body, rot, betas, t, kp[keep], bx[keep], (W, H), f, loss=loss, **fit_options)
+    ok = out["status"] == 0
+    for p, s in zip(keep[~ok], out["status"][~ok]):
+        skipped.append((i, int(p), STATUS.get(int(s), "fit failed")))
+    if not ok.any():
+        return None, skipped
+    sel = {k: (v[ok] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(ok) else v)
+           for k, v in out.items()}
+    rec = pseudo_gt_record(body, [os.fspath(name)] * int(ok.sum()), sel, kp[keep[ok]])
+    rec["fit_status"] = sel["status"]
+    finite = np.ones(int(ok.sum()), bool)
+    for k, v in rec.items():
+        if v.dtype.kind == "f":
+            finite &= np.isfinite(v.reshape(len(v), -1)).all(1)
+    for p in keep[ok][~finite]:
+        skipped.append((i, int(p), "non-finite result"))
+    if not finite.all():
+        rec = {k: v[finite] for k, v in rec.items()}
+    return rec, skipped
+
+
+def _concat(records):
+    empty = {"imgname": np.zeros(0, str), "center": np.zeros((0, 2)), "scale": np.zeros(0),
+             "part": np.zeros((0, 24, 3)), "pose": np.zeros((0, 72)), "shape": np.zeros((0, 10)),
+             "global_t": np.zeros((0, 3)), "focal_l": np.zeros(0), "S": np.zeros((0, 24, 4)),
+             "fit_err_init": np.zeros(0), "fit_err": np.zeros(0),
+             "fit_iters": np.zeros(0, np.int64), "fit_converged": np.zeros(0, bool),
+             "fit_status": np.zeros(0, np.int64)}
+    if not records:
+        return empty
+    return {k: np.concatenate([r[k] for r in records]) for k in empty}
+
+
+def default_predictor(model) -> Callable:
+    """Step 1 with a CLIFF model (cliff.load_model): official crops of the boxes (cliff.crop),
+    then model.predict(crops, [cx, cy, b], (W, H), focal); returns rotmat, betas, t_full."""
+    if not hasattr(model, "predict"):
+        raise TypeError(f"model: expected a CLIFF model with .predict (cliff.load_model), got "
+                        f"{type(model).__name__}")
+
+    def predict(image, boxes, focal):
+        from .crop import crop
+        c = crop(image, np.asarray(boxes, np.float64))
+        out = model.predict(c["crops"], c["boxes"], (image.shape[1], image.shape[0]), focal)
+        return {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"]}
+
+    return predict

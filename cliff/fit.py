@@ -1,0 +1,139 @@
+"""Per-person refinement of SMPL parameters against 2D keypoints (C core: csrc/fit.c).
+
+The fitter minimises, for each person independently (OpenMP over people, GIL released),
+
+    sum_m conf_m * rho(|proj(J_m) - kp_m|^2 / (sigma_rel * b)^2)          2D, full-frame camera
+  + w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2                          stay near the estimate
+  + w_betas_init |betas - betas0|^2 + w_shape |betas|^2 + w_transl |t - t0|^2
+
+over phi (24,3) axis-angle offsets from the initial rotations (R_j = R0_j Exp(phi_j)), betas and
+the translation t (metres), by Levenberg-Marquardt with analytic Jacobians (forward kinematics,
+linear blend skinning of the vertex joints including pose blend shapes, perspective
+projection). b is the person's box height in pixels, rho is L2, Geman-McClure or Huber.
+Passing the crop camera (focal 5000 * b / crop_size, principal point at the box centre; see
+cliff.losses.crop_camera) instead of the real camera gives the HMR-style crop loss.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from .keypoints import VERTEX_JOINT_IDS
+
+ROBUST = {"none": 0, "l2": 0, None: 0, "gm": 1, "geman-mcclure": 1, "huber": 2}
+STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",
+          3: "non-finite input or result", 4: "out of memory"}
+
+
+@dataclass(frozen=True)
+class FitBody:
+    """The parts of an SMPL model the fitter needs (float64): rest joints J0 (24,3) and their
+    shape directions Jdirs (24,3,K), parents (24,), and for the vertex joints (SMPL output joints
+    24..) the template rows vt (V,3), shapedirs rows vdirs (V,3,K), posedirs rows vpose (V,3,207)
+    and skinning weight rows vweights (V,24)."""
+    J0: np.ndarray
+    Jdirs: np.ndarray
+    parents: np.ndarray
+    vt: np.ndarray
+    vdirs: np.ndarray
+    vpose: np.ndarray
+    vweights: np.ndarray
+
+    @classmethod
+    def from_smpl(cls, arrays: dict, num_betas: int = 10, vertex_ids=VERTEX_JOINT_IDS) -> "FitBody":
+        """From a dict in the cliff.io.load_smpl contract (v_template, shapedirs, posedirs,
+        J_regressor, weights, parents)."""
+        for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "parents"):
+            if key not in arrays:
+                raise ValueError(f"smpl: missing array {key!r}")
+        vtmp = np.asarray(arrays["v_template"], np.float64)
+        sd = np.asarray(arrays["shapedirs"], np.float64)
+        if sd.ndim != 3 or sd.shape[-1] < num_betas:
+            raise ValueError(f"smpl: shapedirs must be (V, 3, >= {num_betas}), got {sd.shape}")
+        sd = sd[..., :num_betas]
+        Jr = np.asarray(arrays["J_regressor"], np.float64)
+        if hasattr(arrays["J_regressor"], "toarray"):
+            Jr = np.asarray(arrays["J_regressor"].toarray(), np.float64)
+        ids = np.asarray(vertex_ids, np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= vtmp.shape[0]):
+            raise ValueError(f"vertex_ids: must be within [0, {vtmp.shape[0]})")
+        c = np.ascontiguousarray
+        return cls(J0=c(Jr @ vtmp), Jdirs=c(np.einsum("jv,vkl->jkl", Jr, sd)),
+                   parents=c(np.asarray(arrays["parents"], np.int64)), vt=c(vtmp[ids]),
+                   vdirs=c(sd[ids]), vpose=c(np.asarray(arrays["posedirs"], np.float64)[ids]),
+                   vweights=c(np.asarray(arrays["weights"], np.float64)[ids]))
+
+    @property
+    def num_betas(self) -> int:
+        return self.Jdirs.shape[-1]
+
+    def as_tuple(self):
+        return (self.J0, self.Jdirs, self.parents, self.vt, self.vdirs, self.vpose, self.vweights)
+
+
+def _per_person(x, n, name, shape_tail):
+    a = np.asarray(x, np.float64)
+    if a.shape == shape_tail:
+        a = np.broadcast_to(a, (n,) + shape_tail)
+    if a.shape != (n,) + shape_tail:
+        raise ValueError(f"{name}: expected shape {shape_tail} or {(n,) + shape_tail}, got {a.shape}")
+    return a
+
+
+def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
+               principal_point, norm, *, max_iter: int = 30, tol: float = 1e-6,
+               robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
+               w_root: float = 1.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
+               w_shape: float = 0.1, w_transl: float = 0.0) -> dict:
+    """Refine n people.
+
+    rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
+    keypoints (n,M,3) [u, v, conf] pixels; joint_index (M,) model joint (0..44) per keypoint,
+    -1 = ignored. focal (n,) or scalar pixels; principal_point (n,2) or (2,) pixels;
+    norm (n,) pixels: the residual scale (the person's box height).
+    Weights are per squared unit: 2D residuals in units of sigma_rel * norm, rotations in
+    radians, betas in units, translation in metres.
+
+    Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
+    radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
+    iterations (n,) int, converged (n,) bool, status (n,) int (0 ok; see STATUS; a person that
+    could not be fitted keeps its initial parameters and has err = 0).
+    """
+    if not isinstance(body, FitBody):
+        raise TypeError(f"body: expected a cliff.fit.FitBody, got {type(body).__name__}")
+    rot = np.asarray(rotmat, np.float64)
+    if rot.ndim != 4 or rot.shape[1:] != (24, 3, 3):
+        raise ValueError(f"rotmat: expected shape (n, 24, 3, 3), got {rot.shape}")
+    n = rot.shape[0]
+    focal = _per_person(focal, n, "focal", ())
+    pp = _per_person(principal_point, n, "principal_point", (2,))
+    cam = np.concatenate([focal[:, None], pp], 1)
+    norm = _per_person(norm, n, "norm", ())
+    if not (focal > 0).all():
+        raise ValueError("focal: must be > 0")
+    if not (norm > 0).all():
+        raise ValueError("norm: must be > 0 (the person's box height in pixels)")
+    if robust not in ROBUST:
+        raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
+    R, b, t, phi, st = _core.fit_people(
+        body.as_tuple(), rot, betas, transl, cam, keypoints, np.asarray(joint_index, np.int64),
+        norm, max_iter=int(max_iter), tol=float(tol),
+        robust=ROBUST[robust], robust_scale=float(robust_scale), sigma_rel=float(sigma_rel),
+        w_root=float(w_root), w_pose=float(w_pose), w_betas_init=float(w_betas_init),
+        w_shape=float(w_shape), w_transl=float(w_transl))
+    return {"rotmat": R, "betas": b, "transl": t, "phi": phi, "err_init": st[:, 0],
+            "err_final": st[:, 1], "iterations": st[:, 2].astype(np.int64),
+            "converged": st[:, 3] > 0, "status": st[:, 4].astype(np.int64)}
+
+
+def fit_jacobian(body: FitBody, rotmat0, phi, betas, transl, focal, principal_point):
+    """One person's 45 model joints and projections with their analytic Jacobians with respect
+    to the P = 72 + K + 3 parameters (phi, betas, t), at R_j = R0_j Exp(phi_j).
+
+    rotmat0 (24,3,3), phi (24,3), betas (K,), transl (3,), focal scalar, principal_point (2,)
+    -> joints (NJ,3) metres, uv (NJ,2) pixels, djoints (NJ,3,P), duv (NJ,2,P)."""
+    pp = np.asarray(principal_point, np.float64).reshape(2)
+    cam = np.array([float(focal), pp[0], pp[1]])
+    return _core.fit_jacobian(body.as_tuple(), rotmat0, phi, betas, transl, cam)

@@ -1,0 +1,229 @@
+"""2D keypoint formats and their correspondence to the 45 SMPL output joints.
+
+Formats (names in order):
+
+* ``coco17``: the 17 COCO person keypoints.
+* ``part24``: the 24-joint order of the ``part`` field of the released CLIFF/SPIN pseudo ground
+  truth: the "24 Ground Truth joints" of SPIN's ``constants.JOINT_NAMES`` (entries 25-48 of
+  that list; the first 25 are the OpenPose joints), nkolot/SPIN ``constants.py``.
+* ``openpose25``: OpenPose BODY_25 (the first 25 entries of the same list).
+
+The 45 model joints are the smplx SMPL output (CLIFF-FACTS 10.4): 0-23 SMPL joints, 24-44
+vertex joints (nose, eyes, ears, feet, fingertips). ``*_TO_SMPLX[k]`` is the model joint that
+keypoint k is compared with, or -1 when no model joint corresponds (the keypoint is then
+ignored by the fitter and written with confidence 0 in ``S``).
+
+Choices (documented in docs/annotate.md):
+
+* COCO/OpenPose/LSP hips are surface landmarks, lower and more lateral than SMPL's hip joints
+  (1, 2), which are joint centres; we map them to SMPL joints 1/2 like SPIN's ``JOINT_MAP`` does
+  for the OpenPose hips. The systematic offset of a few centimetres is absorbed by the
+  robust loss; users with many hip outliers can lower their confidence.
+* ``part24`` Neck (LSP) -> SMPL neck (12), Pelvis (MPII) -> pelvis (0), Head (H36M) -> head
+  (15). Top of head, thorax, spine and jaw have no SMPL joint and are left unmapped (SPIN used
+  an extra H36M regressor for them, which is not part of SMPL).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SMPLX45_NAMES = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
+    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
+    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hand", "right_hand",
+    "nose", "right_eye", "left_eye", "right_ear", "left_ear",
+    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe",
+    "right_heel", "left_thumb", "left_index", "left_middle", "left_ring", "left_pinky",
+    "right_thumb", "right_index", "right_middle", "right_ring", "right_pinky",
+)
+
+#: SMPL vertex of each vertex joint 24..44 (smplx 'smplh' vertex ids, CLIFF-FACTS 10.4).
+VERTEX_JOINT_IDS = (332, 6260, 2800, 4071, 583, 3216, 3226, 3387, 6617, 6624, 6787,
+                    2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133)
+
+COCO17_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+COCO17_TO_SMPLX = np.array([24, 26, 25, 28, 27, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8],
+                           dtype=np.int64)
+
+PART24_NAMES = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+    "neck_lsp", "head_top_lsp", "pelvis_mpii", "thorax_mpii", "spine_h36m", "jaw_h36m",
+    "head_h36m", "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+)
+PART24_TO_SMPLX = np.array([8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12, -1, 0, -1, -1, -1,
+                            15, 24, 26, 25, 28, 27], dtype=np.int64)
+
+OPENPOSE25_NAMES = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+    "left_elbow", "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip",
+    "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe",
+    "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel",
+)
+OPENPOSE25_TO_SMPLX = np.array([24, 12, 17, 19, 21, 16, 18, 20, 0, 2, 5, 8, 1, 4, 7, 25, 26, 27,
+                                28, 29, 30, 31, 32, 33, 34], dtype=np.int64)
+
+#: COCO keypoint k goes to part24 slot COCO17_TO_PART24[k] (SPIN's COCO preprocessing layout).
+COCO17_TO_PART24 = np.array([19, 20, 21, 22, 23, 9, 8, 10, 7, 11, 6, 3, 2, 4, 1, 5, 0],
+                            dtype=np.int64)
+#: OpenPose keypoint k goes to part24 slot (or -1: mid_hip and the feet have no part slot).
+OPENPOSE25_TO_PART24 = np.array([19, 12, 8, 7, 6, 9, 10, 11, -1, 2, 1, 0, 3, 4, 5, 21, 20, 23,
+                                 22, -1, -1, -1, -1, -1, -1], dtype=np.int64)
+
+FORMATS = {
+    "coco17": (COCO17_NAMES, COCO17_TO_SMPLX),
+    "part24": (PART24_NAMES, PART24_TO_SMPLX),
+    "openpose25": (OPENPOSE25_NAMES, OPENPOSE25_TO_SMPLX),
+}
+
+
+def format_of(num_keypoints: int) -> str:
+    """Name of the format with this many keypoints (17 -> coco17, 24 -> part24, 25 -> openpose25)."""
+    for name, (names, _) in FORMATS.items():
+        if len(names) == num_keypoints:
+            return name
+    raise ValueError(f"keypoints: expected 17 (COCO), 24 (part) or 25 (OpenPose) keypoints per "
+                     f"person, got {num_keypoints}")
+
+
+def smplx_index(fmt: str) -> np.ndarray:
+    """(K,) int64: model joint (0..44) of each keypoint of format `fmt`, -1 = none."""
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt: expected one of {sorted(FORMATS)}, got {fmt!r}")
+    return FORMATS[fmt][1].copy()
+
+
+def check_keypoints(keypoints, name: str = "keypoints") -> np.ndarray:
+    """Validate and return keypoints as float64 (N, K, 3) [x, y, conf] (a single (K, 3) person is
+    promoted). Raises ValueError for NaN/inf, a bad shape, negative confidences or an unknown K."""
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim == 2:
+        kp = kp[None]
+    if kp.ndim != 3 or kp.shape[-1] != 3:
+        raise ValueError(f"{name}: expected shape (N, K, 3) [x, y, conf], got {np.shape(keypoints)}")
+    try:
+        format_of(kp.shape[1])
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if not np.isfinite(kp).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    if (kp[..., 2] < 0).any():
+        raise ValueError(f"{name}: confidences (column 2) must be >= 0")
+    return kp
+
+
+def to_part24(keypoints) -> np.ndarray:
+    """COCO-17, OpenPose-25 or part-24 keypoints (N, K, 3) -> part-24 (N, 24, 3); slots without a
+    source keypoint are zero (confidence 0)."""
+    kp = check_keypoints(keypoints)
+    fmt = format_of(kp.shape[1])
+    if fmt == "part24":
+        return kp.copy()
+    table = COCO17_TO_PART24 if fmt == "coco17" else OPENPOSE25_TO_PART24
+    out = np.zeros(kp.shape[:1] + (24, 3))
+    src = np.flatnonzero(table >= 0)
+    out[:, table[src]] = kp[:, src]
+    return out
+
+
+def boxes_from_keypoints(keypoints, min_conf: float = 0.0, pad: float = 0.1) -> np.ndarray:
+    """Person boxes (N, 4) xyxy pixels around the keypoints with conf > min_conf, grown by `pad`
+    of the box size on each side. A person with fewer than 2 such keypoints gets a box of zeros
+    (callers skip it: see cliff.annotate)."""
+    kp = check_keypoints(keypoints)
+    boxes = np.zeros((kp.shape[0], 4))
+    for i, p in enumerate(kp):
+        ok = p[:, 2] > min_conf
+        if ok.sum() < 2:
+            continue
+        lo, hi = p[ok, :2].min(0), p[ok, :2].max(0)
+        size = hi - lo
+        if not (size.max() > 0):
+            continue
+        boxes[i, :2] = lo - pad * size
+        boxes[i, 2:] = hi + pad * size
+    return boxes
+
+
+def load_keypoint_file(path) -> list:
+    """Read a keypoints file -> [(image file name, keypoints (n,K,3) float64, boxes (n,4) xyxy or
+    None)], one entry per image in first-appearance order.
+
+    * COCO-style JSON: ``{"images": [{"id", "file_name"}...], "annotations": [{"image_id",
+      "keypoints": [x, y, v] * K, "bbox": [x, y, w, h] (optional)}...]}``; an annotation may
+      name its image directly with "file_name" instead of "image_id". v is read as a confidence
+      clipped to [0, 1]: COCO's 0 (not labelled) -> 0, 1 (labelled, occluded) and 2 (visible)
+      -> 1, detector scores in [0, 1] are kept. Boxes are used only if every annotation of the
+      image has one.
+    * .npz: ``imgname`` (N,) str, ``keypoints`` (N,K,3) [x, y, conf] and optionally ``boxes``
+      (N,4) xyxy, one row per person.
+    """
+    import json
+    import os
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise OSError(f"keypoints: no such file {path!r}")
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            if "imgname" not in z.files or "keypoints" not in z.files:
+                raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
+                                 f"has {z.files}")
+            names = z["imgname"].astype(str)
+            kp = np.asarray(z["keypoints"], np.float64)
+            boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z.files else None
+        if kp.ndim != 3 or len(kp) != len(names) or (boxes is not None and boxes.shape != (len(kp), 4)):
+            raise ValueError(f"keypoints: {path!r}: expected imgname (N,), keypoints (N,K,3), "
+                             f"boxes (N,4), got {names.shape}, {kp.shape}, "
+                             f"{None if boxes is None else boxes.shape}")
+        rows = [(str(n), kp[i], None if boxes is None else boxes[i]) for i, n in enumerate(names)]
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = json.load(fh)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"keypoints: {path!r} is neither an .npz nor valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+            raise ValueError(f"keypoints: {path!r}: expected a COCO-style object with 'annotations'")
+        id2name = {im["id"]: im["file_name"] for im in data.get("images", [])
+                   if isinstance(im, dict) and "id" in im and "file_name" in im}
+        rows = []
+        for a, ann in enumerate(data["annotations"]):
+            if not isinstance(ann, dict) or "keypoints" not in ann:
+                raise ValueError(f"keypoints: annotation {a} has no 'keypoints'")
+            name = ann.get("file_name", id2name.get(ann.get("image_id")))
+            if name is None:
+                raise ValueError(f"keypoints: annotation {a}: image_id {ann.get('image_id')!r} not "
+                                 f"in 'images' and no 'file_name'")
+            k = np.asarray(ann["keypoints"], np.float64)
+            if k.size % 3:
+                raise ValueError(f"keypoints: annotation {a}: {k.size} numbers, not [x, y, v] * K")
+            k = k.reshape(-1, 3).copy()
+            k[:, 2] = np.clip(k[:, 2], 0, 1)
+            bb = ann.get("bbox")
+            box = None
+            if bb is not None:
+                bb = np.asarray(bb, np.float64).reshape(4)
+                box = np.r_[bb[:2], bb[:2] + bb[2:]]
+            rows.append((str(name), k, box))
+    out, index = [], {}
+    for name, k, box in rows:
+        if name not in index:
+            index[name] = len(out)
+            out.append([name, [], []])
+        out[index[name]][1].append(k)
+        out[index[name]][2].append(box)
+    result = []
+    for name, ks, bs in out:
+        shapes = {k.shape for k in ks}
+        if len(shapes) != 1:
+            raise ValueError(f"keypoints: image {name!r}: people have different keypoint counts {shapes}")
+        kp = check_keypoints(np.stack(ks), f"keypoints of {name!r}")
+        boxes = None if any(b is None for b in bs) else np.stack(bs)
+        result.append((name, kp, boxes))
+    return result

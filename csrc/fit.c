@@ -1,0 +1,574 @@
+/* fit.c - per-person Levenberg-Marquardt refinement of SMPL parameters against 2D keypoints
+ * with a full-frame perspective camera (the annotator's step 2), analytic Jacobians.
+ *
+ * Parameters of one person: phi (24,3) axis-angle offsets, R_j = R0_j Exp(phi_j); betas (K);
+ * t (3). Forward kinematics follows SMPL (facts 10.3): rest joints J = J0 + Jdirs betas,
+ * G_j = G_parent(j) [R_j, J_j - J_parent(j)], vertex joints by linear blend skinning of their
+ * shaped + pose-blended rest positions.
+ *
+ * Derivatives (all exact, pose blend shapes included):
+ *  - dR_j/dphi_j,a = R_j [J_r(phi_j) e_a]_x (J_r the right Jacobian of SO(3)); a local
+ *    increment delta_j rotates the subtree of j about p_j by the global axis g = Rg_j delta_j,
+ *    so a point y moved by joint j's subtree gets dy = g x (y - p_j).
+ *  - joints: p_i = p_parent + Rg_parent (J_i - J_parent): dp_i/dbetas recursively.
+ *  - vertex joints: x_v = sum_k w_vk (Rg_k (vp_v - J_k) + p_k), vp_v = vt_v + vdirs_v betas +
+ *    vpose_v . (R_j - I)_{j>0}.
+ *  - projection: u = f X/Z + cx, v = f Y/Z + cy.
+ */
+#include "common.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#define NJ_SMPL 24
+#define NPOSE 207
+
+/* ---- small 3x3 helpers ---- */
+
+static void mat3_mul(const double *A, const double *B, double *C) {
+    double T[9];
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            T[3 * r + c] = A[3 * r] * B[c] + A[3 * r + 1] * B[3 + c] + A[3 * r + 2] * B[6 + c];
+    memcpy(C, T, sizeof T);
+}
+
+static void mat3_vec(const double *A, const double *x, double *y) {
+    double t0 = A[0] * x[0] + A[1] * x[1] + A[2] * x[2];
+    double t1 = A[3] * x[0] + A[4] * x[1] + A[5] * x[2];
+    double t2 = A[6] * x[0] + A[7] * x[1] + A[8] * x[2];
+    y[0] = t0, y[1] = t1, y[2] = t2;
+}
+
+static void cross3(const double *a, const double *b, double *c) {
+    double c0 = a[1] * b[2] - a[2] * b[1];
+    double c1 = a[2] * b[0] - a[0] * b[2];
+    double c2 = a[0] * b[1] - a[1] * b[0];
+    c[0] = c0, c[1] = c1, c[2] = c2;
+}
+
+/* Exp(phi) (Rodrigues) and the right Jacobian J_r(phi) = I - (1-cos)/th^2 K + (th-sin)/th^3 K^2,
+ * K = [phi]_x; Taylor series for small angles. */
+static void so3_exp_jr(const double *phi, double *R, double *Jr) {
+    double th2 = phi[0] * phi[0] + phi[1] * phi[1] + phi[2] * phi[2], th = sqrt(th2);
+    double a, b, c; /* R = I + a K + b K^2; Jr = I - b K + c K^2 */
+    if (th < 1e-4) {
+        a = 1.0 - th2 / 6.0;
+        b = 0.5 - th2 / 24.0;
+        c = 1.0 / 6.0 - th2 / 120.0;
+    } else {
+        a = sin(th) / th;
+        b = (1.0 - cos(th)) / th2;
+        c = (th - sin(th)) / (th2 * th);
+    }
+    double K[9] = {0, -phi[2], phi[1], phi[2], 0, -phi[0], -phi[1], phi[0], 0}, K2[9];
+    mat3_mul(K, K, K2);
+    for (int i = 0; i < 9; i++) {
+        double I = (i % 4 == 0) ? 1.0 : 0.0;
+        R[i] = I + a * K[i] + b * K2[i];
+        if (Jr) Jr[i] = I - b * K[i] + c * K2[i];
+    }
+}
+
+/* ---- forward kinematics with Jacobians for one person ---- */
+
+typedef struct {
+    size_t K, NV, NJ, P;
+    double R[NJ_SMPL * 9];    /* local rotations R0 Exp(phi) */
+    double Jr[NJ_SMPL * 9];   /* right Jacobians */
+    double Rg[NJ_SMPL * 9];   /* global rotations */
+    double Jrest[NJ_SMPL * 3];
+    double p[NJ_SMPL * 3];    /* posed joints (without t) */
+    double axes[NJ_SMPL * 9]; /* axes[j][:, a] = Rg_j Jr_j e_a (column a) */
+    char desc[NJ_SMPL * NJ_SMPL]; /* desc[j*24+k] = k in subtree of j (j itself included) */
+} fk_state;
+
+/* Joints (NJ,3) with t added and their Jacobian dJ (NJ,3,P); dJ may be NULL. */
+static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi,
+                    const double *betas, const double *t, fk_state *s, double *joints,
+                    double *dJ, double *scratch /* fit_scratch_doubles(NV) doubles */) {
+    const size_t K = b->n_betas, NV = b->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
+    s->K = K, s->NV = NV, s->NJ = NJ, s->P = P;
+    double E[9];
+    for (int j = 0; j < NJ_SMPL; j++) {
+        so3_exp_jr(phi + 3 * j, E, s->Jr + 9 * j);
+        mat3_mul(R0 + 9 * j, E, s->R + 9 * j);
+        const double *jd = b->Jdirs + (size_t)j * 3 * K;
+        for (int k = 0; k < 3; k++) {
+            double v = b->J0[3 * j + k];
+            for (size_t l = 0; l < K; l++) v += jd[k * K + l] * betas[l];
+            s->Jrest[3 * j + k] = v;
+        }
+    }
+    for (int j = 0; j < NJ_SMPL; j++) {
+        int64_t pa = b->parents[j];
+        if (pa < 0) {
+            memcpy(s->Rg, s->R, 9 * sizeof(double));
+            memcpy(s->p, s->Jrest, 3 * sizeof(double));
+        } else {
+            double rel[3], d[3];
+            for (int k = 0; k < 3; k++) rel[k] = s->Jrest[3 * j + k] - s->Jrest[3 * pa + k];
+            mat3_mul(s->Rg + 9 * pa, s->R + 9 * j, s->Rg + 9 * j);
+            mat3_vec(s->Rg + 9 * pa, rel, d);
+            for (int k = 0; k < 3; k++) s->p[3 * j + k] = s->p[3 * pa + k] + d[k];
+        }
+        mat3_mul(s->Rg + 9 * j, s->Jr + 9 * j, s->axes + 9 * j);
+    }
+    memset(s->desc, 0, sizeof s->desc);
+    for (int k = 0; k < NJ_SMPL; k++)
+        for (int64_t j = k; j >= 0; j = b->parents[j]) s->desc[j * NJ_SMPL + k] = 1;
+
+    for (int j = 0; j < NJ_SMPL; j++)
+        for (int k = 0; k < 3; k++) joints[3 * j + k] = s->p[3 * j + k] + t[k];
+
+    /* pose feature (R_j - I), j = 1..23 */
+    double pf[NPOSE];
+    for (int j = 1; j < NJ_SMPL; j++)
+        for (int i = 0; i < 9; i++) pf[(j - 1) * 9 + i] = s->R[9 * j + i] - ((i % 4 == 0) ? 1.0 : 0.0);
+
+    /* vertex joints; scratch: vp (NV,3), y (24,3) per vertex, T (9) */
+    double *vp = scratch;
+    for (size_t v = 0; v < NV; v++) {
+        const double *vd = b->vdirs + v * 3 * K, *vq = b->vpose + v * 3 * NPOSE;
+        for (int k = 0; k < 3; k++) {
+            double x = b->vt[3 * v + k];
+            for (size_t l = 0; l < K; l++) x += vd[k * K + l] * betas[l];
+            for (int q = 0; q < NPOSE; q++) x += vq[k * NPOSE + q] * pf[q];
+            vp[3 * v + k] = x;
+        }
+        const double *w = b->vweights + v * NJ_SMPL;
+        double x[3] = {0, 0, 0};
+        for (int j = 0; j < NJ_SMPL; j++) {
+            if (w[j] == 0.0) continue;
+            double d[3], y[3];
+            for (int k = 0; k < 3; k++) d[k] = vp[3 * v + k] - s->Jrest[3 * j + k];
+            mat3_vec(s->Rg + 9 * j, d, y);
+            for (int k = 0; k < 3; k++) x[k] += w[j] * (y[k] + s->p[3 * j + k]);
+        }
+        for (int k = 0; k < 3; k++) joints[3 * (NJ_SMPL + v) + k] = x[k] + t[k];
+    }
+    if (!dJ) return;
+
+    memset(dJ, 0, NJ * 3 * P * sizeof(double));
+    /* SMPL joints: rotations of strict ancestors */
+    for (int i = 0; i < NJ_SMPL; i++) {
+        double *Di = dJ + (size_t)i * 3 * P;
+        for (int64_t j = b->parents[i]; j >= 0; j = b->parents[j]) {
+            double r[3];
+            for (int k = 0; k < 3; k++) r[k] = s->p[3 * i + k] - s->p[3 * j + k];
+            for (int a = 0; a < 3; a++) {
+                double g[3] = {s->axes[9 * j + a], s->axes[9 * j + 3 + a], s->axes[9 * j + 6 + a]}, c[3];
+                cross3(g, r, c);
+                for (int k = 0; k < 3; k++) Di[k * P + 3 * j + a] = c[k];
+            }
+        }
+    }
+    /* SMPL joints: betas, recursively dp_i = dp_parent + Rg_parent (Jdirs_i - Jdirs_parent) */
+    for (int i = 0; i < NJ_SMPL; i++) {
+        double *Di = dJ + (size_t)i * 3 * P;
+        int64_t pa = b->parents[i];
+        const double *jd = b->Jdirs + (size_t)i * 3 * K;
+        for (size_t l = 0; l < K; l++) {
+            if (pa < 0) {
+                for (int k = 0; k < 3; k++) Di[k * P + 72 + l] = jd[k * K + l];
+            } else {
+                const double *jp = b->Jdirs + (size_t)pa * 3 * K, *Dp = dJ + (size_t)pa * 3 * P;
+                double d[3] = {jd[l] - jp[l], jd[K + l] - jp[K + l], jd[2 * K + l] - jp[2 * K + l]}, e[3];
+                mat3_vec(s->Rg + 9 * pa, d, e);
+                for (int k = 0; k < 3; k++) Di[k * P + 72 + l] = Dp[k * P + 72 + l] + e[k];
+            }
+        }
+        for (int k = 0; k < 3; k++) Di[k * P + 72 + K + k] = 1.0;
+    }
+    /* vertex joints */
+    double *y = scratch + 3 * NV; /* (24,3) */
+    for (size_t v = 0; v < NV; v++) {
+        const double *w = b->vweights + v * NJ_SMPL;
+        double *Dv = dJ + (NJ_SMPL + v) * 3 * P;
+        double T[9] = {0};
+        for (int j = 0; j < NJ_SMPL; j++) {
+            double d[3];
+            for (int k = 0; k < 3; k++) d[k] = vp[3 * v + k] - s->Jrest[3 * j + k];
+            mat3_vec(s->Rg + 9 * j, d, y + 3 * j);
+            for (int k = 0; k < 3; k++) y[3 * j + k] += s->p[3 * j + k];
+            for (int i = 0; i < 9; i++) T[i] += w[j] * s->Rg[9 * j + i];
+        }
+        for (int j = 0; j < NJ_SMPL; j++) {
+            /* a = sum_{k in sub(j)} w_vk (y_k - p_j) */
+            double a[3] = {0, 0, 0};
+            int any = 0;
+            for (int k = 0; k < NJ_SMPL; k++) {
+                if (!s->desc[j * NJ_SMPL + k] || w[k] == 0.0) continue;
+                any = 1;
+                for (int c = 0; c < 3; c++) a[c] += w[k] * (y[3 * k + c] - s->p[3 * j + c]);
+            }
+            for (int q = 0; q < 3; q++) {
+                double col[3] = {0, 0, 0};
+                if (any) {
+                    double g[3] = {s->axes[9 * j + q], s->axes[9 * j + 3 + q], s->axes[9 * j + 6 + q]};
+                    cross3(g, a, col);
+                }
+                if (j > 0) {
+                    /* pose blend: dR_j = R_j [delta]_x, delta = Jr_j e_q */
+                    double dl[3] = {s->Jr[9 * j + q], s->Jr[9 * j + 3 + q], s->Jr[9 * j + 6 + q]};
+                    double Kd[9] = {0, -dl[2], dl[1], dl[2], 0, -dl[0], -dl[1], dl[0], 0}, dR[9];
+                    mat3_mul(s->R + 9 * j, Kd, dR);
+                    const double *vq = b->vpose + v * 3 * NPOSE + (size_t)(j - 1) * 9;
+                    double dvp[3], e[3];
+                    for (int k = 0; k < 3; k++) {
+                        double acc = 0;
+                        for (int i = 0; i < 9; i++) acc += vq[k * NPOSE + i] * dR[i];
+                        dvp[k] = acc;
+                    }
+                    mat3_vec(T, dvp, e);
+                    for (int k = 0; k < 3; k++) col[k] += e[k];
+                }
+                for (int k = 0; k < 3; k++) Dv[k * P + 3 * j + q] = col[k];
+            }
+        }
+        /* betas: sum_k w_vk (Rg_k (vdirs_v - Jdirs_k) + dp_k/dbetas) */
+        const double *vd = b->vdirs + v * 3 * K;
+        for (size_t l = 0; l < K; l++) {
+            double acc[3] = {0, 0, 0};
+            for (int j = 0; j < NJ_SMPL; j++) {
+                if (w[j] == 0.0) continue;
+                const double *jd = b->Jdirs + (size_t)j * 3 * K, *Dj = dJ + (size_t)j * 3 * P;
+                double d[3] = {vd[l] - jd[l], vd[K + l] - jd[K + l], vd[2 * K + l] - jd[2 * K + l]}, e[3];
+                mat3_vec(s->Rg + 9 * j, d, e);
+                for (int k = 0; k < 3; k++) acc[k] += w[j] * (e[k] + Dj[k * P + 72 + l]);
+            }
+            for (int k = 0; k < 3; k++) Dv[k * P + 72 + l] = acc[k];
+        }
+        for (int k = 0; k < 3; k++) Dv[k * P + 72 + K + k] = 1.0;
+    }
+}
+
+/* Project joints (NJ,3) -> uv (NJ,2) and duv (NJ,2,P) from dJ (may be NULL). Returns the number
+ * of points with Z <= zmin (their uv and duv are set to 0). */
+static int project(const double *joints, const double *dJ, size_t NJ, size_t P, const double *cam,
+                   double zmin, double *uv, double *duv) {
+    int bad = 0;
+    for (size_t i = 0; i < NJ; i++) {
+        double X = joints[3 * i], Y = joints[3 * i + 1], Z = joints[3 * i + 2];
+        if (!(Z > zmin)) {
+            bad++;
+            uv[2 * i] = uv[2 * i + 1] = 0.0;
+            if (duv) memset(duv + i * 2 * P, 0, 2 * P * sizeof(double));
+            continue;
+        }
+        double iz = 1.0 / Z, f = cam[0];
+        uv[2 * i] = f * X * iz + cam[1];
+        uv[2 * i + 1] = f * Y * iz + cam[2];
+        if (!duv) continue;
+        const double *D = dJ + i * 3 * P;
+        double *O = duv + i * 2 * P;
+        double ax = f * iz, az = -f * X * iz * iz, bz = -f * Y * iz * iz;
+        for (size_t q = 0; q < P; q++) {
+            O[q] = ax * D[q] + az * D[2 * P + q];
+            O[P + q] = ax * D[P + q] + bz * D[2 * P + q];
+        }
+    }
+    return bad;
+}
+
+static size_t fit_scratch_doubles(size_t NV) { return 3 * NV + 3 * NJ_SMPL; }
+
+/* parents[0] < 0 and 0 <= parents[j] < j: forward kinematics in index order, no cycles. */
+static cliff_status check_body(const cliff_fit_body *body, const char *fn) {
+    if (!body->parents || !body->J0 || !body->Jdirs ||
+        (body->n_vert && (!body->vt || !body->vdirs || !body->vpose || !body->vweights)))
+        return cliff_fail(CLIFF_EINVAL, "%s: body has NULL arrays", fn);
+    for (int j = 0; j < NJ_SMPL; j++)
+        if (j == 0 ? body->parents[0] >= 0 : (body->parents[j] < 0 || body->parents[j] >= j))
+            return cliff_fail(CLIFF_EINVAL, "%s: parents must have parents[0] < 0 and "
+                                            "0 <= parents[j] < j (bad entry %d)", fn, j);
+    return CLIFF_OK;
+}
+
+cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const double *R0, const double *phi,
+                                const double *betas, const double *t, const double *cam,
+                                double *joints, double *uv, double *djoints, double *duv) {
+    if (!body || !R0 || !phi || !betas || !t || !cam || !joints || !uv || !djoints || !duv)
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_jacobian: NULL argument");
+    cliff_status st = check_body(body, "cliff_fit_jacobian");
+    if (st != CLIFF_OK) return st;
+    fk_state *s = cliff_alloc(sizeof *s);
+    double *scratch = cliff_alloc(fit_scratch_doubles(body->n_vert) * sizeof(double));
+    if (!s || !scratch) {
+        cliff_free(s);
+        cliff_free(scratch);
+        return cliff_fail(CLIFF_ENOMEM, "cliff_fit_jacobian: out of memory");
+    }
+    fk_eval(body, R0, phi, betas, t, s, joints, djoints, scratch);
+    project(joints, djoints, s->NJ, s->P, cam, 0.0, uv, duv);
+    cliff_free(s);
+    cliff_free(scratch);
+    return CLIFF_OK;
+}
+
+/* ---- LM for one person ---- */
+
+typedef struct {
+    const cliff_fit_body *b;
+    const cliff_fit_options *o;
+    const double *R0, *betas0, *t0, *cam, *kp;
+    const int64_t *kp_joint;
+    size_t M;
+    double inv_sigma; /* 1 / (sigma_rel * norm) */
+    /* work */
+    fk_state *s;
+    double *scratch, *joints, *uv, *dJ, *duv;
+} person;
+
+static double rho(int kind, double c, double sq, double *drho) {
+    double c2 = c * c;
+    switch (kind) {
+    case CLIFF_ROBUST_GEMAN_MCCLURE: {
+        double d = sq + c2;
+        if (drho) *drho = c2 * c2 / (d * d);
+        return c2 * sq / d;
+    }
+    case CLIFF_ROBUST_HUBER: {
+        double r = sqrt(sq);
+        if (r <= c) {
+            if (drho) *drho = 1.0;
+            return sq;
+        }
+        if (drho) *drho = c / r;
+        return 2.0 * c * r - c2;
+    }
+    default:
+        if (drho) *drho = 1.0;
+        return sq;
+    }
+}
+
+/* Total cost at x = [phi (72), betas (K), t (3)]; INFINITY if a used point is behind the camera.
+ * With grad != NULL also fills the Gauss-Newton system H (P,P), g (P) (IRLS weights). */
+static double person_cost(person *pp, const double *x, double *H, double *g, double *err_px) {
+    const cliff_fit_body *b = pp->b;
+    const cliff_fit_options *o = pp->o;
+    const size_t K = b->n_betas, P = 72 + K + 3, NJ = NJ_SMPL + b->n_vert;
+    const double *phi = x, *be = x + 72, *t = x + 72 + K;
+    fk_eval(b, pp->R0, phi, be, t, pp->s, pp->joints, H ? pp->dJ : NULL, pp->scratch);
+    project(pp->joints, H ? pp->dJ : NULL, NJ, P, pp->cam, 1e-6, pp->uv, H ? pp->duv : NULL);
+    if (H) {
+        memset(H, 0, P * P * sizeof(double));
+        memset(g, 0, P * sizeof(double));
+    }
+    double cost = 0.0, esum = 0.0, csum = 0.0;
+    for (size_t m = 0; m < pp->M; m++) {
+        int64_t jj = pp->kp_joint[m];
+        double conf = pp->kp[3 * m + 2];
+        if (jj < 0 || !(conf > 0.0)) continue;
+        if (!(pp->joints[3 * jj + 2] > 1e-6)) return INFINITY;
+        double eu = pp->uv[2 * jj] - pp->kp[3 * m], ev = pp->uv[2 * jj + 1] - pp->kp[3 * m + 1];
+        double ru = eu * pp->inv_sigma, rv = ev * pp->inv_sigma, dr;
+        cost += conf * rho(o->robust, o->robust_scale, ru * ru + rv * rv, &dr);
+        esum += conf * sqrt(eu * eu + ev * ev);
+        csum += conf;
+        if (H) {
+            double w = conf * dr * pp->inv_sigma * pp->inv_sigma;
+            const double *Du = pp->duv + (size_t)jj * 2 * P, *Dv = Du + P;
+            for (size_t q = 0; q < P; q++) {
+                double aq = Du[q], bq = Dv[q];
+                if (aq == 0.0 && bq == 0.0) continue;
+                g[q] += w * (aq * eu + bq * ev);
+                double *Hq = H + q * P;
+                for (size_t r = q; r < P; r++) Hq[r] += w * (aq * Du[r] + bq * Dv[r]);
+            }
+        }
+    }
+    if (err_px) *err_px = csum > 0 ? esum / csum : 0.0;
+    /* priors: cost_k = w_k |r_k|^2 with r linear in x */
+    for (size_t q = 0; q < 72; q++) {
+        double w = q < 3 ? o->w_root : o->w_pose;
+        cost += w * x[q] * x[q];
+        if (H) {
+            H[q * P + q] += w;
+            g[q] += w * x[q];
+        }
+    }
+    for (size_t l = 0; l < K; l++) {
+        double d = be[l] - pp->betas0[l];
+        cost += o->w_betas_init * d * d + o->w_shape * be[l] * be[l];
+        if (H) {
+            H[(72 + l) * P + 72 + l] += o->w_betas_init + o->w_shape;
+            g[72 + l] += o->w_betas_init * d + o->w_shape * be[l];
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        double d = t[k] - pp->t0[k];
+        cost += o->w_transl * d * d;
+        if (H) {
+            H[(72 + K + k) * P + 72 + K + k] += o->w_transl;
+            g[72 + K + k] += o->w_transl * d;
+        }
+    }
+    if (H)
+        for (size_t q = 0; q < P; q++)
+            for (size_t r = 0; r < q; r++) H[q * P + r] = H[r * P + q];
+    return cost;
+}
+
+/* Solve (A) x = y for symmetric positive definite A (P,P) by Cholesky, in place in L. 0 = ok. */
+static int cholesky_solve(double *A, size_t P, const double *y, double *x) {
+    for (size_t j = 0; j < P; j++) {
+        double d = A[j * P + j];
+        for (size_t k = 0; k < j; k++) d -= A[j * P + k] * A[j * P + k];
+        if (!(d > 0.0)) return -1;
+        d = sqrt(d);
+        A[j * P + j] = d;
+        for (size_t i = j + 1; i < P; i++) {
+            double v = A[i * P + j];
+            for (size_t k = 0; k < j; k++) v -= A[i * P + k] * A[j * P + k];
+            A[i * P + j] = v / d;
+        }
+    }
+    for (size_t i = 0; i < P; i++) {
+        double v = y[i];
+        for (size_t k = 0; k < i; k++) v -= A[i * P + k] * x[k];
+        x[i] = v / A[i * P + i];
+    }
+    for (size_t i = P; i-- > 0;) {
+        double v = x[i];
+        for (size_t k = i + 1; k < P; k++) v -= A[k * P + i] * x[k];
+        x[i] = v / A[i * P + i];
+    }
+    return 0;
+}
+
+static int all_finite(const double *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* Returns a CLIFF_FIT_* status; x holds the result; st = [err0, err1, iters, converged]. */
+static int fit_one(person *pp, double *x, double *st, double *work) {
+    const size_t K = pp->b->n_betas, P = 72 + K + 3;
+    double *H = work, *A = H + P * P, *g = A + P * P, *dx = g + P, *xn = dx + P;
+    int used = 0;
+    for (size_t m = 0; m < pp->M; m++)
+        if (pp->kp_joint[m] >= 0 && pp->kp[3 * m + 2] > 0.0) used++;
+    if (!used) return CLIFF_FIT_NO_KEYPOINTS;
+    double err0, err1;
+    double cost = person_cost(pp, x, H, g, &err0);
+    if (!isfinite(cost)) return CLIFF_FIT_BEHIND_CAMERA;
+    st[0] = err0;
+    double lambda = 1e-3;
+    int it = 0, converged = 0;
+    for (it = 0; it < pp->o->max_iter && !converged; it++) {
+        int accepted = 0;
+        for (int tries = 0; tries < 12 && !accepted; tries++) {
+            memcpy(A, H, P * P * sizeof(double));
+            for (size_t q = 0; q < P; q++) A[q * P + q] += lambda * (H[q * P + q] + 1e-9);
+            if (cholesky_solve(A, P, g, dx) != 0) {
+                lambda *= 10.0;
+                continue;
+            }
+            for (size_t q = 0; q < P; q++) xn[q] = x[q] - dx[q];
+            double cn = person_cost(pp, xn, NULL, NULL, NULL);
+            if (isfinite(cn) && cn <= cost) {
+                double rel = (cost - cn) / (cost > 1e-300 ? cost : 1e-300);
+                memcpy(x, xn, P * sizeof(double));
+                cost = person_cost(pp, x, H, g, NULL);
+                lambda = lambda / 3.0 > 1e-9 ? lambda / 3.0 : 1e-9;
+                accepted = 1;
+                if (rel < pp->o->tol) converged = 1;
+            } else {
+                lambda *= 4.0;
+            }
+        }
+        if (!accepted) converged = 1; /* no decrease possible at any damping: a minimum */
+    }
+    person_cost(pp, x, NULL, NULL, &err1);
+    if (!all_finite(x, P)) return CLIFF_FIT_NOT_FINITE;
+    st[1] = err1;
+    st[2] = it;
+    st[3] = converged;
+    return CLIFF_FIT_OK;
+}
+
+cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *opt, size_t n,
+                              const double *R0, const double *betas0, const double *t0,
+                              const double *cam, size_t M, const double *kp,
+                              const int64_t *kp_joint, const double *norm, double *R,
+                              double *betas, double *t, double *phi, double *stats) {
+    if (!body || !opt || (n && (!R0 || !betas0 || !t0 || !cam || !kp || !norm || !R || !betas ||
+                                !t || !phi || !stats)) || (M && !kp_joint))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
+    if (opt->max_iter < 1 || !(opt->tol >= 0) || !(opt->sigma_rel > 0) || !(opt->robust_scale > 0) ||
+        opt->robust < 0 || opt->robust > 2 || !(opt->w_root >= 0) || !(opt->w_pose >= 0) ||
+        !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: invalid options (max_iter >= 1, "
+                                        "tol >= 0, sigma_rel > 0, robust_scale > 0, weights >= 0)");
+    const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
+    cliff_status bst = check_body(body, "cliff_fit_people");
+    if (bst != CLIFF_OK) return bst;
+    for (size_t m = 0; m < M; m++)
+        if (kp_joint[m] >= (int64_t)NJ)
+            return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: kp_joint[%zu] = %lld exceeds the %zu "
+                                            "model joints", m, (long long)kp_joint[m], NJ);
+    omp_set_num_threads(cliff_threads());
+#pragma omp parallel
+    {
+        fk_state *s = cliff_alloc(sizeof *s);
+        size_t nwork = fit_scratch_doubles(NV) + NJ * 3 + NJ * 2 + NJ * 3 * P + NJ * 2 * P +
+                       2 * P * P + 4 * P;
+        double *work = cliff_alloc(nwork * sizeof(double));
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < n; i++) {
+            double *st = stats + 5 * i, *x = work ? work + nwork - P : NULL; /* x: end of work */
+            st[0] = st[1] = 0.0, st[2] = 0.0, st[3] = 0.0;
+            int status = CLIFF_FIT_NOMEM;
+            if (s && work) {
+                person pp = {.b = body, .o = opt, .R0 = R0 + i * 216, .betas0 = betas0 + i * K,
+                             .t0 = t0 + 3 * i, .cam = cam + 3 * i, .kp = kp + i * M * 3,
+                             .kp_joint = kp_joint, .M = M, .s = s};
+                double nrm = norm[i] * opt->sigma_rel;
+                pp.inv_sigma = nrm > 0 && isfinite(nrm) ? 1.0 / nrm : 0.0;
+                pp.scratch = work;
+                pp.joints = pp.scratch + fit_scratch_doubles(NV);
+                pp.uv = pp.joints + NJ * 3;
+                pp.dJ = pp.uv + NJ * 2;
+                pp.duv = pp.dJ + NJ * 3 * P;
+                double *lm = pp.duv + NJ * 2 * P;
+                memset(x, 0, 72 * sizeof(double));
+                memcpy(x + 72, pp.betas0, K * sizeof(double));
+                memcpy(x + 72 + K, pp.t0, 3 * sizeof(double));
+                if (!(pp.inv_sigma > 0) || !all_finite(pp.R0, 216) || !all_finite(x, P) ||
+                    !all_finite(pp.cam, 3) || !(pp.cam[0] > 0))
+                    status = CLIFF_FIT_NOT_FINITE;
+                else
+                    status = fit_one(&pp, x, st, lm);
+                if (status != CLIFF_FIT_OK) {
+                    memset(x, 0, 72 * sizeof(double));
+                    memcpy(x + 72, pp.betas0, K * sizeof(double));
+                    memcpy(x + 72 + K, pp.t0, 3 * sizeof(double));
+                    st[0] = st[1] = st[2] = st[3] = 0.0;
+                }
+                /* outputs */
+                double E[9];
+                for (int j = 0; j < NJ_SMPL; j++) {
+                    so3_exp_jr(x + 3 * j, E, NULL);
+                    mat3_mul(pp.R0 + 9 * j, E, R + i * 216 + 9 * j);
+                }
+                memcpy(phi + i * 72, x, 72 * sizeof(double));
+                memcpy(betas + i * K, x + 72, K * sizeof(double));
+                memcpy(t + 3 * i, x + 72 + K, 3 * sizeof(double));
+            }
+            else {
+                memcpy(R + i * 216, R0 + i * 216, 216 * sizeof(double));
+                memset(phi + i * 72, 0, 72 * sizeof(double));
+                memcpy(betas + i * K, betas0 + i * K, K * sizeof(double));
+                memcpy(t + 3 * i, t0 + 3 * i, 3 * sizeof(double));
+            }
+            st[4] = status;
+        }
+        cliff_free(s);
+        cliff_free(work);
+    }
+    return CLIFF_OK;
+}
