@@ -74,3 +74,9 @@ __all__ += ["annotate", "keypoints", "losses", "FitBody", "fit_people"]
 from .model import Model, load_model  # noqa: E402
 
 __all__ += ["Model", "load_model"]
+
+from . import files, io  # noqa: E402
+from .images import read_image  # noqa: E402
+from .pipeline import Estimator, load_boxes  # noqa: E402
+
+__all__ += ["files", "io", "read_image", "Estimator", "load_boxes"]
