@@ -120,9 +120,11 @@ def _element_type(stype: type) -> np.dtype:
 
 
 def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
-                     big_endian: bool) -> np.ndarray:
+                     big_endian: bool, owns_buffer: bool = False) -> np.ndarray:
     """Materialise a tensor view of a storage buffer (1-D array of the storage dtype) as a
-    C-contiguous native-endian ndarray; bfloat16 becomes float32."""
+    C-contiguous native-endian ndarray; bfloat16 becomes float32. With `owns_buffer` (no
+    other tensor uses this storage) a tensor spanning the whole writable buffer is returned
+    without a copy."""
     stype = t.storage.storage_type
     if t.storage.view is not None:  # legacy storage view: (view key, offset, numel)
         _, voff, vnum = t.storage.view
@@ -149,6 +151,12 @@ def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
             writeable=False)
     if big_endian and item > 1:
         view = view.view(view.dtype.newbyteorder(">"))
+    if (owns_buffer and n == buf.shape[0] and t.offset == 0 and not stype.bfloat16
+            and buf.flags.writeable and not (big_endian and item > 1)
+            and view.flags.c_contiguous):
+        # The tensor is its whole storage and nothing else uses it: hand the buffer out
+        # instead of copying it (halves the peak memory of loading a checkpoint).
+        return buf.reshape(t.size)
     out = np.array(view, dtype=view.dtype.newbyteorder("="), order="C", copy=True)
     if stype.bfloat16:
         out = (out.astype(np.uint32) << 16).view(np.float32)
@@ -239,6 +247,8 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
         obj = _unpickle(path, data, table)
         sd = _state_dict_from(path, obj)
         cache: Dict[str, np.ndarray] = {}
+        users: Dict[str, int] = collections.Counter(
+            v.storage.key for v in sd.values() if isinstance(v, TensorRef))
 
         def storage(ref: StorageRef) -> np.ndarray:
             if ref.key not in cache:
@@ -251,18 +261,27 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
                 if zi.file_size < ref.numel * dt.itemsize:
                     raise _err(path, f"storage record {name!r} has {zi.file_size} bytes, "
                                f"expected {ref.numel * dt.itemsize}")
+                raw = bytearray(ref.numel * dt.itemsize)
                 try:
                     with zf.open(zi) as fh:
-                        raw = fh.read(ref.numel * dt.itemsize)
+                        got = fh.readinto(memoryview(raw))
                 except _ZIP_ERRORS as exc:
                     raise _err(path, f"cannot read {name!r}: {exc}") from None
-                if len(raw) != ref.numel * dt.itemsize:
+                if got != len(raw):
                     raise _err(path, f"storage record {name!r} is truncated")
                 cache[ref.key] = np.frombuffer(raw, dtype=dt)
             return cache[ref.key]
 
-        return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, storage(t.storage), big),
-                       strip)
+        def tensor(k: str, t: TensorRef) -> np.ndarray:
+            key = t.storage.key
+            arr = _tensor_to_array(path, k, t, storage(t.storage), big,
+                                   owns_buffer=users[key] == 1)
+            users[key] -= 1
+            if users[key] == 0:
+                cache.pop(key, None)  # last user: the buffer lives on only in `arr`, if at all
+            return arr
+
+        return _finish(path, sd, tensor, strip)
 
 
 def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable) -> Any:
