@@ -1,0 +1,39 @@
+"""Run every benchmark in turn (`make bench`); each prints its own table with the peer side by side.
+
+Each script runs in its own process, one after the other, so that no two compete for the two
+cores. Pass --quick for a short smoke run of all of them.
+"""
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = [
+    ("bench_geometry.py", [], []),
+    ("bench_crop.py", [], []),
+    ("bench_render.py", [], []),
+    ("bench_smpl.py", [], []),
+    ("bench_model.py", [], ["--quick"]),
+    ("bench_annotate.py", [], []),
+]
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv[1:]
+    failed = []
+    for name, args, quick_args in SCRIPTS:
+        cmd = [sys.executable, os.path.join(HERE, name), *args, *(quick_args if quick else [])]
+        print(f"\n=== {' '.join(cmd[1:])}", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd)
+        print(f"=== {name}: exit {rc}, {time.perf_counter() - t0:.0f} s", flush=True)
+        if rc:
+            failed.append(name)
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
