@@ -18,24 +18,6 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         f"Original error: {exc}"
     ) from exc
 
-from .camera import (  # noqa: E402
-    axis_angle_to_rotmat,
-    bbox_info,
-    boxes_to_center_scale,
-    cam_crop_to_full,
-    estimate_focal_length,
-    project_points,
-    rot6d_to_rotmat,
-    rotmat_to_axis_angle,
-)
-from .crop import crop  # noqa: E402
-from .render import default_colors, render, render_side, save_image
-
-
-from .smpl import SMPL  # noqa: E402
-from .mesh import save_obj, save_ply  # noqa: E402
-from . import standin  # noqa: E402
-
 
 def set_num_threads(n: int) -> None:
     """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
@@ -59,24 +41,34 @@ def info() -> dict:
     }
 
 
-__all__ = ["__version__", "info", "set_num_threads", "get_num_threads"]
-__all__ += ["rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat",
-            "estimate_focal_length", "boxes_to_center_scale", "bbox_info", "cam_crop_to_full",
-            "project_points"]
-__all__ += ["crop"]
-__all__ += ["render", "render_side", "default_colors", "save_image"]
-__all__ += ["SMPL", "save_obj", "save_ply", "standin"]
-
-from . import annotate, keypoints, losses  # noqa: E402  (annotate.annotate: the annotator)
-from .fit import FitBody, fit_people  # noqa: E402
-__all__ += ["annotate", "keypoints", "losses", "FitBody", "fit_people"]
-
-from .model import Model, load_model  # noqa: E402
-
-__all__ += ["Model", "load_model"]
-
-from . import files, io  # noqa: E402
+# Public names, by area. The submodules hold the details (cliff.camera, cliff.crop, cliff.model,
+# cliff.smpl, cliff.render, cliff.pipeline, cliff.io, cliff.annotate, cliff.losses, ...).
+from .camera import (  # noqa: E402  geometry in C
+    axis_angle_to_rotmat,
+    bbox_info,
+    boxes_to_center_scale,
+    cam_crop_to_full,
+    estimate_focal_length,
+    project_points,
+    rot6d_to_rotmat,
+    rotmat_to_axis_angle,
+)
+from .crop import crop  # noqa: E402  official preprocessing
+from .model import Model, load_model  # noqa: E402  networks on oneDNN
+from .smpl import SMPL  # noqa: E402  body model
+from .mesh import save_obj, save_ply  # noqa: E402
+from .render import default_colors, render, render_side, save_image  # noqa: E402
 from .images import read_image  # noqa: E402
-from .pipeline import Estimator, load_boxes  # noqa: E402
+from .pipeline import Estimator, load_boxes  # noqa: E402  photos -> bodies
+from . import annotate, files, io, keypoints, losses, standin  # noqa: E402
+from .fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
 
-__all__ += ["files", "io", "read_image", "Estimator", "load_boxes"]
+__all__ = [
+    "__version__", "info", "set_num_threads", "get_num_threads",
+    "rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat", "estimate_focal_length",
+    "boxes_to_center_scale", "bbox_info", "cam_crop_to_full", "project_points",
+    "crop", "Model", "load_model", "SMPL", "save_obj", "save_ply",
+    "render", "render_side", "default_colors", "save_image", "read_image",
+    "Estimator", "load_boxes",
+    "annotate", "files", "io", "keypoints", "losses", "standin", "FitBody", "fit_people",
+]

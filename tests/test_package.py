@@ -32,3 +32,16 @@ def test_set_num_threads_rejects_negative():
 
     with pytest.raises(ValueError, match="n:"):
         cliff.set_num_threads(-3)
+
+
+def test_core_stub_describes_every_extension_name():
+    """cliff/_core.pyi (for type checkers) lists exactly the functions and types of cliff._core."""
+    import ast
+    import os
+
+    from cliff import _core
+
+    stub = ast.parse(open(os.path.join(os.path.dirname(cliff.__file__), "_core.pyi")).read())
+    stubbed = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    public = {n for n in dir(_core) if not n.startswith("_")}
+    assert stubbed == public, (sorted(public - stubbed), sorted(stubbed - public))
