@@ -60,7 +60,7 @@ from .mesh import save_obj, save_ply  # noqa: E402
 from .render import default_colors, render, render_side, save_image  # noqa: E402
 from .images import read_image  # noqa: E402
 from .pipeline import Estimator, load_boxes  # noqa: E402  photos -> bodies
-from . import annotate, files, io, keypoints, losses, standin  # noqa: E402
+from . import annotate, detect, files, io, keypoints, losses, standin  # noqa: E402
 from .fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
 
 __all__ = [
@@ -70,5 +70,5 @@ __all__ = [
     "crop", "Model", "load_model", "SMPL", "save_obj", "save_ply",
     "render", "render_side", "default_colors", "save_image", "read_image",
     "Estimator", "load_boxes",
-    "annotate", "files", "io", "keypoints", "losses", "standin", "FitBody", "fit_people",
+    "annotate", "detect", "files", "io", "keypoints", "losses", "standin", "FitBody", "fit_people",
 ]

@@ -142,3 +142,10 @@ def test_demo_runs_on_stand_ins_and_says_so(standin, tmp_path, capsys, monkeypat
     z = np.load(tmp_path / "demo.npz")
     assert len(z["imgname"]) == 3 and z["pose"].shape == (3, 72)
     assert len(os.listdir(tmp_path / "render")) == 6 and len(os.listdir(tmp_path / "meshes")) == 3
+
+
+def test_without_boxes_or_detector_the_error_says_what_to_do(standin, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cliff.detect, "available", lambda: False)
+    rc = predict(standin, PHOTO, "-o", str(tmp_path))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--boxes" in err[0] and "cliff-hps[detect]" in err[0]
