@@ -15,6 +15,7 @@ SCRIPTS = [
     ("bench_render.py", [], []),
     ("bench_smpl.py", [], []),
     ("bench_model.py", [], ["--quick"]),
+    ("bench_precision.py", [], ["--calls", "5"]),
     ("bench_annotate.py", [], []),
 ]
 
