@@ -23,6 +23,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .images import read_image as _read_rgb
+
 from . import keypoints as kpmod
 from .fit import STATUS, FitBody, fit_jacobian, fit_people
 from .losses import cam_full_to_crop, crop_camera, CROP_FOCAL, CROP_SIZE
@@ -142,23 +144,13 @@ def _image_size(image) -> tuple[int, int]:
 
 
 def read_image(path) -> np.ndarray:
-    """RGB uint8 (H, W, 3) from an image file (OpenCV or Pillow, whichever is installed)."""
+    """RGB uint8 (H, W, 3) from an image file (cliff.images.read_image); errors name `images`."""
     if not os.path.isfile(path):
         raise OSError(f"images: no such file {path!r}")
     try:
-        import cv2
-        img = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise OSError(f"images: cannot decode {path!r}")
-        return np.ascontiguousarray(img[..., ::-1])
-    except ImportError:
-        pass
-    try:
-        from PIL import Image
-    except ImportError as exc:  # pragma: no cover
-        raise ImportError("reading image files needs opencv-python-headless or Pillow") from exc
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        return _read_rgb(path)
+    except OSError as exc:
+        raise OSError(f"images: cannot decode {path!r} ({exc})") from exc
 
 
 def clean_keypoints(kp, img_size, margin: float = 0.1):
