@@ -1,0 +1,72 @@
+"""QA regressions: odd inputs to the Python API (image reader, Estimator, render, readers).
+
+Each test pins a bug found in a QA pass: illegal arguments that raised errors not naming the
+argument (or the wrong exception type)."""
+import os
+
+import numpy as np
+import pytest
+
+import cliff
+from cliff.pipeline import camera_for
+
+PHOTO = os.path.join(os.path.dirname(cliff.__file__), "data", "astronaut.jpg")
+
+
+@pytest.fixture(scope="module")
+def est(tmp_path_factory):
+    ckpt, smpl = cliff.files.standin_files("res50", str(tmp_path_factory.mktemp("standin")))
+    with cliff.Estimator(ckpt, smpl) as e:
+        yield e
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"xyxy": "abc"}, "xyxy"),
+    ({"xyxy": [[object(), 1, 2, 3]]}, "xyxy"),
+    ({"focal": "wide"}, "focal"),
+    ({"focal": [800.0, 900.0]}, "focal"),
+    ({"K": "abc"}, "K"),
+])
+def test_estimator_non_numeric_arguments_raise_type_error_naming_them(est, kw, name):
+    image = cliff.read_image(PHOTO)
+    kw.setdefault("xyxy", [[50, 20, 330, 425]])
+    with pytest.raises(TypeError, match=rf"^{name}:"):
+        est.run(image, **kw)
+
+
+@pytest.mark.parametrize("image", [None, "photo.jpg"])
+def test_estimator_image_that_is_not_an_array_raises_type_error(est, image):
+    with pytest.raises(TypeError, match="^image:"):
+        est.run(image, [[0, 0, 10, 10]])
+
+
+def test_K_with_principal_point_at_the_origin_names_K_not_img_size():
+    # K = diag(800, 800, 1) has cx = cy = 0; CLIFF needs the principal point as an image
+    # centre (W/2, H/2 > 0). The error used to come from Model.predict and name img_size.
+    with pytest.raises(ValueError, match="^K: the principal point"):
+        camera_for(640, 480, K=np.diag([800.0, 800.0, 1.0]))
+
+
+def test_run_many_empty_tuple_is_a_value_error(est):
+    with pytest.raises(ValueError, match="^items:"):
+        list(est.run_many([()]))
+
+
+@pytest.mark.parametrize("kw, name", [({"batch_size": "x"}, "batch_size"),
+                                      ({"rescale": "big"}, "rescale")])
+def test_estimator_options_are_checked_by_name(est, kw, name):
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        cliff.Estimator(est.model, est.smpl, **kw)
+
+
+@pytest.mark.parametrize("focal", [None, "x", ["a", "b"]])
+def test_render_focal_that_is_not_a_number_raises_type_error(est, focal):
+    v = est.smpl(pose=np.zeros((1, 72)), transl=[[0, 0, 5]])["vertices"]
+    with pytest.raises(TypeError, match="^focal:"):
+        cliff.render(np.zeros((32, 32, 3), np.uint8), v, est.faces, focal)
+
+
+@pytest.mark.parametrize("fn", [cliff.load_model, cliff.io.load_checkpoint])
+def test_checkpoint_path_none_names_the_argument(fn):
+    with pytest.raises(TypeError, match="^path:"):
+        fn(None)
