@@ -70,3 +70,14 @@ def test_render_focal_that_is_not_a_number_raises_type_error(est, focal):
 def test_checkpoint_path_none_names_the_argument(fn):
     with pytest.raises(TypeError, match="^path:"):
         fn(None)
+
+
+def test_checkpoint_with_a_nan_weight_is_refused(tmp_path):
+    # A corrupt checkpoint (one NaN in a convolution) used to load and give NaN bodies.
+    ckpt, _ = cliff.files.standin_files("res50", str(tmp_path))
+    sd = cliff.io.load_checkpoint(ckpt)
+    key = next(k for k, v in sd.items() if v.ndim == 4)
+    sd[key] = sd[key].copy()
+    sd[key][0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=f"checkpoint key '{key}' contains NaN"):
+        cliff.Model.from_state_dict(sd)
