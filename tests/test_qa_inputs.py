@@ -81,3 +81,13 @@ def test_checkpoint_with_a_nan_weight_is_refused(tmp_path):
     sd[key][0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=f"checkpoint key '{key}' contains NaN"):
         cliff.Model.from_state_dict(sd)
+
+
+@pytest.mark.parametrize("shift", [-100000, 100000])
+def test_smpl_file_with_out_of_range_faces_is_refused(tmp_path, shift):
+    # faces index the 6890 vertices; a corrupt file used to load and fail later (render/export)
+    _, smpl = cliff.files.standin_files("res50", str(tmp_path))
+    arrays = dict(cliff.io.load_smpl(smpl))
+    arrays["faces"] = np.asarray(arrays["faces"]) + shift
+    with pytest.raises(ValueError, match=r"^faces: vertex indices must be in \[0, 6890\)"):
+        cliff.SMPL(arrays)
