@@ -91,3 +91,18 @@ def test_smpl_file_with_out_of_range_faces_is_refused(tmp_path, shift):
     arrays["faces"] = np.asarray(arrays["faces"]) + shift
     with pytest.raises(ValueError, match=r"^faces: vertex indices must be in \[0, 6890\)"):
         cliff.SMPL(arrays)
+
+
+def test_fit_people_bad_focal_and_max_iter_name_the_argument(tmp_path):
+    # a string focal gave numpy's bare "could not convert"; max_iter=10**12 an OverflowError
+    _, smpl = cliff.files.standin_files("res50", str(tmp_path))
+    fb = cliff.FitBody.from_smpl(dict(cliff.io.load_smpl(smpl)))
+    kp = np.full((1, 17, 3), 200.0)
+    args = dict(body=fb, rotmat=np.tile(np.eye(3), (1, 24, 1, 1)), betas=np.zeros((1, 10)),
+                transl=[[0, 0, 5.0]], keypoints=kp, joint_index=np.arange(17), focal=1000.0,
+                principal_point=(256, 256), norm=[300.0])
+    with pytest.raises(TypeError, match="^focal:"):
+        cliff.fit_people(**{**args, "focal": "x"})
+    for bad in (10**12, 0, 2.5):
+        with pytest.raises(ValueError, match="^max_iter:"):
+            cliff.fit_people(**args, max_iter=bad)
