@@ -284,7 +284,9 @@ def load_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 add(a["image_id"], xywh(a["bbox"]), a.get("score", 1.0))
         else:
             raise ValueError(f"{path}: expected a JSON object or list of detections")
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(path):
+            raise
         raise ValueError(f"{path}: malformed boxes file ({exc!r})") from exc
     return {k: np.asarray(v, dtype=np.float32).reshape(-1, 5) for k, v in boxes.items()}
 

@@ -106,3 +106,14 @@ def test_fit_people_bad_focal_and_max_iter_name_the_argument(tmp_path):
     for bad in (10**12, 0, 2.5):
         with pytest.raises(ValueError, match="^max_iter:"):
             cliff.fit_people(**args, max_iter=bad)
+
+
+@pytest.mark.parametrize("content", [
+    '{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1, "bbox": [1, 2, "x", 4]}]}',
+    '{"a.jpg": [[1, 2, "wide", 4]]}',
+])
+def test_boxes_file_with_a_non_number_names_the_file(tmp_path, content):
+    path = tmp_path / "boxes.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=f"^{path}: malformed boxes file"):
+        cliff.load_boxes(path)
