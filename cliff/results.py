@@ -37,6 +37,7 @@ class ResultWriter:
         self.pose_format, self.mesh_format, self.render = pose_format, mesh_format, render
         self.K = K  # the intrinsics the people were estimated with (None: CLIFF's default camera)
         self.names: list[str] = []
+        self._stems: set[str] = set()  # file stems used so far: same-named inputs must not overwrite
         self.rows: dict[str, list[np.ndarray]] = {k: [] for k in
                                                   ("pose", "shape", "global_t", "pred_joints", "focal_l", "detection_all")}
 
@@ -63,7 +64,12 @@ class ResultWriter:
         det[:, 1:5] = res["xyxy"]
         det[:, 5:7] = 1.0
         self.rows["detection_all"].append(det)
-        stem = _safe_stem(name)
+        stem = base = _safe_stem(name)
+        k = 1
+        while stem in self._stems:  # a/img.jpg and b/img.jpg -> img, img-2
+            k += 1
+            stem = f"{base}-{k}"
+        self._stems.add(stem)
         if self.mesh_format and n:
             from .mesh import save_obj, save_ply
             os.makedirs(os.path.join(self.folder, "meshes"), exist_ok=True)

@@ -90,3 +90,21 @@ def test_render_uses_the_given_intrinsics(files, tmp_path):
     wrong = cliff.render(image, res["vertices"], est.faces, float(res["focal"][0])).astype(np.int16)
     assert np.abs(wrong - right).mean() > 5  # the two cameras really differ on this image
     assert np.abs(got - right).mean() < 2    # JPEG noise only
+
+
+def test_inputs_with_the_same_file_name_do_not_overwrite_each_others_meshes(files, tmp_path):
+    # a/img.jpg and b/img.jpg: the second used to overwrite meshes/img_0.obj and render/img_*.jpg
+    for d in ("a", "b"):
+        os.makedirs(tmp_path / d)
+        with open(PHOTO, "rb") as src, open(tmp_path / d / "img.jpg", "wb") as dst:
+            dst.write(src.read())
+    boxes = tmp_path / "b.json"
+    boxes.write_text(json.dumps({"img.jpg": [BOX]}))
+    ckpt, smpl = files
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "a" / "img.jpg"), str(tmp_path / "b" / "img.jpg"),
+                 "--ckpt", ckpt, "--smpl", smpl, "--boxes", str(boxes), "--save-mesh", "obj",
+                 "--render", "-o", str(out), "--quiet"]) == 0
+    assert sorted(os.listdir(out / "meshes")) == ["img-2_0.obj", "img_0.obj"]
+    assert sorted(os.listdir(out / "render")) == ["img-2_front.jpg", "img-2_side.jpg",
+                                                  "img_front.jpg", "img_side.jpg"]
