@@ -102,7 +102,8 @@ class _Reporter:
 
         self.errors += 1
         # through tqdm so the line does not land in the middle of the progress bar
-        tqdm.write(f"cliff: skipped {path}: {exc}", file=sys.stderr)
+        msg = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+        tqdm.write(f"cliff: skipped {msg}", file=sys.stderr)
 
 
 def _output_paths(out: str, paths: list[str], backbone: str) -> tuple[str, str]:

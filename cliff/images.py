@@ -83,7 +83,18 @@ def iter_video(path: str) -> Iterator[tuple[str, np.ndarray]]:
                 frame = np.repeat(frame[..., None], 3, axis=2)
             yield f"{path}:{i:06d}", np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise OSError(f"{path}: could not decode the video ({exc})") from exc
+        raise OSError(f"{path}: could not decode the video ({_one_line(exc)})") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The gist of a decoder error in one line: imageio-ffmpeg's message embeds ffmpeg's whole
+    stderr (banner, build configuration, ...); keep its first line and ffmpeg's last one."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) == 1 or lines[-1] == lines[0]:
+        return lines[0]
+    return f"{lines[0]}: {lines[-1]}"
 
 
 def _has_pyav() -> bool:

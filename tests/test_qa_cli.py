@@ -108,3 +108,19 @@ def test_inputs_with_the_same_file_name_do_not_overwrite_each_others_meshes(file
     assert sorted(os.listdir(out / "meshes")) == ["img-2_0.obj", "img_0.obj"]
     assert sorted(os.listdir(out / "render")) == ["img-2_front.jpg", "img-2_side.jpg",
                                                   "img_front.jpg", "img_side.jpg"]
+
+
+def test_undecodable_video_is_reported_in_one_line(files, tmp_path, capsys):
+    # imageio-ffmpeg's error embeds ffmpeg's whole stderr (~30 lines of banner and build
+    # configuration); the skip message must stay one line
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.mp4").write_bytes(b"not a video at all\n" * 10)
+    (folder / "empty.mp4").write_bytes(b"")
+    ckpt, smpl = files
+    assert main(["predict", str(folder), "--ckpt", ckpt, "--smpl", smpl, "--boxes",
+                 os.path.join(DATA, "boxes.json"), "-o", str(tmp_path / "out"), "--quiet"]) == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 2, lines
+    for ln, name in zip(lines, ("broken.mp4", "empty.mp4")):
+        assert ln.startswith(f"cliff: skipped {folder / name}: could not decode the video"), ln
