@@ -178,6 +178,9 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
             bar.update(1)
     finally:
         bar.close()  # before any error message, so it is not glued to the bar
+    if writer.num_images == 0 and rep.errors:
+        # nothing could be read: an error (status 2), not an empty result file
+        raise OSError(f"no readable image or video among the inputs ({rep.errors} skipped)")
     writer.close()
     est.close()
     rep.say(f"cliff: {writer.num_people} people in {writer.num_images} images -> {npz_path} "

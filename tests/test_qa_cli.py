@@ -117,6 +117,8 @@ def test_undecodable_video_is_reported_in_one_line(files, tmp_path, capsys):
     folder.mkdir()
     (folder / "broken.mp4").write_bytes(b"not a video at all\n" * 10)
     (folder / "empty.mp4").write_bytes(b"")
+    with open(PHOTO, "rb") as src:  # one readable input, so the run ends with status 1
+        (folder / "astronaut.jpg").write_bytes(src.read())
     ckpt, smpl = files
     assert main(["predict", str(folder), "--ckpt", ckpt, "--smpl", smpl, "--boxes",
                  os.path.join(DATA, "boxes.json"), "-o", str(tmp_path / "out"), "--quiet"]) == 1
@@ -124,3 +126,15 @@ def test_undecodable_video_is_reported_in_one_line(files, tmp_path, capsys):
     assert len(lines) == 2, lines
     for ln, name in zip(lines, ("broken.mp4", "empty.mp4")):
         assert ln.startswith(f"cliff: skipped {folder / name}: could not decode the video"), ln
+
+
+def test_single_unreadable_input_is_an_error_not_an_empty_result(files, tmp_path, capsys):
+    # README: an unreadable input is an error (status 2); only inside a folder with readable
+    # files is it skipped (status 1). A lone zero-byte .jpg used to give status 1 and an empty npz.
+    bad = tmp_path / "zero.jpg"
+    bad.write_bytes(b"")
+    out = tmp_path / "out"
+    assert predict(files, str(bad), "-o", str(out)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cliff: error: no readable image"), err
+    assert not out.exists() or os.listdir(out) == []
