@@ -14,9 +14,13 @@ PHOTO = os.path.join(os.path.dirname(cliff.__file__), "data", "astronaut.jpg")
 
 
 @pytest.fixture(scope="module")
-def est(tmp_path_factory):
-    ckpt, smpl = cliff.files.standin_files("res50", str(tmp_path_factory.mktemp("standin")))
-    with cliff.Estimator(ckpt, smpl) as e:
+def files(tmp_path_factory):
+    return cliff.files.standin_files("res50", str(tmp_path_factory.mktemp("standin")))
+
+
+@pytest.fixture(scope="module")
+def est(files):
+    with cliff.Estimator(*files) as e:
         yield e
 
 
@@ -72,9 +76,9 @@ def test_checkpoint_path_none_names_the_argument(fn):
         fn(None)
 
 
-def test_checkpoint_with_a_nan_weight_is_refused(tmp_path):
+def test_checkpoint_with_a_nan_weight_is_refused(files):
     # A corrupt checkpoint (one NaN in a convolution) used to load and give NaN bodies.
-    ckpt, _ = cliff.files.standin_files("res50", str(tmp_path))
+    ckpt, _ = files
     sd = cliff.io.load_checkpoint(ckpt)
     key = next(k for k, v in sd.items() if v.ndim == 4)
     sd[key] = sd[key].copy()
@@ -84,18 +88,18 @@ def test_checkpoint_with_a_nan_weight_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("shift", [-100000, 100000])
-def test_smpl_file_with_out_of_range_faces_is_refused(tmp_path, shift):
+def test_smpl_file_with_out_of_range_faces_is_refused(files, shift):
     # faces index the 6890 vertices; a corrupt file used to load and fail later (render/export)
-    _, smpl = cliff.files.standin_files("res50", str(tmp_path))
+    _, smpl = files
     arrays = dict(cliff.io.load_smpl(smpl))
     arrays["faces"] = np.asarray(arrays["faces"]) + shift
     with pytest.raises(ValueError, match=r"^faces: vertex indices must be in \[0, 6890\)"):
         cliff.SMPL(arrays)
 
 
-def test_fit_people_bad_focal_and_max_iter_name_the_argument(tmp_path):
+def test_fit_people_bad_focal_and_max_iter_name_the_argument(files):
     # a string focal gave numpy's bare "could not convert"; max_iter=10**12 an OverflowError
-    _, smpl = cliff.files.standin_files("res50", str(tmp_path))
+    _, smpl = files
     fb = cliff.FitBody.from_smpl(dict(cliff.io.load_smpl(smpl)))
     kp = np.full((1, 17, 3), 200.0)
     args = dict(body=fb, rotmat=np.tile(np.eye(3), (1, 24, 1, 1)), betas=np.zeros((1, 10)),
