@@ -226,7 +226,9 @@ class Estimator:
             prep = self._prepare(image, xyxy, f, K, bgr)
             pending.append(prep)
             people += prep["n"]
-            if people >= self.batch_size:
+            # flush on people, and on images too: frames without people must not pile up
+            # (a long video with few detections would otherwise be held whole in memory)
+            if people >= self.batch_size or len(pending) >= self.batch_size:
                 yield from self._predict(pending)
                 pending, people = [], 0
         if pending:

@@ -121,3 +121,20 @@ def test_boxes_file_with_a_non_number_names_the_file(tmp_path, content):
     path.write_text(content)
     with pytest.raises(ValueError, match=f"^{path}: malformed boxes file"):
         cliff.load_boxes(path)
+
+
+def test_run_many_streams_images_without_people(est):
+    # Images with no boxes used to pile up in run_many until batch_size PEOPLE were seen, i.e.
+    # a whole video without detections was held in memory before the first result came out.
+    pulled = []
+
+    def frames():
+        for i in range(50):
+            pulled.append(i)
+            yield np.zeros((64, 48, 3), np.uint8), np.zeros((0, 4))
+
+    it = est.run_many(frames())
+    first = next(it)
+    assert first["pose"].shape == (0, 72)
+    assert len(pulled) <= est.batch_size
+    assert sum(1 for _ in it) == 49
