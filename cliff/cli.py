@@ -26,6 +26,13 @@ def _positive_int(s: str) -> int:
     return v
 
 
+def _threads(s: str) -> int:
+    v = int(s)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (all cores) or a positive thread count, got {s}")
+    return v
+
+
 def _intrinsics(s: str) -> tuple[float, float, float, float]:
     try:
         v = tuple(float(x) for x in s.split(","))
@@ -43,7 +50,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="network (default: detected from the checkpoint; hr48 for stand-ins)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="people per network call")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    p.add_argument("--threads", type=_threads, default=0, help="CPU threads (0 = all cores)")
     p.add_argument("--pose-format", choices=("aa", "rotmat"), default="aa")
     cam = p.add_mutually_exclusive_group()
     cam.add_argument("--focal", type=float, help="focal length in pixels (default: image diagonal)")
@@ -91,16 +98,22 @@ class _Reporter:
             print(msg, file=sys.stderr)
 
     def skip(self, path: str, exc: BaseException) -> None:
+        from tqdm import tqdm
+
         self.errors += 1
-        print(f"cliff: skipped {path}: {exc}", file=sys.stderr)
+        # through tqdm so the line does not land in the middle of the progress bar
+        msg = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+        tqdm.write(f"cliff: skipped {msg}", file=sys.stderr)
 
 
 def _output_paths(out: str, paths: list[str], backbone: str) -> tuple[str, str]:
     """(npz path, folder for meshes/renders). Mirrors the official naming
     `<input stem>_cliff_<backbone>.npz` for a single input."""
-    if out.lower().endswith(".npz"):
+    if out.lower().endswith(".npz") and not os.path.isdir(out):
         folder = os.path.dirname(os.path.abspath(out))
         return out, folder
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"-o/--output: {out} is an existing file; give a folder or a path ending in .npz")
     stem = os.path.splitext(os.path.basename(os.path.normpath(paths[0])))[0] if len(paths) == 1 else "cliff"
     return os.path.join(out, f"{stem}_cliff_{backbone}.npz"), out
 
@@ -125,6 +138,7 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     inputs = list_inputs(paths)
     if not inputs:
         raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
+    _output_paths(args.output, paths, backbone or "hr48")  # a bad -o fails before loading the model
 
     t0 = time.perf_counter()
     est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size)
@@ -133,7 +147,7 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     npz_path, folder = _output_paths(args.output, paths, est.model.backbone)
     os.makedirs(folder, exist_ok=True)
     writer = ResultWriter(npz_path, folder, est.faces, pose_format=args.pose_format,
-                          mesh_format=args.save_mesh, render=args.render)
+                          mesh_format=args.save_mesh, render=args.render, K=args.intrinsics)
 
     K = args.intrinsics
     names: list[str] = []
@@ -157,11 +171,16 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     from tqdm import tqdm
 
     bar = tqdm(total=None, unit="img", disable=args.quiet, desc="cliff", leave=False)
-    for i, res in enumerate(est.run_many(items(), focal=args.focal, K=K)):
-        name = names[i]
-        writer.add(name, res, images.pop(name, None))
-        bar.update(1)
-    bar.close()
+    try:
+        for i, res in enumerate(est.run_many(items(), focal=args.focal, K=K)):
+            name = names[i]
+            writer.add(name, res, images.pop(name, None))
+            bar.update(1)
+    finally:
+        bar.close()  # before any error message, so it is not glued to the bar
+    if writer.num_images == 0 and rep.errors:
+        # nothing could be read: an error (status 2), not an empty result file
+        raise OSError(f"no readable image or video among the inputs ({rep.errors} skipped)")
     writer.close()
     est.close()
     rep.say(f"cliff: {writer.num_people} people in {writer.num_images} images -> {npz_path} "

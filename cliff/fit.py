@@ -74,7 +74,10 @@ class FitBody:
 
 
 def _per_person(x, n, name, shape_tail):
-    a = np.asarray(x, np.float64)
+    try:
+        a = np.asarray(x, np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected numbers ({exc})") from None
     if a.shape == shape_tail:
         a = np.broadcast_to(a, (n,) + shape_tail)
     if a.shape != (n,) + shape_tail:
@@ -115,6 +118,8 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
         raise ValueError("focal: must be > 0")
     if not (norm > 0).all():
         raise ValueError("norm: must be > 0 (the person's box height in pixels)")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
+        raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     if robust not in ROBUST:
         raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
     R, b, t, phi, st = _core.fit_people(

@@ -24,11 +24,27 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
+            if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+                return _gray_to_rgb8(np.asarray(im), im.mode)
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except FileNotFoundError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise OSError(f"{path}: not a readable image ({exc})") from exc
+
+
+def _gray_to_rgb8(a: np.ndarray, mode: str) -> np.ndarray:
+    """16-bit (and 32-bit integer) grey images scaled to 8 bits like OpenCV's IMREAD_COLOR
+    (value >> 8); Pillow's own convert("RGB") would clip every value above 255 to white.
+    Float images are taken as 0..1."""
+    if mode == "F":
+        g = np.clip(np.nan_to_num(a.astype(np.float64)) * 255.0 + 0.5, 0, 255)
+    elif mode == "I":
+        g = np.clip(a.astype(np.int64), 0, 65535) >> 8
+    else:
+        g = a.astype(np.uint16) >> 8
+    g = g.astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=2)
 
 
 def is_video(path: str) -> bool:
@@ -67,7 +83,18 @@ def iter_video(path: str) -> Iterator[tuple[str, np.ndarray]]:
                 frame = np.repeat(frame[..., None], 3, axis=2)
             yield f"{path}:{i:06d}", np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise OSError(f"{path}: could not decode the video ({exc})") from exc
+        raise OSError(f"{path}: could not decode the video ({_one_line(exc)})") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The gist of a decoder error in one line: imageio-ffmpeg's message embeds ffmpeg's whole
+    stderr (banner, build configuration, ...); keep its first line and ffmpeg's last one."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) == 1 or lines[-1] == lines[0]:
+        return lines[0]
+    return f"{lines[0]}: {lines[-1]}"
 
 
 def _has_pyav() -> bool:

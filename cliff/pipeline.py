@@ -28,6 +28,8 @@ PERSON_KEYS = ("rotmat", "pose", "betas", "cam_crop", "t_full", "bbox_info", "fo
 
 def _as_image(image: Any, bgr: bool) -> np.ndarray:
     img = np.asarray(image)
+    if img.dtype.kind in "OSUV":
+        raise TypeError(f"image: expected an (H, W, 3) uint8 RGB array, got {type(image).__name__}")
     if img.ndim != 3 or img.shape[2] not in (3, 4) or img.shape[0] < 1 or img.shape[1] < 1:
         raise ValueError(f"image: expected an (H, W, 3) RGB array, got shape {img.shape}")
     if img.dtype != np.uint8:
@@ -39,7 +41,10 @@ def _as_image(image: Any, bgr: bool) -> np.ndarray:
 
 
 def _as_boxes(xyxy: Any) -> np.ndarray:
-    b = np.asarray(xyxy, dtype=np.float64)
+    try:
+        b = np.asarray(xyxy, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"xyxy: expected (N, 4) boxes [x1, y1, x2, y2] in pixels ({exc})") from None
     if b.ndim == 1 and b.shape[0] in (4, 5):
         b = b[None]
     if b.ndim != 2 or b.shape[1] not in (4, 5):
@@ -58,7 +63,10 @@ def camera_for(width: int, height: int, focal: Any = None, K: Any = None):
     if K is not None and focal is not None:
         raise ValueError("focal and K: give one of them, not both")
     if K is not None:
-        k = np.asarray(K, dtype=np.float64)
+        try:
+            k = np.asarray(K, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"K: expected a 3x3 matrix or (fx, fy, cx, cy) of numbers ({exc})") from None
         if k.shape == (3, 3):
             fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
         elif k.shape == (4,):
@@ -67,11 +75,17 @@ def camera_for(width: int, height: int, focal: Any = None, K: Any = None):
             raise ValueError(f"K: expected a 3x3 matrix or (fx, fy, cx, cy), got shape {k.shape}")
         if not (np.isfinite(k).all() and fx > 0 and fy > 0):
             raise ValueError("K: fx and fy must be positive and all values finite")
+        if not (cx > 0 and cy > 0):
+            # CLIFF takes the principal point as the image centre (W/2, H/2) > 0
+            raise ValueError(f"K: the principal point (cx, cy) must be positive pixels, got ({cx:g}, {cy:g})")
         return float(0.5 * (fx + fy)), (float(fx), float(fy)), (float(cx), float(cy))
     if focal is None:
         f = float(np.hypot(width, height))
     else:
-        f = float(np.asarray(focal, dtype=np.float64).reshape(()))
+        try:
+            f = float(np.asarray(focal, dtype=np.float64).reshape(()))
+        except (TypeError, ValueError):
+            raise TypeError(f"focal: expected one positive number (pixels), got {focal!r}") from None
         if not np.isfinite(f) or f <= 0:
             raise ValueError(f"focal: expected a positive focal length in pixels, got {focal!r}")
     return f, (f, f), (width / 2.0, height / 2.0)
@@ -102,11 +116,13 @@ class Estimator:
 
     def __init__(self, ckpt: Any, smpl: Any, *, backbone: str | None = None,
                  precision: str = "fp32", batch_size: int = 8, rescale: float = 1.1):
-        if int(batch_size) < 1:
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
         self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)
         self.smpl = smpl if isinstance(smpl, SMPL) else SMPL(smpl)
         self.batch_size = int(batch_size)
+        if not isinstance(rescale, (int, float, np.integer, np.floating)) or not 0 < rescale < np.inf:
+            raise ValueError(f"rescale: expected a finite number > 0, got {rescale!r}")
         self.rescale = float(rescale)
 
     @property
@@ -200,6 +216,9 @@ class Estimator:
         people = 0
         for item in items:
             if isinstance(item, tuple):
+                if not 1 <= len(item) <= 3:
+                    raise ValueError("items: expected an image or a tuple (image, xyxy[, focal]), "
+                                     f"got a tuple of {len(item)}")
                 image, xyxy = item[0], item[1] if len(item) > 1 else None
                 f = item[2] if len(item) > 2 else focal
             else:
@@ -207,7 +226,9 @@ class Estimator:
             prep = self._prepare(image, xyxy, f, K, bgr)
             pending.append(prep)
             people += prep["n"]
-            if people >= self.batch_size:
+            # flush on people, and on images too: frames without people must not pile up
+            # (a long video with few detections would otherwise be held whole in memory)
+            if people >= self.batch_size or len(pending) >= self.batch_size:
                 yield from self._predict(pending)
                 pending, people = [], 0
         if pending:
@@ -265,7 +286,9 @@ def load_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
                 add(a["image_id"], xywh(a["bbox"]), a.get("score", 1.0))
         else:
             raise ValueError(f"{path}: expected a JSON object or list of detections")
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(path):
+            raise
         raise ValueError(f"{path}: malformed boxes file ({exc!r})") from exc
     return {k: np.asarray(v, dtype=np.float32).reshape(-1, 5) for k, v in boxes.items()}
 

@@ -31,7 +31,12 @@ def default_colors(n: int) -> np.ndarray:
 
 
 def _focal(focal) -> Tuple[float, float]:
-    f = np.asarray(focal, dtype=np.float64) if not isinstance(focal, (int, float)) else None
+    if focal is None or isinstance(focal, (str, bytes)):
+        raise TypeError(f"focal: expected a scalar or (fx, fy) in pixels, got {type(focal).__name__}")
+    try:
+        f = np.asarray(focal, dtype=np.float64) if not isinstance(focal, (int, float)) else None
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"focal: expected a scalar or (fx, fy) in pixels ({exc})") from None
     if f is None:
         fx = fy = float(focal)
     elif f.shape == ():

@@ -30,12 +30,14 @@ def _safe_stem(name: str) -> str:
 
 class ResultWriter:
     def __init__(self, npz_path: str, folder: str, faces: np.ndarray, *, pose_format: str = "aa",
-                 mesh_format: str | None = None, render: bool = False):
+                 mesh_format: str | None = None, render: bool = False, K=None):
         if pose_format not in ("aa", "rotmat"):
             raise ValueError(f"pose_format: expected 'aa' or 'rotmat', got {pose_format!r}")
         self.npz_path, self.folder, self.faces = npz_path, folder, faces
         self.pose_format, self.mesh_format, self.render = pose_format, mesh_format, render
+        self.K = K  # the intrinsics the people were estimated with (None: CLIFF's default camera)
         self.names: list[str] = []
+        self._stems: set[str] = set()  # file stems used so far: same-named inputs must not overwrite
         self.rows: dict[str, list[np.ndarray]] = {k: [] for k in
                                                   ("pose", "shape", "global_t", "pred_joints", "focal_l", "detection_all")}
 
@@ -62,7 +64,12 @@ class ResultWriter:
         det[:, 1:5] = res["xyxy"]
         det[:, 5:7] = 1.0
         self.rows["detection_all"].append(det)
-        stem = _safe_stem(name)
+        stem = base = _safe_stem(name)
+        k = 1
+        while stem in self._stems:  # a/img.jpg and b/img.jpg -> img, img-2
+            k += 1
+            stem = f"{base}-{k}"
+        self._stems.add(stem)
         if self.mesh_format and n:
             from .mesh import save_obj, save_ply
             os.makedirs(os.path.join(self.folder, "meshes"), exist_ok=True)
@@ -72,11 +79,15 @@ class ResultWriter:
         if self.render and image is not None:
             from .render import render, save_image
             os.makedirs(os.path.join(self.folder, "render"), exist_ok=True)
-            focal = float(res["focal"][0]) if n else float(np.hypot(*image.shape[:2]))
-            front = render(image, res["vertices"], self.faces, focal) if n else image
+            focal: float | tuple = float(res["focal"][0]) if n else float(np.hypot(*image.shape[:2]))
+            pp = None
+            if self.K is not None:  # draw with the camera the bodies were placed in
+                from .pipeline import camera_for
+                _, focal, pp = camera_for(image.shape[1], image.shape[0], K=self.K)
+            front = render(image, res["vertices"], self.faces, focal, pp) if n else image
             save_image(os.path.join(self.folder, "render", f"{stem}_front.jpg"), front)
             if n:
-                side = render(image, res["vertices"], self.faces, focal, side_view=True)
+                side = render(image, res["vertices"], self.faces, focal, pp, side_view=True)
                 save_image(os.path.join(self.folder, "render", f"{stem}_side.jpg"), side)
 
     def close(self) -> None:
@@ -86,5 +97,10 @@ class ResultWriter:
         for k, rows in self.rows.items():
             out[k] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, *shapes[k]), np.float32)
         tmp = self.npz_path + ".tmp.npz"
-        np.savez(tmp, **out)
-        os.replace(tmp, self.npz_path)
+        try:
+            np.savez(tmp, **out)
+            os.replace(tmp, self.npz_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise

@@ -90,6 +90,10 @@ class SMPL:
         faces = _dense(arrays["faces"], "faces")
         if faces.shape != (13776, 3) or faces.dtype.kind not in "iu":
             raise ValueError(f"faces: expected integer shape (13776, 3), got {faces.dtype} {faces.shape}")
+        n_vertices = np.shape(arrays["v_template"])[0]
+        if faces.min() < 0 or faces.max() >= n_vertices:
+            raise ValueError(f"faces: vertex indices must be in [0, {n_vertices}), "
+                             f"got [{faces.min()}, {faces.max()}]")
         parents = _dense(arrays["parents"], "parents")
         self._model = _core.SMPL(
             _dense(arrays["v_template"], "v_template"),

@@ -402,6 +402,8 @@ def load_checkpoint(path: PathLike, *, strip_module_prefix: bool = True
     :class:`~cliff.io.unpickle.UnsafePickleError` (a ``pickle.UnpicklingError``) naming the
     class if the pickle references anything outside the allowlist.
     """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path: expected a checkpoint file path, got {type(path).__name__}")
     kind = _sniff(path)
     if kind == "zip":
         return _load_zip(path, strip_module_prefix)

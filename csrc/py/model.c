@@ -98,6 +98,10 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             PyErr_Format(PyExc_ValueError, "%s: expected at most 4 dimensions", s);
             goto done;
         }
+        if (cliff_py_check_finite(a, s)) {  /* a corrupt checkpoint: refuse, not NaN bodies */
+            PyErr_Format(PyExc_ValueError, "checkpoint key '%s' contains NaN or infinite values", s);
+            goto done;
+        }
         ca[i].name = s;
         ca[i].ndim = PyArray_NDIM(a);
         for (int d = 0; d < ca[i].ndim; d++) ca[i].shape[d] = PyArray_DIM(a, d);
