@@ -233,8 +233,9 @@ class Finetuner:
             raise ValueError(f"loss: expected 'full' or 'crop', got {loss!r}")
         if robust not in ("gm", None, "none", "l2"):
             raise ValueError(f"robust: expected 'gm' or None, got {robust!r}")
-        if not (isinstance(rank, (int, np.integer)) and 0 <= rank <= min(NFEAT, n)):
-            raise ValueError(f"rank: expected an integer in 0..{min(NFEAT, n)} (people), got {rank!r}")
+        if not (isinstance(rank, (int, np.integer)) and 0 <= rank <= NFEAT):
+            raise ValueError(f"rank: expected an integer in 0..{NFEAT}, got {rank!r}")
+        rank = min(int(rank), n)  # no more directions than people
         center = np.asarray(center, np.float64).reshape(n, 2)
         b = np.asarray(b, np.float64).reshape(n)
         focal = np.broadcast_to(np.asarray(focal, np.float64), (n,)).copy()
