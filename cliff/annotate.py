@@ -431,7 +431,11 @@ def default_predictor(model) -> Callable:
         from .crop import crop
         c = crop(image, np.asarray(boxes, np.float64))
         out = model.predict(c["crops"], c["boxes"], (image.shape[1], image.shape[0]), focal)
-        return {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"],
-                "features": out["features"], "bbox_info": out["bbox_info"], "boxes_cb": c["boxes"]}
+        res = {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"],
+               "boxes_cb": c["boxes"]}
+        for k in ("features", "bbox_info"):  # for refine='finetune' (cached, frozen backbone)
+            if k in out:
+                res[k] = out[k]
+        return res
 
     return predict
