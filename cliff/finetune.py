@@ -200,7 +200,8 @@ class FinetuneData:
 @dataclass
 class FinetuneResult:
     regressor: Regressor      # the fine-tuned collapsed map (run it on the cached features)
-    history: list = field(default_factory=list)   # mean objective per epoch (before the epoch's steps)
+    history: list = field(default_factory=list)   # objective before each epoch, and at the end
+    # (the returned parameters are those of the lowest entry)
     params: dict = field(default_factory=dict)    # dc (157,), dMb (157, 3), U (157, r), V (2048, r)
 
 
@@ -252,8 +253,10 @@ class Finetuner:
         if self.rank:
             fc = f - f.mean(0)
             _, sv, Vt = np.linalg.svd(fc, full_matrices=False)
-            sd = np.maximum(sv[:self.rank] / np.sqrt(n), 1e-12)
-            self.V = Vt[:self.rank].T / sd
+            # only directions along which the features really vary (n people span <= n - 1)
+            tol = 1e-6 * np.sqrt(n * np.mean(f ** 2) + 1e-300)
+            self.rank = int(min(self.rank, (sv > tol).sum()))
+            self.V = Vt[:self.rank].T / (sv[:self.rank] / np.sqrt(n))
         else:
             self.V = np.zeros((NFEAT, 0))
         self.p0, self.G = reg._maps(self.n_iter)
@@ -361,7 +364,8 @@ def finetune(reg: Regressor, body: FitBody, features, bbox_info, keypoints, join
     mini-batches of batch_size people, `epochs` passes in a seeded random order. options:
     rank, n_iter, loss ('full' | 'crop'), robust, robust_scale, sigma_rel, w_root, w_pose,
     w_betas_init, w_shape, w_decay (see :class:`Finetuner`).
-    Returns FinetuneResult(regressor, history, params)."""
+    Returns FinetuneResult(regressor, history, params); the parameters kept are those with the
+    lowest full objective among the epoch boundaries."""
     if not (isinstance(epochs, (int, np.integer)) and epochs >= 0):
         raise ValueError(f"epochs: expected an integer >= 0, got {epochs!r}")
     if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
@@ -376,8 +380,11 @@ def finetune(reg: Regressor, body: FitBody, features, bbox_info, keypoints, join
     rng = np.random.default_rng(seed)
     n = len(ft.data.x)
     hist, step = [], 0
+    best = (np.inf, p)
     for _ in range(int(epochs)):
         hist.append(ft.objective(p, grad=False)[0])
+        if hist[-1] < best[0]:
+            best = (hist[-1], {k: v.copy() for k, v in p.items()})
         order = rng.permutation(n)
         for s in range(0, n, batch_size):
             _, g = ft.objective(p, order[s:s + batch_size])
@@ -387,6 +394,8 @@ def finetune(reg: Regressor, body: FitBody, features, bbox_info, keypoints, join
                 v2[k] = 0.999 * v2[k] + 0.001 * g[k] ** 2
                 p[k] = p[k] - lr * (m[k] / (1 - 0.9 ** step)) / (np.sqrt(v2[k] / (1 - 0.999 ** step)) + 1e-12)
     hist.append(ft.objective(p, grad=False)[0])
+    if not hist[-1] <= best[0]:  # keep the best epoch (a safety net; Adam rarely goes up)
+        p = best[1]
     return FinetuneResult(regressor=ft.regressor(p), history=hist, params=dict(p, V=ft.V))
 
 

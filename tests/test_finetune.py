@@ -155,3 +155,37 @@ def test_bad_input(world):
     with pytest.raises(ValueError, match="epochs"):
         FT.finetune(w["reg"], w["fb"], w["F"], w["bi"], w["sc"]["keypoints"], COCO17_TO_SMPLX,
                     w["center"], w["b"], w["f"], (w["W"], w["H"]), epochs=-1)
+
+
+def test_cli_refine_finetune_with_a_real_network(world, tmp_path):
+    # step 1 with random official-layout Res50 weights (estimates meaningless, features real),
+    # the regressor rebuilt from the same checkpoint file: the CLI path must run and stay finite
+    cv2 = pytest.importorskip("cv2")
+    import argparse
+    from cliff import cli_annotate
+    from cliff.arch import random_state_dict
+    from cliff.io import save_checkpoint, save_smpl_npz
+    sc = world["sc"]
+    ck = tmp_path / "res50.pt"
+    save_checkpoint(ck, random_state_dict("res50", 0))
+    smpl = tmp_path / "smpl.npz"
+    save_smpl_npz(str(smpl), world["body"])
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((world["H"], world["W"], 3), np.uint8))
+    kpath = tmp_path / "kp.npz"
+    np.savez(kpath, imgname=np.array(["a.png"] * 3), keypoints=sc["keypoints"][:3], boxes=sc["boxes"][:3])
+    parser = argparse.ArgumentParser()
+    cli_annotate.add_parser(parser.add_subparsers(dest="cmd"))
+    out = tmp_path / "pgt.npz"
+    args = parser.parse_args(["annotate", "--images", str(tmp_path / "imgs"), "--keypoints", str(kpath),
+                              "--ckpt", str(ck), "--smpl", str(smpl), "-o", str(out), "--no-progress",
+                              "--refine", "finetune+fit", "--finetune-epochs", "2"])
+    assert cli_annotate.run(args) == 0
+    z = np.load(out)
+    assert z["pose"].shape[1:] == (72,) and 1 <= len(z["pose"]) <= 3
+    for k in z.files:
+        if z[k].dtype.kind == "f":
+            assert np.isfinite(z[k]).all(), k
+    args.finetune_epochs = -1
+    with pytest.raises(ValueError, match="--finetune-epochs"):
+        cli_annotate.run(args)
