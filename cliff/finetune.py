@@ -18,7 +18,7 @@ the rest of Mx stay as released. Loss, mean over people:
     sum_m conf_m rho(|Pi(J_m(s)) - kp_m|^2 / (sigma_rel b)^2)            full-frame camera (or crop)
     + w_root |s6_root - s6_root^0|^2 + w_pose sum_j |s6_j - s6_j^0|^2      near the initial CLIFF prediction
     + w_betas_init |beta - beta^0|^2 + w_shape |beta|^2
-    + w_decay (|dc|^2 + |dMb|^2 + |U V^T|_F^2) / N_batch-independent       towards the released weights
+    + w_decay (|dc|^2 + |dMb|^2 + |U V^T|_F^2)                             towards the released weights
 
 Gradients are analytic: the fitter's joint Jacobians (cliff.fit.fit_jacobian, d uv / d(phi, beta,
 t) with R = R0 Exp(phi)) chained through rot6d -> rotmat (closed form below), the camera
@@ -206,12 +206,20 @@ class FinetuneResult:
 
 
 class Finetuner:
-    """The objective and its gradient for a regressor and a target set (see module docs)."""
+    """The objective and its gradient for a regressor and a target set (see module docs).
+
+    Defaults differ from the per-person fitter's on purpose: the Geman-McClure scale is 10 (not
+    3) units of sigma_rel * b, because at the start most residuals are tens of pixels from
+    per-person errors the shared update cannot remove, and with the fitter's scale they sit in
+    the flat part of rho and the systematic part gets no gradient; and the pose priors are
+    weaker (w_root 0.1, w_pose 1, per squared 6D unit), because they pull towards the released
+    regressor's estimate, i.e. towards the very bias fine-tuning is meant to remove (the weight
+    decay on the update is the main prior). Per-person terms are averaged over the batch."""
 
     def __init__(self, reg: Regressor, body: FitBody, features, bbox_info, keypoints, joint_index,
                  center, b, focal, img_size, *, rank: int = 16, n_iter: int = 3, loss: str = "full",
-                 robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
-                 w_root: float = 1.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
+                 robust: str | None = "gm", robust_scale: float = 10.0, sigma_rel: float = 0.01,
+                 w_root: float = 0.1, w_pose: float = 1.0, w_betas_init: float = 1.0,
                  w_shape: float = 0.1, w_decay: float = 1.0):
         if not isinstance(reg, Regressor):
             raise TypeError(f"regressor: expected a cliff.finetune.Regressor, got {type(reg).__name__}")
