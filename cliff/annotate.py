@@ -4,9 +4,11 @@ Steps (docs/annotate.md):
 
 1. CLIFF predicts every person (boxes from the keypoints when none are given): the implicit
    prior (the pretrained network) and the explicit prior / starting point (its estimate).
-2. Refinement against the 2D keypoints with the full-frame camera: per-person Levenberg-
-   Marquardt (cliff.fit, C) of the 24 joint rotations, betas and translation, with a term
-   keeping them close to the CLIFF estimate and a shape prior.
+2. Refinement against the 2D keypoints with the full-frame camera, by `refine`:
+   'fit' (default): per-person Levenberg-Marquardt (cliff.fit, C) of the 24 joint rotations,
+   betas and translation, with a term keeping them close to the CLIFF estimate and a shape prior;
+   'finetune' (the paper's step 3): fine-tune the regressor on all people with the backbone
+   frozen (cliff.finetune), then predict everyone with it; 'finetune+fit': both, in that order.
 3. Output: the released pseudo-GT layout (imgname, center, scale, part, pose, shape, global_t,
    focal_l, S) plus per-person fit quality, written atomically to an .npz.
 
