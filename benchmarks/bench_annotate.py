@@ -2,6 +2,11 @@
 loss ablation (paper Table 2 analogue), and people per minute.
 
     PYTHONPATH=. python benchmarks/bench_annotate.py [--people 600] [--threads 2] [--body standin]
+        [--no-peer] [--no-finetune] [--ft-epochs 20] [--ft-rank 16] [--ft-lr 1e-3]
+
+The last table (regressor_world) is the paper's step 3 (refine='finetune'): the regressor
+fine-tuned on the keypoints in a synthetic linear "regressor world" (cliff.finetune.synthetic_world)
+whose released-style regressor gives the scene's estimates plus a systematic domain shift.
 
 Data (cliff.synthetic.make_scene): random SMPL poses and shapes of a stand-in body (cliff.standin
 by default, or the procedural skeleton body), people anywhere in a 1920x1080 image with the
