@@ -4,9 +4,11 @@ Steps (docs/annotate.md):
 
 1. CLIFF predicts every person (boxes from the keypoints when none are given): the implicit
    prior (the pretrained network) and the explicit prior / starting point (its estimate).
-2. Refinement against the 2D keypoints with the full-frame camera: per-person Levenberg-
-   Marquardt (cliff.fit, C) of the 24 joint rotations, betas and translation, with a term
-   keeping them close to the CLIFF estimate and a shape prior.
+2. Refinement against the 2D keypoints with the full-frame camera, by `refine`:
+   'fit' (default): per-person Levenberg-Marquardt (cliff.fit, C) of the 24 joint rotations,
+   betas and translation, with a term keeping them close to the CLIFF estimate and a shape prior;
+   'finetune' (the paper's step 3): fine-tune the regressor on all people with the backbone
+   frozen (cliff.finetune), then predict everyone with it; 'finetune+fit': both, in that order.
 3. Output: the released pseudo-GT layout (imgname, center, scale, part, pose, shape, global_t,
    focal_l, S) plus per-person fit quality, written atomically to an .npz.
 
@@ -29,6 +31,7 @@ from . import keypoints as kpmod
 from .fit import STATUS, FitBody, fit_jacobian, fit_people
 from .losses import cam_full_to_crop, crop_camera, CROP_FOCAL, CROP_SIZE
 
+REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged")
 
@@ -169,7 +172,8 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
              boxes: Sequence | None = None, imgnames: Sequence[str] | None = None, focal=None,
              predictor: Callable | None = None, loss: str = "full", min_keypoints: int = 4,
              margin: float = 0.1, progress: bool = True, output: str | None = None,
-             num_betas: int = 10, **fit_options) -> dict:
+             num_betas: int = 10, refine: str = "fit", regressor=None,
+             finetune_options: dict | None = None, **fit_options) -> dict:
     """Annotate people in images from their 2D keypoints.
 
     images: sequence of image file paths or RGB uint8 (H, W, 3) arrays.
@@ -182,9 +186,27 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     focal: pixels (default: each image's diagonal, as CLIFF's demo).
     loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.fit.fit_people.
     output: if given, the .npz path written atomically.
+    refine: step 3. 'fit' (default): per-person LM fit of the CLIFF estimate. 'finetune': the
+      paper's refinement: fine-tune the regressor on all people (backbone frozen, features cached;
+      cliff.finetune) with the keypoints and the full-frame loss (or the crop loss if loss='crop'),
+      then run the fine-tuned regressor on every person's features (the pseudo-GT).
+      'finetune+fit': that, then the per-person fit from the fine-tuned estimate.
+      The fine-tune modes need `regressor` (the checkpoint path, its state dict or a
+      cliff.finetune.Regressor) and a predictor that also returns features (n,2048) and
+      bbox_info (n,3) (the default one does); finetune_options go to cliff.finetune.finetune.
+      fit_err_init is then the raw CLIFF estimate's error; with 'finetune', fit_iters is 0.
     Returns the pseudo-GT dict (PSEUDO_GT_KEYS plus 'fit_status') and 'skipped' (list of
     (image index, person index, reason)).
     """
+    if refine not in REFINE_MODES:
+        raise ValueError(f"refine: expected one of {REFINE_MODES}, got {refine!r}")
+    reg = None
+    if refine != "fit":
+        if regressor is None:
+            raise ValueError(f"regressor: refine={refine!r} needs the CLIFF checkpoint (path, state "
+                             "dict or cliff.finetune.Regressor) to rebuild the regressor")
+        from .finetune import load_regressor
+        reg = load_regressor(regressor)
     body = _as_body(smpl, num_betas)
     if predictor is None:
         if model is None:
@@ -203,20 +225,33 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(images), unit="img", desc="cliff annotate")
+    preps = []
     try:
         for i in it:
-            rec, skip = _annotate_image(body, images[i], keypoints[i],
+            prep, skip = _prepare_image(body, images[i], keypoints[i],
                                         None if boxes is None else boxes[i], imgnames[i], focal,
-                                        predictor, loss, min_keypoints, margin, i, fit_options)
-            if rec is not None:
-                records.append(rec)
+                                        predictor, min_keypoints, margin, i, refine != "fit")
             skipped.extend(skip)
+            if prep is not None and refine == "fit":
+                rec, skip = _finish_image(body, prep, loss, True, fit_options)
+                skipped.extend(skip)
+                if rec is not None:
+                    records.append(rec)
+            elif prep is not None:
+                preps.append(prep)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(people=sum(len(r["pose"]) for r in records), skipped=len(skipped))
     finally:
         if bar is not None:
             bar.close()
+    if refine != "fit" and preps:
+        _apply_finetune(body, reg, preps, loss, finetune_options or {})
+        for prep in preps:
+            rec, skip = _finish_image(body, prep, loss, refine == "finetune+fit", fit_options)
+            skipped.extend(skip)
+            if rec is not None:
+                records.append(rec)
     result = _concat(records)
     result["skipped"] = skipped
     if output is not None:
@@ -235,8 +270,9 @@ def _as_body(smpl, num_betas):
     return FitBody.from_smpl(smpl, num_betas)
 
 
-def _annotate_image(body, image, kp, bx, name, focal, predictor, loss, min_keypoints, margin, i,
-                    fit_options):
+def _prepare_image(body, image, kp, bx, name, focal, predictor, min_keypoints, margin, i,
+                   need_features):
+    """Checks, skips and step 1 for one image -> (dict or None, skipped)."""
     skipped = []
     kp = np.asarray(kp, np.float64)
     if kp.size == 0:
@@ -277,10 +313,83 @@ def _annotate_image(body, image, kp, bx, name, focal, predictor, loss, min_keypo
     fin = np.isfinite(rot).all((1, 2, 3)) & np.isfinite(betas).all(1) & np.isfinite(t).all(1) & (t[:, 2] > 0)
     for p in keep[~fin]:
         skipped.append((i, int(p), "non-finite or behind-camera initial estimate"))
+    prep = {"i": i, "name": name, "kp": kp, "bx": bx, "W": W, "H": H, "f": f}
+    if need_features:
+        try:
+            feats = np.asarray(pred["features"], np.float64).reshape(len(fin), -1)
+            binfo = np.asarray(pred["bbox_info"], np.float64).reshape(len(fin), 3)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"predictor: refine with fine-tuning needs features ({len(fin)},2048) "
+                             f"and bbox_info ({len(fin)},3) for image {i}: {exc}") from exc
+        cb = pred.get("boxes_cb")
+        if cb is None:
+            c, sc = center_scale(bx[keep])
+            cb = np.concatenate([c, 200 * sc[:, None]], 1)
+        cb = np.asarray(cb, np.float64).reshape(len(fin), 3)
+        prep.update(features=feats[fin], bbox_info=binfo[fin], cb=cb[fin])
     keep, rot, betas, t = keep[fin], rot[fin], betas[fin], t[fin]
     if not len(keep):
         return None, skipped
-    out = refine(body, rot, betas, t, kp[keep], bx[keep], (W, H), f, loss=loss, **fit_options)
+    prep.update(keep=keep, rot=rot, betas=betas, t=t)
+    return prep, skipped
+
+
+def _reproj_err(body, rot, betas, t, kp, f, pp):
+    """Confidence-weighted mean reprojection error (px) per person, as the fitter reports."""
+    jidx = kpmod.smplx_index(kpmod.format_of(kp.shape[1]))
+    J = model_joints(body, rot, betas, t)[:, np.maximum(jidx, 0)]
+    uv = f * J[..., :2] / J[..., 2:] + np.asarray(pp, np.float64)
+    c = kp[..., 2] * (jidx >= 0)
+    return (c * np.linalg.norm(uv - kp[..., :2], axis=-1)).sum(1) / np.maximum(c.sum(1), 1e-9)
+
+
+def _apply_finetune(body, reg, preps, loss, options):
+    """Step 3 (paper): fine-tune the regressor on everyone, then replace each prep's estimate by
+    the fine-tuned regressor's prediction (step 4, on the cached features)."""
+    from . import finetune as ftm
+    kps = [p["kp"][p["keep"]] for p in preps]
+    K = {k.shape[1] for k in kps}
+    if len(K) != 1:
+        raise ValueError(f"keypoints: fine-tuning needs one keypoint format for all images, got K in {sorted(K)}")
+    kp = np.concatenate(kps)
+    jidx = kpmod.smplx_index(kpmod.format_of(kp.shape[1]))
+    cat = lambda key: np.concatenate([p[key] for p in preps])  # noqa: E731
+    cb, focal = cat("cb"), np.concatenate([np.full(len(p["keep"]), p["f"]) for p in preps])
+    wh = np.concatenate([np.tile([p["W"], p["H"]], (len(p["keep"]), 1)) for p in preps]).astype(np.float64)
+    res = ftm.finetune(reg, body, cat("features"), cat("bbox_info"), kp, jidx, cb[:, :2], cb[:, 2],
+                       focal, wh, loss=loss, **options)
+    rot, betas, cam = ftm.states_to_smpl(res.regressor.run(cat("features"), cat("bbox_info")))
+    t, _ = ftm.camera_translation(cam, cb[:, :2], cb[:, 2], focal, wh / 2, "full")
+    s = 0
+    for p in preps:
+        m = len(p["keep"])
+        kpi = p["kp"][p["keep"]]
+        p["err_cliff"] = _reproj_err(body, p["rot"], p["betas"], p["t"], kpi, p["f"], (p["W"] / 2, p["H"] / 2))
+        p["rot"], p["betas"], p["t"] = rot[s:s + m], betas[s:s + m], t[s:s + m]
+        s += m
+
+
+def _finish_image(body, prep, loss, fit, fit_options):
+    """Step 3 per person (fit) or nothing (fine-tuned estimate as is), then the record."""
+    i, name, kp, bx, keep = prep["i"], prep["name"], prep["kp"], prep["bx"], prep["keep"]
+    W, H, f = prep["W"], prep["H"], prep["f"]
+    rot, betas, t = prep["rot"], prep["betas"], prep["t"]
+    skipped = []
+    if fit:
+        out = refine(body, rot, betas, t, kp[keep], bx[keep], (W, H), f, loss=loss, **fit_options)
+    else:
+        center, scale = center_scale(bx[keep])
+        n = len(keep)
+        ok = np.isfinite(t).all(1) & (t[:, 2] > 0)
+        err = np.zeros(n)
+        if ok.any():
+            err[ok] = _reproj_err(body, rot[ok], betas[ok], t[ok], kp[keep][ok], f, (W / 2, H / 2))
+        out = {"rotmat": rot, "betas": betas, "transl": t, "err_init": err, "err_final": err.copy(),
+               "iterations": np.zeros(n, np.int64), "converged": np.ones(n, bool),
+               "status": np.where(ok, 0, 2).astype(np.int64), "center": center, "scale": scale,
+               "focal": np.full(n, f)}
+    if "err_cliff" in prep:
+        out["err_init"] = prep["err_cliff"]
     ok = out["status"] == 0
     for p, s in zip(keep[~ok], out["status"][~ok]):
         skipped.append((i, int(p), STATUS.get(int(s), "fit failed")))
@@ -324,6 +433,11 @@ def default_predictor(model) -> Callable:
         from .crop import crop
         c = crop(image, np.asarray(boxes, np.float64))
         out = model.predict(c["crops"], c["boxes"], (image.shape[1], image.shape[0]), focal)
-        return {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"]}
+        res = {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"],
+               "boxes_cb": c["boxes"]}
+        for k in ("features", "bbox_info"):  # for refine='finetune' (cached, frozen backbone)
+            if k in out:
+                res[k] = out[k]
+        return res
 
     return predict

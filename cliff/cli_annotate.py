@@ -23,6 +23,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--focal", type=float, default=None, help="focal length in pixels (default: image diagonal)")
     p.add_argument("--loss", choices=("full", "crop"), default="full",
                    help="refinement camera: full frame (CLIFF) or crop (HMR-style ablation)")
+    p.add_argument("--refine", choices=("fit", "finetune", "finetune+fit"), default="fit",
+                   help="step 3: per-person fit (default), the paper's fine-tuning of the regressor "
+                        "on the whole keypoint set (backbone frozen), or fine-tuning then the fit")
+    p.add_argument("--finetune-epochs", type=int, default=20, help="fine-tuning epochs (Adam)")
+    p.add_argument("--finetune-rank", type=int, default=16,
+                   help="rank of the fine-tuned update of the regressor's feature block")
     p.add_argument("--max-iter", type=int, default=30, help="Levenberg-Marquardt iterations per person")
     p.add_argument("--robust", choices=("gm", "huber", "none"), default="gm", help="robust 2D loss")
     p.add_argument("--min-keypoints", type=int, default=4,
@@ -42,6 +48,8 @@ def run(args) -> int:
         raise OSError(f"--images: not a directory: {args.images!r}")
     if args.max_iter < 1:
         raise ValueError(f"--max-iter: expected >= 1, got {args.max_iter}")
+    if args.finetune_epochs < 0 or args.finetune_rank < 0:
+        raise ValueError("--finetune-epochs and --finetune-rank: expected >= 0")
     cliff.set_num_threads(args.threads)
     entries = load_keypoint_file(args.keypoints)
     paths = [os.path.join(args.images, name) for name, _, _ in entries]
@@ -62,7 +70,9 @@ def run(args) -> int:
                        imgnames=[name for name, _, _ in entries], focal=args.focal,
                        loss=args.loss, min_keypoints=args.min_keypoints,
                        progress=not args.no_progress, output=args.output,
-                       max_iter=args.max_iter, robust=args.robust)
+                       max_iter=args.max_iter, robust=args.robust, refine=args.refine,
+                       regressor=args.ckpt if args.refine != "fit" else None,
+                       finetune_options={"epochs": args.finetune_epochs, "rank": args.finetune_rank})
     n = len(res["pose"])
     print(f"cliff annotate: {n} people written to {args.output}, {len(res['skipped'])} skipped",
           file=sys.stderr)
