@@ -95,24 +95,62 @@ def test_fit_bad_input(fb, scene):
                 transl=sc["init_transl"][:2], keypoints=sc["keypoints"][:2],
                 joint_index=COCO17_TO_SMPLX, focal=1000.0, principal_point=(960, 540),
                 norm=np.full(2, 300.0))
-    with pytest.raises(ValueError, match="kp"):
+    # errors name fit_people's own arguments (not the C function's kp/kp_joint/betas0)
+    with pytest.raises(ValueError, match=r"^keypoints: expected shape \(n, M, 3\)"):
         F.fit_people(**{**args, "keypoints": sc["keypoints"][:2, :, :2]})
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"^betas: .*NaN.*betas\[0, 0\]"):
         bad = sc["init_betas"][:2].copy()
         bad[0, 0] = np.nan
         F.fit_people(**{**args, "betas": bad})
-    with pytest.raises(ValueError, match="kp_joint"):
-        F.fit_people(**{**args, "joint_index": np.full(17, 45)})
+    with pytest.raises(ValueError, match=r"^betas: expected shape \(n, K\) = \(2, 10\)"):
+        F.fit_people(**{**args, "betas": sc["init_betas"][:2, :5]})
+    with pytest.raises(ValueError, match=r"^transl: expected shape"):
+        F.fit_people(**{**args, "transl": sc["init_transl"][:1]})
+    with pytest.raises(ValueError, match=r"^joint_index\[0\] = 99: expected a model joint in 0\.\.44 or -1"):
+        F.fit_people(**{**args, "joint_index": np.r_[99, COCO17_TO_SMPLX[1:]]})
+    with pytest.raises(ValueError, match=r"^joint_index: expected shape \(17,\)"):
+        F.fit_people(**{**args, "joint_index": COCO17_TO_SMPLX[:5]})
+    with pytest.raises(ValueError, match=r"^joint_index\[2\] = -3"):
+        F.fit_people(**{**args, "joint_index": np.r_[0, 1, -3, COCO17_TO_SMPLX[3:]]})
+    with pytest.raises(ValueError, match=r"^keypoints: .*NaN.*keypoints\[1, 4, 0\]"):
+        kp = sc["keypoints"][:2].copy()
+        kp[1, 4, 0] = np.inf
+        F.fit_people(**{**args, "keypoints": kp})
     with pytest.raises(ValueError, match="robust"):
         F.fit_people(**args, robust="cauchy")
-    with pytest.raises(ValueError, match="options"):
+    with pytest.raises(ValueError, match="^sigma_rel: expected a finite number > 0"):
         F.fit_people(**args, sigma_rel=0.0)
+    with pytest.raises(ValueError, match="^w_pose: expected a finite number >= 0"):
+        F.fit_people(**args, w_pose=-1.0)
+    with pytest.raises(ValueError, match="^tol"):
+        F.fit_people(**args, tol=float("nan"))
     with pytest.raises(ValueError, match="norm"):
         F.fit_people(**{**args, "norm": np.zeros(2)})
     with pytest.raises(ValueError, match="focal"):
         F.fit_people(**{**args, "focal": -1.0})
     with pytest.raises(TypeError, match="FitBody"):
         F.fit_people(**{**args, "body": {}})
+
+
+def test_fit_rejects_negative_confidence_naming_the_entry(fb, scene):
+    # a negative confidence would be a negative weight in the objective: ValueError that names
+    # the argument and the first offending entry (files clip them to 0 instead, see below)
+    sc = scene
+    kp = sc["keypoints"][:2].copy()
+    kp[1, 5, 2] = -0.5
+    with pytest.raises(ValueError, match=r"^keypoints\[1, 5, 2\] = -0.5: confidences must be >= 0"):
+        F.fit_people(fb, sc["init_rotmat"][:2], sc["init_betas"][:2], sc["init_transl"][:2], kp,
+                     COCO17_TO_SMPLX, 1000.0, (960, 540), np.full(2, 300.0))
+
+
+def test_fit_jacobian_errors_name_its_arguments(fb):
+    R0, phi, be, t = _params(1)
+    with pytest.raises(ValueError, match=r"^betas: expected shape \(10,\)"):
+        F.fit_jacobian(fb, R0, phi, be[:3], t, 1000.0, (0, 0))
+    with pytest.raises(ValueError, match=r"^transl: .*NaN"):
+        F.fit_jacobian(fb, R0, phi, be, np.array([0, 0, np.nan]), 1000.0, (0, 0))
+    with pytest.raises(ValueError, match=r"^focal: expected a finite number > 0"):
+        F.fit_jacobian(fb, R0, phi, be, t, 0.0, (0, 0))
 
 
 def test_fit_skips_person_without_keypoints_and_behind_camera(fb, scene):
