@@ -97,6 +97,8 @@ def _array(x, name, shape=None, expect=None):
 
 
 def _finite(a, name):
+    if np.isfinite(a).all():
+        return
     bad = np.argwhere(~np.isfinite(a))
     if len(bad):
         where = f"[{', '.join(map(str, bad[0]))}]" if a.ndim else ""
