@@ -15,7 +15,12 @@ Steps (docs/annotate.md):
 Skips (never NaNs in the output): a person with fewer than `min_keypoints` keypoints of
 confidence > 0 (after dropping keypoints more than `margin` of the image size outside the
 image) or without a usable box is not written; the returned dict lists it in ``skipped`` as
-(image index, person index, reason). Mismatched counts (boxes vs keypoints) raise ValueError.
+(image index, person index, reason). Unusable inputs are skipped too, like `cliff predict`
+skips an unreadable image: an image that is missing or cannot be decoded (all its people), a
+person whose keypoints contain NaN/inf; they are also listed in ``input_errors`` as (image
+index, person index or -1 for the whole image, reason). If no person could be used because of
+such errors, annotate raises (OSError for unreadable images, else ValueError) and writes
+nothing. Mismatched counts (boxes vs keypoints) raise ValueError.
 """
 from __future__ import annotations
 
@@ -149,11 +154,32 @@ def _image_size(image) -> tuple[int, int]:
 def read_image(path) -> np.ndarray:
     """RGB uint8 (H, W, 3) from an image file (cliff.images.read_image); errors name `images`."""
     if not os.path.isfile(path):
-        raise OSError(f"images: no such file {path!r}")
+        raise OSError(f"images: no such file {os.fspath(path)!r}")
     try:
         return _read_rgb(path)
     except OSError as exc:
-        raise OSError(f"images: cannot decode {path!r} ({exc})") from exc
+        raise OSError(f"images: cannot decode {os.fspath(path)!r} ({exc})") from exc
+
+
+def _image_error(image, i) -> tuple[np.ndarray | None, str | None]:
+    """(RGB image, None) or (None, reason) for images[i]: a path that is missing or cannot be
+    decoded, or an array that is not (H, W, 3), is an input error (the image is skipped)."""
+    if isinstance(image, (str, os.PathLike)):
+        if not os.path.isfile(image):
+            return None, "no such image file"
+        try:
+            img = _read_rgb(image)
+        except OSError as exc:
+            msg = str(exc)
+            p = os.fspath(image)
+            return None, msg[len(p) + 2:] if msg.startswith(p + ": ") else msg
+    else:
+        img = np.asarray(image)
+    try:
+        _image_size(img)
+    except ValueError as exc:
+        return None, f"images[{i}]: {str(exc).split(': ', 1)[1]}"
+    return img, None
 
 
 def clean_keypoints(kp, img_size, margin: float = 0.1):
@@ -195,11 +221,24 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
       cliff.finetune.Regressor) and a predictor that also returns features (n,2048) and
       bbox_info (n,3) (the default one does); finetune_options go to cliff.finetune.finetune.
       fit_err_init is then the raw CLIFF estimate's error; with 'finetune', fit_iters is 0.
-    Returns the pseudo-GT dict (PSEUDO_GT_KEYS plus 'fit_status') and 'skipped' (list of
-    (image index, person index, reason)).
+    Returns the pseudo-GT dict (PSEUDO_GT_KEYS plus 'fit_status'), 'skipped' (list of
+    (image index, person index, reason) for every person not written) and 'input_errors' (list
+    of (image index, person index or -1 = whole image, reason): images that are missing, cannot
+    be decoded or are not (H, W, 3), people whose keypoints contain NaN/inf; these are skipped
+    and the rest is processed). If every person was lost to input errors, raises OSError
+    (unreadable images) or ValueError and writes nothing.
+    Arguments (refine, loss, focal, min_keypoints, margin) are checked before anything is
+    loaded; negative confidences raise ValueError naming keypoints[i][p, k, 2].
     """
     if refine not in REFINE_MODES:
         raise ValueError(f"refine: expected one of {REFINE_MODES}, got {refine!r}")
+    if loss not in ("full", "crop"):
+        raise ValueError(f"loss: expected 'full' or 'crop', got {loss!r}")
+    focal = check_focal(focal)
+    if isinstance(min_keypoints, bool) or not isinstance(min_keypoints, (int, np.integer)) or min_keypoints < 0:
+        raise ValueError(f"min_keypoints: expected an integer >= 0, got {min_keypoints!r}")
+    if not (np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin: expected a finite number >= 0 (fraction of the image size), got {margin!r}")
     reg = None
     if refine != "fit":
         if regressor is None:
@@ -219,7 +258,7 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     if imgnames is None:
         imgnames = [im if isinstance(im, (str, os.PathLike)) else f"image_{i:06d}"
                     for i, im in enumerate(images)]
-    records, skipped = [], []
+    records, skipped, errors = [], [], []
     it = range(len(images))
     bar = None
     if progress:
@@ -228,10 +267,11 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     preps = []
     try:
         for i in it:
-            prep, skip = _prepare_image(body, images[i], keypoints[i],
-                                        None if boxes is None else boxes[i], imgnames[i], focal,
-                                        predictor, min_keypoints, margin, i, refine != "fit")
+            prep, skip, err = _prepare_image(body, images[i], keypoints[i],
+                                             None if boxes is None else boxes[i], imgnames[i], focal,
+                                             predictor, min_keypoints, margin, i, refine != "fit")
             skipped.extend(skip)
+            errors.extend(err)
             if prep is not None and refine == "fit":
                 rec, skip = _finish_image(body, prep, loss, True, fit_options)
                 skipped.extend(skip)
@@ -252,11 +292,126 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
             skipped.extend(skip)
             if rec is not None:
                 records.append(rec)
+    if errors:
+        _raise_if_nothing_usable(images, keypoints, errors)
     result = _concat(records)
     result["skipped"] = skipped
+    result["input_errors"] = errors
     if output is not None:
-        save_npz_atomic(output, {k: v for k, v in result.items() if k != "skipped"})
+        save_npz_atomic(output, {k: v for k, v in result.items() if k not in ("skipped", "input_errors")})
     return result
+
+
+def check_focal(focal):
+    """None (each image's diagonal) or a finite focal length > 0 in pixels, as float."""
+    if focal is None:
+        return None
+    try:
+        f = float(focal)
+    except (TypeError, ValueError):
+        raise TypeError(f"focal: expected a number of pixels or None, got {focal!r}") from None
+    if not (np.isfinite(f) and f > 0):
+        raise ValueError(f"focal: expected a finite focal length > 0 in pixels, got {focal!r}")
+    return f
+
+
+def _raise_if_nothing_usable(images, keypoints, errors):
+    """Like `cliff predict` with no readable input: if every person was lost to an input error,
+    that is an error, not an empty result."""
+    def count(k):
+        a = np.asarray(k)
+        return 0 if a.size == 0 else 1 if a.ndim == 2 else len(a)
+    people = sum(count(k) for k in keypoints)
+    whole = {i for i, p, _ in errors if p < 0}
+    lost = sum(count(keypoints[i]) for i in whole) + sum(1 for _, p, _ in errors if p >= 0)
+    if lost < people:
+        return
+    kind = OSError if whole else ValueError
+    i, p, why = errors[0]
+    name = images[i] if isinstance(images[i], (str, os.PathLike)) else f"images[{i}]"
+    first = f"{os.fspath(name)}: {why}" if p < 0 else f"keypoints[{i}] person {p}: {why}"
+    raise kind(f"no usable input: all {len(errors)} image(s)/annotation(s) with people were "
+               f"skipped (first: {first})")
+
+
+def load_keypoints(path) -> list:
+    """Read a keypoints file for annotate() -> [(image file name, keypoints (n,K,3) float64,
+    boxes (n,4) xyxy or None)], one entry per image in first-appearance order.
+
+    Same formats as cliff.keypoints.load_keypoint_file (COCO-style JSON, .npz), but one bad
+    person does not reject the file: keypoints with NaN/inf (JSON null, NaN) are kept as they are
+    so that annotate() skips that person and reports it in ``input_errors``; confidences are
+    clipped to [0, 1] for JSON (COCO v flags: 0 -> 0, 1 and 2 -> 1, scores kept) and negative
+    ones to 0 for .npz (0 = keypoint ignored). Structural problems (not JSON/.npz, missing keys,
+    K not a multiple of 3, people of one image with different K) raise ValueError/OSError."""
+    import json
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise OSError(f"keypoints: no such file {path!r}")
+    if path.endswith(".npz"):
+        # the .npz layout has nothing per annotation to be lenient about except values
+        with np.load(path, allow_pickle=False) as z:
+            if "imgname" not in z.files or "keypoints" not in z.files:
+                raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
+                                 f"has {z.files}")
+            names = z["imgname"].astype(str)
+            kp = np.array(z["keypoints"], np.float64)
+            boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z.files else None
+        if kp.ndim != 3 or kp.shape[-1] != 3 or len(kp) != len(names) or (
+                boxes is not None and boxes.shape != (len(kp), 4)):
+            raise ValueError(f"keypoints: {path!r}: expected imgname (N,), keypoints (N,K,3), "
+                             f"boxes (N,4), got {names.shape}, {kp.shape}, "
+                             f"{None if boxes is None else boxes.shape}")
+        kp[..., 2] = np.where(kp[..., 2] < 0, 0.0, kp[..., 2])  # NaN stays NaN
+        rows = [(str(n), kp[i], None if boxes is None else boxes[i]) for i, n in enumerate(names)]
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = json.load(fh)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"keypoints: {path!r} is neither an .npz nor valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+            raise ValueError(f"keypoints: {path!r}: expected a COCO-style object with 'annotations'")
+        id2name = {im["id"]: im["file_name"] for im in data.get("images", [])
+                   if isinstance(im, dict) and "id" in im and "file_name" in im}
+        rows = []
+        for a, ann in enumerate(data["annotations"]):
+            if not isinstance(ann, dict) or "keypoints" not in ann:
+                raise ValueError(f"keypoints: annotation {a} has no 'keypoints'")
+            name = ann.get("file_name", id2name.get(ann.get("image_id")))
+            if name is None:
+                raise ValueError(f"keypoints: annotation {a}: image_id {ann.get('image_id')!r} not "
+                                 f"in 'images' and no 'file_name'")
+            try:
+                k = np.array(ann["keypoints"], np.float64).reshape(-1)  # null -> NaN
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"keypoints: annotation {a}: expected numbers [x, y, v] * K ({exc})") from None
+            if k.size % 3:
+                raise ValueError(f"keypoints: annotation {a}: {k.size} numbers, not [x, y, v] * K")
+            k = k.reshape(-1, 3)
+            k[:, 2] = np.clip(k[:, 2], 0, 1)  # NaN stays NaN (the person is skipped)
+            bb = ann.get("bbox")
+            box = None
+            if bb is not None:
+                try:
+                    bb = np.asarray(bb, np.float64).reshape(4)
+                except (TypeError, ValueError):
+                    raise ValueError(f"keypoints: annotation {a}: bbox: expected [x, y, w, h], "
+                                     f"got {bb!r}") from None
+                box = np.r_[bb[:2], bb[:2] + bb[2:]]
+            rows.append((str(name), k, box))
+    grouped: dict = {}
+    for name, k, box in rows:
+        grouped.setdefault(name, []).append((k, box))
+    out = []
+    for name, people in grouped.items():
+        shapes = {k.shape for k, _ in people}
+        if len(shapes) != 1:
+            raise ValueError(f"keypoints: image {name!r}: people have different keypoint counts {shapes}")
+        bs = [b for _, b in people]
+        out.append((name, np.stack([k for k, _ in people]),
+                    None if any(b is None for b in bs) else np.stack(bs)))
+    return out
 
 
 def _as_body(smpl, num_betas):
@@ -272,13 +427,29 @@ def _as_body(smpl, num_betas):
 
 def _prepare_image(body, image, kp, bx, name, focal, predictor, min_keypoints, margin, i,
                    need_features):
-    """Checks, skips and step 1 for one image -> (dict or None, skipped)."""
-    skipped = []
+    """Checks, skips and step 1 for one image -> (dict or None, skipped, input errors)."""
+    skipped, errors = [], []
     kp = np.asarray(kp, np.float64)
     if kp.size == 0:
-        return None, skipped
+        return None, skipped, errors
+    if kp.ndim == 2:
+        kp = kp[None]
+    kp = kp.copy()
+    bad = np.zeros(len(kp), bool)
+    if kp.ndim == 3:  # people with NaN/inf keypoints are input errors (skipped), not fatal
+        bad = ~np.isfinite(kp).all((1, 2))
+        kp[bad] = 0.0
+        neg = np.argwhere(kp[..., 2] < 0)
+        if len(neg):
+            p, k = neg[0]
+            raise ValueError(f"keypoints[{i}][{p}, {k}, 2] = {kp[p, k, 2]:g}: confidences must be "
+                             ">= 0 (0 = keypoint ignored; files are clipped to 0 when read)")
     kp = kpmod.check_keypoints(kp, f"keypoints[{i}]")
-    img = read_image(image) if isinstance(image, (str, os.PathLike)) else np.asarray(image)
+    img, why = _image_error(image, i)
+    if img is None:
+        errors.append((i, -1, why))
+        skipped.extend((i, p, f"image: {why}") for p in range(len(kp)))
+        return None, skipped, errors
     W, H = _image_size(img)
     kp, _ = clean_keypoints(kp, (W, H), margin)
     if bx is None:
@@ -286,9 +457,15 @@ def _prepare_image(body, image, kp, bx, name, focal, predictor, min_keypoints, m
     bx = np.asarray(bx, np.float64).reshape(-1, 4) if np.size(bx) else np.zeros((0, 4))
     if len(bx) != len(kp):
         raise ValueError(f"boxes[{i}]: {len(bx)} boxes for {len(kp)} people's keypoints")
+    for p in np.flatnonzero(bad):
+        why = "keypoints contain NaN or infinite values"
+        errors.append((i, int(p), why))
+        skipped.append((i, int(p), why))
     keep = []
     for p in range(len(kp)):
         nvis = int((kp[p, :, 2] > 0).sum())
+        if bad[p]:
+            continue
         if nvis < min_keypoints:
             skipped.append((i, p, f"{nvis} keypoints with confidence > 0 (< {min_keypoints})"))
         elif not (np.isfinite(bx[p]).all() and bx[p, 2] > bx[p, 0] and bx[p, 3] > bx[p, 1]):
@@ -296,7 +473,7 @@ def _prepare_image(body, image, kp, bx, name, focal, predictor, min_keypoints, m
         else:
             keep.append(p)
     if not keep:
-        return None, skipped
+        return None, skipped, errors
     keep = np.array(keep)
     f = float(np.hypot(W, H)) if focal is None else float(focal)
     pred = predictor(img, bx[keep], f)
@@ -329,9 +506,9 @@ def _prepare_image(body, image, kp, bx, name, focal, predictor, min_keypoints, m
         prep.update(features=feats[fin], bbox_info=binfo[fin], cb=cb[fin])
     keep, rot, betas, t = keep[fin], rot[fin], betas[fin], t[fin]
     if not len(keep):
-        return None, skipped
+        return None, skipped, errors
     prep.update(keep=keep, rot=rot, betas=betas, t=t)
-    return prep, skipped
+    return prep, skipped, errors
 
 
 def _reproj_err(body, rot, betas, t, kp, f, pp):

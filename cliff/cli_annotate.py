@@ -5,6 +5,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -38,25 +40,43 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def run(args) -> int:
-    import cliff
-    from . import annotate as ann
-    from .io import load_smpl
-    from .keypoints import load_keypoint_file
-
-    if not os.path.isdir(args.images):
-        raise OSError(f"--images: not a directory: {args.images!r}")
+def check_args(args) -> None:
+    """Everything that can be checked without reading a file, then that the files exist; all
+    before the keypoints, the checkpoint or the SMPL model are loaded."""
+    f = args.focal
+    if f is not None and not (np.isfinite(f) and f > 0):
+        raise ValueError(f"--focal: expected a finite focal length > 0 in pixels, got {f}")
     if args.max_iter < 1:
         raise ValueError(f"--max-iter: expected >= 1, got {args.max_iter}")
     if args.finetune_epochs < 0 or args.finetune_rank < 0:
         raise ValueError("--finetune-epochs and --finetune-rank: expected >= 0")
+    if args.min_keypoints < 0:
+        raise ValueError(f"--min-keypoints: expected >= 0, got {args.min_keypoints}")
+    if args.threads < 0:
+        raise ValueError(f"--threads: expected 0 (all cores) or a positive count, got {args.threads}")
+    if not os.path.isdir(args.images):
+        raise OSError(f"--images: not a directory: {args.images!r}")
+    for opt, path in (("--keypoints", args.keypoints), ("--ckpt", args.ckpt), ("--smpl", args.smpl)):
+        if not os.path.isfile(path):
+            raise OSError(f"{opt}: no such file {path!r}")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if os.path.isdir(args.output) or not os.path.isdir(out_dir):
+        raise OSError(f"-o/--output: expected a file path in an existing directory, got {args.output!r}")
+
+
+def run(args) -> int:
+    """Returns 0, or 1 if an input was skipped (missing/unreadable image, annotation with
+    NaN keypoints: one line 'cliff: skipped PATH: reason' each); raises (exit status 2 in
+    cliff.cli) on bad arguments, unreadable keypoints/checkpoint/SMPL files, or when no person
+    could be used."""
+    import cliff
+    from . import annotate as ann
+    from .io import load_smpl
+
+    check_args(args)
     cliff.set_num_threads(args.threads)
-    entries = load_keypoint_file(args.keypoints)
+    entries = ann.load_keypoints(args.keypoints)
     paths = [os.path.join(args.images, name) for name, _, _ in entries]
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
-        raise OSError(f"--images: {len(missing)} image(s) named in {args.keypoints!r} not found, "
-                      f"e.g. {missing[0]!r}")
     from . import model as model_mod
     model = model_mod.load_model(args.ckpt)
     smpl = load_smpl(args.smpl)
@@ -65,7 +85,7 @@ def run(args) -> int:
         boxes = None
     elif any(b is None for b in boxes):  # mix: derive the missing ones from the keypoints
         from .keypoints import boxes_from_keypoints
-        boxes = [b if b is not None else boxes_from_keypoints(k) for (_, k, b) in entries]
+        boxes = [b if b is not None else boxes_from_keypoints(np.nan_to_num(k)) for (_, k, b) in entries]
     res = ann.annotate(paths, [k for _, k, _ in entries], model, smpl, boxes=boxes,
                        imgnames=[name for name, _, _ in entries], focal=args.focal,
                        loss=args.loss, min_keypoints=args.min_keypoints,
@@ -73,14 +93,22 @@ def run(args) -> int:
                        max_iter=args.max_iter, robust=args.robust, refine=args.refine,
                        regressor=args.ckpt if args.refine != "fit" else None,
                        finetune_options={"epochs": args.finetune_epochs, "rank": args.finetune_rank})
+    for i, p, why in res["input_errors"]:
+        if p < 0:
+            print(f"cliff: skipped {paths[i]}: {why}", file=sys.stderr)
+        else:
+            print(f"cliff: skipped {args.keypoints}: image {entries[i][0]!r} person {p}: {why}",
+                  file=sys.stderr)
     n = len(res["pose"])
     print(f"cliff annotate: {n} people written to {args.output}, {len(res['skipped'])} skipped",
           file=sys.stderr)
     if n:
-        import numpy as np
         print(f"  reprojection error (median px): {np.median(res['fit_err_init']):.2f} -> "
               f"{np.median(res['fit_err']):.2f}; converged {res['fit_converged'].mean():.0%}",
               file=sys.stderr)
-    for i, p, why in res["skipped"][:20]:
+    reported = {(i, p) for i, p, _ in res["input_errors"]}
+    whole = {i for i, p, _ in res["input_errors"] if p < 0}
+    others = [s for s in res["skipped"] if s[0] not in whole and s[:2] not in reported]
+    for i, p, why in others[:20]:
         print(f"  skipped {entries[i][0]} person {p}: {why}", file=sys.stderr)
-    return 0
+    return 1 if res["input_errors"] else 0

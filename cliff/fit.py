@@ -74,15 +74,82 @@ class FitBody:
 
 
 def _per_person(x, n, name, shape_tail):
-    try:
-        a = np.asarray(x, np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected numbers ({exc})") from None
+    a = _array(x, name)
     if a.shape == shape_tail:
         a = np.broadcast_to(a, (n,) + shape_tail)
     if a.shape != (n,) + shape_tail:
         raise ValueError(f"{name}: expected shape {shape_tail} or {(n,) + shape_tail}, got {a.shape}")
+    _finite(a, name)
     return a
+
+
+def _array(x, name, shape=None, expect=None):
+    """float64 array; with `shape` (-1 = any), checked against it and for NaN/inf."""
+    try:
+        a = np.asarray(x, np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected numbers ({exc})") from None
+    if shape is not None:
+        if a.ndim != len(shape) or any(s >= 0 and d != s for d, s in zip(a.shape, shape)):
+            raise ValueError(f"{name}: expected shape {expect or shape}, got {a.shape}")
+        _finite(a, name)
+    return a
+
+
+def _finite(a, name):
+    if np.isfinite(a).all():
+        return
+    bad = np.argwhere(~np.isfinite(a))
+    if len(bad):
+        where = f"[{', '.join(map(str, bad[0]))}]" if a.ndim else ""
+        raise ValueError(f"{name}: contains NaN or infinite values (first at {name}{where})")
+
+
+def _positive(x, name, what="> 0"):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number, got {x!r}") from None
+    if not (np.isfinite(v) and (v > 0 if what == "> 0" else v >= 0)):
+        raise ValueError(f"{name}: expected a finite number {what}, got {x!r}")
+    return v
+
+
+def _check_body(body):
+    if not isinstance(body, FitBody):
+        raise TypeError(f"body: expected a cliff.fit.FitBody, got {type(body).__name__}")
+    par = np.asarray(body.parents)
+    if not (par.shape == (24,) and par[0] < 0 and
+            ((par[1:] >= 0) & (par[1:] < np.arange(1, 24))).all()):
+        raise ValueError("body.parents: expected 24 entries with parents[0] < 0 and "
+                         "0 <= parents[j] < j (joints in kinematic order)")
+
+
+def check_joint_index(joint_index, num_keypoints, num_joints, name="joint_index"):
+    """(M,) int64 model joint per keypoint: integers in 0..num_joints-1, or -1 (ignored)."""
+    j = np.asarray(joint_index)
+    if j.dtype.kind not in "iu" and not (j.dtype.kind == "f" and np.all(j == np.round(j))):
+        raise TypeError(f"{name}: expected integers, got dtype {j.dtype}")
+    if j.shape != (num_keypoints,):
+        raise ValueError(f"{name}: expected shape ({num_keypoints},) (one model joint per "
+                         f"keypoint), got {j.shape}")
+    j = j.astype(np.int64)
+    bad = np.flatnonzero((j < -1) | (j >= num_joints))
+    if len(bad):
+        raise ValueError(f"{name}[{bad[0]}] = {j[bad[0]]}: expected a model joint in "
+                         f"0..{num_joints - 1} or -1 (keypoint ignored)")
+    return j
+
+
+def check_fit_keypoints(keypoints, n, name="keypoints"):
+    """(n, M, 3) float64 [u, v, conf], finite, conf >= 0; errors name the first bad entry."""
+    kp = _array(keypoints, name, (n, -1, 3), f"(n, M, 3) = ({n}, M, 3) [u, v, conf]")
+    neg = np.argwhere(kp[..., 2] < 0)
+    if len(neg):
+        p, m = neg[0]
+        raise ValueError(f"{name}[{p}, {m}, 2] = {kp[p, m, 2]:g}: confidences must be >= 0 "
+                         "(0 = keypoint ignored)")
+    return kp
 
 
 def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
@@ -104,12 +171,14 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     iterations (n,) int, converged (n,) bool, status (n,) int (0 ok; see STATUS; a person that
     could not be fitted keeps its initial parameters and has err = 0).
     """
-    if not isinstance(body, FitBody):
-        raise TypeError(f"body: expected a cliff.fit.FitBody, got {type(body).__name__}")
-    rot = np.asarray(rotmat, np.float64)
-    if rot.ndim != 4 or rot.shape[1:] != (24, 3, 3):
-        raise ValueError(f"rotmat: expected shape (n, 24, 3, 3), got {rot.shape}")
+    _check_body(body)
+    rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
     n = rot.shape[0]
+    K = body.num_betas
+    betas = _array(betas, "betas", (n, K), f"(n, K) = ({n}, {K}) (K from the body)")
+    transl = _array(transl, "transl", (n, 3), f"(n, 3) = ({n}, 3)")
+    keypoints = check_fit_keypoints(keypoints, n)
+    joint_index = check_joint_index(joint_index, keypoints.shape[1], 24 + body.vt.shape[0])
     focal = _per_person(focal, n, "focal", ())
     pp = _per_person(principal_point, n, "principal_point", (2,))
     cam = np.concatenate([focal[:, None], pp], 1)
@@ -122,9 +191,14 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
         raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     if robust not in ROBUST:
         raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
+    tol = _positive(tol, "tol", ">= 0")
+    sigma_rel, robust_scale = _positive(sigma_rel, "sigma_rel"), _positive(robust_scale, "robust_scale")
+    w_root, w_pose, w_betas_init, w_shape, w_transl = (
+        _positive(w, name, ">= 0") for w, name in ((w_root, "w_root"), (w_pose, "w_pose"),
+                                                    (w_betas_init, "w_betas_init"),
+                                                    (w_shape, "w_shape"), (w_transl, "w_transl")))
     R, b, t, phi, st = _core.fit_people(
-        body.as_tuple(), rot, betas, transl, cam, keypoints, np.asarray(joint_index, np.int64),
-        norm, max_iter=int(max_iter), tol=float(tol),
+        body.as_tuple(), rot, betas, transl, cam, keypoints, joint_index, norm, max_iter=int(max_iter), tol=float(tol),
         robust=ROBUST[robust], robust_scale=float(robust_scale), sigma_rel=float(sigma_rel),
         w_root=float(w_root), w_pose=float(w_pose), w_betas_init=float(w_betas_init),
         w_shape=float(w_shape), w_transl=float(w_transl))
@@ -139,6 +213,12 @@ def fit_jacobian(body: FitBody, rotmat0, phi, betas, transl, focal, principal_po
 
     rotmat0 (24,3,3), phi (24,3), betas (K,), transl (3,), focal scalar, principal_point (2,)
     -> joints (NJ,3) metres, uv (NJ,2) pixels, djoints (NJ,3,P), duv (NJ,2,P)."""
-    pp = np.asarray(principal_point, np.float64).reshape(2)
-    cam = np.array([float(focal), pp[0], pp[1]])
-    return _core.fit_jacobian(body.as_tuple(), rotmat0, phi, betas, transl, cam)
+    _check_body(body)
+    K = body.num_betas
+    R0 = _array(rotmat0, "rotmat0", (24, 3, 3))
+    phi = _array(phi, "phi", (24, 3))
+    betas = _array(betas, "betas", (K,), f"({K},) (K from the body)")
+    transl = _array(transl, "transl", (3,))
+    pp = _array(principal_point, "principal_point", (2,))
+    cam = np.array([_positive(focal, "focal"), pp[0], pp[1]])
+    return _core.fit_jacobian(body.as_tuple(), R0, phi, betas, transl, cam)

@@ -95,24 +95,62 @@ def test_fit_bad_input(fb, scene):
                 transl=sc["init_transl"][:2], keypoints=sc["keypoints"][:2],
                 joint_index=COCO17_TO_SMPLX, focal=1000.0, principal_point=(960, 540),
                 norm=np.full(2, 300.0))
-    with pytest.raises(ValueError, match="kp"):
+    # errors name fit_people's own arguments (not the C function's kp/kp_joint/betas0)
+    with pytest.raises(ValueError, match=r"^keypoints: expected shape \(n, M, 3\)"):
         F.fit_people(**{**args, "keypoints": sc["keypoints"][:2, :, :2]})
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"^betas: .*NaN.*betas\[0, 0\]"):
         bad = sc["init_betas"][:2].copy()
         bad[0, 0] = np.nan
         F.fit_people(**{**args, "betas": bad})
-    with pytest.raises(ValueError, match="kp_joint"):
-        F.fit_people(**{**args, "joint_index": np.full(17, 45)})
+    with pytest.raises(ValueError, match=r"^betas: expected shape \(n, K\) = \(2, 10\)"):
+        F.fit_people(**{**args, "betas": sc["init_betas"][:2, :5]})
+    with pytest.raises(ValueError, match=r"^transl: expected shape"):
+        F.fit_people(**{**args, "transl": sc["init_transl"][:1]})
+    with pytest.raises(ValueError, match=r"^joint_index\[0\] = 99: expected a model joint in 0\.\.44 or -1"):
+        F.fit_people(**{**args, "joint_index": np.r_[99, COCO17_TO_SMPLX[1:]]})
+    with pytest.raises(ValueError, match=r"^joint_index: expected shape \(17,\)"):
+        F.fit_people(**{**args, "joint_index": COCO17_TO_SMPLX[:5]})
+    with pytest.raises(ValueError, match=r"^joint_index\[2\] = -3"):
+        F.fit_people(**{**args, "joint_index": np.r_[0, 1, -3, COCO17_TO_SMPLX[3:]]})
+    with pytest.raises(ValueError, match=r"^keypoints: .*NaN.*keypoints\[1, 4, 0\]"):
+        kp = sc["keypoints"][:2].copy()
+        kp[1, 4, 0] = np.inf
+        F.fit_people(**{**args, "keypoints": kp})
     with pytest.raises(ValueError, match="robust"):
         F.fit_people(**args, robust="cauchy")
-    with pytest.raises(ValueError, match="options"):
+    with pytest.raises(ValueError, match="^sigma_rel: expected a finite number > 0"):
         F.fit_people(**args, sigma_rel=0.0)
+    with pytest.raises(ValueError, match="^w_pose: expected a finite number >= 0"):
+        F.fit_people(**args, w_pose=-1.0)
+    with pytest.raises(ValueError, match="^tol"):
+        F.fit_people(**args, tol=float("nan"))
     with pytest.raises(ValueError, match="norm"):
         F.fit_people(**{**args, "norm": np.zeros(2)})
     with pytest.raises(ValueError, match="focal"):
         F.fit_people(**{**args, "focal": -1.0})
     with pytest.raises(TypeError, match="FitBody"):
         F.fit_people(**{**args, "body": {}})
+
+
+def test_fit_rejects_negative_confidence_naming_the_entry(fb, scene):
+    # a negative confidence would be a negative weight in the objective: ValueError that names
+    # the argument and the first offending entry (files clip them to 0 instead, see below)
+    sc = scene
+    kp = sc["keypoints"][:2].copy()
+    kp[1, 5, 2] = -0.5
+    with pytest.raises(ValueError, match=r"^keypoints\[1, 5, 2\] = -0.5: confidences must be >= 0"):
+        F.fit_people(fb, sc["init_rotmat"][:2], sc["init_betas"][:2], sc["init_transl"][:2], kp,
+                     COCO17_TO_SMPLX, 1000.0, (960, 540), np.full(2, 300.0))
+
+
+def test_fit_jacobian_errors_name_its_arguments(fb):
+    R0, phi, be, t = _params(1)
+    with pytest.raises(ValueError, match=r"^betas: expected shape \(10,\)"):
+        F.fit_jacobian(fb, R0, phi, be[:3], t, 1000.0, (0, 0))
+    with pytest.raises(ValueError, match=r"^transl: .*NaN"):
+        F.fit_jacobian(fb, R0, phi, be, np.array([0, 0, np.nan]), 1000.0, (0, 0))
+    with pytest.raises(ValueError, match=r"^focal: expected a finite number > 0"):
+        F.fit_jacobian(fb, R0, phi, be, t, 0.0, (0, 0))
 
 
 def test_fit_skips_person_without_keypoints_and_behind_camera(fb, scene):
@@ -317,8 +355,9 @@ def test_cli_annotate_end_to_end(scene, tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     cli_annotate.add_parser(parser.add_subparsers(dest="cmd"))
     out = tmp_path / "pgt.npz"
+    (tmp_path / "x.pt").write_bytes(b"")  # load_model is faked; the file must exist
     args = parser.parse_args(["annotate", "--images", str(imgdir), "--keypoints", str(kpath),
-                              "--ckpt", "x.pt", "--smpl", str(smpl_path), "-o", str(out),
+                              "--ckpt", str(tmp_path / "x.pt"), "--smpl", str(smpl_path), "-o", str(out),
                               "--no-progress"])
     assert cli_annotate.run(args) == 0
     z = np.load(out)
@@ -341,7 +380,7 @@ def test_annotate_with_a_real_cliff_network(body, scene):
                      boxes=[sc["boxes"]], progress=False)
     assert len(res["pose"]) + len(res["skipped"]) == 3
     for k, v in res.items():
-        if k != "skipped" and v.dtype.kind == "f":
+        if k not in ("skipped", "input_errors") and v.dtype.kind == "f":
             assert np.isfinite(v).all(), k
     assert (res["fit_err"] <= res["fit_err_init"]).all()
 
@@ -508,3 +547,165 @@ def test_fit_joints_match_smplx(body, fb, tmp_path):
            for k, v in body.items()}
     J = F.fit_jacobian(F.FitBody.from_smpl(b32), R0, phi, be, t, 1000.0, (0, 0))[0]
     np.testing.assert_allclose(J, ref, atol=1e-12)
+
+
+# ---- QA regressions: one bad input does not abort the run (like `cliff predict`) ----
+
+def test_annotate_skips_missing_and_unreadable_images_and_nan_people(body, scene, tmp_path):
+    import cv2
+    sc = {k: (v[:8] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    W, H = sc["img_size"]
+    paths = []
+    for k in range(4):
+        paths.append(str(tmp_path / f"im{k}.png"))
+        cv2.imwrite(paths[-1], np.zeros((H, W, 3), np.uint8))
+    os.remove(paths[1])                                  # image 1: missing
+    with open(paths[2], "wb") as fh:                     # image 2: not an image
+        fh.write(b"not a png")
+    kps = [sc["keypoints"][2 * k:2 * k + 2].copy() for k in range(4)]
+    kps[3][0, 5, 0] = np.nan                             # image 3, person 0: NaN keypoint
+    pred = _FakeModel(sc)
+    out = tmp_path / "pgt.npz"
+    res = A.annotate(paths, kps, pred, body, boxes=[sc["boxes"][2 * k:2 * k + 2] for k in range(4)],
+                     progress=False, output=str(out))
+    # image 0 (2 people) and image 3 person 1 are written; the rest is skipped and reported
+    assert list(res["imgname"]) == [paths[0], paths[0], paths[3]]
+    assert [(i, p) for i, p, _ in res["input_errors"]] == [(1, -1), (2, -1), (3, 0)]
+    assert "no such image file" in res["input_errors"][0][2]
+    assert "not a readable image" in res["input_errors"][1][2]
+    assert "NaN" in res["input_errors"][2][2]
+    assert sorted((i, p) for i, p, _ in res["skipped"]) == [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0)]
+    assert len(np.load(out)["pose"]) == 3
+
+
+def test_annotate_with_no_usable_input_raises_and_writes_nothing(body, scene, tmp_path):
+    sc = {k: (v[:2] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    out = tmp_path / "pgt.npz"
+    with pytest.raises(OSError, match="no usable input.*nope.png: no such image file"):
+        A.annotate([str(tmp_path / "nope.png")], [sc["keypoints"]], _FakeModel(sc), body,
+                   progress=False, output=str(out))
+    kp = sc["keypoints"].copy()
+    kp[:, 0, 2] = np.nan
+    W, H = sc["img_size"]
+    with pytest.raises(ValueError, match="no usable input.*NaN"):
+        A.annotate([np.zeros((H, W, 3), np.uint8)], [kp], _FakeModel(sc), body, progress=False,
+                   output=str(out))
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("focal", [-5.0, 0.0, float("nan"), float("inf")])
+def test_annotate_checks_focal_before_loading_anything(focal):
+    # smpl="missing.pkl" and a predictor that fails: the focal error must come first
+    def predictor(*a):
+        raise AssertionError("predictor called before the arguments were checked")
+    with pytest.raises(ValueError, match="^focal: expected a finite focal length > 0"):
+        A.annotate(["missing.png"], [np.zeros((1, 17, 3))], smpl="missing.pkl", focal=focal,
+                   predictor=predictor, refine="finetune", regressor="missing.pt", progress=False)
+    with pytest.raises(ValueError, match="^loss"):
+        A.annotate([], [], smpl="missing.pkl", predictor=predictor, loss="nope", progress=False)
+
+
+def test_annotate_rejects_negative_confidence_naming_the_entry(body, scene):
+    sc = {k: (v[:2] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    kp = sc["keypoints"].copy()
+    kp[1, 3, 2] = -1.0
+    W, H = sc["img_size"]
+    with pytest.raises(ValueError, match=r"^keypoints\[0\]\[1, 3, 2\] = -1: confidences must be >= 0"):
+        A.annotate([np.zeros((H, W, 3), np.uint8)], [kp], _FakeModel(sc), body, progress=False)
+
+
+def test_load_keypoints_clips_negative_confidences_and_keeps_nan_people(scene, tmp_path):
+    import json
+    sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    kp = sc["keypoints"].copy()
+    kp[0, 2, 2] = -1.0            # some tools write -1 for "not labelled": clipped to 0
+    kp[1, 4, 0] = np.nan          # a broken annotation: kept as NaN, annotate() skips the person
+    npz = tmp_path / "kp.npz"
+    np.savez(npz, imgname=np.array(["a", "a", "b"]), keypoints=kp)
+    e = A.load_keypoints(npz)
+    assert [x[0] for x in e] == ["a", "b"]
+    assert e[0][1][0, 2, 2] == 0 and np.isnan(e[0][1][1, 4, 0])
+    np.testing.assert_array_equal(e[1][1][0], kp[2])
+    flat = kp[:2].reshape(2, -1).tolist()
+    flat[0][2 * 3 + 2] = -2       # COCO v < 0: clipped to 0; v = 2 -> 1
+    flat[1][4 * 3] = None         # JSON null -> NaN
+    js = tmp_path / "kp.json"
+    js.write_text(json.dumps({"annotations": [{"file_name": "a", "keypoints": f} for f in flat]}))
+    (_, k, b), = A.load_keypoints(js)
+    assert k[0, 2, 2] == 0 and np.isnan(k[1, 4, 0]) and b is None
+    assert ((k[..., 2] >= 0) & (k[..., 2] <= 1)).all()
+    with pytest.raises(ValueError, match="annotation 0: 4 numbers"):
+        js.write_text(json.dumps({"annotations": [{"file_name": "a", "keypoints": [1, 2, 3, 4]}]}))
+        A.load_keypoints(js)
+
+
+@pytest.fixture()
+def cli_files(scene, tmp_path, monkeypatch):
+    """Images, a COCO JSON, an SMPL file and a (fake) checkpoint for 6 people in 3 images."""
+    from cliff.io import save_smpl_npz
+    import cliff.model
+    sc = {k: (v[:6] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    imgdir, kpath = _write_scene_files(tmp_path, sc)
+    smpl_path = tmp_path / "smpl.npz"
+    save_smpl_npz(str(smpl_path), S.procedural_body(0))
+    ckpt = tmp_path / "x.pt"
+    ckpt.write_bytes(b"")
+    loads = []
+    monkeypatch.setattr(cliff.model, "load_model", lambda path: loads.append(path) or _FakeModel(sc))
+    argv = ["annotate", "--images", str(imgdir), "--keypoints", str(kpath), "--ckpt", str(ckpt),
+            "--smpl", str(smpl_path), "-o", str(tmp_path / "pgt.npz"), "--no-progress"]
+    return imgdir, kpath, argv, loads
+
+
+def test_cli_annotate_skips_bad_inputs_and_exits_1(cli_files, tmp_path, capsys):
+    import json
+    from cliff.cli import main
+    imgdir, kpath, argv, _ = cli_files
+    os.remove(imgdir / "im1.png")                                   # 2 people lost
+    d = json.loads(kpath.read_text())
+    d["annotations"][4]["keypoints"][0] = float("nan")             # im2.png person 0
+    kpath.write_text(json.dumps(d))                                 # (json writes NaN)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"cliff: skipped {imgdir / 'im1.png'}: no such image file" in err
+    assert f"cliff: skipped {kpath}: image 'im2.png' person 0: keypoints contain NaN" in err
+    assert "Traceback" not in err
+    z = np.load(tmp_path / "pgt.npz")
+    assert list(z["imgname"]) == ["im0.png", "im0.png", "im2.png"]
+
+
+def test_cli_annotate_exits_2_when_no_image_is_readable(cli_files, tmp_path, capsys):
+    from cliff.cli import main
+    imgdir, _, argv, _ = cli_files
+    for f in os.listdir(imgdir):
+        (imgdir / f).write_bytes(b"garbage")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cliff: error: no usable input")
+    assert not (tmp_path / "pgt.npz").exists()
+
+
+@pytest.mark.parametrize("focal", ["-5", "0", "nan"])
+def test_cli_annotate_rejects_bad_focal_before_reading_anything(cli_files, tmp_path, capsys,
+                                                                 monkeypatch, focal):
+    from cliff import annotate as ann
+    from cliff.cli import main
+    _, _, argv, loads = cli_files
+
+    def no_read(path):
+        raise AssertionError("keypoints file read before the arguments were checked")
+    monkeypatch.setattr(ann, "load_keypoints", no_read)
+    assert main(argv + ["--focal", focal]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cliff: error: --focal: expected a finite focal length > 0 in pixels, got {float(focal)}"]
+    assert loads == []  # the checkpoint was not loaded
+
+
+def test_cli_annotate_checks_files_before_loading_the_checkpoint(cli_files, tmp_path, capsys):
+    from cliff.cli import main
+    _, _, argv, loads = cli_files
+    i = argv.index("--smpl")
+    assert main(argv[:i + 1] + [str(tmp_path / "nope.pkl")] + argv[i + 2:]) == 2
+    assert "--smpl: no such file" in capsys.readouterr().err and loads == []
+    assert main(argv[:-3] + ["-o", str(tmp_path / "no" / "dir.npz"), "--no-progress"]) == 2
+    assert "-o/--output" in capsys.readouterr().err and loads == []
