@@ -335,83 +335,12 @@ def _raise_if_nothing_usable(images, keypoints, errors):
 
 
 def load_keypoints(path) -> list:
-    """Read a keypoints file for annotate() -> [(image file name, keypoints (n,K,3) float64,
-    boxes (n,4) xyxy or None)], one entry per image in first-appearance order.
-
-    Same formats as cliff.keypoints.load_keypoint_file (COCO-style JSON, .npz), but one bad
-    person does not reject the file: keypoints with NaN/inf (JSON null, NaN) are kept as they are
-    so that annotate() skips that person and reports it in ``input_errors``; confidences are
-    clipped to [0, 1] for JSON (COCO v flags: 0 -> 0, 1 and 2 -> 1, scores kept) and negative
-    ones to 0 for .npz (0 = keypoint ignored). Structural problems (not JSON/.npz, missing keys,
-    K not a multiple of 3, people of one image with different K) raise ValueError/OSError."""
-    import json
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise OSError(f"keypoints: no such file {path!r}")
-    if path.endswith(".npz"):
-        # the .npz layout has nothing per annotation to be lenient about except values
-        with np.load(path, allow_pickle=False) as z:
-            if "imgname" not in z.files or "keypoints" not in z.files:
-                raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
-                                 f"has {z.files}")
-            names = z["imgname"].astype(str)
-            kp = np.array(z["keypoints"], np.float64)
-            boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z.files else None
-        if kp.ndim != 3 or kp.shape[-1] != 3 or len(kp) != len(names) or (
-                boxes is not None and boxes.shape != (len(kp), 4)):
-            raise ValueError(f"keypoints: {path!r}: expected imgname (N,), keypoints (N,K,3), "
-                             f"boxes (N,4), got {names.shape}, {kp.shape}, "
-                             f"{None if boxes is None else boxes.shape}")
-        kp[..., 2] = np.where(kp[..., 2] < 0, 0.0, kp[..., 2])  # NaN stays NaN
-        rows = [(str(n), kp[i], None if boxes is None else boxes[i]) for i, n in enumerate(names)]
-    else:
-        try:
-            with open(path, "rb") as fh:
-                data = json.load(fh)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"keypoints: {path!r} is neither an .npz nor valid JSON: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
-            raise ValueError(f"keypoints: {path!r}: expected a COCO-style object with 'annotations'")
-        id2name = {im["id"]: im["file_name"] for im in data.get("images", [])
-                   if isinstance(im, dict) and "id" in im and "file_name" in im}
-        rows = []
-        for a, ann in enumerate(data["annotations"]):
-            if not isinstance(ann, dict) or "keypoints" not in ann:
-                raise ValueError(f"keypoints: annotation {a} has no 'keypoints'")
-            name = ann.get("file_name", id2name.get(ann.get("image_id")))
-            if name is None:
-                raise ValueError(f"keypoints: annotation {a}: image_id {ann.get('image_id')!r} not "
-                                 f"in 'images' and no 'file_name'")
-            try:
-                k = np.array(ann["keypoints"], np.float64).reshape(-1)  # null -> NaN
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"keypoints: annotation {a}: expected numbers [x, y, v] * K ({exc})") from None
-            if k.size % 3:
-                raise ValueError(f"keypoints: annotation {a}: {k.size} numbers, not [x, y, v] * K")
-            k = k.reshape(-1, 3)
-            k[:, 2] = np.clip(k[:, 2], 0, 1)  # NaN stays NaN (the person is skipped)
-            bb = ann.get("bbox")
-            box = None
-            if bb is not None:
-                try:
-                    bb = np.asarray(bb, np.float64).reshape(4)
-                except (TypeError, ValueError):
-                    raise ValueError(f"keypoints: annotation {a}: bbox: expected [x, y, w, h], "
-                                     f"got {bb!r}") from None
-                box = np.r_[bb[:2], bb[:2] + bb[2:]]
-            rows.append((str(name), k, box))
-    grouped: dict = {}
-    for name, k, box in rows:
-        grouped.setdefault(name, []).append((k, box))
-    out = []
-    for name, people in grouped.items():
-        shapes = {k.shape for k, _ in people}
-        if len(shapes) != 1:
-            raise ValueError(f"keypoints: image {name!r}: people have different keypoint counts {shapes}")
-        bs = [b for _, b in people]
-        out.append((name, np.stack([k for k, _ in people]),
-                    None if any(b is None for b in bs) else np.stack(bs)))
-    return out
+    """Read a keypoints file for annotate(): cliff.keypoints.load_keypoint_file(path,
+    strict=False) -> [(image file name, keypoints (n,K,3) float64, boxes (n,4) xyxy or None)].
+    One bad person does not reject the file: people with NaN/inf keypoints are kept so that
+    annotate() skips them and reports them in ``input_errors``; JSON confidences are clipped to
+    [0, 1], negative .npz confidences become 0."""
+    return kpmod.load_keypoint_file(path, strict=False)
 
 
 def _as_body(smpl, num_betas):

@@ -432,7 +432,6 @@ def synthetic_world(truth_states, init_states, seed: int = 0, feat_scale: float 
     real CLIFF features carry the estimate's errors linearly (docs/annotate.md)."""
     rng = np.random.default_rng(seed)
     T, S0 = np.asarray(truth_states, np.float64), np.asarray(init_states, np.float64)
-    n = len(T)
     Z = np.concatenate([T, S0], 1)
     P, _ = np.linalg.qr(rng.normal(size=(NFEAT, 2 * NSTATE)))
     P *= feat_scale

@@ -150,7 +150,7 @@ def boxes_from_keypoints(keypoints, min_conf: float = 0.0, pad: float = 0.1) -> 
     return boxes
 
 
-def load_keypoint_file(path) -> list:
+def load_keypoint_file(path, *, strict: bool = True) -> list:
     """Read a keypoints file -> [(image file name, keypoints (n,K,3) float64, boxes (n,4) xyxy or
     None)], one entry per image in first-appearance order.
 
@@ -162,6 +162,13 @@ def load_keypoint_file(path) -> list:
       image has one.
     * .npz: ``imgname`` (N,) str, ``keypoints`` (N,K,3) [x, y, conf] and optionally ``boxes``
       (N,4) xyxy, one row per person.
+
+    strict=True (default): every value must be usable (NaN/inf or negative confidences raise
+    ValueError naming the image). strict=False (what `cliff annotate` uses): one bad person does
+    not reject the file: keypoints with NaN/inf (JSON null, NaN) are kept as they are so that the
+    annotator skips that person and reports it, and negative .npz confidences become 0.
+    Structural problems (not JSON/.npz, missing keys, K not a multiple of 3, people of one image
+    with different K) raise ValueError/OSError either way.
     """
     import json
     import os
@@ -170,17 +177,21 @@ def load_keypoint_file(path) -> list:
     if not os.path.isfile(path):
         raise OSError(f"keypoints: no such file {path!r}")
     if path.endswith(".npz"):
+        # the .npz layout has nothing per annotation to be lenient about except values
         with np.load(path, allow_pickle=False) as z:
             if "imgname" not in z.files or "keypoints" not in z.files:
                 raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
                                  f"has {z.files}")
             names = z["imgname"].astype(str)
-            kp = np.asarray(z["keypoints"], np.float64)
+            kp = np.array(z["keypoints"], np.float64)
             boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z.files else None
-        if kp.ndim != 3 or len(kp) != len(names) or (boxes is not None and boxes.shape != (len(kp), 4)):
+        if kp.ndim != 3 or kp.shape[-1] != 3 or len(kp) != len(names) or (
+                boxes is not None and boxes.shape != (len(kp), 4)):
             raise ValueError(f"keypoints: {path!r}: expected imgname (N,), keypoints (N,K,3), "
                              f"boxes (N,4), got {names.shape}, {kp.shape}, "
                              f"{None if boxes is None else boxes.shape}")
+        if not strict:
+            kp[..., 2] = np.where(kp[..., 2] < 0, 0.0, kp[..., 2])  # NaN stays NaN
         rows = [(str(n), kp[i], None if boxes is None else boxes[i]) for i, n in enumerate(names)]
     else:
         try:
@@ -200,15 +211,22 @@ def load_keypoint_file(path) -> list:
             if name is None:
                 raise ValueError(f"keypoints: annotation {a}: image_id {ann.get('image_id')!r} not "
                                  f"in 'images' and no 'file_name'")
-            k = np.asarray(ann["keypoints"], np.float64)
+            try:
+                k = np.array(ann["keypoints"], np.float64).reshape(-1)  # null -> NaN
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"keypoints: annotation {a}: expected numbers [x, y, v] * K ({exc})") from None
             if k.size % 3:
                 raise ValueError(f"keypoints: annotation {a}: {k.size} numbers, not [x, y, v] * K")
-            k = k.reshape(-1, 3).copy()
-            k[:, 2] = np.clip(k[:, 2], 0, 1)
+            k = k.reshape(-1, 3)
+            k[:, 2] = np.clip(k[:, 2], 0, 1)  # NaN stays NaN (the person is skipped)
             bb = ann.get("bbox")
             box = None
             if bb is not None:
-                bb = np.asarray(bb, np.float64).reshape(4)
+                try:
+                    bb = np.asarray(bb, np.float64).reshape(4)
+                except (TypeError, ValueError):
+                    raise ValueError(f"keypoints: annotation {a}: bbox: expected [x, y, w, h], "
+                                     f"got {bb!r}") from None
                 box = np.r_[bb[:2], bb[:2] + bb[2:]]
             rows.append((str(name), k, box))
     out, index = [], {}
@@ -223,7 +241,9 @@ def load_keypoint_file(path) -> list:
         shapes = {k.shape for k in ks}
         if len(shapes) != 1:
             raise ValueError(f"keypoints: image {name!r}: people have different keypoint counts {shapes}")
-        kp = check_keypoints(np.stack(ks), f"keypoints of {name!r}")
+        kp = np.stack(ks)
+        if strict:
+            kp = check_keypoints(kp, f"keypoints of {name!r}")
         boxes = None if any(b is None for b in bs) else np.stack(bs)
         result.append((name, kp, boxes))
     return result

@@ -64,7 +64,6 @@ def procedural_body(seed: int = 0, num_betas: int = 10, num_verts: int = 6890) -
         Jreg[j, ids] = 1.0 / 6.0
         taken[ids] = True
     rest = np.flatnonzero(~taken)
-    children = [np.flatnonzero(PARENTS == j) for j in range(24)]
     for vid in rest:
         j = int(rng.integers(1, 24))
         a = _REST[PARENTS[j]]

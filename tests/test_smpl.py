@@ -4,7 +4,6 @@ smplx package, plus invariants, bad input, mesh export and the procedural stand-
 The model is cliff.standin (NOT SMPL: a blob with SMPL's array structure); every formula below
 is checked on it exactly as it would be on the licensed model.
 """
-import os
 import threading
 
 import numpy as np
