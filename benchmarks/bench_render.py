@@ -1,7 +1,7 @@
 """Speed of cliff.render: a 1920x1080 overlay of one body-sized mesh on ONE core.
 
-The mesh has SMPL's size (6890 vertices, 13776 faces): a UV sphere with 82 rings x 84 segments
-plus 2 poles, stretched and bumped into a 1.7 m tall blob standing 5 m in front of the camera
+The mesh has SMPL's size (6890 vertices, 13776 faces): the stand-in body of cliff.standin
+(~1.7 m tall), posed by cliff.SMPL in CLIFF's mean root orientation, 5 m in front of the camera
 (focal = image diagonal, as CLIFF). Peer: the usual NumPy + OpenCV fallback renderer, the
 painter's algorithm (faces sorted far to near, each filled with cv2.fillConvexPoly with 8
 sub-pixel bits, flat Lambert shading with the same light) and the same alpha blend. Both run
@@ -19,28 +19,17 @@ import time
 import numpy as np
 
 
-def blob_mesh(rings: int = 82, segments: int = 84, height: float = 1.7, depth: float = 5.0):
-    """UV sphere (rings * segments + 2 vertices, 2 * rings * segments faces) deformed into a
-    standing body-sized blob, in the camera frame (metres, y down)."""
-    th = np.pi * np.arange(1, rings + 1) / (rings + 1)          # polar angle, poles excluded
-    ph = 2 * np.pi * np.arange(segments) / segments
-    th, ph = np.meshgrid(th, ph, indexing="ij")
-    s = np.stack([np.sin(th) * np.cos(ph), np.cos(th), np.sin(th) * np.sin(ph)], -1).reshape(-1, 3)
-    s = np.concatenate([[[0, 1, 0]], s, [[0, -1, 0]]])
-    # shoulders wider than the feet, a few bumps
-    y = s[:, 1]
-    width = 0.22 * (1.0 + 0.25 * np.cos(np.pi * (y - 0.55))) * (1 + 0.05 * np.sin(9 * np.arctan2(s[:, 2], s[:, 0])))
-    v = np.stack([s[:, 0] * width, -y * height / 2, s[:, 2] * 0.13], -1)
-    v[:, 2] += depth
-    ring = lambda r: 1 + r * segments + np.arange(segments)
-    nxt = lambda r: 1 + r * segments + (np.arange(segments) + 1) % segments
-    faces = [np.stack([np.zeros(segments, int), nxt(0), ring(0)], -1)]
-    for r in range(rings - 1):
-        a, b, c, d = ring(r), nxt(r), ring(r + 1), nxt(r + 1)
-        faces += [np.stack([a, b, d], -1), np.stack([a, d, c], -1)]
-    last = rings * segments + 1
-    faces.append(np.stack([np.full(segments, last), ring(rings - 1), nxt(rings - 1)], -1))
-    return v.astype(np.float32), np.concatenate(faces).astype(np.int64)
+def body_mesh(depth: float = 5.0):
+    """The stand-in body (cliff.standin: SMPL's 6890 vertices / 13776 faces, ~1.7 m tall) in
+    CLIFF's mean root orientation (a 180-degree turn about x: SMPL's y-up frame into the camera's
+    y-down frame), `depth` metres in front of the camera."""
+    import cliff
+
+    smpl = cliff.SMPL(cliff.standin.smpl_arrays(seed=0))
+    rot = np.tile(np.eye(3, dtype=np.float32), (1, 24, 1, 1))
+    rot[0, 0] = np.diag([1.0, -1.0, -1.0])
+    out = smpl(rotmat=rot, transl=np.array([[0.0, 0.0, depth]], np.float32))
+    return out["vertices"][0], smpl.faces
 
 
 def render_painter(image, verts, faces, focal, pp, color, alpha):
@@ -86,7 +75,7 @@ def main():
     H, W = 1080, 1920
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
-    verts, faces = blob_mesh()
+    verts, faces = body_mesh()
     focal = float(np.hypot(W, H))
     pp = (W // 2, H // 2)
     color = cliff.default_colors(1)[0]
