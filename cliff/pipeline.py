@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .camera import project_points
+from .camera import _parse_K, project_points
 from .crop import crop as _crop
 from .model import Model, load_model
 from .smpl import SMPL
@@ -63,18 +63,9 @@ def camera_for(width: int, height: int, focal: Any = None, K: Any = None):
     if K is not None and focal is not None:
         raise ValueError("focal and K: give one of them, not both")
     if K is not None:
-        try:
-            k = np.asarray(K, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"K: expected a 3x3 matrix or (fx, fy, cx, cy) of numbers ({exc})") from None
-        if k.shape == (3, 3):
-            fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-        elif k.shape == (4,):
-            fx, fy, cx, cy = k
-        else:
-            raise ValueError(f"K: expected a 3x3 matrix or (fx, fy, cx, cy), got shape {k.shape}")
-        if not (np.isfinite(k).all() and fx > 0 and fy > 0):
-            raise ValueError("K: fx and fy must be positive and all values finite")
+        fx, fy, cx, cy = _parse_K(K)
+        if np.ndim(fx) != 0:
+            raise ValueError(f"K: expected one 3x3 matrix or (fx, fy, cx, cy), got shape {np.shape(K)}")
         if not (cx > 0 and cy > 0):
             # CLIFF takes the principal point as the image centre (W/2, H/2) > 0
             raise ValueError(f"K: the principal point (cx, cy) must be positive pixels, got ({cx:g}, {cy:g})")

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import cliff
+from test_geometry import official_center_scale_f32
 
 cv2 = pytest.importorskip("cv2")
 
@@ -31,15 +32,9 @@ TOL = 1e-4
 
 
 def official_center_scale(box, rescale=1.1):
-    """bbox_from_detector on a float32 detection row (NumPy 1.x promotion: the sums and
-    differences of two float32 scalars stay float32, anything with a Python float is float64)."""
-    x1, y1, x2, y2 = (np.float32(v) for v in box)
-    cx = float(np.float32(x1 + x2)) / 2.0
-    cy = float(np.float32(y1 + y2)) / 2.0
-    bw, bh = float(np.float32(x2 - x1)), float(np.float32(y2 - y1))
-    size = max(bw * 1.3333333333333333, bh)
-    scale = size / 200.0
-    scale *= rescale
+    """bbox_from_detector on a float32 detection row (NumPy 1.x promotion), the reference
+    written in test_geometry.py."""
+    (cx, cy), scale = official_center_scale_f32(box, rescale)
     return np.array([cx, cy]), scale
 
 
