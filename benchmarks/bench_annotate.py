@@ -5,10 +5,10 @@ loss ablation (paper Table 2 analogue), and people per minute.
         [--no-peer] [--no-finetune] [--ft-epochs 20] [--ft-rank 16] [--ft-lr 1e-3]
 
 The last table (regressor_world) is the paper's step 3 (refine='finetune'): the regressor
-fine-tuned on the keypoints in a synthetic linear "regressor world" (cliff.finetune.synthetic_world)
+fine-tuned on the keypoints in a synthetic linear "regressor world" (cliff.annotate.finetune.synthetic_world)
 whose released-style regressor gives the scene's estimates plus a systematic domain shift.
 
-Data (cliff.synthetic.make_scene): random SMPL poses and shapes of a stand-in body (cliff.standin
+Data (tests/reference/scenes.py make_scene): random SMPL poses and shapes of a stand-in body (cliff._standin
 by default, or the procedural skeleton body), people anywhere in a 1920x1080 image with the
 CLIFF default focal (image diagonal), COCO-17 keypoints with 2 px noise, 15 % occluded
 (confidence 0), 5 % gross outliers, confidences in [0.5, 1]; the initial estimate is the truth
@@ -24,16 +24,20 @@ and the ray to the pelvis).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-import cliff
-from cliff import annotate as A
-from cliff import losses as L
-from cliff import synthetic as S
-from cliff.fit import FitBody
-from cliff.keypoints import COCO17_TO_SMPLX
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # scenes, references
+
+import cliff  # noqa: E402
+from cliff.annotate import annotator as A
+from cliff.annotate import losses as L
+from reference import scenes as S
+from cliff.annotate.fit import FitBody
+from cliff.annotate.keypoints import COCO17_TO_SMPLX
 
 
 def reproj_error(body, rot, betas, transl, kp, focal, pp):
@@ -130,13 +134,13 @@ def domain_shift(sc, f, pp):
 
 def regressor_world(args, fb, sc, metrics, bins, off):
     """Fine-tuning rows (refine='finetune'): a synthetic linear "regressor world"
-    (cliff.finetune.synthetic_world): features that a released-style collapsed regressor maps
+    (cliff.annotate.finetune.synthetic_world): features that a released-style collapsed regressor maps
     exactly onto the domain-shifted estimates (domain_shift), with the truth linearly encoded in
     them. Besides the usual metrics, the systematic errors put in by domain_shift: mean knee/elbow
     flexion error (deg, truth 0, shift +10), regression slope of the betas on the true betas
     (truth 1, shift 0.5), median depth error (%, shift +10) and the root's yaw error per degree
     of horizontal off-centre angle (slope, shift -0.5)."""
-    from cliff import finetune as FT
+    from cliff.annotate import finetune as FT
     from cliff.camera import bbox_info
     W, H = sc["img_size"]
     f = sc["focal"]
@@ -240,7 +244,7 @@ def main():
     args = ap.parse_args()
     cliff.set_num_threads(args.threads)
     if args.body == "standin":
-        from cliff.standin import smpl_arrays
+        from cliff._standin import smpl_arrays
         body = smpl_arrays(0)
     else:
         body = S.procedural_body(0)
@@ -305,7 +309,7 @@ def main():
         import torch
         torch.set_num_threads(args.threads)
         o = dict(sigma_rel=0.01, robust_scale=3.0, w_root=1.0, w_pose=10.0, w_betas_init=1.0,
-                 w_shape=0.1)  # cliff.fit.fit_people defaults
+                 w_shape=0.1)  # cliff.annotate.fit.fit_people defaults
         P = min(args.peer_people, args.people)
         sub = {k: (v[:P] if isinstance(v, np.ndarray) else v) for k, v in sc.items()}
         center, scale = A.center_scale(sub["boxes"])
@@ -355,7 +359,7 @@ def main():
     if not args.no_finetune:
         regressor_world(args, fb, sc, metrics, bins, off)
     if args.e2e:
-        from cliff.arch import random_state_dict
+        from cliff._standin import random_state_dict
         from cliff.model import Model
         model = Model.from_state_dict(random_state_dict(args.e2e, 0))
         pred = A.default_predictor(model)

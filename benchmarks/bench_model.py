@@ -247,7 +247,7 @@ def worker(args):
 def write_checkpoint(path, backbone, seed):
     import torch
 
-    from cliff.arch import random_state_dict
+    from cliff._standin import random_state_dict
     sd = random_state_dict(backbone, seed)
     torch.save({"model": {"module." + k: torch.from_numpy(v) for k, v in sd.items()},
                 "epoch": 7, "step": 8533}, str(path))

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 import cliff
-from cliff.arch import random_state_dict
+from cliff._standin import random_state_dict
 
 
 def main() -> None:

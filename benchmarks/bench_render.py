@@ -25,7 +25,7 @@ def body_mesh(depth: float = 5.0):
     y-down frame), `depth` metres in front of the camera."""
     import cliff
 
-    smpl = cliff.SMPL(cliff.standin.smpl_arrays(seed=0))
+    smpl = cliff.SMPL(cliff._standin.smpl_arrays(seed=0))
     rot = np.tile(np.eye(3, dtype=np.float32), (1, 24, 1, 1))
     rot[0, 0] = np.diag([1.0, -1.0, -1.0])
     out = smpl(rotmat=rot, transl=np.array([[0.0, 0.0, depth]], np.float32))

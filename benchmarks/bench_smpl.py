@@ -32,7 +32,7 @@ def load_arrays(model):
         from cliff.io import load_smpl
 
         return load_smpl(model)
-    return cliff.standin.smpl_arrays()
+    return cliff._standin.smpl_arrays()
 
 
 def inputs(batch, seed=0):

@@ -41,8 +41,9 @@ def info() -> dict:
     }
 
 
-# Public names, by area. The submodules hold the details (cliff.camera, cliff.crop, cliff.model,
-# cliff.smpl, cliff.render, cliff.pipeline, cliff.io, cliff.annotate, cliff.losses, ...).
+# Public names, by area. The package is grouped by what a reader looks for: the inference API
+# here (camera, crop, model, smpl, render, pipeline, detect), file formats in cliff.io, the
+# annotator in cliff.annotate, the command line in cliff.cli, stand-in files in cliff._standin.
 from .camera import (  # noqa: E402  geometry in C
     axis_angle_to_rotmat,
     bbox_info,
@@ -56,12 +57,27 @@ from .camera import (  # noqa: E402  geometry in C
 from .crop import crop  # noqa: E402  official preprocessing
 from .model import Model, load_model  # noqa: E402  networks on oneDNN
 from .smpl import SMPL  # noqa: E402  body model
-from .mesh import save_obj, save_ply  # noqa: E402
 from .render import default_colors, render, render_side, save_image  # noqa: E402
-from .images import read_image  # noqa: E402
-from .pipeline import Estimator, load_boxes  # noqa: E402  photos -> bodies
-from . import annotate, detect, files, io, keypoints, losses, standin  # noqa: E402
-from .fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
+from .pipeline import Estimator  # noqa: E402  photos -> bodies
+from .io.images import read_image  # noqa: E402
+from .io.mesh import save_obj, save_ply  # noqa: E402
+from .io.boxes import load_boxes  # noqa: E402
+from . import annotate, constants, detect, files, io  # noqa: E402
+from .annotate.fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
+from . import _compat  # noqa: E402
+
+_compat.install()
+
+
+def __getattr__(name: str):
+    """Old attribute paths (cliff.losses, cliff.keypoints, cliff.standin): one more release."""
+    old = f"cliff.{name}"
+    if old in _compat.MOVED:
+        import importlib
+        _compat.warn_moved(old)
+        return importlib.import_module(_compat.MOVED[old])
+    raise AttributeError(f"module 'cliff' has no attribute {name!r}")
+
 
 __all__ = [
     "__version__", "info", "set_num_threads", "get_num_threads",
@@ -70,5 +86,5 @@ __all__ = [
     "crop", "Model", "load_model", "SMPL", "save_obj", "save_ply",
     "render", "render_side", "default_colors", "save_image", "read_image",
     "Estimator", "load_boxes",
-    "annotate", "detect", "files", "io", "keypoints", "losses", "standin", "FitBody", "fit_people",
+    "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",
 ]

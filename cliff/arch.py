@@ -15,7 +15,7 @@ from typing import Dict, Iterable, Tuple
 
 import numpy as np
 
-__all__ = ["BACKBONES", "expected_keys", "detect_backbone", "random_state_dict",
+__all__ = ["BACKBONES", "expected_keys", "detect_backbone",
            "MEAN_ROOT_6D", "MEAN_SHAPE", "MEAN_CAM"]
 
 BACKBONES = ("hr48", "res50")
@@ -170,85 +170,3 @@ def detect_backbone(keys: Iterable[str]) -> str:
 
 
 # ---- random weights -------------------------------------------------------------------------
-
-def _feeds_sum(name: str) -> bool:
-    """Convs whose (BN'd) output is added to another tensor: residual branches and HRNet fuse
-    terms. They are scaled down so that the sums stay O(1) through all modules."""
-    if name.endswith(".conv3.weight") or (".branches." in name and name.endswith(".conv2.weight")):
-        return True
-    if ".downsamp_modules." in name:
-        return True
-    parts = name.split(".")
-    if "fuse_layers" in parts:  # fuse_layers.i.j.0.weight (j > i) or fuse_layers.i.j.s.0.weight
-        at = parts.index("fuse_layers")
-        i, j = int(parts[at + 1]), int(parts[at + 2])
-        return j > i or int(parts[at + 3]) == i - j - 1
-    return False
-
-
-def _small_rotations_6d(rng: np.random.Generator, n: int, max_angle: float) -> np.ndarray:
-    """(n,6) 6D vectors (row-major first two columns) of rotations up to max_angle radians."""
-    axis = rng.standard_normal((n, 3))
-    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-    ang = rng.uniform(0.05, max_angle, n)[:, None, None]
-    kx = np.zeros((n, 3, 3))
-    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    kx -= kx.transpose(0, 2, 1)
-    R = np.eye(3) + np.sin(ang) * kx + (1 - np.cos(ang)) * (kx @ kx)
-    return R[:, :, :2].reshape(n, 6)
-
-
-def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Deterministic random weights for ``backbone`` with every key of :func:`expected_keys`.
-
-    - conv weights: He-normal (std sqrt(2/fan_in)) times 0.8, times a further 0.3 for convs
-      that feed a sum (residual branches, HRNet fuse terms, head), so activations stay O(1)
-      through all layers of both networks (feature std ~1 for a N(0,1) input); conv biases
-      N(0, 0.02);
-    - BatchNorm: gamma 1 +- 0.2, beta N(0, 0.05), running_mean N(0, 0.1),
-      running_var U(0.5, 2), num_batches_tracked = 1000 (int64, unused at inference);
-    - regressor: fc1, fc2 ~ N(0, 1/fan_in); decoders scaled so one iteration moves the 6D pose
-      by ~0.03, the shape by ~0.05 and the camera by ~0.01 (three iterations stay finite and the
-      rotations well conditioned);
-    - init_pose: the official mean root 6D, then 23 small rotations (<= 0.4 rad);
-      init_shape, init_cam: the official mean shape and camera.
-
-    Returns float32 arrays (int64 for num_batches_tracked), in state_dict order.
-    """
-    keys = expected_keys(backbone)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError("seed: expected a non-negative int, got %r" % (seed,))
-    rng = np.random.default_rng([int(seed), 0 if backbone == "hr48" else 1])
-    dec_scale = {"decpose": 0.03, "decshape": 0.05, "deccam": 0.01}
-    out: Dict[str, np.ndarray] = {}
-    for name, shape in keys.items():
-        leaf = name.rsplit(".", 1)[-1]
-        owner = name[: -len(leaf) - 1]
-        if name == "init_pose":
-            pose = _small_rotations_6d(rng, NPOSE // 6, 0.4)
-            pose[0] = MEAN_ROOT_6D
-            a = pose.reshape(1, NPOSE)
-        elif name == "init_shape":
-            a = np.array(MEAN_SHAPE).reshape(1, NSHAPE)
-        elif name == "init_cam":
-            a = np.array(MEAN_CAM).reshape(1, NCAM)
-        elif leaf == "num_batches_tracked":
-            out[name] = np.array(1000, dtype=np.int64)
-            continue
-        elif len(shape) == 4:  # conv weight [out, in, k, k]
-            fan_in = shape[1] * shape[2] * shape[3]
-            gain = 0.8 * (0.3 if _feeds_sum(name) else 1.0)
-            a = rng.standard_normal(shape) * (gain * np.sqrt(2.0 / fan_in))
-        elif owner + ".running_mean" in keys:  # BatchNorm vectors
-            a = {"weight": lambda: 1 + rng.uniform(-0.2, 0.2, shape),
-                 "bias": lambda: 0.05 * rng.standard_normal(shape),
-                 "running_mean": lambda: 0.1 * rng.standard_normal(shape),
-                 "running_var": lambda: rng.uniform(0.5, 2.0, shape)}[leaf]()
-        elif len(keys.get(owner + ".weight", ())) == 4:  # conv bias
-            a = 0.02 * rng.standard_normal(shape)
-        elif leaf == "weight":  # Linear [out, in]
-            a = rng.standard_normal(shape) * (dec_scale.get(owner, 1.0) / np.sqrt(shape[1]))
-        else:  # Linear bias
-            a = 0.01 * dec_scale.get(owner, 1.0) * rng.standard_normal(shape)
-        out[name] = np.ascontiguousarray(a, dtype=np.float32)
-    return out

@@ -7,14 +7,9 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from .constants import CROP_HEIGHT, CROP_WIDTH, IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["crop", "CROP_HEIGHT", "CROP_WIDTH", "IMAGENET_MEAN", "IMAGENET_STD"]
-
-CROP_HEIGHT = 256
-CROP_WIDTH = 192
-#: ImageNet statistics in **RGB** order, applied in float32 as (v / 255 - mean) / std.
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 def crop(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from ._version import __version__
+from ._standin import cache_dir, standin_files  # noqa: F401  (cache_dir: public here)
 
 OFFICIAL_CKPT = {
     "hr48": "hr48-PA43.0_MJE69.0_MVE81.2_3dpw.pt",
@@ -31,11 +31,6 @@ STANDIN_NOTE = ("cliff: using STAND-IN files (random network weights, a procedur
                 "CLIFF_HOME for real results")
 
 
-def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "cliff")
-
-
 def from_home(backbone: str) -> tuple[str | None, str | None]:
     """(checkpoint, smpl) found under $CLIFF_HOME, each None when absent."""
     home = os.environ.get("CLIFF_HOME")
@@ -44,29 +39,6 @@ def from_home(backbone: str) -> tuple[str | None, str | None]:
     ckpt = os.path.join(home, "ckpt", OFFICIAL_CKPT[backbone])
     smpl = os.path.join(home, "smpl", "SMPL_NEUTRAL.pkl")
     return (ckpt if os.path.exists(ckpt) else None), (smpl if os.path.exists(smpl) else None)
-
-
-def standin_files(backbone: str, folder: str | None = None) -> tuple[str, str]:
-    """Paths of deterministic stand-in files (created on first use, then reused):
-    a checkpoint in the official layout ({'model': {'module.<key>': tensor}, 'epoch', ...}) and an
-    SMPL pickle with the official structure."""
-    from .arch import random_state_dict
-    from .io import save_checkpoint, save_smpl_pkl
-    from .standin import smpl_arrays
-
-    folder = folder or os.path.join(cache_dir(), f"standin-{__version__}")
-    os.makedirs(folder, exist_ok=True)
-    ckpt = os.path.join(folder, f"standin-{backbone}.pt")
-    smpl = os.path.join(folder, "standin-SMPL_NEUTRAL.pkl")
-    if not os.path.exists(ckpt):
-        tmp = ckpt + f".tmp{os.getpid()}"
-        save_checkpoint(tmp, random_state_dict(backbone, seed=0), extra={"epoch": 0})
-        os.replace(tmp, ckpt)
-    if not os.path.exists(smpl):
-        tmp = smpl + f".tmp{os.getpid()}"
-        save_smpl_pkl(tmp, smpl_arrays(seed=0))
-        os.replace(tmp, smpl)
-    return ckpt, smpl
 
 
 def resolve(ckpt: str | None, smpl: str | None, backbone: str, *, allow_standin: bool) -> tuple[str, str, bool]:

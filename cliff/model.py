@@ -14,12 +14,12 @@ from typing import Dict, Mapping, Optional, Union
 import numpy as np
 
 from . import _core
+from .constants import CROP_HEIGHT as CROP_H, CROP_WIDTH as CROP_W
 from .arch import detect_backbone
 
 __all__ = ["Model", "load_model", "detect_backbone", "BACKBONES"]
 
 BACKBONES = ("hr48", "res50")
-CROP_H, CROP_W = 256, 192
 
 
 

@@ -11,8 +11,6 @@ z forward). Every array is batched over the N people of an image.
 """
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -21,6 +19,7 @@ from .camera import _parse_K, project_points
 from .crop import crop as _crop
 from .model import Model, load_model
 from .smpl import SMPL
+from .io.boxes import boxes_for, load_boxes  # noqa: F401  (re-exported: cliff.load_boxes)
 
 PERSON_KEYS = ("rotmat", "pose", "betas", "cam_crop", "t_full", "bbox_info", "focal",
                "vertices", "joints", "joints2d", "xyxy", "center", "scale")
@@ -224,73 +223,3 @@ class Estimator:
                 pending, people = [], 0
         if pending:
             yield from self._predict(pending)
-
-
-def load_boxes(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Person boxes from a file, keyed by image file name (basename) -> (N, 5) float32
-    [x1, y1, x2, y2, score].
-
-    Accepted forms:
-    - {"img.jpg": [[x1, y1, x2, y2(, score)], ...], ...} (cliff's own, as in cliff/data/boxes.json);
-    - COCO: {"images": [{"id", "file_name"}], "annotations": [{"image_id", "bbox": [x, y, w, h],
-      "category_id"?, "score"?}]}; only category 1 (person) is kept when categories are given;
-    - COCO detection results: [{"image_id": "img.jpg" or its stem, "bbox": [x, y, w, h], "score"?}].
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise OSError(f"{path}: not a readable JSON boxes file ({exc})") from exc
-
-    boxes: dict[str, list] = {}
-
-    def add(name: str, xyxy, score):
-        boxes.setdefault(os.path.basename(str(name)), []).append([*map(float, xyxy), float(score)])
-
-    def xywh(b):
-        if len(b) != 4:
-            raise ValueError(f"{path}: a COCO bbox needs 4 numbers [x, y, w, h], got {b!r}")
-        x, y, w, h = map(float, b)
-        return [x, y, x + w, y + h]
-
-    try:
-        if isinstance(data, dict) and "annotations" in data:
-            names = {im["id"]: im["file_name"] for im in data.get("images", [])}
-            for a in data["annotations"]:
-                if a.get("category_id", 1) != 1:
-                    continue
-                name = names.get(a["image_id"], a["image_id"])
-                add(name, xywh(a["bbox"]), a.get("score", 1.0))
-        elif isinstance(data, dict):
-            for name, rows in data.items():
-                for r in rows:
-                    if len(r) not in (4, 5):
-                        raise ValueError(f"{path}: box for {name!r} needs [x1, y1, x2, y2(, score)], got {r!r}")
-                    add(name, r[:4], r[4] if len(r) == 5 else 1.0)
-        elif isinstance(data, list):
-            for a in data:
-                if a.get("category_id", 1) != 1:
-                    continue
-                add(a["image_id"], xywh(a["bbox"]), a.get("score", 1.0))
-        else:
-            raise ValueError(f"{path}: expected a JSON object or list of detections")
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ValueError) and str(exc).startswith(path):
-            raise
-        raise ValueError(f"{path}: malformed boxes file ({exc!r})") from exc
-    return {k: np.asarray(v, dtype=np.float32).reshape(-1, 5) for k, v in boxes.items()}
-
-
-def boxes_for(boxes: dict[str, np.ndarray], name: str) -> np.ndarray | None:
-    """Boxes of an image name from load_boxes' dict: by basename, then by stem."""
-    base = os.path.basename(name)
-    if base in boxes:
-        return boxes[base]
-    stem = os.path.splitext(base)[0]
-    for k, v in boxes.items():
-        if os.path.splitext(k)[0] == stem:
-            return v
-    return None

@@ -12,18 +12,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _core
-
-#: The 45 output joints (smplx SMPL without a joint mapper): 24 SMPL joints, then 21 vertices.
-JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
-    "nose", "reye", "leye", "rear", "lear",
-    "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel",
-    "lthumb", "lindex", "lmiddle", "lring", "lpinky",
-    "rthumb", "rindex", "rmiddle", "rring", "rpinky",
-)
+from .constants import JOINT_NAMES
 
 _MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "parents", "faces")
 

@@ -221,6 +221,11 @@ CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, dou
 #define CLIFF_CROP_HEIGHT 256
 #define CLIFF_CROP_WIDTH 192
 
+/* ImageNet statistics of the crops' normalisation, RGB order, as the official code holds them
+ * (Python floats rounded to float32): v' = (v / 255 - mean) / std. */
+CLIFF_API extern const float cliff_imagenet_mean[3];
+CLIFF_API extern const float cliff_imagenet_std[3];
+
 /* `flags` of the crop functions: a layout, optionally | CLIFF_CROP_IPP. */
 enum { CLIFF_CROP_NCHW = 0, /* out (n,3,256,192): the official network input layout */
        CLIFF_CROP_NHWC = 1, /* out (n,256,192,3): the engine's layout */

@@ -33,9 +33,6 @@ typedef struct {
     int mode;
 } window;
 
-/* ImageNet statistics as the official code holds them: Python floats rounded to float32. */
-static const float k_mean[3] = {(float)0.485, (float)0.456, (float)0.406};
-static const float k_std[3] = {(float)0.229, (float)0.224, (float)0.225};
 static const uint8_t k_zero_pixel[3] = {0, 0, 0};
 
 /* Corner rounding of the official code: half to even (the default rounding mode). */
@@ -119,7 +116,7 @@ static inline void store_row(const source *s, const float *v, size_t i, int dy, 
     /* v: one output row, 192 pixels x 3 channels (RGB), values 0..255 -> normalised. */
     float nv[CW * 3];
     for (int x = 0; x < CW; x++)
-        for (int k = 0; k < 3; k++) nv[x * 3 + k] = (v[x * 3 + k] / 255.0f - k_mean[k]) / k_std[k];
+        for (int k = 0; k < 3; k++) nv[x * 3 + k] = (v[x * 3 + k] / 255.0f - cliff_imagenet_mean[k]) / cliff_imagenet_std[k];
     if (s->nhwc) {
         memcpy(out + ((i * CH + (size_t)dy) * CW) * 3, nv, sizeof nv);
     } else {

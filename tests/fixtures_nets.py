@@ -24,7 +24,7 @@ import pytest
 
 import torch
 
-from cliff.arch import random_state_dict
+from cliff._standin import random_state_dict
 from reference import torch_cliff as tc
 
 __all__ = ["RefNet", "ref_res50", "ref_hr48", "ref_net", "make_inputs", "reference_outputs",

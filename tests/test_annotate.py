@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from cliff import annotate as A
-from cliff import fit as F
-from cliff import losses as L
-from cliff import synthetic as S
-from cliff.keypoints import COCO17_TO_SMPLX
+from cliff.annotate import annotator as A
+from cliff.annotate import fit as F
+from cliff.annotate import losses as L
+from reference import scenes as S
+from cliff.annotate.keypoints import COCO17_TO_SMPLX
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +249,7 @@ def test_atomic_write_keeps_old_file_on_interrupt(tmp_path, monkeypatch):
 
 def test_fit_joints_match_cliff_smpl_on_standin():
     import cliff
-    from cliff.standin import smpl_arrays
+    from cliff._standin import smpl_arrays
     arrays = smpl_arrays(3)
     fbs = F.FitBody.from_smpl(arrays, vertex_ids=cliff.SMPL(arrays).vertex_joint_ids)
     R0, phi, be, t = _params(4)
@@ -260,7 +260,7 @@ def test_fit_joints_match_cliff_smpl_on_standin():
 
 
 def test_fit_jacobian_central_differences_on_standin():
-    from cliff.standin import smpl_arrays
+    from cliff._standin import smpl_arrays
     fbs = F.FitBody.from_smpl(smpl_arrays(5))
     R0, phi, be, t = _params(6)
     _, _, dJ, _ = F.fit_jacobian(fbs, R0, phi, be, t, 1000.0, (0, 0))
@@ -322,7 +322,7 @@ class _FakeModel:
 def test_load_keypoint_file_json_and_npz(scene, tmp_path):
     sc = {k: (v[:5] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     _, path = _write_scene_files(tmp_path, sc)
-    from cliff.keypoints import load_keypoint_file
+    from cliff.annotate.keypoints import load_keypoint_file
     entries = load_keypoint_file(path)
     assert [e[0] for e in entries] == ["im0.png", "im1.png", "im2.png"]
     assert entries[0][1].shape == (2, 17, 3) and entries[2][1].shape == (1, 17, 3)
@@ -343,7 +343,7 @@ def test_load_keypoint_file_json_and_npz(scene, tmp_path):
 def test_cli_annotate_end_to_end(scene, tmp_path, monkeypatch):
     pytest.importorskip("cv2")
     import argparse
-    from cliff import cli_annotate
+    from cliff.cli import annotate as cli_annotate
     from cliff.io import save_smpl_npz
     sc = {k: (v[:4] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     imgdir, kpath = _write_scene_files(tmp_path, sc)
@@ -371,7 +371,7 @@ def test_cli_annotate_end_to_end(scene, tmp_path, monkeypatch):
 def test_annotate_with_a_real_cliff_network(body, scene):
     # step 1 through the real path (cliff.crop + Model.predict) with random official-layout
     # weights: the estimate is meaningless, but the pipeline must run and stay finite
-    from cliff.arch import random_state_dict
+    from cliff._standin import random_state_dict
     from cliff.model import Model
     model = Model.from_state_dict(random_state_dict("res50", 0))
     sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
@@ -448,7 +448,7 @@ def test_robust_loss_resists_outliers_better_than_l2(body, fb):
 
 
 def test_refine_accepts_part24_and_openpose_layouts(body, fb, scene):
-    from cliff.keypoints import OPENPOSE25_TO_SMPLX, to_part24
+    from cliff.annotate.keypoints import OPENPOSE25_TO_SMPLX, to_part24
     sc = {k: (v[:20] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     part = to_part24(sc["keypoints"])
     r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], part, sc["boxes"],
@@ -688,7 +688,7 @@ def test_cli_annotate_exits_2_when_no_image_is_readable(cli_files, tmp_path, cap
 @pytest.mark.parametrize("focal", ["-5", "0", "nan"])
 def test_cli_annotate_rejects_bad_focal_before_reading_anything(cli_files, tmp_path, capsys,
                                                                  monkeypatch, focal):
-    from cliff import annotate as ann
+    from cliff.annotate import annotator as ann
     from cliff.cli import main
     _, _, argv, loads = cli_files
 

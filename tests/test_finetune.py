@@ -2,19 +2,19 @@
 import numpy as np
 import pytest
 
-from cliff import annotate as A
-from cliff import finetune as FT
-from cliff import synthetic as S
+from cliff.annotate import annotator as A
+from cliff.annotate import finetune as FT
+from reference import scenes as S
 from cliff.camera import bbox_info, rot6d_to_rotmat
-from cliff.fit import FitBody
-from cliff.keypoints import COCO17_TO_SMPLX
+from cliff.annotate.fit import FitBody
+from cliff.annotate.keypoints import COCO17_TO_SMPLX
 
 
 @pytest.fixture(scope="module")
 def world():
     """A small synthetic regressor world: released-style regressor mapping features exactly to
     perturbed estimates of known people (FT.synthetic_world)."""
-    from cliff.standin import smpl_arrays
+    from cliff._standin import smpl_arrays
     body = smpl_arrays(0)
     n = 24
     sc = S.make_scene(body, n, seed=3, rot_noise_deg=8, root_noise_deg=15)
@@ -76,7 +76,7 @@ def test_gradient_matches_finite_differences(world, loss):
 
 
 def test_collapsed_map_reproduces_model_predict(tmp_path):
-    from cliff.arch import random_state_dict
+    from cliff._standin import random_state_dict
     from cliff.io import save_checkpoint
     from cliff.model import load_model
     path = tmp_path / "res50.pt"
@@ -162,8 +162,8 @@ def test_cli_refine_finetune_with_a_real_network(world, tmp_path):
     # the regressor rebuilt from the same checkpoint file: the CLI path must run and stay finite
     cv2 = pytest.importorskip("cv2")
     import argparse
-    from cliff import cli_annotate
-    from cliff.arch import random_state_dict
+    from cliff.cli import annotate as cli_annotate
+    from cliff._standin import random_state_dict
     from cliff.io import save_checkpoint, save_smpl_npz
     sc = world["sc"]
     ck = tmp_path / "res50.pt"

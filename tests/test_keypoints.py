@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cliff import keypoints as K
+from cliff.annotate import keypoints as K
 
 
 def test_coco_maps_to_same_named_model_joints():
@@ -77,6 +77,6 @@ def test_check_keypoints_errors(bad, msg):
 def test_vertex_joint_ids_and_names_agree_with_cliff_smpl():
     # the fitter's default vertex joints are the ones cliff.SMPL outputs as joints 24..44
     from cliff import _core
-    from cliff.smpl import JOINT_NAMES
+    from cliff.constants import JOINT_NAMES
     assert tuple(int(v) for v in _core.smpl_vertex_joint_ids()) == K.VERTEX_JOINT_IDS
     assert len(JOINT_NAMES) == 45 and list(JOINT_NAMES[:24]) == list(K.SMPLX45_NAMES[:24])

@@ -12,7 +12,7 @@ import pytest
 
 import cliff
 from cliff.io import save_smpl_npz, save_smpl_pkl
-from cliff.standin import smpl_arrays
+from cliff._standin import smpl_arrays
 
 torch = pytest.importorskip("torch")
 smplx = pytest.importorskip("smplx")

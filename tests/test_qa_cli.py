@@ -45,7 +45,7 @@ def test_output_npz_name_that_is_a_folder_writes_inside_and_leaves_no_temp(files
 
 
 def test_failed_npz_write_removes_its_temporary_file(tmp_path, monkeypatch):
-    from cliff.results import ResultWriter
+    from cliff.io.results import ResultWriter
 
     w = ResultWriter(str(tmp_path / "r.npz"), str(tmp_path), np.zeros((1, 3), np.int32))
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))

@@ -82,7 +82,7 @@ static inline uint16_t to_bf16(float f) {
 
 /* Write n crops into the plan's NHWC input tensor. */
 static void load_input(void *dst, nn_dtype dt, const void *crops, int layout, size_t n) {
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    const float *mean = cliff_imagenet_mean, *std = cliff_imagenet_std;
     const size_t H = CLIFF_CROP_H, W = CLIFF_CROP_W, plane = H * W;
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t i = 0; i < n; i++)

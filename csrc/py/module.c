@@ -34,7 +34,18 @@ static PyObject *py_dnnl_info(PyObject *self, PyObject *noargs) {
     return Py_BuildValue("{s:(iii),s:s}", "version", ma, mi, pa, "isa", cliff_dnnl_isa());
 }
 
+static PyObject *py_facts(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    const float *m = cliff_imagenet_mean, *s = cliff_imagenet_std;
+    return Py_BuildValue("{s:i,s:i,s:(ddd),s:(ddd)}", "crop_height", CLIFF_CROP_HEIGHT,
+                         "crop_width", CLIFF_CROP_WIDTH, "imagenet_mean", (double)m[0], (double)m[1],
+                         (double)m[2], "imagenet_std", (double)s[0], (double)s[1], (double)s[2]);
+}
+
 static PyMethodDef module_methods[] = {
+    {"facts", py_facts, METH_NOARGS,
+     "facts() -> dict: the model constants the core uses (crop size, ImageNet statistics)."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n) -> None. Threads for the core (0 = all cores)."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "get_num_threads() -> int."},

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ._version import __version__
+from .._version import __version__
 
 
 def _positive_int(s: str) -> int:
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="versions, oneDNN, threads")
 
     try:
-        from . import cli_annotate
+        from . import annotate as cli_annotate
     except ImportError:
         cli_annotate = None
     if cli_annotate is not None:
@@ -121,10 +121,11 @@ def _output_paths(out: str, paths: list[str], backbone: str) -> tuple[str, str]:
 def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | None,
                 allow_standin: bool, rep: _Reporter, *, demo: bool = False) -> str:
     import cliff
-    from .files import STANDIN_NOTE, resolve
-    from .images import iter_frames, list_inputs
-    from .pipeline import Estimator, boxes_for, load_boxes
-    from .results import ResultWriter
+    from ..files import STANDIN_NOTE, resolve
+    from ..io.images import iter_frames, list_inputs
+    from ..io.boxes import boxes_for, load_boxes
+    from ..pipeline import Estimator
+    from ..io.results import ResultWriter
 
     if args.threads:
         cliff.set_num_threads(args.threads)
@@ -189,12 +190,12 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
 
 
 def _detector_ok() -> bool:
-    from .detect import available
+    from ..detect import available
     return available()
 
 
 def run_demo(args: argparse.Namespace, rep: _Reporter) -> str:
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
     photos = [os.path.join(here, n) for n in ("astronaut.jpg", "cameraman.jpg", "grace_hopper.jpg")]
     args.render = True
     args.save_mesh = args.save_mesh or "obj"
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             run_predict(args, args.paths, args.boxes, args.standin, rep)
             return 1 if rep.errors else 0
         if args.command == "annotate":
-            from . import cli_annotate
+            from . import annotate as cli_annotate
             return int(cli_annotate.run(args) or 0)
     except KeyboardInterrupt:
         print("cliff: interrupted", file=sys.stderr)

@@ -27,20 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SMPLX45_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
-    "nose", "right_eye", "left_eye", "right_ear", "left_ear",
-    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe",
-    "right_heel", "left_thumb", "left_index", "left_middle", "left_ring", "left_pinky",
-    "right_thumb", "right_index", "right_middle", "right_ring", "right_pinky",
-)
-
-#: SMPL vertex of each vertex joint 24..44 (smplx 'smplh' vertex ids, CLIFF-FACTS 10.4).
-VERTEX_JOINT_IDS = (332, 6260, 2800, 4071, 583, 3216, 3226, 3387, 6617, 6624, 6787,
-                    2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133)
+from ..constants import JOINT_NAMES as SMPLX45_NAMES  # noqa: E402  the 45 output joints
+from ..constants import VERTEX_JOINT_IDS  # noqa: E402,F401
 
 COCO17_NAMES = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",

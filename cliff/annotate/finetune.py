@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fit import FitBody, fit_jacobian
-from .losses import CROP_FOCAL, CROP_SIZE
+from ..constants import CROP_FOCAL, CROP_SIZE
 
 NPOSE, NSHAPE, NCAM = 144, 10, 3
 NSTATE = NPOSE + NSHAPE + NCAM
@@ -76,7 +76,7 @@ class Regressor:
 
     @classmethod
     def from_checkpoint(cls, path) -> "Regressor":
-        from .io import load_checkpoint
+        from ..io import load_checkpoint
         return cls.from_state_dict(load_checkpoint(path))
 
     def copy(self) -> "Regressor":

@@ -77,12 +77,12 @@ class ResultWriter:
                 path = os.path.join(self.folder, "meshes", f"{stem}_{k}.{self.mesh_format}")
                 (save_obj if self.mesh_format == "obj" else save_ply)(path, res["vertices"][k], self.faces)
         if self.render and image is not None:
-            from .render import render, save_image
+            from ..render import render, save_image
             os.makedirs(os.path.join(self.folder, "render"), exist_ok=True)
             focal: float | tuple = float(res["focal"][0]) if n else float(np.hypot(*image.shape[:2]))
             pp = None
             if self.K is not None:  # draw with the camera the bodies were placed in
-                from .pipeline import camera_for
+                from ..pipeline import camera_for
                 _, focal, pp = camera_for(image.shape[1], image.shape[0], K=self.K)
             front = render(image, res["vertices"], self.faces, focal, pp) if n else image
             save_image(os.path.join(self.folder, "render", f"{stem}_front.jpg"), front)

@@ -11,7 +11,7 @@ the translation t (metres), by Levenberg-Marquardt with analytic Jacobians (forw
 linear blend skinning of the vertex joints including pose blend shapes, perspective
 projection). b is the person's box height in pixels, rho is L2, Geman-McClure or Huber.
 Passing the crop camera (focal 5000 * b / crop_size, principal point at the box centre; see
-cliff.losses.crop_camera) instead of the real camera gives the HMR-style crop loss.
+cliff.annotate.losses.crop_camera) instead of the real camera gives the HMR-style crop loss.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core
-from .keypoints import VERTEX_JOINT_IDS
+from .. import _core
+from ..constants import VERTEX_JOINT_IDS
 
 ROBUST = {"none": 0, "l2": 0, None: 0, "gm": 1, "geman-mcclure": 1, "huber": 2}
 STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",

@@ -30,11 +30,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .images import read_image as _read_rgb
+from ..io.images import read_image as _read_rgb
 
 from . import keypoints as kpmod
 from .fit import STATUS, FitBody, fit_jacobian, fit_people
-from .losses import cam_full_to_crop, crop_camera, CROP_FOCAL, CROP_SIZE
+from ..constants import CROP_FOCAL, CROP_SIZE
+from .losses import cam_full_to_crop, crop_camera
 
 REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
@@ -44,12 +45,12 @@ PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global
 def center_scale(boxes, rescale: float = 1.1):
     """Official box -> (center (n,2), scale (n,)) with 4:3 padding (facts 7.2); b = 200 * scale.
     (cliff.camera.boxes_to_center_scale on (n,4) float64 boxes.)"""
-    from .camera import boxes_to_center_scale
+    from ..camera import boxes_to_center_scale
     return boxes_to_center_scale(np.asarray(boxes, np.float64).reshape(-1, 4), rescale)
 
 
 def _rotmat_to_aa(R):
-    from .camera import rotmat_to_axis_angle  # the official demo's conversion
+    from ..camera import rotmat_to_axis_angle  # the official demo's conversion
     return rotmat_to_axis_angle(np.asarray(R, np.float64))
 
 
@@ -349,7 +350,7 @@ def _as_body(smpl, num_betas):
     if smpl is None:
         raise ValueError("smpl: expected SMPL arrays (cliff.io.load_smpl), a path, or a FitBody")
     if isinstance(smpl, (str, os.PathLike)):
-        from .io import load_smpl  # branch io
+        from ..io import load_smpl  # branch io
         smpl = load_smpl(smpl)
     return FitBody.from_smpl(smpl, num_betas)
 
@@ -536,7 +537,7 @@ def default_predictor(model) -> Callable:
                         f"{type(model).__name__}")
 
     def predict(image, boxes, focal):
-        from .crop import crop
+        from ..crop import crop
         c = crop(image, np.asarray(boxes, np.float64))
         out = model.predict(c["crops"], c["boxes"], (image.shape[1], image.shape[0]), focal)
         res = {"rotmat": out["rotmat"], "betas": out["betas"], "t_full": out["t_full"],

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-CROP_FOCAL = 5000.0
-CROP_SIZE = 256.0
+from ..constants import CROP_FOCAL, CROP_SIZE
 
 
 def _f64(x, name):

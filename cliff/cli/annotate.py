@@ -70,21 +70,21 @@ def run(args) -> int:
     cliff.cli) on bad arguments, unreadable keypoints/checkpoint/SMPL files, or when no person
     could be used."""
     import cliff
-    from . import annotate as ann
-    from .io import load_smpl
+    from .. import annotate as ann
+    from ..io import load_smpl
 
     check_args(args)
     cliff.set_num_threads(args.threads)
     entries = ann.load_keypoints(args.keypoints)
     paths = [os.path.join(args.images, name) for name, _, _ in entries]
-    from . import model as model_mod
+    from .. import model as model_mod
     model = model_mod.load_model(args.ckpt)
     smpl = load_smpl(args.smpl)
     boxes = [b for _, _, b in entries]
     if all(b is None for b in boxes):
         boxes = None
     elif any(b is None for b in boxes):  # mix: derive the missing ones from the keypoints
-        from .keypoints import boxes_from_keypoints
+        from ..annotate.keypoints import boxes_from_keypoints
         boxes = [b if b is not None else boxes_from_keypoints(np.nan_to_num(k)) for (_, k, b) in entries]
     res = ann.annotate(paths, [k for _, k, _ in entries], model, smpl, boxes=boxes,
                        imgnames=[name for name, _, _ in entries], focal=args.focal,

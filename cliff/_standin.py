@@ -1,0 +1,346 @@
+"""Stand-in files for running cliff without the licensed ones. NOTHING here is SMPL or CLIFF.
+
+The licensed SMPL files and the CLIFF checkpoints cannot ship with cliff. Tests, the notebook,
+the benchmarks and ``make demo`` (without the official files) use deterministic substitutes with
+exactly the official structure, so every code path runs; numbers computed with them say nothing
+about real people.
+
+* :func:`smpl_arrays` - the demo's blob body: SMPL's array structure (6890 vertices, 13776
+  faces, the 24-joint kinematic tree, a sparse joint regressor, sparse skinning weights); a
+  closed, smooth, genus-0 blob about 1.7 m tall in SMPL's own frame (metres, y up, facing +z,
+  the body's left on +x, pelvis near the origin), with smooth random shape and pose blend shapes
+  of a few centimetres and a few millimetres.
+* :func:`procedural_body` - a second, independent stand-in built from a rough human skeleton
+  (vertices scattered along the bones, the 21 vertex joints where they belong, joint regressor
+  rows exact): used where a test needs a body whose joints sit at human-like places.
+* :func:`random_state_dict` - random CLIFF weights with every checkpoint key of a backbone.
+* :func:`standin_files` - both written once in the official file formats, then reused.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._version import __version__
+from typing import Dict
+
+from .arch import MEAN_CAM, MEAN_ROOT_6D, MEAN_SHAPE, NCAM, NPOSE, NSHAPE, expected_keys
+from .constants import SMPL_PARENTS, VERTEX_JOINT_IDS
+
+NUM_RINGS = 82      # latitude rings of the UV sphere (plus 2 poles)
+NUM_SEGMENTS = 84   # vertices per ring; 82 * 84 + 2 = 6890 vertices, 2 * 84 * 82 = 13776 faces
+
+PARENTS = SMPL_PARENTS
+
+# Where each SMPL joint should roughly be (x, y) in metres, SMPL order; z is 0 by symmetry.
+_JOINT_TARGETS = np.array([
+    [0.00, 0.00], [0.08, -0.08], [-0.08, -0.08], [0.00, 0.10], [0.09, -0.48], [-0.09, -0.48],
+    [0.00, 0.22], [0.08, -0.85], [-0.08, -0.85], [0.00, 0.28], [0.09, -0.91], [-0.09, -0.91],
+    [0.00, 0.46], [0.07, 0.40], [-0.07, 0.40], [0.00, 0.58], [0.17, 0.38], [-0.17, 0.38],
+    [0.19, 0.15], [-0.19, 0.15], [0.19, -0.05], [-0.19, -0.05], [0.19, -0.12], [-0.19, -0.12],
+])
+
+# Body outline: height y (top to bottom) -> half width along x and half depth along z.
+_PROFILE = np.array([
+    # y      rx     rz
+    [0.75, 0.000, 0.000],
+    [0.72, 0.060, 0.070],
+    [0.66, 0.090, 0.100],
+    [0.58, 0.095, 0.105],
+    [0.51, 0.070, 0.080],
+    [0.47, 0.055, 0.060],
+    [0.42, 0.180, 0.100],
+    [0.36, 0.215, 0.120],
+    [0.25, 0.200, 0.125],
+    [0.12, 0.150, 0.110],
+    [0.00, 0.180, 0.120],
+    [-0.20, 0.170, 0.100],
+    [-0.50, 0.130, 0.080],
+    [-0.84, 0.100, 0.070],
+    [-0.90, 0.110, 0.120],
+    [-0.94, 0.080, 0.090],
+    [-0.95, 0.000, 0.000],
+])
+
+
+def _sphere_faces() -> np.ndarray:
+    """Triangles of the UV sphere, wound counter-clockwise seen from outside."""
+    R, S = NUM_RINGS, NUM_SEGMENTS
+    top, bottom = 0, 1 + R * S
+    s = np.arange(S)
+    s1 = (s + 1) % S
+    ring = lambda i: 1 + i * S  # noqa: E731  (index of the first vertex of ring i)
+    faces = [np.stack([np.full(S, top), ring(0) + s, ring(0) + s1], 1)]
+    for i in range(R - 1):
+        a, b = ring(i) + s, ring(i) + s1
+        c, d = ring(i + 1) + s, ring(i + 1) + s1
+        faces += [np.stack([a, d, b], 1), np.stack([a, c, d], 1)]
+    faces.append(np.stack([np.full(S, bottom), ring(R - 1) + s1, ring(R - 1) + s], 1))
+    return np.concatenate(faces).astype(np.int32)
+
+
+def _template() -> np.ndarray:
+    """Vertices: pole, rings top to bottom (evenly spaced in height), pole."""
+    R, S = NUM_RINGS, NUM_SEGMENTS
+    top, bot = _PROFILE[0, 0], _PROFILE[-1, 0]
+    y = top + (bot - top) * np.arange(1, R + 1) / (R + 1)
+    rx = np.interp(-y, -_PROFILE[:, 0], _PROFILE[:, 1])
+    rz = np.interp(-y, -_PROFILE[:, 0], _PROFILE[:, 2])
+    phi = 2 * np.pi * np.arange(S) / S
+    ring = np.stack([rx[:, None] * np.cos(phi), np.broadcast_to(y[:, None], (R, S)),
+                     -rz[:, None] * np.sin(phi)], -1).reshape(-1, 3)
+    return np.concatenate([[[0.0, top, 0.0]], ring, [[0.0, bot, 0.0]]])
+
+
+def _joint_regressor(v: np.ndarray) -> np.ndarray:
+    """Each joint: the 10 vertices of the ring nearest its target height whose x is nearest the
+    target x (front and back alike, so the mean lands inside the body), weighted by inverse
+    distance; rows sum to 1."""
+    R, S = NUM_RINGS, NUM_SEGMENTS
+    ring_y = v[1 + np.arange(R) * S, 1]
+    reg = np.zeros((len(_JOINT_TARGETS), len(v)))
+    for j, (tx, ty) in enumerate(_JOINT_TARGETS):
+        i = int(np.argmin(np.abs(ring_y - ty)))
+        idx = 1 + i * S + np.arange(S)
+        dx = np.abs(v[idx, 0] - tx)
+        pick = np.argsort(dx, kind="stable")[:10]
+        w = 1.0 / (dx[pick] + 0.01)
+        reg[j, idx[pick]] = w / w.sum()
+    return reg
+
+
+def _skinning_weights(v: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """Gaussian falloff with the distance to each joint (sigma 8 cm), the 4 largest kept per
+    vertex, rows normalized to 1."""
+    d2 = ((v[:, None, :] - joints[None, :, :]) ** 2).sum(-1)
+    logits = -d2 / (2 * 0.08 ** 2)
+    w = np.exp(logits - logits.max(1, keepdims=True))
+    cut = np.sort(w, axis=1)[:, -4][:, None]
+    w = np.where(w >= cut, w, 0.0)
+    return w / w.sum(1, keepdims=True)
+
+
+def _smooth_fields(v: np.ndarray, count: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    """`count` smooth random displacement fields (V, 3, count), each scaled so its largest
+    vertex displacement is `amplitude` metres."""
+    x, y, z = (v - v.mean(0)).T
+    basis = np.stack([np.ones_like(x), x, y, z, x * x, y * y, z * z, x * y, y * z, x * z,
+                      np.sin(3 * y), np.cos(3 * y), np.sin(5 * x), np.cos(5 * z)], 1)
+    coef = rng.standard_normal((basis.shape[1], 3, count))
+    fields = np.einsum("vb,bcl->vcl", basis, coef)
+    fields *= amplitude / np.linalg.norm(fields, axis=1).max(0)
+    return fields
+
+
+def smpl_arrays(seed: int = 0, num_betas: int = 10) -> dict:
+    """Arrays of a deterministic SMPL stand-in (NOT SMPL; see the module docstring), in the
+    layout of ``cliff.io.load_smpl``:
+
+    'v_template' (6890,3) f64 metres; 'shapedirs' (6890,3,num_betas) f64; 'posedirs'
+    (6890,3,207) f64; 'J_regressor' (24,6890) f64 dense, 10 non-zeros per row; 'weights'
+    (6890,24) f64, 4 non-zeros per row; 'parents' (24,) int64 with -1 for the root; 'faces'
+    (13776,3) int32. The same (seed, num_betas) gives the same arrays.
+    """
+    if int(num_betas) != num_betas or not 0 <= num_betas <= 300:
+        raise ValueError(f"num_betas: expected an integer in 0..300, got {num_betas!r}")
+    rng = np.random.default_rng(seed)
+    v = _template()
+    reg = _joint_regressor(v)
+    shapedirs = _smooth_fields(v, int(num_betas), 0.03, rng)
+    posedirs = _smooth_fields(v, 207, 0.004, rng)
+    return {
+        "v_template": v,
+        "shapedirs": shapedirs,
+        "posedirs": posedirs,
+        "J_regressor": reg,
+        "weights": _skinning_weights(v, reg @ v),
+        "parents": PARENTS.copy(),
+        "faces": _sphere_faces(),
+    }
+
+
+# Rough rest joints of a neutral body (metres, SMPL frame: x to the body's left, y up, z front).
+_REST = np.array([
+    [0.0, 0.0, 0.0], [0.06, -0.09, -0.01], [-0.06, -0.09, -0.01], [0.0, 0.11, -0.02],
+    [0.10, -0.47, 0.0], [-0.10, -0.47, 0.0], [0.0, 0.24, 0.0], [0.09, -0.87, -0.04],
+    [-0.09, -0.87, -0.04], [0.0, 0.30, 0.02], [0.11, -0.93, 0.08], [-0.11, -0.93, 0.08],
+    [0.0, 0.51, -0.01], [0.08, 0.41, 0.0], [-0.08, 0.41, 0.0], [0.0, 0.58, 0.04],
+    [0.19, 0.43, -0.01], [-0.19, 0.43, -0.01], [0.45, 0.42, -0.03], [-0.45, 0.42, -0.03],
+    [0.71, 0.43, -0.03], [-0.71, 0.43, -0.03], [0.79, 0.42, -0.04], [-0.79, 0.42, -0.04],
+])
+
+# Vertex joints: (position, attached joint) in the order of VERTEX_JOINT_IDS.
+_VJ = [((0.0, 0.60, 0.12), 15), ((-0.03, 0.64, 0.09), 15), ((0.03, 0.64, 0.09), 15),
+       ((-0.075, 0.61, 0.0), 15), ((0.075, 0.61, 0.0), 15),
+       ((0.12, -0.98, 0.15), 10), ((0.16, -0.98, 0.13), 10), ((0.09, -0.98, -0.08), 7),
+       ((-0.12, -0.98, 0.15), 11), ((-0.16, -0.98, 0.13), 11), ((-0.09, -0.98, -0.08), 8),
+       ((0.80, 0.40, 0.04), 22), ((0.88, 0.42, 0.0), 22), ((0.89, 0.42, -0.02), 22),
+       ((0.88, 0.42, -0.04), 22), ((0.86, 0.42, -0.06), 22),
+       ((-0.80, 0.40, 0.04), 23), ((-0.88, 0.42, 0.0), 23), ((-0.89, 0.42, -0.02), 23),
+       ((-0.88, 0.42, -0.04), 23), ((-0.86, 0.42, -0.06), 23)]
+
+
+def procedural_body(seed: int = 0, num_betas: int = 10, num_verts: int = 6890) -> dict:
+    """A stand-in SMPL model (float64 arrays in the cliff.io.load_smpl contract)."""
+    rng = np.random.default_rng(seed)
+    V = num_verts
+    v = np.zeros((V, 3))
+    owner = np.zeros(V, dtype=np.int64)
+    special = np.array(VERTEX_JOINT_IDS)
+    taken = np.zeros(V, bool)
+    taken[special] = True
+    for (pos, j), vid in zip(_VJ, special):
+        v[vid], owner[vid] = pos, j
+    # joint regressor: 6 vertices per joint at +-offsets along the axes (mean = the joint)
+    Jreg = np.zeros((24, V))
+    free = np.flatnonzero(~taken)
+    k = 0
+    for j in range(24):
+        ids = free[k:k + 6]
+        k += 6
+        offs = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]]) * 0.03
+        v[ids] = _REST[j] + offs
+        owner[ids] = j
+        Jreg[j, ids] = 1.0 / 6.0
+        taken[ids] = True
+    rest = np.flatnonzero(~taken)
+    for vid in rest:
+        j = int(rng.integers(1, 24))
+        a = _REST[PARENTS[j]]
+        b = _REST[j]
+        s = rng.uniform()
+        v[vid] = a + s * (b - a) + rng.normal(scale=0.035, size=3)
+        owner[vid] = j if s > 0.5 else PARENTS[j]
+    W = np.zeros((V, 24))
+    for vid in range(V):
+        j = owner[vid]
+        if j > 0 and vid not in special:
+            W[vid, j], W[vid, PARENTS[j]] = 0.8, 0.2
+        elif j > 0:
+            W[vid, j], W[vid, PARENTS[j]] = 0.9, 0.1
+        else:
+            W[vid, 0] = 1.0
+    # shape space: linear in position so joints follow the surface; beta0 ~ height, beta1 ~ girth
+    A = np.zeros((num_betas, 3, 3))
+    A[0] = np.diag([0.02, 0.07, 0.02])
+    if num_betas > 1:
+        A[1] = np.diag([0.06, 0.0, 0.05])
+    for l in range(2, num_betas):
+        A[l] = rng.normal(scale=0.015, size=(3, 3))
+    shapedirs = np.einsum("lab,vb->val", A, v)
+    shapedirs += rng.normal(scale=0.002, size=shapedirs.shape)
+    posedirs = rng.normal(scale=0.004, size=(V, 3, 207))
+    faces = np.stack([np.arange(V - 2), np.arange(1, V - 1), np.arange(2, V)], 1)[:13776]
+    faces = np.resize(faces, (13776, 3)).astype(np.int32)
+    return {"v_template": v, "shapedirs": shapedirs, "posedirs": posedirs, "J_regressor": Jreg,
+            "weights": W, "parents": PARENTS.copy(), "faces": faces}
+
+
+def _feeds_sum(name: str) -> bool:
+    """Convs whose (BN'd) output is added to another tensor: residual branches and HRNet fuse
+    terms. They are scaled down so that the sums stay O(1) through all modules."""
+    if name.endswith(".conv3.weight") or (".branches." in name and name.endswith(".conv2.weight")):
+        return True
+    if ".downsamp_modules." in name:
+        return True
+    parts = name.split(".")
+    if "fuse_layers" in parts:  # fuse_layers.i.j.0.weight (j > i) or fuse_layers.i.j.s.0.weight
+        at = parts.index("fuse_layers")
+        i, j = int(parts[at + 1]), int(parts[at + 2])
+        return j > i or int(parts[at + 3]) == i - j - 1
+    return False
+
+
+def _small_rotations_6d(rng: np.random.Generator, n: int, max_angle: float) -> np.ndarray:
+    """(n,6) 6D vectors (row-major first two columns) of rotations up to max_angle radians."""
+    axis = rng.standard_normal((n, 3))
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    ang = rng.uniform(0.05, max_angle, n)[:, None, None]
+    kx = np.zeros((n, 3, 3))
+    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    kx -= kx.transpose(0, 2, 1)
+    R = np.eye(3) + np.sin(ang) * kx + (1 - np.cos(ang)) * (kx @ kx)
+    return R[:, :, :2].reshape(n, 6)
+
+
+def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Deterministic random weights for ``backbone`` with every key of :func:`expected_keys`.
+
+    - conv weights: He-normal (std sqrt(2/fan_in)) times 0.8, times a further 0.3 for convs
+      that feed a sum (residual branches, HRNet fuse terms, head), so activations stay O(1)
+      through all layers of both networks (feature std ~1 for a N(0,1) input); conv biases
+      N(0, 0.02);
+    - BatchNorm: gamma 1 +- 0.2, beta N(0, 0.05), running_mean N(0, 0.1),
+      running_var U(0.5, 2), num_batches_tracked = 1000 (int64, unused at inference);
+    - regressor: fc1, fc2 ~ N(0, 1/fan_in); decoders scaled so one iteration moves the 6D pose
+      by ~0.03, the shape by ~0.05 and the camera by ~0.01 (three iterations stay finite and the
+      rotations well conditioned);
+    - init_pose: the official mean root 6D, then 23 small rotations (<= 0.4 rad);
+      init_shape, init_cam: the official mean shape and camera.
+
+    Returns float32 arrays (int64 for num_batches_tracked), in state_dict order.
+    """
+    keys = expected_keys(backbone)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError("seed: expected a non-negative int, got %r" % (seed,))
+    rng = np.random.default_rng([int(seed), 0 if backbone == "hr48" else 1])
+    dec_scale = {"decpose": 0.03, "decshape": 0.05, "deccam": 0.01}
+    out: Dict[str, np.ndarray] = {}
+    for name, shape in keys.items():
+        leaf = name.rsplit(".", 1)[-1]
+        owner = name[: -len(leaf) - 1]
+        if name == "init_pose":
+            pose = _small_rotations_6d(rng, NPOSE // 6, 0.4)
+            pose[0] = MEAN_ROOT_6D
+            a = pose.reshape(1, NPOSE)
+        elif name == "init_shape":
+            a = np.array(MEAN_SHAPE).reshape(1, NSHAPE)
+        elif name == "init_cam":
+            a = np.array(MEAN_CAM).reshape(1, NCAM)
+        elif leaf == "num_batches_tracked":
+            out[name] = np.array(1000, dtype=np.int64)
+            continue
+        elif len(shape) == 4:  # conv weight [out, in, k, k]
+            fan_in = shape[1] * shape[2] * shape[3]
+            gain = 0.8 * (0.3 if _feeds_sum(name) else 1.0)
+            a = rng.standard_normal(shape) * (gain * np.sqrt(2.0 / fan_in))
+        elif owner + ".running_mean" in keys:  # BatchNorm vectors
+            a = {"weight": lambda: 1 + rng.uniform(-0.2, 0.2, shape),
+                 "bias": lambda: 0.05 * rng.standard_normal(shape),
+                 "running_mean": lambda: 0.1 * rng.standard_normal(shape),
+                 "running_var": lambda: rng.uniform(0.5, 2.0, shape)}[leaf]()
+        elif len(keys.get(owner + ".weight", ())) == 4:  # conv bias
+            a = 0.02 * rng.standard_normal(shape)
+        elif leaf == "weight":  # Linear [out, in]
+            a = rng.standard_normal(shape) * (dec_scale.get(owner, 1.0) / np.sqrt(shape[1]))
+        else:  # Linear bias
+            a = 0.01 * dec_scale.get(owner, 1.0) * rng.standard_normal(shape)
+        out[name] = np.ascontiguousarray(a, dtype=np.float32)
+    return out
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "cliff")
+
+
+def standin_files(backbone: str, folder: str | None = None) -> tuple[str, str]:
+    """Paths of deterministic stand-in files (created on first use, then reused):
+    a checkpoint in the official layout ({'model': {'module.<key>': tensor}, 'epoch', ...}) and an
+    SMPL pickle with the official structure."""
+    from .io import save_checkpoint, save_smpl_pkl
+
+    folder = folder or os.path.join(cache_dir(), f"standin-{__version__}")
+    os.makedirs(folder, exist_ok=True)
+    ckpt = os.path.join(folder, f"standin-{backbone}.pt")
+    smpl = os.path.join(folder, "standin-SMPL_NEUTRAL.pkl")
+    if not os.path.exists(ckpt):
+        tmp = ckpt + f".tmp{os.getpid()}"
+        save_checkpoint(tmp, random_state_dict(backbone, seed=0), extra={"epoch": 0})
+        os.replace(tmp, ckpt)
+    if not os.path.exists(smpl):
+        tmp = smpl + f".tmp{os.getpid()}"
+        save_smpl_pkl(tmp, smpl_arrays(seed=0))
+        os.replace(tmp, smpl)
+    return ckpt, smpl
