@@ -63,6 +63,7 @@ from .io.images import read_image  # noqa: E402
 from .io.mesh import save_obj, save_ply  # noqa: E402
 from .io.boxes import load_boxes  # noqa: E402
 from . import annotate, constants, detect, files, io  # noqa: E402
+from . import evaluate  # noqa: E402  benchmarks: cliff.evaluate(...) is callable
 from .annotate.fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
 from . import _compat  # noqa: E402
 
@@ -87,4 +88,5 @@ __all__ = [
     "render", "render_side", "default_colors", "save_image", "read_image",
     "Estimator", "load_boxes",
     "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",
+    "evaluate",
 ]

@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         cli_annotate = None
     if cli_annotate is not None:
         cli_annotate.add_parser(sub)
+    from . import evaluate as cli_evaluate
+    cli_evaluate.add_parser(sub)
     return parser
 
 
@@ -227,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "annotate":
             from . import annotate as cli_annotate
             return int(cli_annotate.run(args) or 0)
+        if args.command == "evaluate":
+            from . import evaluate as cli_evaluate
+            return int(cli_evaluate.run(args) or 0)
     except KeyboardInterrupt:
         print("cliff: interrupted", file=sys.stderr)
         return 130
