@@ -337,7 +337,7 @@ def test_3dpw_gender_ground_truth_and_neutral_prediction(tmp_path, smpl_dir, bod
     pv = bodies["neutral"](pose=d["pose"], betas=d["shape"])["vertices"].astype(np.float64)
     gv = np.stack([bodies["female" if g else "male"](pose=d["pose"][i:i + 1], betas=d["shape"][i:i + 1])
                    ["vertices"][0] for i, g in enumerate(d["gender"])]).astype(np.float64)
-    (p17, p14), (g17, g14) = lsp14(pv, J), lsp14(gv, J)
+    (_, p14), (_, g14) = lsp14(pv, J), lsp14(gv, J)
     proot, groot = (p14[:, 2] + p14[:, 3]) / 2, (g14[:, 2] + g14[:, 3]) / 2
     pj, gj = p14 - proot[:, None], g14 - groot[:, None]
     expect = {"mpjpe": 1000 * np.linalg.norm(pj - gj, axis=2).mean(1),
