@@ -110,12 +110,16 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     int f32 = PyArray_TYPE(boxes) == NPY_FLOAT32;
     double *c = (double *)PyArray_DATA(center), *s = (double *)PyArray_DATA(scale);
     float *b = (float *)PyArray_DATA(box);
+    cliff_crop_params params = cliff_crop_default_params();
+    params.rescale = rescale;
+    params.layout = nhwc ? CLIFF_LAYOUT_NHWC_F32 : CLIFF_LAYOUT_NCHW_F32;
+    params.resize = ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
+    params.bgr = bgr != 0;
     Py_BEGIN_ALLOW_THREADS
     /* float32 boxes (detector output) get the official mixed precision, others float64 */
-    int flags = (nhwc ? CLIFF_CROP_NHWC : CLIFF_CROP_NCHW) | (ipp ? CLIFF_CROP_IPP : 0);
     float *dst = (float *)PyArray_DATA(crops);
-    st = f32 ? cliff_crop_boxes_f32in(img, h, w, bgr, xy, (size_t)n, rescale, flags, dst, c, s)
-             : cliff_crop_boxes(img, h, w, bgr, xy, (size_t)n, rescale, flags, dst, c, s);
+    st = f32 ? cliff_crop_boxes_f32in(img, h, w, xy, (size_t)n, &params, dst, c, s)
+             : cliff_crop_boxes(img, h, w, xy, (size_t)n, &params, dst, c, s);
     if (st == CLIFF_OK)
         for (npy_intp i = 0; i < n; i++) {
             /* what the official demo feeds bbox_info: float32 centre, float32(scale) * 200 */
