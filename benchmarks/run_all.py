@@ -14,6 +14,7 @@ SCRIPTS = [
     ("bench_crop.py", [], []),
     ("bench_render.py", [], []),
     ("bench_smpl.py", [], []),
+    ("bench_pipeline.py", [], ["--backbones", "res50", "--repeats", "3"]),
     ("bench_model.py", [], ["--quick"]),
     ("bench_precision.py", [], ["--calls", "5"]),
     ("bench_annotate.py", [], []),

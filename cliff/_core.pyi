@@ -74,6 +74,14 @@ class Model:
     def weight_bytes(self) -> int: ...
     @property
     def work_bytes(self) -> int: ...
+# ---- the whole pipeline (csrc/estimate.c, csrc/py/estimate.c); see cliff.Estimator ----
+class Estimator:
+    """cliff_estimator over a Model and an SMPL (both kept alive): one C call per batch."""
+    def __new__(cls, model: Model, smpl: SMPL, rescale: float = 1.1, *, ipp: bool = True,
+                n_iter: int = 3) -> Estimator: ...
+    def run(self, images: list[npt.ArrayLike], boxes: list[npt.ArrayLike],
+            cameras: npt.ArrayLike, bgr: bool = False, *,
+            vertices: bool = True) -> dict[str, np.ndarray]: ...
 # ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.fit ----
 def fit_people(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
                cam: npt.ArrayLike, kp: npt.ArrayLike, kp_joint: npt.ArrayLike,

@@ -1,10 +1,14 @@
 """From photos to bodies: the official CLIFF pipeline end to end.
 
     image (H, W, 3) uint8 RGB + person boxes (xyxy, pixels)
-      -> cliff.crop           (official 4:3 box, 1.1 rescale, 256x192 crop, ImageNet normalisation)
-      -> Model.predict        (encoder + iterative regressor with bbox_info; crop camera -> t_full)
+      -> crop                 (official 4:3 box, 1.1 rescale, 256x192 crop, ImageNet normalisation)
+      -> network              (encoder + iterative regressor with bbox_info; crop camera -> t_full)
       -> SMPL                 (vertices, 45 joints, in the full-frame camera frame, metres)
-      -> project_points       (joints2d in full-image pixels)
+      -> projection           (joints2d in full-image pixels)
+
+The arguments are validated here, once; then one C call per batch (cliff_estimate_batch, GIL
+released) runs every step, the crops written straight into the network's input. The numbers
+are bit-identical to composing cliff.crop, Model.predict, SMPL and project_points.
 
 Units: pixels for image quantities, metres for 3D; OpenCV camera frame (x right, y down,
 z forward). Every array is batched over the N people of an image.
@@ -15,8 +19,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .camera import _parse_K, project_points
-from .crop import crop as _crop
+from . import _core
+from .camera import _parse_K
 from .model import Model, load_model
 from .smpl import SMPL
 from .io.boxes import boxes_for, load_boxes  # noqa: F401  (re-exported: cliff.load_boxes)
@@ -25,7 +29,8 @@ PERSON_KEYS = ("rotmat", "pose", "betas", "cam_crop", "t_full", "bbox_info", "fo
                "vertices", "joints", "joints2d", "xyxy", "center", "scale")
 
 
-def _as_image(image: Any, bgr: bool) -> np.ndarray:
+def _as_image(image: Any) -> np.ndarray:
+    """(H, W, 3) uint8 view of an image (RGBA: the first three channels); no copy, no flip."""
     img = np.asarray(image)
     if img.dtype.kind in "OSUV":
         raise TypeError(f"image: expected an (H, W, 3) uint8 RGB array, got {type(image).__name__}")
@@ -33,10 +38,7 @@ def _as_image(image: Any, bgr: bool) -> np.ndarray:
         raise ValueError(f"image: expected an (H, W, 3) RGB array, got shape {img.shape}")
     if img.dtype != np.uint8:
         raise TypeError(f"image: expected uint8 pixels, got {img.dtype}")
-    img = img[..., :3]
-    if bgr:
-        img = img[..., ::-1]
-    return np.ascontiguousarray(img)
+    return img[..., :3] if img.shape[2] == 4 else img
 
 
 def _as_boxes(xyxy: Any) -> np.ndarray:
@@ -114,6 +116,10 @@ class Estimator:
         if not isinstance(rescale, (int, float, np.integer, np.floating)) or not 0 < rescale < np.inf:
             raise ValueError(f"rescale: expected a finite number > 0, got {rescale!r}")
         self.rescale = float(rescale)
+        if self.model.closed:
+            raise ValueError("ckpt: the model is closed")
+        # borrows the network and the body model (and keeps both objects alive)
+        self._core = _core.Estimator(self.model._core, self.smpl._model, self.rescale)
 
     @property
     def faces(self) -> np.ndarray:
@@ -132,52 +138,31 @@ class Estimator:
     # -- one image -------------------------------------------------------------------------
 
     def _prepare(self, image: Any, xyxy: Any, focal: Any, K: Any, bgr: bool):
-        img = _as_image(image, bgr)
+        img = _as_image(image)
         h, w = img.shape[:2]
         if xyxy is None:
             from .detect import detect_people
-            xyxy = detect_people(img)[:, :4]
-        boxes = _as_boxes(xyxy)
+            xyxy = detect_people(np.ascontiguousarray(img[..., ::-1] if bgr else img))[:, :4]
+        boxes = np.ascontiguousarray(_as_boxes(xyxy))
         f, fxfy, pp = camera_for(w, h, focal, K)
-        prep = {"fxfy": fxfy, "pp": pp, "f": f, "n": len(boxes), "xyxy": boxes.astype(np.float32)}
-        if len(boxes):
-            c = _crop(img, boxes, rescale=self.rescale)
-            prep.update(crops=c["crops"], boxes=c["boxes"], center=c["center"], scale=c["scale"])
-        return prep
+        return {"image": img, "boxes": boxes, "camera": (*fxfy, *pp), "n": len(boxes)}
 
-    def _finish(self, prep: dict, out: dict) -> dict[str, np.ndarray]:
-        body = self.smpl(rotmat=out["rotmat"], betas=out["betas"], transl=out["t_full"])
-        res = dict(out)
-        res["vertices"] = body["vertices"]
-        res["joints"] = body["joints"]
-        fx, fy = prep["fxfy"]
-        cx, cy = prep["pp"]
-        res["joints2d"] = project_points(body["joints"], K=(fx, fy, cx, cy)).astype(np.float32)
-        res["xyxy"] = prep["xyxy"]
-        res["center"] = prep["center"]
-        res["scale"] = prep["scale"]
-        return res
-
-    def _predict(self, preps: list[dict]) -> list[dict]:
-        """One network call for the people of several prepared images."""
-        live = [p for p in preps if p["n"]]
-        if not live:
+    def _predict(self, preps: list[dict], bgr: bool) -> list[dict]:
+        """One C call for the people of several prepared images."""
+        if not any(p["n"] for p in preps):
             return [_empty(self.smpl.v_template.shape[0]) for _ in preps]
-        crops = np.concatenate([p["crops"] for p in live])
-        boxes = np.concatenate([p["boxes"] for p in live])
-        # The principal point enters CLIFF as (W/2, H/2): pass 2*pp as the image size so a
-        # user's K with an off-centre principal point is honoured exactly.
-        img_size = np.concatenate([np.tile(np.multiply(p["pp"], 2.0), (p["n"], 1)) for p in live])
-        focal = np.concatenate([np.full(p["n"], p["f"]) for p in live])
-        out = self.model.predict(crops, boxes, img_size.astype(np.float32), focal.astype(np.float32))
+        live = [p for p in preps if p["n"]]
+        out = self._core.run([p["image"] for p in live], [p["boxes"] for p in live],
+                             np.array([p["camera"] for p in live], dtype=np.float64), bool(bgr))
         results, start = [], 0
         for p in preps:
             if not p["n"]:
                 results.append(_empty(self.smpl.v_template.shape[0]))
                 continue
-            part = {k: v[start:start + p["n"]] for k, v in out.items()}
+            res = {k: v[start:start + p["n"]] for k, v in out.items()}
+            res["xyxy"] = p["boxes"].astype(np.float32)
             start += p["n"]
-            results.append(self._finish(p, part))
+            results.append(res)
         return results
 
     def run(self, image: Any, xyxy: Any = None, focal: Any = None, K: Any = None, *,
@@ -192,7 +177,7 @@ class Estimator:
         vertices (N,6890,3) m, joints (N,45,3) m, joints2d (N,45,2) px, xyxy (N,4),
         center (N,2) px, scale (N,) (crop height = 200*scale px).
         """
-        return self._predict([self._prepare(image, xyxy, focal, K, bgr)])[0]
+        return self._predict([self._prepare(image, xyxy, focal, K, bgr)], bgr)[0]
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -219,7 +204,7 @@ class Estimator:
             # flush on people, and on images too: frames without people must not pile up
             # (a long video with few detections would otherwise be held whole in memory)
             if people >= self.batch_size or len(pending) >= self.batch_size:
-                yield from self._predict(pending)
+                yield from self._predict(pending, bgr)
                 pending, people = [], 0
         if pending:
-            yield from self._predict(pending)
+            yield from self._predict(pending, bgr)

@@ -1,18 +1,31 @@
 /* cliff.h - public C API of the cliff core (CLIFF human mesh recovery on the CPU).
  *
- * Conventions
- *  - Every function that can fail returns a cliff_status; on failure a message describing
- *    what and where is available from cliff_last_error() (per calling thread).
+ * Conventions (docs/c-api.md says more)
+ *  - Versioning: CLIFF_API_VERSION is the version of this header; cliff_api_version() the
+ *    version of the library that was linked. They differ only when a program is built against
+ *    one header and run against another core: compare them at start-up.
+ *  - Errors: every function that can fail returns a cliff_status. On failure (status !=
+ *    CLIFF_OK) it sets the calling thread's message, read with cliff_last_error(): one line
+ *    naming the argument or step and what was expected. The message is thread-local; a
+ *    successful call leaves it untouched (it still holds the last failure of that thread, so
+ *    read it only after a failing call). Functions returning void cannot fail (their callers
+ *    validate shapes and values, as each comment states).
+ *  - Modes are named enum types (cliff_precision, cliff_layout, cliff_resize, cliff_bbox_form,
+ *    cliff_render_view, cliff_robust_kind); sizes and counts are size_t.
+ *  - Calls with many settings take a parameter struct; start from cliff_*_default_params() and
+ *    change the fields you need (new fields get defaults, so old code keeps compiling).
  *  - Arrays are contiguous, row-major, with the shapes given in each comment.
  *  - Units: pixels for image quantities, metres for 3D, OpenCV camera frame
  *    (x right, y down, z forward). SMPL joint order as in the official release.
  *  - Handles are opaque; each has a create or load function and a free function. A handle may be used from
  *    several threads at once: it serializes its own execution.
- *  - No function keeps a pointer to caller memory after it returns.
+ *  - No function keeps a pointer to caller memory after it returns, except where a handle is
+ *    documented to borrow another handle (cliff_estimator borrows its cliff_net and cliff_smpl).
  */
 #ifndef CLIFF_H
 #define CLIFF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +50,15 @@ typedef enum {
 
 /* ---- common ------------------------------------------------------------------------ */
 
-/* Message of the last failure in the calling thread ("" if none). */
+/* Version of this header's API: bumped on every incompatible change (2: named enums, size_t
+ * sizes, parameter structs, cliff_estimator). */
+#define CLIFF_API_VERSION 2
+/* CLIFF_API_VERSION of the library that is linked. */
+CLIFF_API int cliff_api_version(void);
+
+/* Message of the last failure in the calling thread ("" if the thread never failed). Set by
+ * every failing call, left untouched by successful ones; valid until the thread's next
+ * failing call. */
 CLIFF_API const char *cliff_last_error(void);
 
 /* Threads used by the core's OpenMP regions and oneDNN primitives (process-wide).
@@ -80,15 +101,17 @@ CLIFF_API void cliff_boxes_to_center_scale_f32in(const float *xyxy, size_t n, do
 /* Official focal length guess: the image diagonal sqrt(w^2 + h^2), pixels (float64). */
 CLIFF_API double cliff_estimate_focal_length(double img_w, double img_h);
 
-enum { CLIFF_BBOX_RELEASED = 0, CLIFF_BBOX_PAPER = 1 };
+/* Form of CLIFF's bbox_info: the released code's (cx - W/2, cy - H/2, b) / (2.8 f) variant, or
+ * the paper's normalisation by f alone (docs/geometry.md). */
+typedef enum { CLIFF_BBOX_RELEASED = 0, CLIFF_BBOX_PAPER = 1 } cliff_bbox_form;
 
 /* CLIFF's regressor input. box (n,3) = [cx, cy, b] pixels; pp (n,2) principal point pixels
  * (the official code uses the image centre W/2, H/2); focal (n,) pixels; form = released|paper.
  * -> out (n,3). */
 CLIFF_API void cliff_bbox_info_f32(const float *box, const float *pp, const float *focal,
-                                   size_t n, int form, float *out);
+                                   size_t n, cliff_bbox_form form, float *out);
 CLIFF_API void cliff_bbox_info_f64(const double *box, const double *pp, const double *focal,
-                                   size_t n, int form, double *out);
+                                   size_t n, cliff_bbox_form form, double *out);
 
 /* Crop camera (s, tx, ty) -> full-frame SMPL translation (metres), official cam_crop2full.
  * cam (n,3), box (n,3) = [cx, cy, b], pp (n,2), focal (n,) -> t_full (n,3). */
@@ -131,11 +154,11 @@ typedef struct cliff_smpl cliff_smpl;
  * skipped); weights (V,J); parents (J,) with parents[0] = -1 and 0 <= parents[j] < j.
  * 0 <= num_betas <= 300. Fails with CLIFF_EINVAL on a bad tree or non-finite values. */
 CLIFF_API cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs,
-                                         int num_betas, const double *posedirs,
+                                         size_t num_betas, const double *posedirs,
                                          const double *J_regressor, const double *weights,
                                          const int64_t *parents, cliff_smpl **out);
 CLIFF_API void cliff_smpl_free(cliff_smpl *model);
-CLIFF_API int cliff_smpl_num_betas(const cliff_smpl *model);
+CLIFF_API size_t cliff_smpl_num_betas(const cliff_smpl *model);
 
 /* SMPL vertex index of each of the 21 vertex joints (output joints 24..44). ids (21,). */
 CLIFF_API void cliff_smpl_vertex_joint_ids(int32_t *ids);
@@ -150,7 +173,7 @@ CLIFF_API void cliff_smpl_vertex_joint_ids(int32_t *ids);
  * With vertices == NULL only the 21 vertices behind the vertex joints are skinned.
  * Inputs must be finite (not checked here). */
 CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const float *rotmats,
-                                          const float *betas, int k, const float *transl,
+                                          const float *betas, size_t k, const float *transl,
                                           float *vertices, float *joints, float *joints_rest);
 
 
@@ -160,40 +183,55 @@ CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const flo
  * the key set must equal the architecture's exactly (num_batches_tracked entries may be given
  * with any content). BatchNorm is folded and weights are packed at creation; the arrays are
  * not referenced afterwards. A cliff_net serializes its own execution (safe from several
- * threads). Crops are 256x192 (H x W). */
+ * threads). Crops are CLIFF_CROP_HEIGHT x CLIFF_CROP_WIDTH = 256 x 192 (H x W). */
 
 typedef struct cliff_net cliff_net;
 
 typedef struct {
     const char *name;   /* checkpoint key */
-    int ndim;           /* <= 4 */
+    size_t ndim;        /* <= 4 */
     int64_t shape[4];
     const float *data;  /* contiguous float32 */
 } cliff_array;
 
-enum { CLIFF_FP32 = 0, CLIFF_BF16 = 1 };              /* encoder precision */
-enum { CLIFF_CROPS_NCHW_F32 = 0, CLIFF_CROPS_NHWC_U8 = 1 }; /* crop layouts */
-#define CLIFF_CROP_H 256
-#define CLIFF_CROP_W 192
+/* Precision of the encoder's convolutions (the regressor is float64 in both). */
+typedef enum { CLIFF_PRECISION_FP32 = 0, CLIFF_PRECISION_BF16 = 1 } cliff_precision;
+
+/* Network input size (official crop) and feature width. */
+#define CLIFF_CROP_HEIGHT 256
+#define CLIFF_CROP_WIDTH 192
 #define CLIFF_FEATURES 2048
+
+/* Layout of person crops, shared by the crop functions (what they write) and cliff_net_run
+ * (what it reads). The engine computes in NHWC: NHWC_F32 is its own layout (no transpose).
+ *   NCHW_F32 (n,3,256,192) float32, ImageNet-normalised: the official network input;
+ *   NHWC_F32 (n,256,192,3) float32, ImageNet-normalised;
+ *   NHWC_U8  (n,256,192,3) uint8 RGB, normalised inside the network ((x/255 - mean)/std in
+ *            float32); network input only (the crop resizes in float). */
+typedef enum {
+    CLIFF_LAYOUT_NCHW_F32 = 0,
+    CLIFF_LAYOUT_NHWC_F32 = 1,
+    CLIFF_LAYOUT_NHWC_U8 = 2,
+} cliff_layout;
 
 /* release (may be NULL) is called with the index of each array once the engine no longer
  * reads it (a caller handing over its only copy can free it there: peak memory stays near one
  * copy of the weights); every index is released before the function returns. */
-CLIFF_API cliff_status cliff_net_create(const char *backbone, int precision,
+CLIFF_API cliff_status cliff_net_create(const char *backbone, cliff_precision precision,
                                         const cliff_array *arrays, size_t n_arrays,
                                         void (*release)(void *ctx, size_t index),
                                         void *release_ctx, cliff_net **out);
 CLIFF_API void cliff_net_free(cliff_net *net);
 
-/* crops: CLIFF_CROPS_NCHW_F32 (n,3,256,192) float32 normalized with the ImageNet mean/std, or
- * CLIFF_CROPS_NHWC_U8 (n,256,192,3) uint8 RGB (normalized inside: (x/255 - mean)/std in
- * float32). bbox_info (n,3) (see cliff_bbox_info_f32; may be NULL when only features are
- * wanted, then the regressor outputs must be NULL too). Outputs (each may be NULL):
- * features (n,2048); pose6d (n,144) joint-major 6D; betas (n,10); cam (n,3) = (s, tx, ty). */
-CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, int layout, size_t n,
-                                     const float *bbox_info, int n_iter, float *features,
-                                     float *pose6d, float *betas, float *cam);
+/* crops (n, ...) in `layout` (see cliff_layout). bbox_info (n,3) (see cliff_bbox_info_f32; may
+ * be NULL when only features are wanted, then the regressor outputs must be NULL too).
+ * n_iter: regressor iterations (3 in the official code, <= 100). Outputs (each may be NULL):
+ * features (n,2048); pose6d (n,144) joint-major 6D; betas (n,10); cam (n,3) = (s, tx, ty).
+ * Batches run in chunks of at most 8 crops; each chunk size gets its own cached plan (all 8
+ * sizes are kept, so a stream of varying batch sizes never rebuilds one). */
+CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_layout layout,
+                                     size_t n, const float *bbox_info, size_t n_iter,
+                                     float *features, float *pose6d, float *betas, float *cam);
 
 /* Bytes of the packed weights (encoder + collapsed regressor). */
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
@@ -202,12 +240,12 @@ CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);
 
 /* Layer table: count, and per layer its name (checkpoint prefix), kind ("conv", "maxpool",
  * "avgpool", "upsample") and the oneDNN implementation chosen for batch 1. */
-CLIFF_API int cliff_net_num_layers(const cliff_net *net);
-CLIFF_API void cliff_net_layer(const cliff_net *net, int i, const char **name, const char **kind,
-                               const char **impl);
-/* Execute every primitive of batch n separately with a wait after each, reps times;
+CLIFF_API size_t cliff_net_num_layers(const cliff_net *net);
+CLIFF_API void cliff_net_layer(const cliff_net *net, size_t i, const char **name,
+                               const char **kind, const char **impl);
+/* Execute every primitive of batch n (1..8) separately with a wait after each, reps times;
  * ms (num_layers) receives each layer's median time in milliseconds. */
-CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, double *ms);
+CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms);
 
 /* ---- preprocessing (crop.c) ---------------------------------------------------------- */
 /* The official CLIFF preprocessing (box -> 256x192 network input), reproduced exactly:
@@ -218,21 +256,27 @@ CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, dou
  * ImageNet normalisation (float32: (v/255 - mean_c)/std_c, RGB order). One pass: the padded
  * window is never materialised. */
 
-#define CLIFF_CROP_HEIGHT 256
-#define CLIFF_CROP_WIDTH 192
-
 /* ImageNet statistics of the crops' normalisation, RGB order, as the official code holds them
  * (Python floats rounded to float32): v' = (v / 255 - mean) / std. */
 CLIFF_API extern const float cliff_imagenet_mean[3];
 CLIFF_API extern const float cliff_imagenet_std[3];
 
-/* `flags` of the crop functions: a layout, optionally | CLIFF_CROP_IPP. */
-enum { CLIFF_CROP_NCHW = 0, /* out (n,3,256,192): the official network input layout */
-       CLIFF_CROP_NHWC = 1, /* out (n,256,192,3): the engine's layout */
-       /* Resize as OpenCV builds with Intel IPP do (every PyPI wheel on x86, hence the
-        * official demo there): float64 source coordinates, x = s0 + a*(s1 - s0) with a fused
-        * multiply-add. Default: OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */
-       CLIFF_CROP_IPP = 2 };
+/* Which bilinear resize to reproduce:
+ *   CLIFF_RESIZE_IPP    what OpenCV builds with Intel IPP compute (every PyPI wheel on x86,
+ *                       hence the official demo there): float64 source coordinates,
+ *                       x = s0 + a*(s1 - s0) with a fused multiply-add;
+ *   CLIFF_RESIZE_OPENCV OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */
+typedef enum { CLIFF_RESIZE_OPENCV = 0, CLIFF_RESIZE_IPP = 1 } cliff_resize;
+
+typedef struct {
+    double rescale;      /* box enlargement (official: 1.1); boxes functions only */
+    cliff_layout layout; /* CLIFF_LAYOUT_NCHW_F32 (official input) or CLIFF_LAYOUT_NHWC_F32 */
+    cliff_resize resize; /* default CLIFF_RESIZE_IPP (the official demo's numbers) */
+    bool bgr;            /* the image is BGR (e.g. from OpenCV): channels swapped while reading */
+} cliff_crop_params;
+
+/* {rescale 1.1, CLIFF_LAYOUT_NCHW_F32, CLIFF_RESIZE_IPP, bgr false}. */
+CLIFF_API cliff_crop_params cliff_crop_default_params(void);
 
 /* Official crop window of each (centre, scale): ulbr (n,4) = [ul_x, ul_y, br_x, br_y] pixels,
  * ul inclusive, br exclusive (the window is br - ul pixels wide/high). center (n,2), scale (n,)
@@ -240,31 +284,116 @@ enum { CLIFF_CROP_NCHW = 0, /* out (n,3,256,192): the official network input lay
 CLIFF_API void cliff_crop_window(const double *center, const double *scale, size_t n,
                                  int64_t *ulbr);
 
-/* Crops of one image. image (height,width,3) uint8 row-major, channels RGB (bgr = 0) or BGR
- * (bgr != 0; e.g. straight from OpenCV); center (n,2) pixels, scale (n,) (crop height
- * 200*scale pixels) -> out float32 in the layout given by `flags`. EINVAL for a non-finite
- * centre/scale, scale <= 0, an empty window (box too small) or a window over 2^24 pixels on
- * a side. */
+/* Crops of one image. image (height,width,3) uint8 row-major, RGB (or BGR with params->bgr);
+ * center (n,2) pixels, scale (n,) (crop height 200*scale pixels) -> out float32 in
+ * params->layout (params NULL = defaults; rescale is not used here). EINVAL for a non-finite
+ * centre/scale, scale <= 0, an empty window (box too small), a window over 2^24 pixels on a
+ * side, or a layout other than NCHW_F32/NHWC_F32. */
 CLIFF_API cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width,
-                                               int bgr, const double *center, const double *scale,
-                                               size_t n, int flags, float *out);
+                                               const double *center, const double *scale,
+                                               size_t n, const cliff_crop_params *params,
+                                               float *out);
 
 /* Same from person boxes xyxy (n,4) = [x1, y1, x2, y2] pixels (x2 >= x1, y2 >= y1, finite)
- * with the official rescale (1.1); centre/scale by cliff_boxes_to_center_scale_f64. Also
+ * with params->rescale; centre/scale by cliff_boxes_to_center_scale_f64. Also
  * returns center (n,2) and scale (n,) if non-NULL. */
-CLIFF_API cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
-                                        const double *xyxy, size_t n, double rescale, int flags,
-                                        float *out, double *center, double *scale);
+CLIFF_API cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width,
+                                        const double *xyxy, size_t n,
+                                        const cliff_crop_params *params, float *out,
+                                        double *center, double *scale);
 /* Same from float32 detections (the official demo's input) with its mixed precision, through
  * cliff_boxes_to_center_scale_f32in. */
 CLIFF_API cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width,
-                                              int bgr, const float *xyxy, size_t n,
-                                              double rescale, int flags, float *out,
+                                              const float *xyxy, size_t n,
+                                              const cliff_crop_params *params, float *out,
                                               double *center, double *scale);
+
+/* ---- the whole pipeline (estimate.c) --------------------------------------------------- */
+/* One call from photos to bodies, the official CLIFF pipeline end to end and bit-identical to
+ * composing the calls above: crop (boxes -> centre/scale, written straight into the network's
+ * input in its own layout) -> network (bbox_info, encoder, regressor) -> 6D -> rotation
+ * matrices and axis-angle, crop camera -> full-frame translation -> SMPL -> projection.
+ * Several images (each with its own boxes and camera) go through the network in one batch.
+ *
+ * A cliff_estimator BORROWS its cliff_net and cliff_smpl: they must outlive it and are not
+ * freed by cliff_estimator_free. One estimator may be used from several threads (the net and
+ * the body model serialize their own execution). */
+
+typedef struct cliff_estimator cliff_estimator;
+
+typedef struct {
+    double rescale;      /* box enlargement (official: 1.1) */
+    cliff_resize resize; /* crop resize (default CLIFF_RESIZE_IPP, the official demo's) */
+    size_t n_iter;       /* regressor iterations (official: 3) */
+} cliff_estimator_params;
+
+/* {rescale 1.1, CLIFF_RESIZE_IPP, n_iter 3}. */
+CLIFF_API cliff_estimator_params cliff_estimator_default_params(void);
+
+/* net, smpl: borrowed (see above); the SMPL model needs >= 10 shape components. params NULL =
+ * defaults. */
+CLIFF_API cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
+                                              const cliff_estimator_params *params,
+                                              cliff_estimator **out);
+CLIFF_API void cliff_estimator_free(cliff_estimator *est);
+
+/* A pinhole camera in pixels: projection u = fx X/Z + cx, v = fy Y/Z + cy. CLIFF's single focal
+ * length (bbox_info, crop -> full camera) is (fx + fy)/2 and its principal point (cx, cy). */
+typedef struct {
+    double fx, fy, cx, cy;
+} cliff_camera;
+
+/* The official default camera of a width x height image: f = sqrt(W^2 + H^2) (the image
+ * diagonal), principal point (W/2, H/2). */
+CLIFF_API cliff_camera cliff_camera_default(size_t width, size_t height);
+
+/* One image and its people. */
+typedef struct {
+    const uint8_t *pixels; /* (height, width, 3) uint8 row-major */
+    size_t height, width;
+    bool bgr;              /* pixels are BGR (OpenCV); default RGB */
+    const double *xyxy;    /* (n_boxes, 4) person boxes [x1, y1, x2, y2] pixels */
+    size_t n_boxes;
+    cliff_camera camera;   /* fx, fy > 0, finite cx, cy */
+} cliff_frame;
+
+/* Outputs for the N people of all frames, in frame order then box order. Each pointer may be
+ * NULL (not written); shapes:
+ *   rotmat (N,24,3,3), pose (N,72) axis-angle radians, betas (N,10), cam_crop (N,3) = (s,tx,ty),
+ *   t_full (N,3) metres, bbox_info (N,3), focal (N,) pixels (CLIFF's single focal),
+ *   vertices (N,6890,3) metres (NULL skips the mesh: only the joints are skinned),
+ *   joints (N,45,3) metres, joints2d (N,45,2) pixels, all float32 in the full-image camera
+ *   frame; center (N,2) pixels and scale (N,) float64 (crop height = 200*scale pixels);
+ *   features (N,2048) float32. */
+typedef struct {
+    float *rotmat, *pose, *betas, *cam_crop, *t_full, *bbox_info, *focal;
+    float *vertices, *joints, *joints2d;
+    double *center, *scale;
+    float *features;  /* (N,2048) the encoder's output, or NULL */
+} cliff_estimate_out;
+
+/* All people of n_frames frames (a frame may have no boxes), one network batch. EINVAL names
+ * the frame and box at fault (bad image size, box not finite or inverted, crop window empty,
+ * camera not positive/finite) before any work is done. */
+CLIFF_API cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frames,
+                                            size_t n_frames, const cliff_estimate_out *out);
+/* Same for one frame. */
+CLIFF_API cliff_status cliff_estimate(cliff_estimator *est, const cliff_frame *frame,
+                                      const cliff_estimate_out *out);
 
 /* ---- rendering (render.c) ------------------------------------------------------------ */
 
-enum { CLIFF_RENDER_FRONT = 0, CLIFF_RENDER_SIDE = 1 };
+typedef enum { CLIFF_RENDER_FRONT = 0, CLIFF_RENDER_SIDE = 1 } cliff_render_view;
+
+typedef struct {
+    float fxfy[2], pp[2];   /* pinhole camera, pixels (fx, fy > 0) */
+    const float *colors;    /* (n_meshes, 3) RGB in [0, 1] */
+    float alpha;            /* in [0, 1] */
+    cliff_render_view view;
+} cliff_render_params;
+
+/* {fxfy 0 (must be set), pp 0, colors NULL (must be set), alpha 1, CLIFF_RENDER_FRONT}. */
+CLIFF_API cliff_render_params cliff_render_default_params(void);
 
 /* Draw meshes into an RGB image with a pinhole camera (OpenCV frame: x right, y down, z
  * forward; u = fx*X/Z + cx, v = fy*Y/Z + cy). One z-buffer for all meshes (correct occlusion
@@ -277,16 +406,17 @@ enum { CLIFF_RENDER_FRONT = 0, CLIFF_RENDER_SIDE = 1 };
  * rgb (height, width, 3) uint8, modified in place: covered pixels become
  *     round(alpha * 255 * colour * intensity + (1 - alpha) * rgb).
  * vertices (n_meshes, n_verts, 3) metres in the camera frame; faces (n_faces, 3) vertex
- * indices shared by all meshes; fxfy (2,), pp (2,) pixels; colors (n_meshes, 3) RGB in [0, 1];
- * alpha in [0, 1]. view = CLIFF_RENDER_SIDE first turns all meshes as the official demo's side
+ * indices shared by all meshes; params: camera, colours, alpha, view (cliff_render_params).
+ * view = CLIFF_RENDER_SIDE first turns all meshes as the official demo's side
  * view does: x' = -(z - cz), y' = y, z' = x + cz with cz the mean depth of all vertices (a
  * 90 degree turn about the vertical axis through their centre, moved onto the optical axis).
  * Fails (CLIFF_EINVAL) on sizes outside 1..32768, more than 65535 meshes, a face index out of
  * range, non-finite vertices, a non-positive focal length, colours or alpha outside [0, 1]. */
-CLIFF_API cliff_status cliff_render(uint8_t *rgb, int height, int width, const float *vertices,
-                                    size_t n_meshes, size_t n_verts, const int64_t *faces,
-                                    size_t n_faces, const float *fxfy, const float *pp,
-                                    const float *colors, float alpha, int view);
+CLIFF_API cliff_status cliff_render(uint8_t *rgb, size_t height, size_t width,
+                                    const float *vertices, size_t n_meshes, size_t n_verts,
+                                    const int64_t *faces, size_t n_faces,
+                                    const cliff_render_params *params);
+
 /* ---- fitting (fit.c) ----------------------------------------------------------------- */
 /* Per-person refinement of SMPL parameters against 2D keypoints (the annotator's step 2):
  * Levenberg-Marquardt on (axis-angle offsets phi_j of the 24 joint rotations from the initial
@@ -307,30 +437,40 @@ typedef struct {
     const int64_t *parents;
     const double *J0, *Jdirs, *vt, *vdirs, *vpose, *vweights;
 } cliff_fit_body;
-enum { CLIFF_ROBUST_NONE = 0, CLIFF_ROBUST_GEMAN_MCCLURE = 1, CLIFF_ROBUST_HUBER = 2 };
+typedef enum {
+    CLIFF_ROBUST_NONE = 0, CLIFF_ROBUST_GEMAN_MCCLURE = 1, CLIFF_ROBUST_HUBER = 2
+} cliff_robust_kind;
 typedef struct {
-    int max_iter;        /* LM iterations (>= 1) */
+    size_t max_iter;     /* LM iterations (>= 1) */
     double tol;          /* stop when the relative cost decrease of an accepted step is < tol */
-    int robust;          /* CLIFF_ROBUST_* */
+    cliff_robust_kind robust;
     double robust_scale; /* rho's scale, in units of sigma (normalised residual) */
     double sigma_rel;    /* 2D noise scale as a fraction of norm (the person's box height) */
     double w_root, w_pose, w_betas_init, w_shape, w_transl;
 } cliff_fit_options;
+/* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0}. */
+CLIFF_API cliff_fit_options cliff_fit_default_params(void);
 /* Per-person status codes written to stats[:,4]. */
-enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,
-       CLIFF_FIT_NOT_FINITE = 3, CLIFF_FIT_NOMEM = 4 };
-/* Fit n people (OpenMP over people). Inputs: R0 (n,24,3,3), betas0 (n,K), t0 (n,3) metres,
- * cam (n,3) = [focal, cx, cy] pixels, kp (n,M,3) = [u, v, conf] pixels, kp_joint (M,) model
- * joint of each keypoint (-1 = unused), norm (n,) pixels.
- * Outputs: R (n,24,3,3), betas (n,K), t (n,3), phi (n,24,3) (the fitted offsets), stats (n,5) =
+typedef enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,
+               CLIFF_FIT_NOT_FINITE = 3, CLIFF_FIT_NOMEM = 4 } cliff_fit_status;
+/* The people to fit: R0 (n,24,3,3), betas0 (n,K), t0 (n,3) metres, cam (n,3) = [focal, cx, cy]
+ * pixels, kp (n,M,3) = [u, v, conf] pixels, kp_joint (M,) model joint of each keypoint
+ * (-1 = unused), norm (n,) pixels. */
+typedef struct {
+    size_t n, M;
+    const double *R0, *betas0, *t0, *cam, *kp, *norm;
+    const int64_t *kp_joint;
+} cliff_fit_input;
+/* R (n,24,3,3), betas (n,K), t (n,3), phi (n,24,3) (the fitted offsets), stats (n,5) =
  * [initial and final confidence-weighted mean reprojection error (px), iterations, converged
- * (0/1), status (CLIFF_FIT_*)]. A person whose status is not OK keeps its initial parameters. */
+ * (0/1), status (cliff_fit_status)]. */
+typedef struct {
+    double *R, *betas, *t, *phi, *stats;
+} cliff_fit_output;
+/* Fit in->n people (OpenMP over people); opt NULL = cliff_fit_default_params(). A person whose
+ * status is not OK keeps its initial parameters. */
 CLIFF_API cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *opt,
-                                        size_t n, const double *R0, const double *betas0,
-                                        const double *t0, const double *cam, size_t M,
-                                        const double *kp, const int64_t *kp_joint,
-                                        const double *norm, double *R, double *betas, double *t,
-                                        double *phi, double *stats);
+                                        const cliff_fit_input *in, const cliff_fit_output *out);
 /* One person's model joints, their projections and analytic Jacobians with respect to the
  * P = 72 + K + 3 parameters (phi (24,3), betas (K), t (3)) at R_j = R0_j * Exp(phi_j).
  * R0 (24,3,3), phi (24,3), betas (K), t (3), cam (3) -> joints (NJ,3) metres, uv (NJ,2) pixels,

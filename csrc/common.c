@@ -65,3 +65,5 @@ const char *cliff_dnnl_isa(void) {
 
 const float cliff_imagenet_mean[3] = {(float)0.485, (float)0.456, (float)0.406};
 const float cliff_imagenet_std[3] = {(float)0.229, (float)0.224, (float)0.225};
+
+int cliff_api_version(void) { return CLIFF_API_VERSION; }

@@ -16,4 +16,8 @@ void cliff_free(void *p);
  * start of every entry point that runs OpenMP or oneDNN work. */
 int cliff_threads(void);
 
+/* crop.c: EINVAL (message "<what>[i]: ...") unless the official crop window of (cx, cy, scale)
+ * is valid for cliff_crop_center_scale (finite, scale > 0, not empty, at most 2^24 a side). */
+cliff_status cliff_crop_check_box(double cx, double cy, double scale, const char *what, size_t i);
+
 #endif

@@ -10,7 +10,7 @@
  *    x border clamping with zero weight, y rows clamped with unchanged weights, horizontal pass
  *    then vertical pass, each as two float products and one float sum), the same-size copy
  *    and the exact-2x INTER_AREA mean;
- *    with CLIFF_CROP_IPP, the resize of OpenCV builds with Intel IPP instead (float64 source
+ *    with CLIFF_RESIZE_IPP, the resize of OpenCV builds with Intel IPP instead (float64 source
  *    coordinates, s0 + a*(s1 - s0) fused), which is what PyPI's OpenCV computes on x86;
  *  - normalisation: (v / 255 - mean_c) / std_c in float32 with float32 constants.
  * This file is compiled with -std=c11, where GCC does not contract a*b+c into FMAs: OpenCV's
@@ -95,6 +95,11 @@ static cliff_status make_window(double cx, double cy, double scale, size_t i, co
                 : (win->w == 2 * CW && win->h == 2 * CH) ? MODE_AREA2
                                                           : MODE_LINEAR;
     return CLIFF_OK;
+}
+
+cliff_status cliff_crop_check_box(double cx, double cy, double scale, const char *what, size_t i) {
+    window w;
+    return make_window(cx, cy, scale, i, what, &w);
 }
 
 typedef struct {
@@ -282,11 +287,12 @@ static void rows_linear(const source *s, const window *win, size_t i, int y0, in
     }
 }
 
-static cliff_status crop_windows(const uint8_t *image, size_t height, size_t width, int bgr,
-                                 const window *wins, size_t n, int flags, float *out) {
+static cliff_status crop_windows(const uint8_t *image, size_t height, size_t width,
+                                 const window *wins, size_t n, const cliff_crop_params *p,
+                                 float *out) {
     source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2},
-                (flags & CLIFF_CROP_NHWC) != 0, (flags & CLIFF_CROP_IPP) != 0};
-    if (bgr) s.chan[0] = 2, s.chan[2] = 0;
+                p->layout == CLIFF_LAYOUT_NHWC_F32, p->resize == CLIFF_RESIZE_IPP};
+    if (p->bgr) s.chan[0] = 2, s.chan[2] = 0;
     const int per = CH / ROWS_PER_TASK;
     const long long tasks = (long long)n * per;
     omp_set_num_threads(cliff_threads());
@@ -302,11 +308,19 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
     return CLIFF_OK;
 }
 
-static cliff_status check_image(const uint8_t *image, size_t height, size_t width, int flags,
-                                float *out, size_t n) {
-    if (flags & ~(CLIFF_CROP_NHWC | CLIFF_CROP_IPP))
-        return cliff_fail(CLIFF_EINVAL, "flags: expected CLIFF_CROP_NCHW or CLIFF_CROP_NHWC, "
-                          "optionally | CLIFF_CROP_IPP, got %d", flags);
+cliff_crop_params cliff_crop_default_params(void) {
+    return (cliff_crop_params){.rescale = 1.1, .layout = CLIFF_LAYOUT_NCHW_F32,
+                               .resize = CLIFF_RESIZE_IPP, .bgr = false};
+}
+
+static cliff_status check_image(const uint8_t *image, size_t height, size_t width,
+                                const cliff_crop_params *p, float *out, size_t n) {
+    if (p->layout != CLIFF_LAYOUT_NCHW_F32 && p->layout != CLIFF_LAYOUT_NHWC_F32)
+        return cliff_fail(CLIFF_EINVAL, "layout: the crop writes CLIFF_LAYOUT_NCHW_F32 or "
+                          "CLIFF_LAYOUT_NHWC_F32, got %d", (int)p->layout);
+    if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP)
+        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, "
+                          "got %d", (int)p->resize);
     if (height == 0 || width == 0)
         return cliff_fail(CLIFF_EINVAL, "image: empty (%zu x %zu pixels)", height, width);
     if (height > (size_t)1 << 31 || width > (size_t)1 << 31)
@@ -315,25 +329,31 @@ static cliff_status check_image(const uint8_t *image, size_t height, size_t widt
     return CLIFF_OK;
 }
 
-cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width, int bgr,
+cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t width,
                                      const double *center, const double *scale, size_t n,
-                                     int flags, float *out) {
-    cliff_status st = check_image(image, height, width, flags, out, n);
+                                     const cliff_crop_params *params, float *out) {
+    const cliff_crop_params defaults = cliff_crop_default_params();
+    const cliff_crop_params *p = params ? params : &defaults;
+    cliff_status st = check_image(image, height, width, p, out, n);
     if (st) return st;
     if (n == 0) return CLIFF_OK;
     window *wins = cliff_alloc(n * sizeof *wins);
     if (!wins) return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu windows", n);
     for (size_t i = 0; i < n && !st; i++)
         st = make_window(center[2 * i], center[2 * i + 1], scale[i], i, "center/scale", &wins[i]);
-    if (!st) st = crop_windows(image, height, width, bgr, wins, n, flags, out);
+    if (!st) st = crop_windows(image, height, width, wins, n, p, out);
     cliff_free(wins);
     return st;
 }
 
-static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
-                               const double *x64, const float *x32, size_t n, double rescale,
-                               int flags, float *out, double *center, double *scale) {
-    cliff_status st = check_image(image, height, width, flags, out, n);
+static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width,
+                               const double *x64, const float *x32, size_t n,
+                               const cliff_crop_params *params, float *out, double *center,
+                               double *scale) {
+    const cliff_crop_params defaults = cliff_crop_default_params();
+    const cliff_crop_params *p = params ? params : &defaults;
+    const double rescale = p->rescale;
+    cliff_status st = check_image(image, height, width, p, out, n);
     if (st) return st;
     if (!(isfinite(rescale) && rescale > 0))
         return cliff_fail(CLIFF_EINVAL, "rescale: expected a finite number > 0, got %g", rescale);
@@ -359,7 +379,7 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
     else cliff_boxes_to_center_scale_f32in(x32, n, rescale, c, sc);
     for (size_t i = 0; i < n && !st; i++)
         st = make_window(c[2 * i], c[2 * i + 1], sc[i], i, "xyxy", &wins[i]);
-    if (!st) st = crop_windows(image, height, width, bgr, wins, n, flags, out);
+    if (!st) st = crop_windows(image, height, width, wins, n, p, out);
     if (!st && center) memcpy(center, c, n * 2 * sizeof(double));
     if (!st && scale) memcpy(scale, sc, n * sizeof(double));
     cliff_free(wins);
@@ -367,16 +387,14 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
     return st;
 }
 
-cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width, int bgr,
-                              const double *xyxy, size_t n, double rescale, int flags,
+cliff_status cliff_crop_boxes(const uint8_t *image, size_t height, size_t width,
+                              const double *xyxy, size_t n, const cliff_crop_params *params,
                               float *out, double *center, double *scale) {
-    return crop_boxes(image, height, width, bgr, xyxy, NULL, n, rescale, flags, out, center,
-                      scale);
+    return crop_boxes(image, height, width, xyxy, NULL, n, params, out, center, scale);
 }
 
-cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width, int bgr,
-                                    const float *xyxy, size_t n, double rescale, int flags,
+cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t height, size_t width,
+                                    const float *xyxy, size_t n, const cliff_crop_params *params,
                                     float *out, double *center, double *scale) {
-    return crop_boxes(image, height, width, bgr, NULL, xyxy, n, rescale, flags, out, center,
-                      scale);
+    return crop_boxes(image, height, width, NULL, xyxy, n, params, out, center, scale);
 }

@@ -321,7 +321,7 @@ typedef struct {
     double *scratch, *joints, *uv, *dJ, *duv;
 } person;
 
-static double rho(int kind, double c, double sq, double *drho) {
+static double rho(cliff_robust_kind kind, double c, double sq, double *drho) {
     double c2 = c * c;
     switch (kind) {
     case CLIFF_ROBUST_GEMAN_MCCLURE: {
@@ -458,7 +458,8 @@ static int fit_one(person *pp, double *x, double *st, double *work) {
     if (!isfinite(cost)) return CLIFF_FIT_BEHIND_CAMERA;
     st[0] = err0;
     double lambda = 1e-3;
-    int it = 0, converged = 0;
+    size_t it = 0;
+    int converged = 0;
     for (it = 0; it < pp->o->max_iter && !converged; it++) {
         int accepted = 0;
         for (int tries = 0; tries < 12 && !accepted; tries++) {
@@ -491,16 +492,29 @@ static int fit_one(person *pp, double *x, double *st, double *work) {
     return CLIFF_FIT_OK;
 }
 
-cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *opt, size_t n,
-                              const double *R0, const double *betas0, const double *t0,
-                              const double *cam, size_t M, const double *kp,
-                              const int64_t *kp_joint, const double *norm, double *R,
-                              double *betas, double *t, double *phi, double *stats) {
-    if (!body || !opt || (n && (!R0 || !betas0 || !t0 || !cam || !kp || !norm || !R || !betas ||
-                                !t || !phi || !stats)) || (M && !kp_joint))
+cliff_fit_options cliff_fit_default_params(void) {
+    return (cliff_fit_options){.max_iter = 30, .tol = 1e-6, .robust = CLIFF_ROBUST_GEMAN_MCCLURE,
+                               .robust_scale = 3.0, .sigma_rel = 0.01, .w_root = 0.0,
+                               .w_pose = 0.0, .w_betas_init = 0.0, .w_shape = 0.0,
+                               .w_transl = 0.0};
+}
+
+cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *options,
+                              const cliff_fit_input *in, const cliff_fit_output *out) {
+    if (!body || !in || !out) return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
+    const cliff_fit_options defaults = cliff_fit_default_params();
+    const cliff_fit_options *opt = options ? options : &defaults;
+    const size_t n = in->n, M = in->M;
+    const double *R0 = in->R0, *betas0 = in->betas0, *t0 = in->t0, *cam = in->cam, *kp = in->kp,
+                 *norm = in->norm;
+    const int64_t *kp_joint = in->kp_joint;
+    double *R = out->R, *betas = out->betas, *t = out->t, *phi = out->phi, *stats = out->stats;
+    if ((n && (!R0 || !betas0 || !t0 || !cam || !kp || !norm || !R || !betas || !t || !phi ||
+               !stats)) || (M && !kp_joint))
         return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
     if (opt->max_iter < 1 || !(opt->tol >= 0) || !(opt->sigma_rel > 0) || !(opt->robust_scale > 0) ||
-        opt->robust < 0 || opt->robust > 2 || !(opt->w_root >= 0) || !(opt->w_pose >= 0) ||
+        (opt->robust != CLIFF_ROBUST_NONE && opt->robust != CLIFF_ROBUST_GEMAN_MCCLURE &&
+         opt->robust != CLIFF_ROBUST_HUBER) || !(opt->w_root >= 0) || !(opt->w_pose >= 0) ||
         !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
         return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: invalid options (max_iter >= 1, "
                                         "tol >= 0, sigma_rel > 0, robust_scale > 0, weights >= 0)");

@@ -106,7 +106,7 @@ void FN(cliff_axis_angle_to_rotmat)(const T *aa, size_t n, T *R) {
 /* Official demo (float32 there):
  *   [0] = ((cx - px) / f) * 2.8,  [1] = ((cy - py) / f) * 2.8,  [2] = (b - 0.24 f) / (0.06 f)
  * paper form: [(cx - px) / f, (cy - py) / f, b / f]. */
-void FN(cliff_bbox_info)(const T *box, const T *pp, const T *focal, size_t n, int form, T *out) {
+void FN(cliff_bbox_info)(const T *box, const T *pp, const T *focal, size_t n, cliff_bbox_form form, T *out) {
     for (size_t i = 0; i < n; i++) {
         const T *bx = box + 3 * i;
         T f = focal[i], *o = out + 3 * i;

@@ -240,12 +240,12 @@ static void side_transform(const float *v, size_t n, float *out) {
     }
 }
 
-static cliff_status check_args(int height, int width, const float *vertices, size_t n_meshes,
+static cliff_status check_args(size_t height, size_t width, const float *vertices, size_t n_meshes,
                                size_t n_verts, const int64_t *faces, size_t n_faces,
                                const float *fxfy, const float *pp, const float *colors,
                                float alpha) {
     if (height < 1 || width < 1 || height > MAX_SIDE || width > MAX_SIDE)
-        return cliff_fail(CLIFF_EINVAL, "image: expected 1..%d pixels per side, got %d x %d",
+        return cliff_fail(CLIFF_EINVAL, "image: expected 1..%d pixels per side, got %zu x %zu",
                           MAX_SIDE, height, width);
     if (n_meshes > MAX_MESHES)
         return cliff_fail(CLIFF_EINVAL, "vertices: at most %d meshes, got %zu", MAX_MESHES,
@@ -274,15 +274,22 @@ static cliff_status check_args(int height, int width, const float *vertices, siz
     return CLIFF_OK;
 }
 
-cliff_status cliff_render(uint8_t *rgb, int height, int width, const float *vertices,
+cliff_render_params cliff_render_default_params(void) {
+    return (cliff_render_params){.fxfy = {0, 0}, .pp = {0, 0}, .colors = NULL, .alpha = 1.0f,
+                                 .view = CLIFF_RENDER_FRONT};
+}
+
+cliff_status cliff_render(uint8_t *rgb, size_t height, size_t width, const float *vertices,
                           size_t n_meshes, size_t n_verts, const int64_t *faces, size_t n_faces,
-                          const float *fxfy, const float *pp, const float *colors, float alpha,
-                          int view) {
-    if (!rgb || !fxfy || !pp || (n_meshes && (!vertices || !colors || (n_faces && !faces))))
+                          const cliff_render_params *params) {
+    if (!rgb || !params || (n_meshes && (!vertices || !params->colors || (n_faces && !faces))))
         return cliff_fail(CLIFF_EINVAL, "cliff_render: NULL argument");
+    const float *fxfy = params->fxfy, *pp = params->pp, *colors = params->colors;
+    const float alpha = params->alpha;
+    const cliff_render_view view = params->view;
     if (view != CLIFF_RENDER_FRONT && view != CLIFF_RENDER_SIDE)
         return cliff_fail(CLIFF_EINVAL,
-                          "view: expected CLIFF_RENDER_FRONT or CLIFF_RENDER_SIDE, got %d", view);
+                          "view: expected CLIFF_RENDER_FRONT or CLIFF_RENDER_SIDE, got %d", (int)view);
     cliff_status st = check_args(height, width, vertices, n_meshes, n_verts, faces, n_faces, fxfy,
                                  pp, colors, alpha);
     if (st != CLIFF_OK || n_meshes == 0 || n_faces == 0) return st;

@@ -218,7 +218,7 @@ static panel_fn choose_kernel(void) {
 
 void cliff_smpl_vertex_joint_ids(int32_t *ids) { memcpy(ids, vertex_joint_ids, sizeof vertex_joint_ids); }
 
-int cliff_smpl_num_betas(const cliff_smpl *m) { return m ? m->K : 0; }
+size_t cliff_smpl_num_betas(const cliff_smpl *m) { return m ? (size_t)m->K : 0; }
 
 void cliff_smpl_free(cliff_smpl *m) {
     if (!m) return;
@@ -246,15 +246,15 @@ static double dir_value(const double *shapedirs, const double *posedirs, int K, 
     return f < K ? shapedirs[((size_t)v * 3 + c) * K + f] : posedirs[((size_t)v * 3 + c) * NP + f - K];
 }
 
-cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs, int num_betas,
+cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs, size_t num_betas,
                                const double *posedirs, const double *J_regressor,
                                const double *weights, const int64_t *parents, cliff_smpl **out) {
     if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: out is NULL");
     *out = NULL;
     if (!v_template || !posedirs || !J_regressor || !weights || !parents || (num_betas > 0 && !shapedirs))
         return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: a model array is NULL");
-    if (num_betas < 0 || num_betas > MAX_BETAS)
-        return cliff_fail(CLIFF_EINVAL, "num_betas: expected 0..%d, got %d", MAX_BETAS, num_betas);
+    if (num_betas > MAX_BETAS)
+        return cliff_fail(CLIFF_EINVAL, "num_betas: expected 0..%d, got %zu", MAX_BETAS, num_betas);
     if (parents[0] != -1)
         return cliff_fail(CLIFF_EINVAL, "parents: the root (joint 0) must have parent -1, got %lld",
                           (long long)parents[0]);
@@ -262,7 +262,7 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
         if (parents[j] < 0 || parents[j] >= j)
             return cliff_fail(CLIFF_EINVAL, "parents: joint %d has parent %lld; expected a parent "
                               "index in [0, %d) (joints in topological order)", j, (long long)parents[j], j);
-    const int K = num_betas, F = K + NP;
+    const int K = (int)num_betas, F = K + NP;
     struct { const char *name; const double *p; size_t n; } arrays[] = {
         {"v_template", v_template, (size_t)V * 3}, {"shapedirs", shapedirs, (size_t)V * 3 * K},
         {"posedirs", posedirs, (size_t)V * 3 * NP}, {"J_regressor", J_regressor, (size_t)J * V},
@@ -438,12 +438,13 @@ static void vertex_joints_only(const cliff_smpl *m, const float *feat, const flo
 }
 
 cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, const float *betas,
-                                int k, const float *transl, float *vertices, float *joints,
+                                size_t num_k, const float *transl, float *vertices, float *joints,
                                 float *joints_rest) {
     if (!m) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: model is NULL");
-    if (k < 0 || k > m->K)
-        return cliff_fail(CLIFF_EINVAL, "betas: expected at most %d components (the model's num_betas), got %d",
-                          m->K, k);
+    if (num_k > (size_t)m->K)
+        return cliff_fail(CLIFF_EINVAL, "betas: expected at most %d components (the model's num_betas), got %zu",
+                          m->K, num_k);
+    const int k = (int)num_k;
     if (n == 0) return CLIFF_OK;
     if (!rotmats || !joints || (k > 0 && !betas))
         return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: rotmats, joints (and betas when k > 0) are required");

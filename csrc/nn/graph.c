@@ -112,11 +112,11 @@ static cliff_status need(const nn_array *arrs, size_t n, const char *name, int n
                          const int64_t *shape, const nn_array **out) {
     const nn_array *a = nn_find(arrs, n, name);
     if (!a) return cliff_fail(CLIFF_EINVAL, "missing checkpoint key '%s'", name);
-    int ok = a->ndim == ndim;
+    int ok = a->ndim == (size_t)ndim;
     for (int i = 0; ok && i < ndim; i++) ok = a->shape[i] == shape[i];
     if (!ok) {
         char got[64] = "", want[64] = "";
-        for (int i = 0; i < a->ndim && i < 4; i++)
+        for (size_t i = 0; i < a->ndim && i < 4; i++)
             snprintf(got + strlen(got), sizeof got - strlen(got), i ? ", %lld" : "%lld", (long long)a->shape[i]);
         for (int i = 0; i < ndim; i++)
             snprintf(want + strlen(want), sizeof want - strlen(want), i ? ", %lld" : "%lld", (long long)shape[i]);

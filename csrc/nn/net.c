@@ -11,7 +11,7 @@
 #include <malloc.h>
 #endif
 
-#define MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
+#define MAX_BATCH NN_MAX_BATCH
 
 struct cliff_net {
     pthread_mutex_t lock;
@@ -19,14 +19,15 @@ struct cliff_net {
     nn_regressor reg;
 };
 
-cliff_status cliff_net_create(const char *backbone, int precision, const cliff_array *arrays,
+cliff_status cliff_net_create(const char *backbone, cliff_precision precision, const cliff_array *arrays,
                               size_t n_arrays, void (*release)(void *ctx, size_t index),
                               void *release_ctx, cliff_net **out) {
     *out = NULL;
-    if (precision != CLIFF_FP32 && precision != CLIFF_BF16)
+    if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_net_create: out is NULL");
+    if (precision != CLIFF_PRECISION_FP32 && precision != CLIFF_PRECISION_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
     if (!backbone) return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50'");
-    if (precision == CLIFF_BF16 && !nn_bf16_supported())
+    if (precision == CLIFF_PRECISION_BF16 && !nn_bf16_supported())
         return cliff_fail(CLIFF_EINVAL, "precision 'bf16' needs a CPU with AVX-512 (oneDNN reports '%s'); use 'fp32'",
                           cliff_dnnl_isa());
     omp_set_num_threads(cliff_threads());
@@ -34,7 +35,7 @@ cliff_status cliff_net_create(const char *backbone, int precision, const cliff_a
     if (!net) return cliff_fail(CLIFF_ENOMEM, "out of memory");
     const nn_array *arrs = (const nn_array *)arrays; /* same layout */
     _Static_assert(sizeof(nn_array) == sizeof(cliff_array), "nn_array mirrors cliff_array");
-    cliff_status st = nn_model_init(&net->model, backbone, precision == CLIFF_BF16 ? NN_BF16 : NN_F32,
+    cliff_status st = nn_model_init(&net->model, backbone, precision == CLIFF_PRECISION_BF16 ? NN_BF16 : NN_F32,
                                     arrs, n_arrays, release, release_ctx);
     if (st) {
         free(net);
@@ -81,17 +82,19 @@ static inline uint16_t to_bf16(float f) {
 }
 
 /* Write n crops into the plan's NHWC input tensor. */
-static void load_input(void *dst, nn_dtype dt, const void *crops, int layout, size_t n) {
+static void load_input(void *dst, nn_dtype dt, const void *crops, cliff_layout layout, size_t n) {
     const float *mean = cliff_imagenet_mean, *std = cliff_imagenet_std;
-    const size_t H = CLIFF_CROP_H, W = CLIFF_CROP_W, plane = H * W;
+    const size_t H = CLIFF_CROP_HEIGHT, W = CLIFF_CROP_WIDTH, plane = H * W;
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t i = 0; i < n; i++)
         for (size_t y = 0; y < H; y++) {
-            float row[CLIFF_CROP_W * 3];
-            if (layout == CLIFF_CROPS_NCHW_F32) {
+            float row[CLIFF_CROP_WIDTH * 3];
+            if (layout == CLIFF_LAYOUT_NCHW_F32) {
                 const float *s = (const float *)crops + i * 3 * plane + y * W;
                 for (size_t x = 0; x < W; x++)
                     for (int c = 0; c < 3; c++) row[x * 3 + c] = s[c * plane + x];
+            } else if (layout == CLIFF_LAYOUT_NHWC_F32) {
+                memcpy(row, (const float *)crops + (i * plane + y * W) * 3, sizeof row);
             } else {
                 const uint8_t *s = (const uint8_t *)crops + (i * plane + y * W) * 3;
                 for (size_t x = 0; x < W; x++)
@@ -105,15 +108,48 @@ static void load_input(void *dst, nn_dtype dt, const void *crops, int layout, si
         }
 }
 
-cliff_status cliff_net_run(cliff_net *net, const void *crops, int layout, size_t n,
-                           const float *bbox_info, int n_iter, float *features, float *pose6d,
-                           float *betas, float *cam) {
+/* The input of cliff_net_run: caller crops in any layout, copied (and converted) in. */
+typedef struct {
+    const void *crops;
+    cliff_layout layout;
+    size_t item_bytes;
+    nn_dtype dt;
+} crops_input;
+
+typedef cliff_status (*fill_any_fn)(void *ctx, size_t i0, size_t b, void *dst, nn_dtype dt);
+
+static cliff_status fill_crops(void *ctx, size_t i0, size_t b, void *dst, nn_dtype dt) {
+    const crops_input *in = ctx;
+    load_input(dst, dt, (const char *)in->crops + i0 * in->item_bytes, in->layout, b);
+    return CLIFF_OK;
+}
+
+/* A caller's float32 NHWC fill: straight into the input tensor (f32), or staged (bf16). */
+typedef struct {
+    nn_fill_fn fill;
+    void *ctx;
+    float *stage; /* MAX_BATCH crops, bf16 engines only */
+} f32_input;
+
+static cliff_status fill_f32(void *ctx, size_t i0, size_t b, void *dst, nn_dtype dt) {
+    const f32_input *in = ctx;
+    if (dt == NN_F32) return in->fill(in->ctx, i0, b, (float *)dst);
+    cliff_status st = in->fill(in->ctx, i0, b, in->stage);
+    if (st) return st;
+    const size_t count = b * 3 * CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH;
+    uint16_t *d = dst;
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < count; k++) d[k] = to_bf16(in->stage[k]);
+    return CLIFF_OK;
+}
+
+static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void *ctx,
+                               const float *bbox_info, size_t n_iter, float *features,
+                               float *pose6d, float *betas, float *cam) {
     if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
-    if (layout != CLIFF_CROPS_NCHW_F32 && layout != CLIFF_CROPS_NHWC_U8)
-        return cliff_fail(CLIFF_EINVAL, "crops: unknown layout %d", layout);
     int want_reg = pose6d || betas || cam;
     if (want_reg && !bbox_info) return cliff_fail(CLIFF_EINVAL, "bbox_info is required for the regressor");
-    if (n_iter < 0 || n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %d", n_iter);
+    if (n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %zu", n_iter);
     if (n == 0) return CLIFF_OK;
     cliff_status st = CLIFF_OK;
     float *feat = features, *state = NULL;
@@ -123,19 +159,17 @@ cliff_status cliff_net_run(cliff_net *net, const void *crops, int layout, size_t
         st = cliff_fail(CLIFF_ENOMEM, "out of memory");
         goto done;
     }
-    size_t in_item = layout == CLIFF_CROPS_NCHW_F32 ? 3 * CLIFF_CROP_H * CLIFF_CROP_W * sizeof(float)
-                                                    : 3 * CLIFF_CROP_H * CLIFF_CROP_W;
     pthread_mutex_lock(&net->lock);
     omp_set_num_threads(cliff_threads());
     for (size_t i0 = 0; i0 < n && !st; i0 += MAX_BATCH) {
         size_t b = n - i0 < MAX_BATCH ? n - i0 : MAX_BATCH;
         nn_plan *p;
         if ((st = nn_model_plan(&net->model, (int)b, &p))) break;
-        load_input(nn_plan_input(&net->model, p), net->model.dt, (const char *)crops + i0 * in_item, layout, b);
+        if ((st = fill(ctx, i0, b, nn_plan_input(&net->model, p), net->model.dt))) break;
         if ((st = nn_plan_run(&net->model, p))) break;
         memcpy(feat + i0 * NN_FEAT, nn_plan_output(&net->model, p), b * NN_FEAT * sizeof(float));
     }
-    if (!st && want_reg) nn_regressor_run(&net->reg, feat, bbox_info, n, n_iter, state);
+    if (!st && want_reg) nn_regressor_run(&net->reg, feat, bbox_info, n, (int)n_iter, state);
     pthread_mutex_unlock(&net->lock);
     if (!st && want_reg)
         for (size_t i = 0; i < n; i++) {
@@ -150,9 +184,40 @@ done:
     return st;
 }
 
-int cliff_net_num_layers(const cliff_net *net) { return net->model.g.nl; }
+cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_layout layout, size_t n,
+                           const float *bbox_info, size_t n_iter, float *features, float *pose6d,
+                           float *betas, float *cam) {
+    if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
+    const size_t px = 3 * (size_t)CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH;
+    crops_input in = {crops, layout, 0, net->model.dt};
+    if (layout == CLIFF_LAYOUT_NCHW_F32 || layout == CLIFF_LAYOUT_NHWC_F32)
+        in.item_bytes = px * sizeof(float);
+    else if (layout == CLIFF_LAYOUT_NHWC_U8)
+        in.item_bytes = px;
+    else
+        return cliff_fail(CLIFF_EINVAL, "crops: unknown layout %d", (int)layout);
+    if (n && !crops) return cliff_fail(CLIFF_EINVAL, "crops: NULL");
+    return run_chunks(net, n, fill_crops, &in, bbox_info, n_iter, features, pose6d, betas, cam);
+}
 
-void cliff_net_layer(const cliff_net *net, int i, const char **name, const char **kind, const char **impl) {
+cliff_status nn_net_run_fill(cliff_net *net, size_t n, nn_fill_fn fill, void *ctx,
+                             const float *bbox_info, size_t n_iter, float *features,
+                             float *pose6d, float *betas, float *cam) {
+    if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
+    f32_input in = {fill, ctx, NULL};
+    if (net->model.dt != NN_F32 && n) {
+        size_t b = n < MAX_BATCH ? n : MAX_BATCH;
+        in.stage = cliff_alloc(b * 3 * (size_t)CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH * sizeof(float));
+        if (!in.stage) return cliff_fail(CLIFF_ENOMEM, "out of memory");
+    }
+    cliff_status st = run_chunks(net, n, fill_f32, &in, bbox_info, n_iter, features, pose6d, betas, cam);
+    cliff_free(in.stage);
+    return st;
+}
+
+size_t cliff_net_num_layers(const cliff_net *net) { return (size_t)net->model.g.nl; }
+
+void cliff_net_layer(const cliff_net *net, size_t i, const char **name, const char **kind, const char **impl) {
     static const char *kinds[] = {"?", "conv", "maxpool", "avgpool", "upsample"};
     const nn_layer *L = &net->model.g.l[i];
     *name = L->name;
@@ -165,7 +230,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, double *ms) {
+cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms) {
     if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
     if (n < 1 || n > MAX_BATCH) return cliff_fail(CLIFF_EINVAL, "n: expected 1..%d", MAX_BATCH);
     if (reps < 1) reps = 1;
@@ -180,13 +245,13 @@ cliff_status cliff_net_profile(cliff_net *net, size_t n, int reps, double *ms) {
     nn_plan *p;
     cliff_status st = nn_model_plan(&net->model, (int)n, &p);
     if (!st) {
-        memset(nn_plan_input(&net->model, p), 0, n * 3 * CLIFF_CROP_H * CLIFF_CROP_W * nn_dtype_size(net->model.dt));
+        memset(nn_plan_input(&net->model, p), 0, n * 3 * CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH * nn_dtype_size(net->model.dt));
         st = nn_plan_run(&net->model, p); /* warm-up */
     }
-    for (int r = 0; r < reps && !st; r++) st = nn_plan_profile(&net->model, p, all + (size_t)r * nl);
+    for (size_t r = 0; r < reps && !st; r++) st = nn_plan_profile(&net->model, p, all + (size_t)r * nl);
     pthread_mutex_unlock(&net->lock);
     for (int i = 0; i < nl && !st; i++) {
-        for (int r = 0; r < reps; r++) col[r] = all[(size_t)r * nl + i];
+        for (size_t r = 0; r < reps; r++) col[r] = all[(size_t)r * nl + i];
         qsort(col, reps, sizeof *col, cmp_double);
         ms[i] = reps % 2 ? col[reps / 2] : 0.5 * (col[reps / 2 - 1] + col[reps / 2]);
     }

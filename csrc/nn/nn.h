@@ -122,7 +122,8 @@ typedef struct {
     nn_prim **prims;  /* per layer */
 } nn_plan;
 
-#define NN_MAX_PLANS 4
+#define NN_MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
+#define NN_MAX_PLANS NN_MAX_BATCH /* one cached plan per chunk size: none is ever rebuilt */
 typedef struct {
     nn_graph g;
     nn_engine *e;
@@ -141,7 +142,7 @@ typedef struct {
 /* A named float32 array from the checkpoint. */
 typedef struct {
     const char *name;
-    int ndim;
+    size_t ndim;
     int64_t shape[4];
     const float *data;
 } nn_array;
@@ -178,5 +179,15 @@ void nn_regressor_free(nn_regressor *r);
 /* feat (n, 2048), bbox (n, 3) -> state (n, 157) = [pose6d 144 | betas 10 | cam 3]. */
 void nn_regressor_run(const nn_regressor *r, const float *feat, const float *bbox, size_t n,
                       int n_iter, float *state);
+
+/* ---- net.c: running a cliff_net with a caller that writes the input ------------------- */
+
+/* Writes crops i0 .. i0 + b - 1 as (b, 256, 192, 3) NHWC float32 normalised into dst. */
+typedef cliff_status (*nn_fill_fn)(void *ctx, size_t i0, size_t b, float *dst);
+/* cliff_net_run with the input produced by `fill` chunk by chunk, straight into the plan's
+ * input tensor when the engine computes in float32 (through one staging chunk for bf16). */
+cliff_status nn_net_run_fill(cliff_net *net, size_t n, nn_fill_fn fill, void *ctx,
+                             const float *bbox_info, size_t n_iter, float *features,
+                             float *pose6d, float *betas, float *cam);
 
 #endif

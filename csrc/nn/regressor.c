@@ -20,10 +20,10 @@ static cliff_status get(const nn_array *arrs, size_t n, const char *name, int64_
     const nn_array *a = nn_find(arrs, n, name);
     if (!a) return cliff_fail(CLIFF_EINVAL, "missing checkpoint key '%s'", name);
     int64_t cnt = 1;
-    for (int i = 0; i < a->ndim; i++) cnt *= a->shape[i];
+    for (size_t i = 0; i < a->ndim; i++) cnt *= a->shape[i];
     int ok = d1 ? (a->ndim == 2 && a->shape[0] == d0 && a->shape[1] == d1) : (a->ndim == 1 && a->shape[0] == d0);
     if (!ok)
-        return cliff_fail(CLIFF_EINVAL, "checkpoint key '%s' has %lld elements in %d dims, expected shape (%lld%s%lld)",
+        return cliff_fail(CLIFF_EINVAL, "checkpoint key '%s' has %lld elements in %zu dims, expected shape (%lld%s%lld)",
                           name, (long long)cnt, a->ndim, (long long)d0, d1 ? ", " : "", (long long)(d1 ? d1 : 0));
     *out = a->data;
     return CLIFF_OK;

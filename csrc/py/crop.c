@@ -13,17 +13,17 @@ static PyArrayObject *image_array(PyObject *obj) {
     PyArrayObject *p = (PyArrayObject *)probe;
     if (PyArray_TYPE(p) != NPY_UINT8) {
         PyObject *dt = PyObject_Str((PyObject *)PyArray_DESCR(p));
-        PyErr_Format(PyExc_TypeError, "image: expected dtype uint8 (pixel values 0..255), got %S; "
-                     "convert with np.clip(x, 0, 255).astype(np.uint8) if that is what you mean",
-                     dt ? dt : Py_None);
+        if (dt) /* else: the exception of PyObject_Str stands (one exception per failure) */
+            PyErr_Format(PyExc_TypeError, "image: expected dtype uint8 (pixel values 0..255), got %S; "
+                         "convert with np.clip(x, 0, 255).astype(np.uint8) if that is what you mean",
+                         dt);
         Py_XDECREF(dt);
         Py_DECREF(probe);
         return NULL;
     }
     if (PyArray_NDIM(p) != 3 || PyArray_DIM(p, 2) != 3) {
         PyObject *shape = PyObject_GetAttrString(probe, "shape");
-        PyErr_Format(PyExc_ValueError, "image: expected shape (H, W, 3), got %S",
-                     shape ? shape : Py_None);
+        if (shape) PyErr_Format(PyExc_ValueError, "image: expected shape (H, W, 3), got %S", shape);
         Py_XDECREF(shape);
         Py_DECREF(probe);
         return NULL;
@@ -50,8 +50,9 @@ static PyArrayObject *boxes_array(PyObject *obj, npy_intp *n) {
     int nd = PyArray_NDIM(a);
     if (!((nd == 1 || nd == 2) && PyArray_DIM(a, nd - 1) == 4)) {
         PyObject *shape = PyObject_GetAttrString((PyObject *)a, "shape");
-        PyErr_Format(PyExc_ValueError, "xyxy: expected shape (N, 4) or (4,) of [x1, y1, x2, y2], "
-                     "got %S", shape ? shape : Py_None);
+        if (shape)
+            PyErr_Format(PyExc_ValueError, "xyxy: expected shape (N, 4) or (4,) of [x1, y1, x2, y2], "
+                         "got %S", shape);
         Py_XDECREF(shape);
         Py_DECREF(a);
         return NULL;
@@ -74,12 +75,11 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
         return NULL;
     double rescale = 1.1;
     if (rescale_obj) {
+        if (!PyNumber_Check(rescale_obj))
+            return PyErr_Format(PyExc_TypeError, "rescale: expected a number, got %.80s",
+                                Py_TYPE(rescale_obj)->tp_name);
         rescale = PyFloat_AsDouble(rescale_obj);
-        if (rescale == -1.0 && PyErr_Occurred()) {
-            PyErr_Format(PyExc_TypeError, "rescale: expected a number, got %.80s",
-                         Py_TYPE(rescale_obj)->tp_name);
-            return NULL;
-        }
+        if (rescale == -1.0 && PyErr_Occurred()) return NULL;
     }
     PyArrayObject *image = image_array(image_obj);
     if (!image) return NULL;
@@ -110,12 +110,16 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     int f32 = PyArray_TYPE(boxes) == NPY_FLOAT32;
     double *c = (double *)PyArray_DATA(center), *s = (double *)PyArray_DATA(scale);
     float *b = (float *)PyArray_DATA(box);
+    cliff_crop_params params = cliff_crop_default_params();
+    params.rescale = rescale;
+    params.layout = nhwc ? CLIFF_LAYOUT_NHWC_F32 : CLIFF_LAYOUT_NCHW_F32;
+    params.resize = ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
+    params.bgr = bgr != 0;
     Py_BEGIN_ALLOW_THREADS
     /* float32 boxes (detector output) get the official mixed precision, others float64 */
-    int flags = (nhwc ? CLIFF_CROP_NHWC : CLIFF_CROP_NCHW) | (ipp ? CLIFF_CROP_IPP : 0);
     float *dst = (float *)PyArray_DATA(crops);
-    st = f32 ? cliff_crop_boxes_f32in(img, h, w, bgr, xy, (size_t)n, rescale, flags, dst, c, s)
-             : cliff_crop_boxes(img, h, w, bgr, xy, (size_t)n, rescale, flags, dst, c, s);
+    st = f32 ? cliff_crop_boxes_f32in(img, h, w, xy, (size_t)n, &params, dst, c, s)
+             : cliff_crop_boxes(img, h, w, xy, (size_t)n, &params, dst, c, s);
     if (st == CLIFF_OK)
         for (npy_intp i = 0; i < n; i++) {
             /* what the official demo feeds bbox_info: float32 centre, float32(scale) * 200 */

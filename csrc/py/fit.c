@@ -61,14 +61,22 @@ static PyObject *py_fit_people(PyObject *self, PyObject *args, PyObject *kw) {
                              "max_iter", "tol", "robust", "robust_scale", "sigma_rel", "w_root",
                              "w_pose", "w_betas_init", "w_shape", "w_transl", NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on;
-    cliff_fit_options o = {.max_iter = 30, .tol = 1e-6, .robust = 1, .robust_scale = 3.0,
-                           .sigma_rel = 0.01, .w_root = 0.0, .w_pose = 0.0,
-                           .w_betas_init = 0.0, .w_shape = 0.0, .w_transl = 0.0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|$ididdddddd", kwlist, &obody, &oR, &ob,
-                                     &ot, &oc, &okp, &oj, &on, &o.max_iter, &o.tol, &o.robust,
+    cliff_fit_options o = cliff_fit_default_params();
+    Py_ssize_t max_iter = (Py_ssize_t)o.max_iter;
+    int robust = (int)o.robust;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|$ndiddddddd", kwlist, &obody, &oR, &ob,
+                                     &ot, &oc, &okp, &oj, &on, &max_iter, &o.tol, &robust,
                                      &o.robust_scale, &o.sigma_rel, &o.w_root, &o.w_pose,
                                      &o.w_betas_init, &o.w_shape, &o.w_transl))
         return NULL;
+    if (max_iter < 1)
+        return PyErr_Format(PyExc_ValueError, "max_iter: expected an integer >= 1, got %zd", max_iter);
+    if (robust != CLIFF_ROBUST_NONE && robust != CLIFF_ROBUST_GEMAN_MCCLURE && robust != CLIFF_ROBUST_HUBER)
+        return PyErr_Format(PyExc_ValueError, "robust: expected %d (none), %d (Geman-McClure) or %d "
+                            "(Huber), got %d", CLIFF_ROBUST_NONE, CLIFF_ROBUST_GEMAN_MCCLURE,
+                            CLIFF_ROBUST_HUBER, robust);
+    o.max_iter = (size_t)max_iter;
+    o.robust = (cliff_robust_kind)robust;
     body_arrays b;
     if (body_convert(obody, &b) < 0) return NULL;
     const npy_intp K = (npy_intp)b.body.n_betas;
@@ -99,10 +107,14 @@ static PyObject *py_fit_people(PyObject *self, PyObject *args, PyObject *kw) {
     if (!R || !bo || !to || !phi || !st) goto done;
     cliff_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = cliff_fit_people(&b.body, &o, (size_t)n, PyArray_DATA(R0), PyArray_DATA(b0),
-                         PyArray_DATA(t0), PyArray_DATA(cam), (size_t)M, PyArray_DATA(kp),
-                         PyArray_DATA(kj), PyArray_DATA(nrm), PyArray_DATA(R), PyArray_DATA(bo),
-                         PyArray_DATA(to), PyArray_DATA(phi), PyArray_DATA(st));
+    const cliff_fit_input in = {.n = (size_t)n, .M = (size_t)M, .R0 = PyArray_DATA(R0),
+                                .betas0 = PyArray_DATA(b0), .t0 = PyArray_DATA(t0),
+                                .cam = PyArray_DATA(cam), .kp = PyArray_DATA(kp),
+                                .norm = PyArray_DATA(nrm), .kp_joint = PyArray_DATA(kj)};
+    const cliff_fit_output fo = {.R = PyArray_DATA(R), .betas = PyArray_DATA(bo),
+                                 .t = PyArray_DATA(to), .phi = PyArray_DATA(phi),
+                                 .stats = PyArray_DATA(st)};
+    s = cliff_fit_people(&b.body, &o, &in, &fo);
     Py_END_ALLOW_THREADS
     if (s != CLIFF_OK) {
         cliff_py_raise(s);

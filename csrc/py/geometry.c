@@ -226,8 +226,8 @@ static PyObject *py_bbox_info(PyObject *self, PyObject *args) {
     if (out) {
         size_t n = (size_t)cliff_py_leading(ba.center, 1);
         Py_BEGIN_ALLOW_THREADS
-        if (t == NPY_FLOAT32) cliff_bbox_info_f32(F32(ba.box), F32(ba.pp), F32(ba.focal), n, form, W32(out));
-        else cliff_bbox_info_f64(F64(ba.box), F64(ba.pp), F64(ba.focal), n, form, W64(out));
+        if (t == NPY_FLOAT32) cliff_bbox_info_f32(F32(ba.box), F32(ba.pp), F32(ba.focal), n, (cliff_bbox_form)form, W32(out));
+        else cliff_bbox_info_f64(F64(ba.box), F64(ba.pp), F64(ba.focal), n, (cliff_bbox_form)form, W64(out));
         Py_END_ALLOW_THREADS
     }
     box_args_clear(&ba);

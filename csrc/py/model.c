@@ -27,6 +27,13 @@ static void release(ModelObject *self) {
     }
 }
 
+cliff_net *cliff_py_model_acquire(PyObject *model) {
+    ModelObject *self = (ModelObject *)model;
+    return acquire(self) ? NULL : self->net;
+}
+
+void cliff_py_model_release(PyObject *model) { release((ModelObject *)model); }
+
 /* Drop our references to array `index` (and the caller's list slot when consuming) as soon as
  * the engine has packed it. Called from C with the GIL released. */
 typedef struct {
@@ -57,11 +64,11 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|p:Model", kwlist, &backbone, &precision, &names,
                                      &arrays, &consume))
         return NULL;
-    int prec;
+    cliff_precision prec;
     if (strcmp(precision, "fp32") == 0)
-        prec = CLIFF_FP32;
+        prec = CLIFF_PRECISION_FP32;
     else if (strcmp(precision, "bf16") == 0)
-        prec = CLIFF_BF16;
+        prec = CLIFF_PRECISION_BF16;
     else
         return PyErr_Format(PyExc_ValueError, "precision: expected 'fp32' or 'bf16', got '%s'", precision);
     PyObject *nseq = PySequence_Fast(names, "names: expected a sequence of str");
@@ -98,13 +105,13 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             PyErr_Format(PyExc_ValueError, "%s: expected at most 4 dimensions", s);
             goto done;
         }
-        if (cliff_py_check_finite(a, s)) {  /* a corrupt checkpoint: refuse, not NaN bodies */
+        if (!cliff_py_all_finite(a)) {  /* a corrupt checkpoint: refuse, not NaN bodies */
             PyErr_Format(PyExc_ValueError, "checkpoint key '%s' contains NaN or infinite values", s);
             goto done;
         }
         ca[i].name = s;
-        ca[i].ndim = PyArray_NDIM(a);
-        for (int d = 0; d < ca[i].ndim; d++) ca[i].shape[d] = PyArray_DIM(a, d);
+        ca[i].ndim = (size_t)PyArray_NDIM(a);
+        for (size_t d = 0; d < ca[i].ndim; d++) ca[i].shape[d] = PyArray_DIM(a, d);
         ca[i].data = (const float *)PyArray_DATA(a);
     }
     cliff_net *net = NULL;
@@ -150,19 +157,20 @@ static PyObject *Model_close(ModelObject *self, PyObject *noargs) {
 }
 
 /* crops -> (array, layout, n) with the shape checked. */
-static PyArrayObject *get_crops(PyObject *obj, int *layout) {
+static PyArrayObject *get_crops(PyObject *obj, cliff_layout *layout) {
     PyObject *probe = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!probe) return NULL;
     int is_u8 = PyArray_TYPE((PyArrayObject *)probe) == NPY_UINT8;
     Py_DECREF(probe);
-    static const npy_intp f32dims[4] = {-1, 3, CLIFF_CROP_H, CLIFF_CROP_W}, u8dims[4] = {-1, CLIFF_CROP_H, CLIFF_CROP_W, 3};
-    *layout = is_u8 ? CLIFF_CROPS_NHWC_U8 : CLIFF_CROPS_NCHW_F32;
+    static const npy_intp f32dims[4] = {-1, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH},
+                          u8dims[4] = {-1, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH, 3};
+    *layout = is_u8 ? CLIFF_LAYOUT_NHWC_U8 : CLIFF_LAYOUT_NCHW_F32;
     return is_u8 ? cliff_py_array_shape(obj, "crops", NPY_UINT8, 0, 4, u8dims, "(N, 256, 192, 3) uint8")
                  : cliff_py_array_shape(obj, "crops", NPY_FLOAT32, 0, 4, f32dims, "(N, 3, 256, 192) float32");
 }
 
 static PyObject *Model_features(ModelObject *self, PyObject *arg) {
-    int layout;
+    cliff_layout layout;
     PyArrayObject *crops = get_crops(arg, &layout);
     if (!crops) return NULL;
     npy_intp n = PyArray_DIM(crops, 0), dims[2] = {n, CLIFF_FEATURES};
@@ -190,7 +198,7 @@ static PyObject *Model_predict(ModelObject *self, PyObject *args) {
     PyObject *ocrops, *oboxes, *opp, *ofocal;
     int n_iter;
     if (!PyArg_ParseTuple(args, "OOOOi:predict", &ocrops, &oboxes, &opp, &ofocal, &n_iter)) return NULL;
-    int layout;
+    cliff_layout layout;
     PyArrayObject *crops = get_crops(ocrops, &layout), *boxes = NULL, *pp = NULL, *focal = NULL;
     PyArrayObject *o[8] = {NULL};
     PyObject *res = NULL;
@@ -215,7 +223,7 @@ static PyObject *Model_predict(ModelObject *self, PyObject *args) {
 #define F(a) ((float *)PyArray_DATA(a))
     Py_BEGIN_ALLOW_THREADS
     cliff_bbox_info_f32(F(boxes), F(pp), F(focal), (size_t)n, CLIFF_BBOX_RELEASED, F(o[5]));
-    st = cliff_net_run(self->net, PyArray_DATA(crops), layout, (size_t)n, F(o[5]), n_iter, F(o[7]),
+    st = cliff_net_run(self->net, PyArray_DATA(crops), layout, (size_t)n, F(o[5]), (size_t)n_iter, F(o[7]),
                        F(o[6]), F(o[2]), F(o[3]));
     if (!st) {
         cliff_rot6d_to_rotmat_f32(F(o[6]), (size_t)n * 24, F(o[0]));
@@ -243,11 +251,11 @@ done:
 static PyObject *Model_layers(ModelObject *self, PyObject *noargs) {
     (void)noargs;
     if (acquire(self)) return NULL;
-    int nl = cliff_net_num_layers(self->net);
+    Py_ssize_t nl = (Py_ssize_t)cliff_net_num_layers(self->net);
     PyObject *list = PyList_New(nl);
-    for (int i = 0; list && i < nl; i++) {
+    for (Py_ssize_t i = 0; list && i < nl; i++) {
         const char *name, *kind, *impl;
-        cliff_net_layer(self->net, i, &name, &kind, &impl);
+        cliff_net_layer(self->net, (size_t)i, &name, &kind, &impl);
         PyObject *t = Py_BuildValue("(sss)", name, kind, impl);
         if (!t) {
             Py_CLEAR(list);
@@ -264,8 +272,9 @@ static PyObject *Model_profile(ModelObject *self, PyObject *args) {
     int reps;
     if (!PyArg_ParseTuple(args, "ni:profile", &n, &reps)) return NULL;
     if (n < 1 || n > 8) return PyErr_Format(PyExc_ValueError, "n: expected 1..8, got %zd", n);
+    if (reps < 1) return PyErr_Format(PyExc_ValueError, "reps: expected >= 1, got %d", reps);
     if (acquire(self)) return NULL;
-    int nl = cliff_net_num_layers(self->net);
+    Py_ssize_t nl = (Py_ssize_t)cliff_net_num_layers(self->net);
     double *ms = PyMem_Calloc(nl, sizeof(double));
     if (!ms) {
         release(self);
@@ -273,14 +282,21 @@ static PyObject *Model_profile(ModelObject *self, PyObject *args) {
     }
     cliff_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cliff_net_profile(self->net, (size_t)n, reps, ms);
+    st = cliff_net_profile(self->net, (size_t)n, (size_t)reps, ms);
     Py_END_ALLOW_THREADS
     release(self);
     PyObject *list = NULL;
     if (st)
         cliff_py_raise(st);
     else if ((list = PyList_New(nl)))
-        for (int i = 0; i < nl; i++) PyList_SET_ITEM(list, i, PyFloat_FromDouble(ms[i]));
+        for (Py_ssize_t i = 0; i < nl; i++) {
+            PyObject *v = PyFloat_FromDouble(ms[i]);
+            if (!v) {
+                Py_CLEAR(list);
+                break;
+            }
+            PyList_SET_ITEM(list, i, v);
+        }
     PyMem_Free(ms);
     return list;
 }
@@ -343,11 +359,6 @@ static PyType_Spec Model_spec = {
 int cliff_py_model_init(PyObject *m) {
     PyObject *t = PyType_FromModuleAndSpec(m, &Model_spec, NULL);
     if (!t) return -1;
-    cliff_py_state(m)->model_type = (PyTypeObject *)t;
-    Py_INCREF(t);
-    if (PyModule_AddObject(m, "Model", t) < 0) {
-        Py_DECREF(t);
-        return -1;
-    }
-    return 0;
+    cliff_py_state(m)->model_type = (PyTypeObject *)t; /* the state owns the reference */
+    return PyModule_AddObjectRef(m, "Model", t);
 }

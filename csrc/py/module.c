@@ -62,6 +62,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_smpl_init,
     cliff_py_fit_init,
     cliff_py_model_init,
+    cliff_py_estimate_init,
     NULL,
 };
 
@@ -77,6 +78,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg) {
     if (st) {
         Py_VISIT(st->smpl_type);
         Py_VISIT(st->model_type);
+        Py_VISIT(st->estimator_type);
     }
     return 0;
 }
@@ -86,6 +88,7 @@ static int module_clear(PyObject *m) {
     if (st) {
         Py_CLEAR(st->smpl_type);
         Py_CLEAR(st->model_type);
+        Py_CLEAR(st->estimator_type);
     }
     return 0;
 }
@@ -96,6 +99,12 @@ static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    /* Not free-threading ready: Model's in-use counter (close() while a call runs, see
+     * model.c) and the consume-on-load list edits rely on the GIL. A free-threaded build
+     * therefore re-enables the GIL when it imports this module. */
+    {Py_mod_gil, Py_MOD_GIL_USED},
 #endif
     {0, NULL},
 };

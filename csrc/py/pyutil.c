@@ -105,7 +105,7 @@ PyArrayObject *cliff_py_array_shape(PyObject *obj, const char *name, int typenum
     return a;
 }
 
-int cliff_py_check_finite(PyArrayObject *a, const char *name) {
+int cliff_py_all_finite(PyArrayObject *a) {
     npy_intp n = PyArray_SIZE(a);
     int bad = 0;
     if (PyArray_TYPE(a) == NPY_FLOAT32) {
@@ -115,11 +115,13 @@ int cliff_py_check_finite(PyArrayObject *a, const char *name) {
         const double *p = (const double *)PyArray_DATA(a);
         for (npy_intp i = 0; i < n; i++) bad |= !isfinite(p[i]);
     }
-    if (bad) {
-        PyErr_Format(PyExc_ValueError, "%s: contains NaN or infinite values", name);
-        return -1;
-    }
-    return 0;
+    return !bad;
+}
+
+int cliff_py_check_finite(PyArrayObject *a, const char *name) {
+    if (cliff_py_all_finite(a)) return 0;
+    PyErr_Format(PyExc_ValueError, "%s: contains NaN or infinite values", name);
+    return -1;
 }
 
 npy_intp cliff_py_leading(PyArrayObject *a, int trailing) {

@@ -12,10 +12,12 @@
 
 #include "cliff.h"
 
-/* Per-module state (no global mutable state in the binding). Areas add their heap types. */
+/* Per-module state (no global mutable state in the binding): the heap types, found from a
+ * type with PyType_GetModuleState (e.g. Estimator checks its arguments' types against them). */
 typedef struct {
     PyTypeObject *smpl_type;
     PyTypeObject *model_type;
+    PyTypeObject *estimator_type;
 } cliff_state;
 
 cliff_state *cliff_py_state(PyObject *module);
@@ -39,6 +41,9 @@ PyArrayObject *cliff_py_array(PyObject *obj, const char *name, int typenum);
 PyArrayObject *cliff_py_array_shape(PyObject *obj, const char *name, int typenum, int leading,
                                     int ndim, const npy_intp *dims, const char *expect);
 
+/* 1 when every element of a float32/float64 array is finite (other types: 1). No exception. */
+int cliff_py_all_finite(PyArrayObject *a);
+
 /* ValueError naming `name` if any element is NaN or infinite. 0 on success, -1 on error. */
 int cliff_py_check_finite(PyArrayObject *a, const char *name);
 
@@ -58,5 +63,13 @@ int cliff_py_render_init(PyObject *m);
 int cliff_py_smpl_init(PyObject *m);
 int cliff_py_fit_init(PyObject *m);
 int cliff_py_model_init(PyObject *m);
+int cliff_py_estimate_init(PyObject *m);
+
+/* The cliff_net of a cliff._core.Model, marked in use so that close() defers freeing it until
+ * cliff_py_model_release; NULL with ValueError when the model is closed. GIL held. */
+cliff_net *cliff_py_model_acquire(PyObject *model);
+void cliff_py_model_release(PyObject *model);
+/* The cliff_smpl of a cliff._core.SMPL (type checked by the caller). */
+cliff_smpl *cliff_py_smpl_handle(PyObject *smpl);
 
 #endif

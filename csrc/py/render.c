@@ -69,14 +69,19 @@ static PyObject *py_render(PyObject *self, PyObject *args, PyObject *kwds) {
     colors = cliff_py_array_shape(colors_o, "colors", NPY_FLOAT32, 0, 2, cdims, "(P, 3)");
     if (!colors) goto fail;
 
+    cliff_render_params params = cliff_render_default_params();
+    memcpy(params.fxfy, fxfy, sizeof fxfy);
+    memcpy(params.pp, pp, sizeof pp);
+    params.colors = (const float *)PyArray_DATA(colors);
+    params.alpha = alpha;
+    params.view = side_view ? CLIFF_RENDER_SIDE : CLIFF_RENDER_FRONT;
     cliff_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cliff_render((uint8_t *)PyArray_DATA(image), (int)PyArray_DIM(image, 0),
-                      (int)PyArray_DIM(image, 1), (const float *)PyArray_DATA(verts),
+    st = cliff_render((uint8_t *)PyArray_DATA(image), (size_t)PyArray_DIM(image, 0),
+                      (size_t)PyArray_DIM(image, 1), (const float *)PyArray_DATA(verts),
                       (size_t)PyArray_DIM(verts, 0), (size_t)PyArray_DIM(verts, 1),
-                      (const int64_t *)PyArray_DATA(faces), (size_t)PyArray_DIM(faces, 0), fxfy, pp,
-                      (const float *)PyArray_DATA(colors), alpha,
-                      side_view ? CLIFF_RENDER_SIDE : CLIFF_RENDER_FRONT);
+                      (const int64_t *)PyArray_DATA(faces), (size_t)PyArray_DIM(faces, 0),
+                      &params);
     Py_END_ALLOW_THREADS
     if (st != CLIFF_OK) {
         cliff_py_raise(st);

@@ -8,6 +8,8 @@ typedef struct {
     cliff_smpl *model;
 } SMPLObject;
 
+cliff_smpl *cliff_py_smpl_handle(PyObject *smpl) { return ((SMPLObject *)smpl)->model; }
+
 static void smpl_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     cliff_smpl_free(((SMPLObject *)self)->model);
@@ -44,7 +46,7 @@ static PyObject *smpl_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     cliff_smpl *model = NULL;
     cliff_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = cliff_smpl_create(PyArray_DATA(a[0]), PyArray_DATA(a[1]), (int)PyArray_DIM(a[1], 2),
+    st = cliff_smpl_create(PyArray_DATA(a[0]), PyArray_DATA(a[1]), (size_t)PyArray_DIM(a[1], 2),
                            PyArray_DATA(a[2]), PyArray_DATA(a[3]), PyArray_DATA(a[4]),
                            PyArray_DATA(a[5]), &model);
     Py_END_ALLOW_THREADS
@@ -112,17 +114,17 @@ static PyObject *smpl_forward(PyObject *self_, PyObject *args, PyObject *kwds) {
         const npy_intp d[] = {n, J, 3, 3};
         if (!(rot = (PyArrayObject *)PyArray_SimpleNew(4, d, NPY_FLOAT32))) goto done;
     }
-    int k = 0;
+    size_t k = 0;
     if (o_betas != Py_None) {
         if (!(betas = batch_array(o_betas, "betas", 2, d_betas, "(N, k) with k <= num_betas", &n, &n_from)))
             goto done;
-        int K = cliff_smpl_num_betas(self->model);
+        npy_intp K = (npy_intp)cliff_smpl_num_betas(self->model);
         if (PyArray_DIM(betas, 1) > K) {
             PyErr_Format(PyExc_ValueError, "betas: expected at most %d shape components (the model's "
-                         "num_betas), got %ld", K, (long)PyArray_DIM(betas, 1));
+                         "num_betas), got %ld", (int)K, (long)PyArray_DIM(betas, 1));
             goto done;
         }
-        k = (int)PyArray_DIM(betas, 1);
+        k = (size_t)PyArray_DIM(betas, 1);
     }
     if (o_transl != Py_None && !(transl = batch_array(o_transl, "transl", 2, d_tr, "(N, 3)", &n, &n_from)))
         goto done;
@@ -161,7 +163,7 @@ done:
 
 static PyObject *smpl_get_num_betas(PyObject *self, void *closure) {
     (void)closure;
-    return PyLong_FromLong(cliff_smpl_num_betas(((SMPLObject *)self)->model));
+    return PyLong_FromSize_t(cliff_smpl_num_betas(((SMPLObject *)self)->model));
 }
 
 static PyObject *smpl_vertex_joint_ids(PyObject *mod, PyObject *noargs) {
@@ -217,11 +219,7 @@ int cliff_py_smpl_init(PyObject *m) {
     cliff_state *st = cliff_py_state(m);
     PyObject *type = PyType_FromModuleAndSpec(m, &smpl_spec, NULL);
     if (!type) return -1;
-    st->smpl_type = (PyTypeObject *)type;
-    Py_INCREF(type);
-    if (PyModule_AddObject(m, "SMPL", type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
+    st->smpl_type = (PyTypeObject *)type; /* the state owns the reference */
+    if (PyModule_AddObjectRef(m, "SMPL", type) < 0) return -1;
     return PyModule_AddFunctions(m, smpl_functions);
 }

@@ -17,10 +17,74 @@
         }                                                                                  \
     } while (0)
 
+/* ---- a stand-in ResNet-50 checkpoint: every official key, all weights zero ---------------
+ * (BatchNorm variances one). Its features are zero and its regressor adds nothing, so the
+ * network returns its initial state: identity joint rotations, zero betas, cam (0.9, 0, 0). */
+enum { MAX_KEYS = 400 };
+static char key_names[MAX_KEYS][96];
+static cliff_array keys[MAX_KEYS];
+static size_t n_keys;
+static float *zeros, *ones;
+
+static void key(const char *name, size_t ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                const float *data) {
+    snprintf(key_names[n_keys], sizeof key_names[0], "%s", name);
+    keys[n_keys] = (cliff_array){key_names[n_keys], ndim, {d0, d1, d2, d3}, data};
+    n_keys++;
+}
+
+static void conv(const char *name, int64_t cout, int64_t cin, int64_t k) {
+    char s[96];
+    snprintf(s, sizeof s, "%s.weight", name);
+    key(s, 4, cout, cin, k, k, zeros);
+}
+
+static void bn(const char *name, int64_t c) {
+    static const char *f[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+    char s[96];
+    for (int i = 0; i < 5; i++) {
+        snprintf(s, sizeof s, "%s.%s", name, f[i]);
+        key(s, i == 4 ? 0 : 1, i == 4 ? 0 : c, 0, 0, 0, i == 3 ? ones : zeros);
+    }
+}
+
+static void res50_keys(const float *init_pose, const float *init_cam) {
+    static const int64_t planes[4] = {64, 128, 256, 512}, blocks[4] = {3, 4, 6, 3};
+    char s[96];
+    conv("encoder.conv1", 64, 3, 7);
+    bn("encoder.bn1", 64);
+    int64_t c = 64;
+    for (int l = 0; l < 4; l++)
+        for (int b = 0; b < blocks[l]; b++) {
+            int64_t p = planes[l];
+#define SUB(x) (snprintf(s, sizeof s, "encoder.layer%d.%d.%s", l + 1, b, x), s)
+            conv(SUB("conv1"), p, c, 1), bn(SUB("bn1"), p);
+            conv(SUB("conv2"), p, p, 3), bn(SUB("bn2"), p);
+            conv(SUB("conv3"), 4 * p, p, 1), bn(SUB("bn3"), 4 * p);
+            if (b == 0) conv(SUB("downsample.0"), 4 * p, c, 1), bn(SUB("downsample.1"), 4 * p);
+#undef SUB
+            c = 4 * p;
+        }
+    key("init_pose", 2, 1, 144, 0, 0, init_pose);
+    key("init_shape", 2, 1, 10, 0, 0, zeros);
+    key("init_cam", 2, 1, 3, 0, 0, init_cam);
+    static const struct { const char *name; int64_t out, in; } lin[5] = {
+        {"fc1", 1024, 2048 + 3 + 157}, {"fc2", 1024, 1024}, {"decpose", 144, 1024},
+        {"decshape", 10, 1024}, {"deccam", 3, 1024}};
+    for (int i = 0; i < 5; i++) {
+        snprintf(s, sizeof s, "%s.weight", lin[i].name);
+        key(s, 2, lin[i].out, lin[i].in, 0, 0, zeros);
+        snprintf(s, sizeof s, "%s.bias", lin[i].name);
+        key(s, 1, lin[i].out, 0, 0, 0, zeros);
+    }
+}
+
 int main(void) {
     int ma, mi, pa;
     cliff_dnnl_version(&ma, &mi, &pa);
     CHECK(ma == 3, "oneDNN major %d", ma);
+    CHECK(cliff_api_version() == CLIFF_API_VERSION, "header API %d, library API %d",
+          CLIFF_API_VERSION, cliff_api_version());
 
     /* The official mean pose's root 6D decodes to diag(1, -1, -1). */
     const float x6[6] = {1.0f, 0.0f, 0.0f, -1.0000004768371582f, 0.0f, 1.5099581673894136e-07f};
@@ -66,6 +130,88 @@ int main(void) {
             CHECK(fabs(verts[3 * v + k] - (vt[3 * v + k] + transl[k])) < 1e-5, "vertex %d", v);
     for (int j = 0; j < J; j++)
         CHECK(fabs(joints[3 * j + 1] - (1e-4 * j + transl[1])) < 1e-5, "joint %d", j);
+
+    /* ---- the whole pipeline in one call, on the stand-in network and a 10-beta body ---- */
+    zeros = calloc((size_t)2400000, sizeof *zeros);
+    ones = malloc(2048 * sizeof *ones);
+    double *sd10 = calloc((size_t)V * 3 * 10, sizeof *sd10);
+    CHECK(zeros && ones && sd10, "out of memory");
+    for (int i = 0; i < 2048; i++) ones[i] = 1.0f;
+    float init_pose[144], init_cam[3] = {0.9f, 0.0f, 0.0f};
+    for (int j = 0; j < 24; j++) {
+        const float id6[6] = {1, 0, 0, 1, 0, 0}; /* columns (1,0,0), (0,1,0): the identity */
+        memcpy(init_pose + 6 * j, id6, sizeof id6);
+    }
+    res50_keys(init_pose, init_cam);
+    cliff_net *net = NULL;
+    st = cliff_net_create("res50", CLIFF_PRECISION_FP32, keys, n_keys, NULL, NULL, &net);
+    CHECK(st == CLIFF_OK, "net: %s", cliff_last_error());
+    cliff_smpl *body = NULL;
+    st = cliff_smpl_create(vt, sd10, 10, pd, jr, w, parents, &body);
+    CHECK(st == CLIFF_OK, "body: %s", cliff_last_error());
+    cliff_estimator *est = NULL;
+    cliff_estimator_params ep = cliff_estimator_default_params();
+    CHECK(ep.n_iter == 3 && ep.resize == CLIFF_RESIZE_IPP, "estimator defaults");
+    st = cliff_estimator_create(net, model, &ep, &est); /* 1 shape component: refused */
+    CHECK(st == CLIFF_EINVAL && est == NULL && strstr(cliff_last_error(), "10 shape"),
+          "a 1-beta body accepted: %s", cliff_last_error());
+    st = cliff_estimator_create(net, body, &ep, &est);
+    CHECK(st == CLIFF_OK, "estimator: %s", cliff_last_error());
+
+    enum { IH = 120, IW = 160 };
+    static uint8_t image[IH * IW * 3];
+    for (size_t i = 0; i < sizeof image; i++) image[i] = (uint8_t)(i * 7);
+    const double xyxy[2][4] = {{40, 20, 100, 110}, {-10, 5, 60, 100}};
+    cliff_frame frame = {.pixels = image, .height = IH, .width = IW, .bgr = false,
+                         .xyxy = &xyxy[0][0], .n_boxes = 2,
+                         .camera = cliff_camera_default(IW, IH)};
+    CHECK(fabs(frame.camera.fx - 200.0) < 1e-12 && frame.camera.cx == 80.0, "default camera");
+    float rotmat[2 * 216], pose[2 * 72], betas[2 * 10], t_full[2 * 3], joints2[2 * 45 * 3],
+        uv[2 * 45 * 2], focal[2];
+    double center[2 * 2], scale[2];
+    float *verts2 = malloc(sizeof(float) * 2 * V * 3);
+    CHECK(verts2, "out of memory");
+    cliff_estimate_out out = {.rotmat = rotmat, .pose = pose, .betas = betas, .t_full = t_full,
+                              .focal = focal, .vertices = verts2, .joints = joints2,
+                              .joints2d = uv, .center = center, .scale = scale};
+    st = cliff_estimate(est, &frame, &out);
+    CHECK(st == CLIFF_OK, "estimate: %s", cliff_last_error());
+    for (int i = 0; i < 2; i++) {
+        /* identity rotations and zero betas: the initial state of the stand-in network */
+        for (int k = 0; k < 216; k++)
+            CHECK(rotmat[216 * i + k] == (k % 9 % 4 == 0 ? 1.0f : 0.0f), "rotmat[%d][%d]", i, k);
+        for (int k = 0; k < 72; k++) CHECK(pose[72 * i + k] == 0.0f, "pose[%d][%d]", i, k);
+        for (int k = 0; k < 10; k++) CHECK(betas[10 * i + k] == 0.0f, "betas[%d][%d]", i, k);
+        /* the official crop -> full camera with s = 0.9, tx = ty = 0:
+         * t = (2 (cx - W/2) / (b s), 2 (cy - H/2) / (b s), 2 f / (b s)) */
+        double b = 200.0 * scale[i], bs = b * 0.9 + 1e-9, f = frame.camera.fx;
+        double t[3] = {2 * (center[2 * i] - IW / 2.0) / bs, 2 * (center[2 * i + 1] - IH / 2.0) / bs, 2 * f / bs};
+        CHECK(focal[i] == (float)f, "focal %g", (double)focal[i]);
+        for (int k = 0; k < 3; k++)
+            CHECK(fabs(t_full[3 * i + k] - t[k]) < 1e-4 * fabs(t[k]) + 1e-5, "t_full[%d][%d] = %g, expected %g",
+                  i, k, (double)t_full[3 * i + k], t[k]);
+        /* unposed body + t: vertex v at (0, 1e-4 v, 0) + t; joint j on vertex j; projection */
+        for (int v = 0; v < V; v += 501)
+            CHECK(fabs(verts2[(size_t)i * V * 3 + 3 * v + 1] - (1e-4 * v + t_full[3 * i + 1])) < 1e-5, "vertex %d", v);
+        for (int j = 0; j < 24; j++) {
+            const float *X = joints2 + (i * 45 + j) * 3;
+            double u = f * X[0] / X[2] + frame.camera.cx, vv = f * X[1] / X[2] + frame.camera.cy;
+            CHECK(fabs(uv[(i * 45 + j) * 2] - u) < 1e-3 && fabs(uv[(i * 45 + j) * 2 + 1] - vv) < 1e-3,
+                  "joints2d[%d][%d]", i, j);
+        }
+    }
+    const double inverted[4] = {100, 20, 40, 110}; /* x2 < x1 */
+    frame.xyxy = inverted;
+    frame.n_boxes = 1;
+    st = cliff_estimate(est, &frame, &out);
+    CHECK(st == CLIFF_EINVAL && strstr(cliff_last_error(), "xyxy[0]"), "inverted box: %s", cliff_last_error());
+    cliff_estimator_free(est);
+    cliff_smpl_free(body);
+    cliff_net_free(net);
+    free(verts2);
+    free(sd10);
+    free(zeros);
+    free(ones);
 
     cliff_smpl_free(model);
     free(verts);
