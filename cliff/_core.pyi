@@ -74,7 +74,7 @@ class Model:
     def weight_bytes(self) -> int: ...
     @property
     def work_bytes(self) -> int: ...
-# ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.fit ----
+# ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.annotate.fit ----
 def fit_people(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
                cam: npt.ArrayLike, kp: npt.ArrayLike, kp_joint: npt.ArrayLike,
                norm: npt.ArrayLike, *, max_iter: int = 30, tol: float = 1e-6, robust: int = 1,

@@ -111,7 +111,7 @@ CLIFF_API void cliff_project_points_each_f64(const double *points, size_t n, con
                                              const double *pp, double *uv);
 
 /* ---- SMPL body model (smpl.c) -------------------------------------------------------- */
-/* The SMPL body model (official release, smplx semantics; CLIFF-FACTS 10.3): shape blend, joint
+/* The SMPL body model (official release, smplx semantics; docs/official.md#smpl-forward): shape blend, joint
  * regression, pose blend, forward kinematics over `parents`, linear blend skinning.
  * Frame: SMPL's own model frame (y up), metres. Joint order: the 24 SMPL joints, then the 21
  * vertex joints nose, reye, leye, rear, lear, LBigToe, LSmallToe, LHeel, RBigToe, RSmallToe,
@@ -228,7 +228,8 @@ CLIFF_API extern const float cliff_imagenet_std[3];
 
 /* `flags` of the crop functions: a layout, optionally | CLIFF_CROP_IPP. */
 enum { CLIFF_CROP_NCHW = 0, /* out (n,3,256,192): the official network input layout */
-       CLIFF_CROP_NHWC = 1, /* out (n,256,192,3): the engine's layout */
+       CLIFF_CROP_NHWC = 1, /* out (n,256,192,3): channel-last float32 (cliff_net_run takes
+                             * float crops only as NCHW; its NHWC input is uint8) */
        /* Resize as OpenCV builds with Intel IPP do (every PyPI wheel on x86, hence the
         * official demo there): float64 source coordinates, x = s0 + a*(s1 - s0) with a fused
         * multiply-add. Default: OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */

@@ -1,5 +1,6 @@
 """The annotator: C fitter Jacobians, refinement quality on synthetic scenes, pseudo-GT output,
-bad input. Synthetic data comes from cliff.synthetic (procedural stand-in body)."""
+bad input. Synthetic scenes come from tests/reference/scenes.py (procedural stand-in body of
+cliff._standin)."""
 import os
 
 import numpy as np
@@ -34,7 +35,7 @@ def _params(seed):
 
 
 def test_fit_joints_match_numpy_smpl_forward(body, fb):
-    # independent float64 reference: full SMPL forward (all vertices shaped+posed, LBS), facts 10.3
+    # independent float64 reference: full SMPL forward (all vertices shaped+posed, LBS), docs/official.md#smpl-forward
     R0, phi, be, t = _params(1)
     J, uv, _, _ = F.fit_jacobian(fb, R0, phi, be, t, 1500.0, (960, 540))
     ref = S.smpl_forward(body, (R0 @ S.rodrigues(phi))[None], be[None], t[None])[0]
@@ -386,7 +387,7 @@ def test_annotate_with_a_real_cliff_network(body, scene):
 
 
 def _numpy_cost(body, R0, phi, betas, t, betas0, kp, jidx, f, pp, norm, o):
-    """Independent float64 NumPy statement of the fitter's objective (cliff.fit docstring)."""
+    """Independent float64 NumPy statement of the fitter's objective (cliff.annotate.fit docstring)."""
     J = S.smpl_forward(body, (R0 @ S.rodrigues(phi))[None], betas[None], t[None])[0][jidx]
     uv = f * J[:, :2] / J[:, 2:] + pp
     sq = ((uv - kp[:, :2]) ** 2).sum(-1) / (o["sigma_rel"] * norm) ** 2

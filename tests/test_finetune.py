@@ -1,4 +1,4 @@
-"""cliff.finetune: the paper's step 3 (fine-tuning the collapsed regressor on 2D keypoints)."""
+"""cliff.annotate.finetune: the paper's step 3 (fine-tuning the collapsed regressor on 2D keypoints)."""
 import numpy as np
 import pytest
 

@@ -921,7 +921,7 @@ def test_mean_params(tmp_path):
     for k in d:
         np.testing.assert_array_equal(out[k], d[k])
     assert out["cam"][0] == np.float32(0.9)
-    # facts 5.1: the first 6D decodes (Gram-Schmidt on the two columns) to ~diag(1, -1, -1)
+    # docs/official.md#mean-params: the first 6D decodes (Gram-Schmidt on the two columns) to ~diag(1, -1, -1)
     a1, a2 = out["pose"][:6].astype(np.float64).reshape(3, 2).T
     b1 = a1 / np.linalg.norm(a1)
     b2 = a2 - b1 * (b1 @ a2)

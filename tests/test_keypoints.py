@@ -49,9 +49,12 @@ def test_openpose_to_part24_slots():
             assert part[0, K.PART24_NAMES.index(alias), 0] == i
 
 
-def test_vertex_joint_ids_follow_facts():
-    assert K.VERTEX_JOINT_IDS[:5] == (332, 6260, 2800, 4071, 583)
-    assert len(K.VERTEX_JOINT_IDS) == 21 and len(K.SMPLX45_NAMES) == 45
+def test_vertex_joint_ids_are_smplx_smplh_table():
+    # docs/official.md#joints: joints 24..44 = face 5, feet 6, fingertips (left hand first)
+    assert tuple(K.VERTEX_JOINT_IDS) == (332, 6260, 2800, 4071, 583,
+                                         3216, 3226, 3387, 6617, 6624, 6787,
+                                         2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133)
+    assert len(K.SMPLX45_NAMES) == 45
 
 
 def test_boxes_from_keypoints_ignore_zero_confidence():

@@ -19,7 +19,7 @@ from cliff.io import load_checkpoint  # noqa: E402
 from fixtures_nets import make_inputs  # noqa: E402
 
 BACKBONES = ["res50", "hr48"]
-NUM_PARAMS = {"hr48": 78_893_405, "res50": 26_980_573}  # CLIFF-FACTS.md section 2
+NUM_PARAMS = {"hr48": 78_893_405, "res50": 26_980_573}  # docs/official.md#checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +203,7 @@ def test_model_attributes_and_layers(models, backbone):
     assert m.num_params == NUM_PARAMS[backbone]
     layers = m.layers()
     convs = [l for l in layers if l[1] == "conv"]
-    assert len(convs) == {"hr48": 325, "res50": 53}[backbone]  # facts 2: one per BN layer
+    assert len(convs) == {"hr48": 325, "res50": 53}[backbone]  # docs/official.md#checkpoint: one per BN layer
     # every conv runs a JIT kernel (no reference or gemm fallback)
     assert all(impl.startswith(("brgconv", "jit")) for _, _, impl in convs), convs
     assert not any("ref" in impl or "simple" in impl for _, _, impl in layers)
