@@ -517,6 +517,19 @@ def test_bad_parents_rejected(fb):
         F.fit_jacobian(bad, R0, phi, be, t, 1000.0, (0, 0))
 
 
+def test_fit_people_bad_focal_and_max_iter_name_the_argument(fb):
+    """A string focal raises TypeError naming focal (not NumPy's bare 'could not convert');
+    max_iter out of range or not an integer raises ValueError naming max_iter."""
+    args = dict(body=fb, rotmat=np.tile(np.eye(3), (1, 24, 1, 1)), betas=np.zeros((1, 10)),
+                transl=[[0, 0, 5.0]], keypoints=np.full((1, 17, 3), 200.0),
+                joint_index=np.arange(17), focal=1000.0, principal_point=(256, 256), norm=[300.0])
+    with pytest.raises(TypeError, match="^focal:"):
+        F.fit_people(**{**args, "focal": "x"})
+    for bad in (10**12, 0, 2.5):
+        with pytest.raises(ValueError, match="^max_iter:"):
+            F.fit_people(**args, max_iter=bad)
+
+
 def test_predictor_with_wrong_output_is_a_clear_error(body, scene):
     sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     images, kps, boxes, _ = _images_and_predictor(sc)

@@ -15,6 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import cliff  # noqa: E402
+from cliff import _standin  # noqa: E402
 from cliff.io import load_checkpoint  # noqa: E402
 from fixtures_nets import make_inputs  # noqa: E402
 
@@ -298,6 +299,16 @@ def test_bad_crop_size(small):
         m.predict(np.zeros((2, 224, 224, 3), np.uint8), x["boxes"], x["img_size"])
     with pytest.raises(ValueError, match="256, 192"):
         m.features(np.zeros((3, 256, 192), np.float32))
+
+
+def test_checkpoint_with_a_nan_weight_is_refused():
+    """A corrupt checkpoint (one NaN in a convolution) is refused at load, naming the key,
+    instead of giving NaN bodies."""
+    sd = _standin.random_state_dict("res50", seed=0)
+    key = next(k for k, v in sd.items() if v.ndim == 4)
+    sd[key][0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=f"checkpoint key '{key}' contains NaN"):
+        cliff.Model.from_state_dict(sd)
 
 
 def test_bad_counts_and_values(small):

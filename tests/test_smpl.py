@@ -382,6 +382,15 @@ def test_bad_model_arrays(arrays):
         cliff.SMPL(42)
 
 
+@pytest.mark.parametrize("shift", [-100000, 100000])
+def test_faces_out_of_range_are_refused(arrays, shift):
+    """faces index the 6890 vertices; a corrupt file is refused at load, not later in render or
+    mesh export."""
+    bad = dict(arrays, faces=np.asarray(arrays["faces"]) + shift)
+    with pytest.raises(ValueError, match=r"^faces: vertex indices must be in \[0, 6890\)"):
+        cliff.SMPL(bad)
+
+
 # ---- mesh export ------------------------------------------------------------------------------
 
 def test_save_obj_round_trip(model, tmp_path):
