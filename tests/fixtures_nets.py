@@ -4,7 +4,8 @@ Imported by tests/conftest.py, so every test module can ask for:
 
 - ``ref_res50`` / ``ref_hr48``: a :class:`RefNet` (checkpoint path + loaded PyTorch reference in
   eval mode), written ONCE per session into a tmp dir (HR48 is ~316 MB, Res50 ~108 MB);
-- ``ref_net``: parametrized over both backbones (res50 first: it is the cheap one);
+- ``ref_net``: parametrized over both backbones (res50 first: it is the cheap one; the hr48
+  cases are marked ``slow``);
 - helpers :func:`make_inputs` (deterministic crops, boxes, image sizes) and
   :func:`reference_outputs` (what ``Model.predict`` must return, computed with the reference).
 
@@ -90,7 +91,7 @@ def ref_hr48(tmp_path_factory) -> RefNet:
     return _make_ref(tmp_path_factory, "hr48")
 
 
-@pytest.fixture(scope="session", params=["res50", "hr48"])
+@pytest.fixture(scope="session", params=["res50", pytest.param("hr48", marks=pytest.mark.slow)])
 def ref_net(request) -> RefNet:
     return request.getfixturevalue("ref_" + request.param)
 

@@ -563,7 +563,7 @@ def test_fit_joints_match_smplx(body, fb, tmp_path):
     np.testing.assert_allclose(J, ref, atol=1e-12)
 
 
-# ---- QA regressions: one bad input does not abort the run (like `cliff predict`) ----
+# ---- bad input: one bad image or person does not abort the run (like `cliff predict`) ----
 
 def test_annotate_skips_missing_and_unreadable_images_and_nan_people(body, scene, tmp_path):
     import cv2

@@ -5,6 +5,8 @@ import pytest
 from cliff.annotate import keypoints as K
 
 
+# ---- format tables and their mapping to the 45 model joints -------------------------------
+
 def test_coco_maps_to_same_named_model_joints():
     # every COCO name exists in the 45 model joint names and the table points at it
     for name, j in zip(K.COCO17_NAMES, K.COCO17_TO_SMPLX):
@@ -57,6 +59,8 @@ def test_vertex_joint_ids_are_smplx_smplh_table():
     assert len(K.SMPLX45_NAMES) == 45
 
 
+# ---- helpers: boxes from keypoints, input checks -----------------------------------------
+
 def test_boxes_from_keypoints_ignore_zero_confidence():
     kp = np.array([[[10, 20, 1], [110, 220, 1], [1000, 1000, 0]]], float)
     kp = np.concatenate([kp, np.zeros((1, 14, 3))], 1)
@@ -76,6 +80,8 @@ def test_check_keypoints_errors(bad, msg):
     with pytest.raises(ValueError, match=msg):
         K.check_keypoints(bad)
 
+
+# ---- agreement with cliff.SMPL -------------------------------------------------------------
 
 def test_vertex_joint_ids_and_names_agree_with_cliff_smpl():
     # the fitter's default vertex joints are the ones cliff.SMPL outputs as joints 24..44
