@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 BUILD_DEPS := "setuptools>=77" "numpy>=2.0" onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h') setup.py
 
-.PHONY: all build demo test bench clean distclean
+.PHONY: all build demo test test-fast bench clean distclean
 
 all: build
 
@@ -33,6 +33,10 @@ demo: build
 
 test: build $(VENV)/.test
 	$(PY) -m pytest -q tests
+
+# Everything but the tests marked slow (HR48 parity, the notebook): for quick iterations.
+test-fast: build $(VENV)/.test
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: build $(VENV)/.test
 	$(PY) benchmarks/run_all.py

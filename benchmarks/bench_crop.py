@@ -2,7 +2,7 @@
 
 Ours in both resize modes: "opencv" (default, OpenCV's own code) and "ipp" (what this
 IPP-enabled cv2 computes; max|diff| should be 0). The peer does what the official demo does
-per box (CLIFF-FACTS 7.2-7.3): centre/scale,
+per box (docs/official.md#box, #crop): centre/scale,
 np.linalg.inv for the window corners, a float32 zero canvas filled by slicing, cv2.resize
 (default build, i.e. with IPP), /255, ImageNet normalisation, HWC -> CHW, then np.stack.
 Both peers run alternately in this process; medians of the repeats are reported.

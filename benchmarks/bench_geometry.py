@@ -2,7 +2,7 @@
 
 The peer functions transcribe the official demo's expressions (rot6d_to_rotmat, cam_crop2full,
 bbox_info) and the logical-not-patched torchgeometry 0.1.2 rotation_matrix_to_angle_axis
-(CLIFF-FACTS 6, 8, 9). Calls alternate (cliff, torch, cliff, ...) and the table shows medians
+(docs/official.md#rot6d, #bbox-info, #camera). Calls alternate (cliff, torch, cliff, ...) and the table shows medians
 of per-call wall time and the ratio torch/cliff (> 1: cliff faster).
 
     PYTHONPATH=$PWD python benchmarks/bench_geometry.py [--repeat 200]

@@ -1,6 +1,6 @@
 """Speed of cliff.render: a 1920x1080 overlay of one body-sized mesh on ONE core.
 
-The mesh has SMPL's size (6890 vertices, 13776 faces): the stand-in body of cliff.standin
+The mesh has SMPL's size (6890 vertices, 13776 faces): the stand-in body of cliff._standin
 (~1.7 m tall), posed by cliff.SMPL in CLIFF's mean root orientation, 5 m in front of the camera
 (focal = image diagonal, as CLIFF). Peer: the usual NumPy + OpenCV fallback renderer, the
 painter's algorithm (faces sorted far to near, each filled with cv2.fillConvexPoly with 8
@@ -20,7 +20,7 @@ import numpy as np
 
 
 def body_mesh(depth: float = 5.0):
-    """The stand-in body (cliff.standin: SMPL's 6890 vertices / 13776 faces, ~1.7 m tall) in
+    """The stand-in body (cliff._standin: SMPL's 6890 vertices / 13776 faces, ~1.7 m tall) in
     CLIFF's mean root orientation (a 180-degree turn about x: SMPL's y-up frame into the camera's
     y-down frame), `depth` metres in front of the camera."""
     import cliff

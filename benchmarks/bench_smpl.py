@@ -103,7 +103,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--reps", type=int, default=100, help="timed calls per process at batch 1")
-    p.add_argument("--model", default=None, help="SMPL .pkl/.npz (default: cliff.standin)")
+    p.add_argument("--model", default=None, help="SMPL .pkl/.npz (default: cliff._standin)")
     p.add_argument("--worker", choices=["cliff", "smplx"], help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     p.add_argument("--vertices", type=int, help=argparse.SUPPRESS)
@@ -115,7 +115,7 @@ def main():
     import cliff
 
     print(f"# SMPL forward, {args.threads} thread(s), {args.rounds} alternating rounds, model: "
-          f"{args.model or 'cliff.standin (procedural, SMPL-sized)'}; cpu: {cpu_name()}; "
+          f"{args.model or 'cliff._standin (procedural, SMPL-sized)'}; cpu: {cpu_name()}; "
           f"load average at start: {os.getloadavg()[0]:.2f}; cliff {cliff.__version__}; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     results = {}

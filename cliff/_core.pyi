@@ -82,7 +82,7 @@ class Estimator:
     def run(self, images: list[npt.ArrayLike], boxes: list[npt.ArrayLike],
             cameras: npt.ArrayLike, bgr: bool = False, *,
             vertices: bool = True) -> dict[str, np.ndarray]: ...
-# ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.fit ----
+# ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.annotate.fit ----
 def fit_people(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
                cam: npt.ArrayLike, kp: npt.ArrayLike, kp_joint: npt.ArrayLike,
                norm: npt.ArrayLike, *, max_iter: int = 30, tol: float = 1e-6, robust: int = 1,

@@ -50,13 +50,14 @@ def crop(
         rescale: box enlargement factor; the official demo uses 1.1.
         bgr: the image is in BGR order (OpenCV); channels are swapped while cropping.
         layout: ``"nchw"`` -> crops (N, 3, 256, 192), the official network input;
-            ``"nhwc"`` -> (N, 256, 192, 3), the engine's internal layout.
+            ``"nhwc"`` -> (N, 256, 192, 3), the same values channel-last (for consumers
+            that want NHWC; ``Model.predict`` takes float crops as NCHW only).
         resize: ``"ipp"`` (default) -> what ``cv2.resize`` computes in OpenCV builds with
             Intel IPP, i.e. every PyPI wheel on x86 (including the 4.x the official demo
             used), so the default reproduces the official demo's actual numbers: float64
             coordinates and fused interpolation;
             ``"opencv"`` -> OpenCV's own INTER_LINEAR code (float32 source coordinates, as
-            the fact sheet describes), what ``cv2.resize`` computes without IPP (e.g. on ARM). The two differ by ~1e-4 per normalised
+            docs/official.md#crop describes), what ``cv2.resize`` computes without IPP (e.g. on ARM). The two differ by ~1e-4 per normalised
             value at most on hard edges of large boxes (2e-4 for a 2000-pixel box on random
             noise, ~5e-6 on photos).
 

@@ -37,13 +37,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 class SMPL:
-    """SMPL body model (C core, float32), smplx semantics (CLIFF-FACTS 10.3-10.4).
+    """SMPL body model (C core, float32), smplx semantics (docs/official.md#smpl-forward, #joints).
 
     ``SMPL(path_or_arrays, num_betas=10)``
 
     - ``path_or_arrays``: an official SMPL ``.pkl`` or an smplx-style ``.npz`` (read by
       ``cliff.io.load_smpl``), or a mapping with the arrays ``load_smpl`` returns
-      (e.g. ``cliff.standin.smpl_arrays()``).
+      (e.g. ``cliff._standin.smpl_arrays()``).
     - ``num_betas``: shape components to use (the first ``num_betas`` of the file; 10 or 300 in
       the official releases). More than the file has is an error.
 

@@ -134,7 +134,7 @@ CLIFF_API void cliff_project_points_each_f64(const double *points, size_t n, con
                                              const double *pp, double *uv);
 
 /* ---- SMPL body model (smpl.c) -------------------------------------------------------- */
-/* The SMPL body model (official release, smplx semantics; CLIFF-FACTS 10.3): shape blend, joint
+/* The SMPL body model (official release, smplx semantics; docs/official.md#smpl-forward): shape blend, joint
  * regression, pose blend, forward kinematics over `parents`, linear blend skinning.
  * Frame: SMPL's own model frame (y up), metres. Joint order: the 24 SMPL joints, then the 21
  * vertex joints nose, reye, leye, rear, lear, LBigToe, LSmallToe, LHeel, RBigToe, RSmallToe,

@@ -2,7 +2,7 @@
  * with a full-frame perspective camera (the annotator's step 2), analytic Jacobians.
  *
  * Parameters of one person: phi (24,3) axis-angle offsets, R_j = R0_j Exp(phi_j); betas (K);
- * t (3). Forward kinematics follows SMPL (facts 10.3): rest joints J = J0 + Jdirs betas,
+ * t (3). Forward kinematics follows SMPL (docs/official.md#smpl-forward): rest joints J = J0 + Jdirs betas,
  * G_j = G_parent(j) [R_j, J_j - J_parent(j)], vertex joints by linear blend skinning of their
  * shaped + pose-blended rest positions.
  *

@@ -1,5 +1,5 @@
 /* smpl.c - the SMPL body model: shape and pose blend shapes, joints, forward kinematics and
- * linear blend skinning for a batch of bodies (CLIFF-FACTS 10.3, smplx semantics).
+ * linear blend skinning for a batch of bodies (docs/official.md#smpl-forward, smplx semantics).
  *
  * Layout chosen at load time so that one pass over memory does all per-vertex work:
  *  - The shape and pose blend shapes form one matrix of F = K + 207 "features" (K betas, then

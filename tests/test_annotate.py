@@ -1,5 +1,6 @@
 """The annotator: C fitter Jacobians, refinement quality on synthetic scenes, pseudo-GT output,
-bad input. Synthetic data comes from cliff.synthetic (procedural stand-in body)."""
+bad input. Synthetic scenes come from tests/reference/scenes.py (procedural stand-in body of
+cliff._standin)."""
 import os
 
 import numpy as np
@@ -34,7 +35,7 @@ def _params(seed):
 
 
 def test_fit_joints_match_numpy_smpl_forward(body, fb):
-    # independent float64 reference: full SMPL forward (all vertices shaped+posed, LBS), facts 10.3
+    # independent float64 reference: full SMPL forward (all vertices shaped+posed, LBS), docs/official.md#smpl-forward
     R0, phi, be, t = _params(1)
     J, uv, _, _ = F.fit_jacobian(fb, R0, phi, be, t, 1500.0, (960, 540))
     ref = S.smpl_forward(body, (R0 @ S.rodrigues(phi))[None], be[None], t[None])[0]
@@ -386,7 +387,7 @@ def test_annotate_with_a_real_cliff_network(body, scene):
 
 
 def _numpy_cost(body, R0, phi, betas, t, betas0, kp, jidx, f, pp, norm, o):
-    """Independent float64 NumPy statement of the fitter's objective (cliff.fit docstring)."""
+    """Independent float64 NumPy statement of the fitter's objective (cliff.annotate.fit docstring)."""
     J = S.smpl_forward(body, (R0 @ S.rodrigues(phi))[None], betas[None], t[None])[0][jidx]
     uv = f * J[:, :2] / J[:, 2:] + pp
     sq = ((uv - kp[:, :2]) ** 2).sum(-1) / (o["sigma_rel"] * norm) ** 2
@@ -516,6 +517,19 @@ def test_bad_parents_rejected(fb):
         F.fit_jacobian(bad, R0, phi, be, t, 1000.0, (0, 0))
 
 
+def test_fit_people_bad_focal_and_max_iter_name_the_argument(fb):
+    """A string focal raises TypeError naming focal (not NumPy's bare 'could not convert');
+    max_iter out of range or not an integer raises ValueError naming max_iter."""
+    args = dict(body=fb, rotmat=np.tile(np.eye(3), (1, 24, 1, 1)), betas=np.zeros((1, 10)),
+                transl=[[0, 0, 5.0]], keypoints=np.full((1, 17, 3), 200.0),
+                joint_index=np.arange(17), focal=1000.0, principal_point=(256, 256), norm=[300.0])
+    with pytest.raises(TypeError, match="^focal:"):
+        F.fit_people(**{**args, "focal": "x"})
+    for bad in (10**12, 0, 2.5):
+        with pytest.raises(ValueError, match="^max_iter:"):
+            F.fit_people(**args, max_iter=bad)
+
+
 def test_predictor_with_wrong_output_is_a_clear_error(body, scene):
     sc = {k: (v[:3] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     images, kps, boxes, _ = _images_and_predictor(sc)
@@ -549,7 +563,7 @@ def test_fit_joints_match_smplx(body, fb, tmp_path):
     np.testing.assert_allclose(J, ref, atol=1e-12)
 
 
-# ---- QA regressions: one bad input does not abort the run (like `cliff predict`) ----
+# ---- bad input: one bad image or person does not abort the run (like `cliff predict`) ----
 
 def test_annotate_skips_missing_and_unreadable_images_and_nan_people(body, scene, tmp_path):
     import cv2

@@ -3,6 +3,7 @@
 Runs in-process through cliff.cli.main (the console entry point calls the same function) with
 stand-in files in a session folder (XDG_CACHE_HOME), Res50 for speed.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from cliff.cli import main
 DATA = os.path.join(os.path.dirname(cliff.__file__), "data")
 PHOTO = os.path.join(DATA, "astronaut.jpg")
 BOXES = os.path.join(DATA, "boxes.json")
+BOX = [48.9, 19.1, 329.2, 425.1]  # the person in astronaut.jpg (boxes.json)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,8 @@ def predict(standin, *args):
     ckpt, smpl, _ = standin
     return main(["predict", *args, "--ckpt", ckpt, "--smpl", smpl, "--quiet"])
 
+
+# ---- outputs: the official npz, meshes, renders ------------------------------------------
 
 def test_predict_writes_the_official_npz_layout(standin, tmp_path):
     assert predict(standin, PHOTO, "--boxes", BOXES, "-o", str(tmp_path)) == 0
@@ -78,6 +82,66 @@ def test_rotmat_format_meshes_and_renders(standin, tmp_path):
     assert os.path.exists(tmp_path / "render" / "astronaut_side.jpg")
 
 
+def test_render_uses_the_given_intrinsics(standin, tmp_path):
+    """With --intrinsics (off-centre principal point, fx != fy) the overlay is drawn with that
+    camera, not with (fx+fy)/2 and the image centre (which misplaces the body)."""
+    ckpt, smpl, _ = standin
+    boxes = tmp_path / "b.json"
+    boxes.write_text(json.dumps({"astronaut.jpg": [BOX]}))
+    K = (700.0, 560.0, 150.0, 330.0)
+    out = tmp_path / "out"
+    assert main(["predict", PHOTO, "--ckpt", ckpt, "--smpl", smpl, "--boxes", str(boxes),
+                 "--intrinsics", ",".join(map(str, K)), "--render", "-o", str(out), "--quiet"]) == 0
+    got = cliff.read_image(out / "render" / "astronaut_front.jpg").astype(np.int16)
+
+    image = cliff.read_image(PHOTO)
+    with cliff.Estimator(ckpt, smpl) as est:
+        res = est.run(image, [BOX], K=K)
+    right = cliff.render(image, res["vertices"], est.faces, K[:2], K[2:]).astype(np.int16)
+    wrong = cliff.render(image, res["vertices"], est.faces, float(res["focal"][0])).astype(np.int16)
+    assert np.abs(wrong - right).mean() > 5  # the two cameras really differ on this image
+    assert np.abs(got - right).mean() < 2    # JPEG noise only
+
+
+def test_inputs_with_the_same_file_name_get_distinct_meshes_and_renders(standin, tmp_path):
+    """a/img.jpg and b/img.jpg: the second gets an '-2' suffix instead of overwriting the first's
+    meshes/img_0.obj and render/img_*.jpg."""
+    for d in ("a", "b"):
+        os.makedirs(tmp_path / d)
+        shutil.copy(PHOTO, tmp_path / d / "img.jpg")
+    boxes = tmp_path / "b.json"
+    boxes.write_text(json.dumps({"img.jpg": [BOX]}))
+    out = tmp_path / "out"
+    assert predict(standin, str(tmp_path / "a" / "img.jpg"), str(tmp_path / "b" / "img.jpg"),
+                   "--boxes", str(boxes), "--save-mesh", "obj", "--render", "-o", str(out)) == 0
+    assert sorted(os.listdir(out / "meshes")) == ["img-2_0.obj", "img_0.obj"]
+    assert sorted(os.listdir(out / "render")) == ["img-2_front.jpg", "img-2_side.jpg",
+                                                  "img_front.jpg", "img_side.jpg"]
+
+
+# ---- -o/--output ---------------------------------------------------------------------------
+
+def test_output_that_is_an_existing_file_is_a_one_line_error(standin, tmp_path, capsys):
+    """-o naming an existing regular file: status 2, one error line, the file untouched."""
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    assert predict(standin, PHOTO, "--boxes", BOXES, "-o", str(target)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cliff: error: -o/--output:") and "existing file" in err[-1]
+    assert target.read_text() == "keep me"
+
+
+def test_output_npz_name_that_is_a_folder_writes_inside_and_leaves_no_temp(standin, tmp_path):
+    """`-o runs.npz` where runs.npz is a folder is used as the folder (no runs.npz.tmp.npz)."""
+    folder = tmp_path / "runs.npz"
+    folder.mkdir()
+    assert predict(standin, PHOTO, "--boxes", BOXES, "-o", str(folder)) == 0
+    assert os.listdir(tmp_path) == ["runs.npz"]
+    assert os.listdir(folder) == ["astronaut_cliff_res50.npz"]
+
+
+# ---- inputs: folders, videos, unreadable files ---------------------------------------------
+
 def test_folder_with_a_corrupt_image_is_processed_and_reported(standin, tmp_path, capsys):
     src = tmp_path / "imgs"
     src.mkdir()
@@ -109,6 +173,35 @@ def test_video_frames_are_streamed(standin, tmp_path):
     assert z["pose"].shape == (3, 72)
 
 
+def test_undecodable_video_is_reported_in_one_line(standin, tmp_path, capsys):
+    """ffmpeg's multi-line error (banner, build configuration) is cut to one 'skipped' line per
+    video; with one readable input left the status is 1."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.mp4").write_bytes(b"not a video at all\n" * 10)
+    (folder / "empty.mp4").write_bytes(b"")
+    shutil.copy(PHOTO, folder / "astronaut.jpg")
+    assert predict(standin, str(folder), "--boxes", BOXES, "-o", str(tmp_path / "out")) == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 2, lines
+    for ln, name in zip(lines, ("broken.mp4", "empty.mp4")):
+        assert ln.startswith(f"cliff: skipped {folder / name}: could not decode the video"), ln
+
+
+def test_single_unreadable_input_is_an_error_not_an_empty_result(standin, tmp_path, capsys):
+    """README: an unreadable input is an error (status 2, no output); only inside a folder with
+    readable files is it skipped (status 1)."""
+    bad = tmp_path / "zero.jpg"
+    bad.write_bytes(b"")
+    out = tmp_path / "out"
+    assert predict(standin, str(bad), "--boxes", BOXES, "-o", str(out)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cliff: error: no readable image"), err
+    assert not out.exists() or os.listdir(out) == []
+
+
+# ---- errors and options ----------------------------------------------------------------------
+
 @pytest.mark.parametrize("args, needle", [
     (["predict", "/nonexistent.jpg", "-o", "OUT", "--ckpt", "CKPT", "--smpl", "SMPL"], "nonexistent.jpg"),
     (["predict", PHOTO, "-o", "OUT", "--ckpt", "/missing.pt", "--smpl", "SMPL"], "missing.pt"),
@@ -125,6 +218,33 @@ def test_errors_are_one_line_and_a_nonzero_status(standin, tmp_path, capsys, mon
     assert rc == 2
     assert len(err) == 1 and err[0].startswith("cliff: error:") and needle in err[0], err
 
+
+def test_without_boxes_or_detector_the_error_says_what_to_do(standin, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cliff.detect, "available", lambda: False)
+    rc = predict(standin, PHOTO, "-o", str(tmp_path))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--boxes" in err[0] and "cliff-hps[detect]" in err[0]
+
+
+def test_negative_threads_is_an_argument_error(standin, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        predict(standin, PHOTO, "--boxes", BOXES, "-o", str(tmp_path), "--threads", "-1")
+    assert e.value.code == 2
+    assert "argument --threads" in capsys.readouterr().err
+
+
+def test_error_after_the_progress_bar_started_is_on_its_own_line(standin, tmp_path, capsys,
+                                                                 monkeypatch):
+    """The progress bar is closed before the error is printed, so the error is not glued to it."""
+    ckpt, smpl, _ = standin
+    monkeypatch.setattr("cliff.cli._detector_ok", lambda: False)
+    assert main(["predict", PHOTO, "--ckpt", ckpt, "--smpl", smpl, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    last = err.strip().split("\n")[-1].split("\r")[-1].strip()
+    assert last.startswith("cliff: error: no person boxes"), repr(err[-300:])
+
+
+# ---- entry points ----------------------------------------------------------------------------
 
 def test_console_entry_point_runs(standin):
     """`python -m cliff info` in a fresh process (the import path users take)."""
@@ -143,9 +263,3 @@ def test_demo_runs_on_stand_ins_and_says_so(standin, tmp_path, capsys, monkeypat
     assert len(z["imgname"]) == 3 and z["pose"].shape == (3, 72)
     assert len(os.listdir(tmp_path / "render")) == 6 and len(os.listdir(tmp_path / "meshes")) == 3
 
-
-def test_without_boxes_or_detector_the_error_says_what_to_do(standin, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cliff.detect, "available", lambda: False)
-    rc = predict(standin, PHOTO, "-o", str(tmp_path))
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "--boxes" in err[0] and "cliff-hps[detect]" in err[0]

@@ -1,6 +1,6 @@
 """cliff.crop against an OpenCV-based implementation of the official preprocessing.
 
-The reference below follows the official steps literally (CLIFF-FACTS 7.2-7.3): box -> centre
+The reference below follows the official steps literally (docs/official.md#box, #crop): box -> centre
 and scale with the detector's float32 values promoted to float64 as NumPy 1.x does, the 3x3
 affine inverted with np.linalg.inv, corners rounded with Python's round, a float32 zero canvas
 filled by slicing, cv2.resize to (192, 256) with the default INTER_LINEAR, then ImageNet
@@ -426,8 +426,8 @@ def test_resize_modes_differ_by_at_most_2e4(opencv_with_ipp):
 
 def test_default_resize_is_what_the_official_demo_computed_on_x86(opencv_with_ipp):
     """The official demo ran cv2.resize from a PyPI OpenCV wheel on x86, i.e. with IPP: the
-    default mode must give those numbers, not the fact sheet's description of OpenCV's own
-    code (the two differ by up to ~2e-4 on large boxes)."""
+    default mode must give those numbers, not those of OpenCV's own scalar code
+    (docs/official.md#crop; the two differ by up to ~2e-4 on large boxes)."""
     rng = np.random.default_rng(16)
     img = random_image(rng, 480, 640)
     boxes = grid_boxes(rng, 400, 500, 10)

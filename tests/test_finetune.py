@@ -1,4 +1,4 @@
-"""cliff.finetune: the paper's step 3 (fine-tuning the collapsed regressor on 2D keypoints)."""
+"""cliff.annotate.finetune: the paper's step 3 (fine-tuning the collapsed regressor on 2D keypoints)."""
 import numpy as np
 import pytest
 
@@ -35,6 +35,8 @@ def _ft(w, **kw):
     return FT.Finetuner(w["reg"], w["fb"], w["F"], w["bi"], w["sc"]["keypoints"], COCO17_TO_SMPLX,
                         w["center"], w["b"], w["f"], (w["W"], w["H"]), **kw)
 
+
+# ---- the collapsed regressor and its gradients -------------------------------------------
 
 def test_rot6d_matches_official_and_its_jacobian_matches_central_differences():
     rng = np.random.default_rng(0)
@@ -94,6 +96,8 @@ def test_collapsed_map_reproduces_model_predict(tmp_path):
     assert np.abs(cam - out["cam_crop"]).max() <= 1e-5
 
 
+# ---- fine-tuning -------------------------------------------------------------------------
+
 def test_finetuning_reduces_the_loss_and_the_reprojection_error(world):
     w = world
     r = FT.finetune(w["reg"], w["fb"], w["F"], w["bi"], w["sc"]["keypoints"], COCO17_TO_SMPLX,
@@ -136,6 +140,8 @@ def test_annotate_finetune_mode_end_to_end(world):
     with pytest.raises(ValueError, match="regressor"):
         A.annotate([img], kps[:1], smpl=w["body"], refine="finetune", **kw | {"boxes": kw["boxes"][:1]})
 
+
+# ---- bad input and the command line ------------------------------------------------------
 
 def test_bad_input(world):
     w = world

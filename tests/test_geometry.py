@@ -1,6 +1,7 @@
 """Geometry (csrc/geometry.c via cliff.camera) against independent references written here:
 float64 NumPy formulas, NumPy ports of the official algorithms (in float32 and float64), and a
-few PyTorch float32 transcriptions of the official demo's expressions (CLIFF-FACTS 6, 7.2, 8, 9).
+few PyTorch float32 transcriptions of the official demo's expressions (docs/official.md#rot6d, #axis-angle, #box, #bbox-info,
+#camera).
 """
 import math
 
@@ -18,7 +19,7 @@ RNG = np.random.default_rng(20240607)
 # ---- independent references ------------------------------------------------------------
 
 def ref_rot6d(x):
-    """float64 Gram-Schmidt on the columns of [[x0,x1],[x2,x3],[x4,x5]] (facts 6.1)."""
+    """float64 Gram-Schmidt on the columns of [[x0,x1],[x2,x3],[x4,x5]] (docs/official.md#rot6d)."""
     m = np.asarray(x, np.float64).reshape(-1, 3, 2)
     a1, a2 = m[:, :, 0], m[:, :, 1]
     b1 = a1 / np.maximum(np.linalg.norm(a1, axis=1, keepdims=True), 1e-12)
@@ -41,7 +42,7 @@ def torch_rot6d(x):
 def tgm_rotmat_to_aa(R):
     """NumPy port of torchgeometry 0.1.2 rotation_matrix_to_angle_axis, in R's dtype, keeping
     the library's structure: four candidates combined with 0/1 masks, eps = 1e-6, no
-    re-normalisation, angle folded with atan2 (facts 6.2)."""
+    re-normalisation, angle folded with atan2 (docs/official.md#axis-angle)."""
     R = np.asarray(R)
     dt = R.dtype.type
     rt = np.swapaxes(R.reshape(-1, 3, 3), 1, 2)  # the library works on the transpose
@@ -129,7 +130,7 @@ def test_rot6d_144_is_24_joints_joint_major():
 
 
 def test_rot6d_official_mean_pose_root_is_diag_1_m1_m1():
-    # smpl_mean_params.npz 'pose'[:6] (facts 5.1): a 180 degree rotation about x.
+    # smpl_mean_params.npz 'pose'[:6] (docs/official.md#mean-params): a 180 degree rotation about x.
     x = f32([1.0, 0.0, 0.0, -1.0000004768371582, 0.0, 1.5099581673894136e-07])
     R = cliff.rot6d_to_rotmat(x)
     assert R.shape == (3, 3) and R.dtype == np.float32
@@ -253,7 +254,7 @@ def test_axis_angle_to_rotmat_float32_close_to_float64():
 # ---- boxes -> center, scale ------------------------------------------------------------
 
 def official_center_scale_f32(box, rescale=1.1):
-    """The official arithmetic on float32 detections under NumPy 1.x (facts 7.2), written with
+    """The official arithmetic on float32 detections under NumPy 1.x (docs/official.md#box), written with
     explicit float32 operations and Python float64 arithmetic."""
     x1, y1, x2, y2 = (np.float32(v) for v in box)
     cx = float(np.float32(x1 + x2)) / 2.0
@@ -310,7 +311,7 @@ def test_bbox_info_float64_released_and_paper():
 def test_bbox_info_float32_bit_exact_with_demo_torch_expressions():
     W, H, center, b, f, _ = batch_inputs()
     c32, b32, f32_, w32, h32 = (torch.tensor(f32(v)) for v in (center, b, f, W, H))
-    # demo.py (facts 8), float32 tensors
+    # demo.py (docs/official.md#bbox-info), float32 tensors
     bi = torch.stack([c32[:, 0] - w32 / 2., c32[:, 1] - h32 / 2., b32], dim=-1)
     bi[:, :2] = bi[:, :2] / f32_.unsqueeze(-1) * 2.8
     bi[:, 2] = (bi[:, 2] - 0.24 * f32_) / (0.06 * f32_)
@@ -353,7 +354,7 @@ def test_cam_crop_to_full_float64_formula():
 def test_cam_crop_to_full_float32_bit_exact_with_demo_torch_expressions():
     W, H, center, b, f, cam = batch_inputs()
     cam_t, c_t, b_t, f_t, w_t, h_t = (torch.tensor(f32(v)) for v in (cam, center, b, f, W, H))
-    # common/utils.py cam_crop2full (facts 9), float32
+    # common/utils.py cam_crop2full (docs/official.md#camera), float32
     w_2, h_2 = w_t / 2., h_t / 2.
     bs = b_t * cam_t[:, 0] + 1e-9
     tz = 2 * f_t / bs

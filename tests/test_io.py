@@ -1,5 +1,5 @@
-"""cliff.io: torch-free readers/writers of checkpoints, SMPL files and mean params, and the
-restricted unpickler's refusal of everything else.
+"""cliff.io: torch-free readers/writers of checkpoints, SMPL files and mean params, the
+restricted unpickler's refusal of everything else, the image reader and the results writer.
 
 References are independent of the code under test: PyTorch itself (torch.save / torch.load),
 smplx loading the SMPL files we write, and the standard pickler with stand-in classes
@@ -634,6 +634,14 @@ def test_missing_file_and_directory(tmp_path, loader):
         getattr(cio, loader)(tmp_path)
 
 
+@pytest.mark.parametrize("fn", ["cliff.load_model", "cliff.io.load_checkpoint"])
+def test_checkpoint_path_none_is_a_type_error_naming_path(fn):
+    import cliff
+    load = cliff.load_model if fn == "cliff.load_model" else cio.load_checkpoint
+    with pytest.raises(TypeError, match="^path:"):
+        load(None)
+
+
 def _cuts(n, count=41):
     return sorted(set(int(x) for x in np.linspace(1, n - 1, count)))
 
@@ -921,7 +929,7 @@ def test_mean_params(tmp_path):
     for k in d:
         np.testing.assert_array_equal(out[k], d[k])
     assert out["cam"][0] == np.float32(0.9)
-    # facts 5.1: the first 6D decodes (Gram-Schmidt on the two columns) to ~diag(1, -1, -1)
+    # docs/official.md#mean-params: the first 6D decodes (Gram-Schmidt on the two columns) to ~diag(1, -1, -1)
     a1, a2 = out["pose"][:6].astype(np.float64).reshape(3, 2).T
     b1 = a1 / np.linalg.norm(a1)
     b2 = a2 - b1 * (b1 @ a2)
@@ -968,3 +976,38 @@ def test_zip_checkpoint_loads_with_a_single_copy_of_the_weights(tmp_path):
     assert peak < 1.25 * payload, peak / payload
     for i in range(8):
         assert out[f"w{i}"].flags.writeable and out[f"w{i}"][0, 0] == i
+
+
+# ----------------------------------------------------------------------------------------------
+# images (cliff.io.images)
+
+def test_16bit_grey_png_is_scaled_to_8_bits_not_clipped(tmp_path):
+    """A 16-bit image reads like OpenCV's imread (the official demo's reader): value >> 8 in all
+    three channels, not clipped to 255 (what Pillow's convert("RGB") does)."""
+    from PIL import Image
+
+    import cliff
+    ramp = (np.arange(64 * 80, dtype=np.uint32).reshape(64, 80) * 12).astype(np.uint16)
+    path = tmp_path / "ramp16.png"
+    Image.fromarray(ramp).save(path)
+    assert Image.open(path).mode.startswith("I;16")
+    rgb = cliff.read_image(path)
+    assert rgb.shape == (64, 80, 3) and rgb.dtype == np.uint8
+    expect = (ramp >> 8).astype(np.uint8)
+    for c in range(3):
+        np.testing.assert_array_equal(rgb[..., c], expect)
+
+
+# ----------------------------------------------------------------------------------------------
+# results writer (cliff.io.results)
+
+def test_failed_npz_write_removes_its_temporary_file(tmp_path, monkeypatch):
+    """When the final rename fails (disk full), the error propagates and no temporary file is
+    left behind."""
+    from cliff.io.results import ResultWriter
+
+    w = ResultWriter(str(tmp_path / "r.npz"), str(tmp_path), np.zeros((1, 3), np.int32))
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        w.close()
+    assert os.listdir(tmp_path) == []

@@ -5,6 +5,8 @@ import pytest
 from cliff.annotate import keypoints as K
 
 
+# ---- format tables and their mapping to the 45 model joints -------------------------------
+
 def test_coco_maps_to_same_named_model_joints():
     # every COCO name exists in the 45 model joint names and the table points at it
     for name, j in zip(K.COCO17_NAMES, K.COCO17_TO_SMPLX):
@@ -49,10 +51,15 @@ def test_openpose_to_part24_slots():
             assert part[0, K.PART24_NAMES.index(alias), 0] == i
 
 
-def test_vertex_joint_ids_follow_facts():
-    assert K.VERTEX_JOINT_IDS[:5] == (332, 6260, 2800, 4071, 583)
-    assert len(K.VERTEX_JOINT_IDS) == 21 and len(K.SMPLX45_NAMES) == 45
+def test_vertex_joint_ids_are_smplx_smplh_table():
+    # docs/official.md#joints: joints 24..44 = face 5, feet 6, fingertips (left hand first)
+    assert tuple(K.VERTEX_JOINT_IDS) == (332, 6260, 2800, 4071, 583,
+                                         3216, 3226, 3387, 6617, 6624, 6787,
+                                         2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133)
+    assert len(K.SMPLX45_NAMES) == 45
 
+
+# ---- helpers: boxes from keypoints, input checks -----------------------------------------
 
 def test_boxes_from_keypoints_ignore_zero_confidence():
     kp = np.array([[[10, 20, 1], [110, 220, 1], [1000, 1000, 0]]], float)
@@ -73,6 +80,8 @@ def test_check_keypoints_errors(bad, msg):
     with pytest.raises(ValueError, match=msg):
         K.check_keypoints(bad)
 
+
+# ---- agreement with cliff.SMPL -------------------------------------------------------------
 
 def test_vertex_joint_ids_and_names_agree_with_cliff_smpl():
     # the fitter's default vertex joints are the ones cliff.SMPL outputs as joints 24..44

@@ -15,6 +15,8 @@ def _scene(n=4, J=6, seed=0):
     return rng, pts, kp
 
 
+# ---- NumPy cameras and losses ----------------------------------------------------------------
+
 def test_project_matches_pinhole_formula():
     p = np.array([[[1.0, -2.0, 4.0]]])
     uv = L.project(p, np.array([1000.0]), np.array([[960.0, 540.0]]))

@@ -9,6 +9,7 @@ nbclient = pytest.importorskip("nbclient")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow  # starts a Jupyter kernel and runs the whole quickstart
 def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("CLIFF_NOTEBOOK_BACKBONE", "res50")

@@ -58,6 +58,8 @@ def smplx_body(npz, rotmat, betas, transl):
     return out.vertices.numpy(), out.joints.numpy()
 
 
+# ---- against the official chain ------------------------------------------------------------
+
 def test_estimator_matches_independent_official_chain(estimator, ref_res50, smpl_files, photo):
     """OpenCV crop -> PyTorch reference CLIFF -> cam_crop2full -> smplx: same bodies.
 
@@ -101,6 +103,8 @@ def test_joints2d_are_the_joints_seen_by_the_full_frame_camera(estimator, photo)
     np.testing.assert_allclose(out["focal"], f, rtol=1e-6)
 
 
+# ---- outputs, batching, camera -------------------------------------------------------------
+
 def test_every_output_has_one_row_per_person(estimator, photo):
     image, boxes = photo
     out = estimator.run(image, xyxy=boxes)
@@ -112,6 +116,23 @@ def test_every_output_has_one_row_per_person(estimator, photo):
     for k, s in shapes.items():
         assert out[k].shape == s, k
         assert np.isfinite(out[k]).all(), k
+
+
+def test_run_many_streams_images_without_people(estimator):
+    """Images without boxes are yielded as they come, not held until batch_size people were
+    seen (a video without detections must not pile up in memory)."""
+    pulled = []
+
+    def frames():
+        for i in range(50):
+            pulled.append(i)
+            yield np.zeros((64, 48, 3), np.uint8), np.zeros((0, 4))
+
+    it = estimator.run_many(frames())
+    first = next(it)
+    assert first["pose"].shape == (0, 72)
+    assert len(pulled) <= estimator.batch_size
+    assert sum(1 for _ in it) == 49
 
 
 def test_run_many_batches_across_images_without_changing_results(estimator, photo):
@@ -153,6 +174,8 @@ def test_no_people_gives_empty_arrays_of_the_right_shapes(estimator, photo):
     assert out["vertices"].shape == (0, 6890, 3) and out["pose"].shape == (0, 72)
 
 
+# ---- bad input: a TypeError/ValueError naming the argument -------------------------------
+
 @pytest.mark.parametrize("image, match", [
     (np.zeros((10, 10), np.uint8), "image: expected an \\(H, W, 3\\)"),
     (np.zeros((10, 10, 3), np.float32), "image: expected uint8"),
@@ -172,6 +195,48 @@ def test_bad_boxes_and_camera_are_refused(estimator, photo):
         estimator.run(image, xyxy=[[0, 0, 50, 50]], K=np.eye(2))
     with pytest.raises(ValueError, match="batch_size"):
         cliff.Estimator(estimator.model, estimator.smpl, batch_size=0)
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"xyxy": "abc"}, "xyxy"),
+    ({"xyxy": [[object(), 1, 2, 3]]}, "xyxy"),
+    ({"focal": "wide"}, "focal"),
+    ({"focal": [800.0, 900.0]}, "focal"),
+    ({"K": "abc"}, "K"),
+])
+def test_non_numeric_arguments_raise_type_error_naming_them(estimator, photo, kw, name):
+    kw.setdefault("xyxy", [[50, 20, 330, 425]])
+    with pytest.raises(TypeError, match=rf"^{name}:"):
+        estimator.run(photo[0], **kw)
+
+
+@pytest.mark.parametrize("image", [None, "photo.jpg"])
+def test_image_that_is_not_an_array_raises_type_error(estimator, image):
+    with pytest.raises(TypeError, match="^image:"):
+        estimator.run(image, [[0, 0, 10, 10]])
+
+
+def test_K_with_principal_point_at_the_origin_names_K_not_img_size():
+    """K = diag(800, 800, 1) has cx = cy = 0; CLIFF needs the principal point as an image centre
+    (W/2, H/2 > 0), and the error names K (not Model.predict's img_size)."""
+    from cliff.pipeline import camera_for
+    with pytest.raises(ValueError, match="^K: the principal point"):
+        camera_for(640, 480, K=np.diag([800.0, 800.0, 1.0]))
+
+
+def test_run_many_empty_tuple_is_a_value_error(estimator):
+    with pytest.raises(ValueError, match="^items:"):
+        list(estimator.run_many([()]))
+
+
+@pytest.mark.parametrize("kw, name", [({"batch_size": "x"}, "batch_size"),
+                                      ({"rescale": "big"}, "rescale")])
+def test_estimator_options_are_checked_by_name(estimator, kw, name):
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        cliff.Estimator(estimator.model, estimator.smpl, **kw)
+
+
+# ---- box files (cliff.load_boxes) ----------------------------------------------------------
 
 
 def test_load_boxes_reads_the_three_forms(tmp_path):
@@ -199,3 +264,14 @@ def test_load_boxes_errors_name_the_file(tmp_path):
     bad.write_text(json.dumps({"a.jpg": [[1, 2, 3]]}))
     with pytest.raises(ValueError, match="bad.json"):
         cliff.load_boxes(bad)
+
+
+@pytest.mark.parametrize("content", [
+    '{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1, "bbox": [1, 2, "x", 4]}]}',
+    '{"a.jpg": [[1, 2, "wide", 4]]}',
+])
+def test_boxes_file_with_a_non_number_names_the_file(tmp_path, content):
+    path = tmp_path / "boxes.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=f"^{path}: malformed boxes file"):
+        cliff.load_boxes(path)

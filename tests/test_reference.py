@@ -1,8 +1,10 @@
 """The PyTorch reference networks, cliff.arch and the network fixtures are right.
 
 The engine tests (tests/test_model.py) trust these, so each is checked against something
-independent: the shared key lists (derived separately from the official code), the parameter
-totals of CLIFF-FACTS.md section 2, float64 NumPy formulas for the geometry helpers.
+independent: the official checkpoint key lists (tests/data/official_keys_*.txt, derived
+separately from the release's model code), the parameter totals and mean parameters of the
+release (docs/official.md#checkpoint, #mean-params), float64 NumPy formulas for the geometry
+helpers.
 """
 import numpy as np
 import pytest
@@ -10,30 +12,40 @@ import pytest
 torch = pytest.importorskip("torch", reason="the network reference needs torch (test extra)")
 
 from cliff import _standin, arch  # noqa: E402
-from fixtures_nets import make_inputs, shared_key_list  # noqa: E402
+from fixtures_nets import make_inputs, official_key_list  # noqa: E402
 from reference import torch_cliff as tc  # noqa: E402
 
 BACKBONES = ["res50", "hr48"]
 
+# smpl_mean_params.npz of the release (docs/official.md#mean-params): root 6D and mean betas.
+OFFICIAL_MEAN_ROOT_6D = (1.0, 0.0, 0.0, -1.0000004768371582, 0.0, 1.5099581673894136e-07)
+OFFICIAL_MEAN_SHAPE = (0.20560974, 0.33556297, -0.35068282, 0.35612896, 0.41754073,
+                       0.030887909, 0.30475676, 0.23613405, 0.20912662, 0.31212646)
+
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_reference_state_dict_equals_shared_key_list(backbone):
+def test_reference_state_dict_equals_official_key_list(backbone):
     # Same keys, same shapes, same order as the official state_dict (1967 / 331 entries).
     sd = tc.build_cliff(backbone).state_dict()
     mine = [(k, tuple(v.shape)) for k, v in sd.items()]
-    assert mine == shared_key_list(backbone)
+    assert mine == official_key_list(backbone)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_expected_keys_equal_shared_key_list(backbone):
-    assert list(arch.expected_keys(backbone).items()) == shared_key_list(backbone)
+def test_expected_keys_equal_official_key_list(backbone):
+    assert list(arch.expected_keys(backbone).items()) == official_key_list(backbone)
 
 
 @pytest.mark.parametrize("backbone,n_keys,n_params", [("hr48", 1967, 78_893_405),
                                                       ("res50", 331, 26_980_573)])
-def test_key_count_and_learnable_parameters_match_facts(backbone, n_keys, n_params):
-    # CLIFF-FACTS.md section 2 "Key totals" and "Parameter totals" (learnable = all float
-    # entries except BN running statistics and the init_* buffers).
+def test_key_count_and_learnable_parameters_match_the_release(backbone, n_keys, n_params):
+    # docs/official.md#checkpoint, key and parameter totals (learnable = all float entries
+    # except BN running statistics and the init_* buffers), counted on both the official key
+    # list (tests/data) and cliff.arch, and on the PyTorch reference's parameters.
+    listed = official_key_list(backbone)
+    assert len(listed) == n_keys
+    assert sum(int(np.prod(s)) for k, s in listed if not k.startswith("init_") and not k.endswith(
+        ("running_mean", "running_var", "num_batches_tracked"))) == n_params
     keys = arch.expected_keys(backbone)
     assert len(keys) == n_keys
     learnable = sum(int(np.prod(s)) for k, s in keys.items()
@@ -50,7 +62,7 @@ def test_expected_keys_rejects_unknown_backbone():
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_detect_backbone_with_and_without_module_prefix(backbone):
-    keys = list(arch.expected_keys(backbone))
+    keys = [k for k, _ in official_key_list(backbone)]
     assert arch.detect_backbone(keys) == backbone
     assert arch.detect_backbone(["module." + k for k in keys]) == backbone
 
@@ -64,14 +76,14 @@ def test_random_state_dict_is_deterministic_and_seed_dependent():
     a = _standin.random_state_dict("res50", seed=3)
     b = _standin.random_state_dict("res50", seed=3)
     c = _standin.random_state_dict("res50", seed=4)
-    assert list(a) == list(arch.expected_keys("res50"))
+    assert list(a) == [k for k, _ in official_key_list("res50")]
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["encoder.conv1.weight"], c["encoder.conv1.weight"])
 
 
 def test_random_state_dict_dtypes_shapes_and_batchnorm_statistics():
     sd = _standin.random_state_dict("res50", seed=0)
-    for k, shape in arch.expected_keys("res50").items():
+    for k, shape in official_key_list("res50"):
         assert sd[k].shape == shape, k
         assert sd[k].dtype == (np.int64 if k.endswith("num_batches_tracked") else np.float32), k
     var = np.concatenate([v for k, v in sd.items() if k.endswith("running_var")])
@@ -85,8 +97,8 @@ def test_random_state_dict_dtypes_shapes_and_batchnorm_statistics():
 
 def test_random_state_dict_mean_params():
     sd = _standin.random_state_dict("hr48", seed=0)
-    np.testing.assert_array_equal(sd["init_pose"][0, :6], np.float32(arch.MEAN_ROOT_6D))
-    np.testing.assert_array_equal(sd["init_shape"][0], np.float32(arch.MEAN_SHAPE))
+    np.testing.assert_array_equal(sd["init_pose"][0, :6], np.float32(OFFICIAL_MEAN_ROOT_6D))
+    np.testing.assert_array_equal(sd["init_shape"][0], np.float32(OFFICIAL_MEAN_SHAPE))
     np.testing.assert_array_equal(sd["init_cam"][0], np.float32([0.9, 0, 0]))
     # The other 23 joints are small rotations: their rotmats are near identity.
     R = tc.rot6d_to_rotmat(torch.from_numpy(sd["init_pose"])).numpy()[1:]
@@ -98,14 +110,18 @@ def test_random_state_dict_rejects_bad_seed():
         _standin.random_state_dict("res50", seed=-1)
 
 
-def test_checkpoint_has_official_layout(ref_res50):
+def test_fixture_checkpoint_has_the_released_layout(ref_res50):
+    """The fixture checkpoint is laid out like the released files (docs/official.md#checkpoint):
+    a torch.save dict with extra top-level entries, whose 'model' maps 'module.' + key to a
+    tensor, with exactly the official keys, shapes and order (tests/data/official_keys_*.txt),
+    0-d int64 num_batches_tracked and float32 everything else."""
     ckpt = torch.load(ref_res50.path, map_location="cpu", weights_only=True)
-    assert ckpt["epoch"] == 7 and ckpt["step"] == 8533
+    assert set(ckpt) == {"model", "epoch", "step"}
     assert all(k.startswith("module.") for k in ckpt["model"])
-    expected = _standin.random_state_dict("res50", ref_res50.seed)
-    assert len(ckpt["model"]) == len(expected)
-    for k, v in expected.items():
-        assert np.array_equal(ckpt["model"]["module." + k].numpy(), v), k
+    got = [(k[len("module."):], tuple(v.shape)) for k, v in ckpt["model"].items()]
+    assert got == official_key_list("res50")
+    for k, v in ckpt["model"].items():
+        assert v.dtype == (torch.int64 if k.endswith("num_batches_tracked") else torch.float32), k
 
 
 def test_reference_outputs_are_sane(ref_net):
@@ -170,7 +186,7 @@ def test_rot6d_to_rotmat_matches_float64_gram_schmidt():
 
 
 def test_rot6d_mean_root_is_180_degrees_about_x():
-    R = tc.rot6d_to_rotmat(torch.tensor([arch.MEAN_ROOT_6D], dtype=torch.float32)).numpy()[0]
+    R = tc.rot6d_to_rotmat(torch.tensor([OFFICIAL_MEAN_ROOT_6D], dtype=torch.float32)).numpy()[0]
     np.testing.assert_allclose(R, np.diag([1.0, -1.0, -1.0]), atol=1e-6)
 
 

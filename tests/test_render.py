@@ -472,6 +472,13 @@ def test_bad_input_raises_clear_errors(kwargs, exc, match):
         cliff.render(**args)
 
 
+@pytest.mark.parametrize("focal", [None, "x", ["a", "b"]])
+def test_focal_that_is_not_a_number_raises_type_error(focal):
+    v, faces = quad((0, 0, 3.0), 0.5)
+    with pytest.raises(TypeError, match="^focal:"):
+        cliff.render(np.zeros((32, 32, 3), np.uint8), v, faces, focal)
+
+
 def test_bad_side_view_arguments():
     v, faces = quad((0, 0, 3.0), 0.5)
     with pytest.raises(ValueError, match="background"):

@@ -1,7 +1,7 @@
-"""cliff.SMPL against an independent float64 NumPy SMPL (CLIFF-FACTS 10.3) and against the
+"""cliff.SMPL against an independent float64 NumPy SMPL (docs/official.md#smpl-forward) and against the
 smplx package, plus invariants, bad input, mesh export and the procedural stand-in model.
 
-The model is cliff.standin (NOT SMPL: a blob with SMPL's array structure); every formula below
+The model is cliff._standin (NOT SMPL: a blob with SMPL's array structure); every formula below
 is checked on it exactly as it would be on the licensed model.
 """
 import threading
@@ -15,12 +15,12 @@ from cliff import _standin as standin
 
 TOL = 1e-5  # metres, float32 path against float64 reference
 
-# Facts 10.4: SMPL vertex behind each of joints 24..44 (smplx 'smplh' table, smplx order).
+# docs/official.md#joints: SMPL vertex behind each of joints 24..44 (smplx 'smplh' table, smplx order).
 VERTEX_JOINTS = [332, 6260, 2800, 4071, 583, 3216, 3226, 3387, 6617, 6624, 6787,
                  2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133]
 
 
-# ---- independent reference (float64, straight from facts 10.3) ---------------------------
+# ---- independent reference (float64, straight from docs/official.md#smpl-forward) ---------------------------
 
 def rodrigues(aa):
     """Axis-angle (..., 3) -> rotation matrices (..., 3, 3), float64."""
@@ -34,7 +34,7 @@ def rodrigues(aa):
 
 
 def smpl_reference(arrays, rotmat, betas, transl, num_betas=None):
-    """float64 SMPL forward (facts 10.3): returns vertices (N,V,3), joints (N,45,3), rest (N,24,3)."""
+    """float64 SMPL forward (docs/official.md#smpl-forward): returns vertices (N,V,3), joints (N,45,3), rest (N,24,3)."""
     R = np.asarray(rotmat, np.float64)
     n = len(R)
     sd = arrays["shapedirs"][:, :, :num_betas] if num_betas is not None else arrays["shapedirs"]
@@ -380,6 +380,15 @@ def test_bad_model_arrays(arrays):
         cliff.SMPL({k: v for k, v in arrays.items() if k != "faces"})
     with pytest.raises(TypeError, match="model"):
         cliff.SMPL(42)
+
+
+@pytest.mark.parametrize("shift", [-100000, 100000])
+def test_faces_out_of_range_are_refused(arrays, shift):
+    """faces index the 6890 vertices; a corrupt file is refused at load, not later in render or
+    mesh export."""
+    bad = dict(arrays, faces=np.asarray(arrays["faces"]) + shift)
+    with pytest.raises(ValueError, match=r"^faces: vertex indices must be in \[0, 6890\)"):
+        cliff.SMPL(bad)
 
 
 # ---- mesh export ------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ Steps (docs/annotate.md):
 1. CLIFF predicts every person (boxes from the keypoints when none are given): the implicit
    prior (the pretrained network) and the explicit prior / starting point (its estimate).
 2. Refinement against the 2D keypoints with the full-frame camera, by `refine`:
-   'fit' (default): per-person Levenberg-Marquardt (cliff.fit, C) of the 24 joint rotations,
+   'fit' (default): per-person Levenberg-Marquardt (cliff.annotate.fit, C) of the 24 joint rotations,
    betas and translation, with a term keeping them close to the CLIFF estimate and a shape prior;
    'finetune' (the paper's step 3): fine-tune the regressor on all people with the backbone
-   frozen (cliff.finetune), then predict everyone with it; 'finetune+fit': both, in that order.
+   frozen (cliff.annotate.finetune), then predict everyone with it; 'finetune+fit': both, in that order.
 3. Output: the released pseudo-GT layout (imgname, center, scale, part, pose, shape, global_t,
    focal_l, S) plus per-person fit quality, written atomically to an .npz.
 
@@ -43,7 +43,7 @@ PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global
 
 
 def center_scale(boxes, rescale: float = 1.1):
-    """Official box -> (center (n,2), scale (n,)) with 4:3 padding (facts 7.2); b = 200 * scale.
+    """Official box -> (center (n,2), scale (n,)) with 4:3 padding (docs/official.md#box); b = 200 * scale.
     (cliff.camera.boxes_to_center_scale on (n,4) float64 boxes.)"""
     from ..camera import boxes_to_center_scale
     return boxes_to_center_scale(np.asarray(boxes, np.float64).reshape(-1, 4), rescale)
@@ -65,7 +65,7 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     loss='full' fits with the full-frame camera (CLIFF); loss='crop' with the HMR-style crop
     camera (focal crop_focal * b / crop_size at the box centre; the ablation): its translation
     is converted back to the full frame for the output, its rotations are kept as fitted.
-    fit_options go to cliff.fit.fit_people. Returns fit_people's dict (+ center, scale, focal).
+    fit_options go to cliff.annotate.fit.fit_people. Returns fit_people's dict (+ center, scale, focal).
     """
     kp = kpmod.check_keypoints(keypoints)
     n = kp.shape[0]
@@ -211,16 +211,16 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
       betas (n,>=10), t_full (n,3) (the full-frame translation) — step 1.
     smpl: SMPL arrays (cliff.io.load_smpl dict, or a path to load) or a FitBody.
     focal: pixels (default: each image's diagonal, as CLIFF's demo).
-    loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.fit.fit_people.
+    loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.annotate.fit.fit_people.
     output: if given, the .npz path written atomically.
     refine: step 3. 'fit' (default): per-person LM fit of the CLIFF estimate. 'finetune': the
       paper's refinement: fine-tune the regressor on all people (backbone frozen, features cached;
-      cliff.finetune) with the keypoints and the full-frame loss (or the crop loss if loss='crop'),
+      cliff.annotate.finetune) with the keypoints and the full-frame loss (or the crop loss if loss='crop'),
       then run the fine-tuned regressor on every person's features (the pseudo-GT).
       'finetune+fit': that, then the per-person fit from the fine-tuned estimate.
       The fine-tune modes need `regressor` (the checkpoint path, its state dict or a
-      cliff.finetune.Regressor) and a predictor that also returns features (n,2048) and
-      bbox_info (n,3) (the default one does); finetune_options go to cliff.finetune.finetune.
+      cliff.annotate.finetune.Regressor) and a predictor that also returns features (n,2048) and
+      bbox_info (n,3) (the default one does); finetune_options go to cliff.annotate.finetune.finetune.
       fit_err_init is then the raw CLIFF estimate's error; with 'finetune', fit_iters is 0.
     Returns the pseudo-GT dict (PSEUDO_GT_KEYS plus 'fit_status'), 'skipped' (list of
     (image index, person index, reason) for every person not written) and 'input_errors' (list
@@ -336,7 +336,7 @@ def _raise_if_nothing_usable(images, keypoints, errors):
 
 
 def load_keypoints(path) -> list:
-    """Read a keypoints file for annotate(): cliff.keypoints.load_keypoint_file(path,
+    """Read a keypoints file for annotate(): cliff.annotate.keypoints.load_keypoint_file(path,
     strict=False) -> [(image file name, keypoints (n,K,3) float64, boxes (n,4) xyxy or None)].
     One bad person does not reject the file: people with NaN/inf keypoints are kept so that
     annotate() skips them and reports them in ``input_errors``; JSON confidences are clipped to

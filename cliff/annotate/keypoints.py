@@ -8,7 +8,7 @@ Formats (names in order):
   that list; the first 25 are the OpenPose joints), nkolot/SPIN ``constants.py``.
 * ``openpose25``: OpenPose BODY_25 (the first 25 entries of the same list).
 
-The 45 model joints are the smplx SMPL output (CLIFF-FACTS 10.4): 0-23 SMPL joints, 24-44
+The 45 model joints are the smplx SMPL output (docs/official.md#joints): 0-23 SMPL joints, 24-44
 vertex joints (nose, eyes, ears, feet, fingertips). ``*_TO_SMPLX[k]`` is the model joint that
 keypoint k is compared with, or -1 when no model joint corresponds (the keypoint is then
 ignored by the fitter and written with confidence 0 in ``S``).

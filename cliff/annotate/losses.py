@@ -3,7 +3,7 @@
 Frames and units: OpenCV camera (x right, y down, z forward), metres for 3D, pixels for 2D.
 
 * Full frame: J_2D = Pi(J_3D + t_full) with the original camera (focal f, principal point at the
-  image centre by default); t_full from cliff.camera.cam_crop_to_full (facts section 9).
+  image centre by default); t_full from cliff.camera.cam_crop_to_full (docs/official.md#camera).
 * Crop (HMR / SPIN style, paper "Background"): a perspective camera with a large focal
   f_crop = 5000 crop pixels centred on the crop, t_crop = (t_x, t_y, 2 f_crop / (r s)). In
   full-image pixels it is the camera with focal 5000 * b / r and principal point at the box
@@ -11,7 +11,7 @@ Frames and units: OpenCV camera (x right, y down, z forward), metres for 3D, pix
   :func:`crop_camera` returns; the loss then compares keypoints in the same pixels as the
   full-frame loss, so the two differ only by the camera model.
 
-The per-person fitter using these cameras is cliff.fit; differentiable torch versions are in
+The per-person fitter using these cameras is cliff.annotate.fit; differentiable torch versions are in
 cliff.torch.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def crop_camera(center, box_size, crop_size: float = CROP_SIZE, crop_focal: floa
 def cam_full_to_crop(t_full, center, box_size, focal, principal_point,
                      crop_size: float = CROP_SIZE, crop_focal: float = CROP_FOCAL):
     """Translation in the crop camera that puts the body at the same place and apparent size as
-    t_full does in the full camera (the inverse of cam_crop_to_full, facts 9):
+    t_full does in the full camera (the inverse of cam_crop_to_full, docs/official.md#camera):
     z_c = t_z f_c / f, x_c = t_x - (c_x - p_x) t_z / f, y_c = t_y - (c_y - p_y) t_z / f,
     f_c = crop_focal * b / crop_size. All (..., 3) metres / (..., 2) pixels / (...) pixels."""
     t = _f64(t_full, "t_full")

@@ -1,7 +1,7 @@
 """Differentiable torch versions of the full-frame supervision (optional: pip install
 "cliff-hps[torch]"). torch is imported inside the functions only, so importing this module
-never needs torch. Same conventions, shapes and formulas as cliff.losses (NumPy) and the
-official cam_crop2full (facts section 9); tensors keep their dtype and device.
+never needs torch. Same conventions, shapes and formulas as cliff.annotate.losses (NumPy) and the
+official cam_crop2full (docs/official.md#camera); tensors keep their dtype and device.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def project(points, focal, principal_point):
 
 def crop_camera(center, box_size, crop_size: float = 256.0, crop_focal: float = 5000.0):
     """HMR-style crop camera in full-image pixels: focal crop_focal * b / crop_size, principal
-    point = box centre (see cliff.losses.crop_camera)."""
+    point = box centre (see cliff.annotate.losses.crop_camera)."""
     return crop_focal * box_size / crop_size, center
 
 
@@ -60,7 +60,7 @@ def _reduce(per, reduction):
 
 def loss_2d(pred_uv, keypoints, norm=1.0, robust=None, robust_scale: float = 3.0,
             reduction: str = "mean"):
-    """Confidence-weighted 2D loss, as cliff.losses.loss_2d. pred_uv (N,J,2), keypoints (N,J,3),
+    """Confidence-weighted 2D loss, as cliff.annotate.losses.loss_2d. pred_uv (N,J,2), keypoints (N,J,3),
     norm scalar or (N,) pixels."""
     torch = _torch()
     norm = torch.as_tensor(norm, dtype=pred_uv.dtype, device=pred_uv.device).expand(pred_uv.shape[0])
@@ -71,7 +71,7 @@ def loss_2d(pred_uv, keypoints, norm=1.0, robust=None, robust_scale: float = 3.0
 
 
 def loss_3d(pred_joints, gt_joints, pelvis=0, reduction: str = "mean"):
-    """Pelvis-aligned 3D loss, as cliff.losses.loss_3d. gt (N,J,3) or (N,J,4) with confidence."""
+    """Pelvis-aligned 3D loss, as cliff.annotate.losses.loss_3d. gt (N,J,3) or (N,J,4) with confidence."""
     torch = _torch()
     idx = torch.as_tensor([pelvis] if isinstance(pelvis, int) else list(pelvis),
                           device=pred_joints.device)

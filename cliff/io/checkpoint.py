@@ -164,7 +164,7 @@ def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
 
 
 def _state_dict_from(path: Any, obj: Any) -> Mapping:
-    """The state dict inside a loaded checkpoint object (facts 2: the demo reads 'model')."""
+    """The state dict inside a loaded checkpoint object (docs/official.md#checkpoint: the demo reads 'model')."""
     if not isinstance(obj, dict):
         raise _err(path, f"the checkpoint holds a {type(obj).__name__}, expected a dict "
                    "(a state dict or {'model': state_dict, ...})")

@@ -1,4 +1,4 @@
-"""``smpl_mean_params.npz`` (facts 5.1): the regressor's initial pose, shape and camera."""
+"""``smpl_mean_params.npz`` (docs/official.md#mean-params): the regressor's initial pose, shape and camera."""
 from __future__ import annotations
 
 import os

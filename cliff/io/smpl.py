@@ -194,7 +194,7 @@ def _kintree(parents: np.ndarray) -> np.ndarray:
 
 
 def save_smpl_pkl(path: Any, arrays: Mapping[str, Any]) -> None:
-    """Write an SMPL model with the official file's structure (facts 10.1), without chumpy or
+    """Write an SMPL model with the official file's structure (docs/official.md#smpl-file), without chumpy or
     SciPy: a Python-2 style protocol-2 pickle of a dict whose ``shapedirs`` is a
     ``chumpy.ch.Ch`` (state ``{'x': array, ...}``), ``J_regressor`` and ``J_regressor_prior``
     are ``scipy.sparse.csc.csc_matrix``, ``kintree_table`` is int64 with 4294967295 for the

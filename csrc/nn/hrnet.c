@@ -1,4 +1,4 @@
-/* hrnet.c - HRNet-W48 classification encoder as CLIFF builds it (facts §3), as a layer table.
+/* hrnet.c - HRNet-W48 classification encoder as CLIFF builds it (docs/official.md#arch-hr48), as a layer table.
  * Layer names are the checkpoint key prefixes ("encoder.stage3.2.fuse_layers.1.0.0.0"). */
 #include "nn/nn.h"
 

@@ -1,9 +1,10 @@
 """Independent PyTorch reference of the two CLIFF networks (test-only code).
 
-Written from CLIFF-FACTS.md sections 2-5, 8, 9: the HRNet-W48 classification encoder as CLIFF
-builds it, the torchvision-style ResNet-50 encoder and the iterative regressor. Module names are
-chosen so that ``state_dict()`` keys, shapes and order equal the official checkpoints' (the
-shared lists CLIFF-keys-hr48.txt / CLIFF-keys-res50.txt), so a checkpoint's ``'model'`` entry,
+Written from docs/official.md (#checkpoint, #arch-hr48, #arch-res50, #regressor, #bbox-info,
+#camera): the HRNet-W48 classification encoder as CLIFF builds it, the torchvision-style
+ResNet-50 encoder and the iterative regressor. Module names are chosen so that ``state_dict()``
+keys, shapes and order equal the official checkpoints' (the lists
+tests/data/official_keys_hr48.txt / official_keys_res50.txt), so a checkpoint's ``'model'`` entry,
 with any ``module.`` prefix stripped, loads with ``strict=True``.
 
     model = build_cliff("hr48").eval()
@@ -206,7 +207,7 @@ class CLIFF(nn.Module):
         self.decpose = nn.Linear(1024, NPOSE)
         self.decshape = nn.Linear(1024, NSHAPE)
         self.deccam = nn.Linear(1024, NCAM)
-        # Placeholders; the checkpoint's values are the ones used (facts 2).
+        # Placeholders; the checkpoint's values are the ones used (docs/official.md#checkpoint).
         self.register_buffer("init_pose", torch.zeros(1, NPOSE))
         self.register_buffer("init_shape", torch.zeros(1, NSHAPE))
         self.register_buffer("init_cam", torch.zeros(1, NCAM))
@@ -247,7 +248,7 @@ def load_reference(path, backbone):
     return model.eval()
 
 
-# ---- geometry helpers (float32 torch, facts 6.1, 8, 9) --------------------------------------
+# ---- geometry helpers (float32 torch, docs/official.md#rot6d, #bbox-info, #camera) --------------------------------------
 
 def rot6d_to_rotmat(x):
     """(B,144) or (...,6) 6D -> (B*24,3,3): Gram-Schmidt on the two columns of a 3x2 matrix."""
@@ -286,7 +287,7 @@ def bbox_info(boxes, img_size, focal):
 
 
 def cam_crop2full(cam, boxes, img_size, focal):
-    """Crop camera (s,tx,ty) -> full-frame SMPL translation (N,3), float32 (facts 9)."""
+    """Crop camera (s,tx,ty) -> full-frame SMPL translation (N,3), float32 (docs/official.md#camera)."""
     cam = torch.as_tensor(cam, dtype=torch.float32).reshape(-1, 3)
     boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 3)
     n = boxes.shape[0]
@@ -306,14 +307,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def normalize_crops(crops_u8):
-    """(N,256,192,3) uint8 RGB -> (N,3,256,192) float32: (p/255 - mean_c)/std_c (facts 7.3)."""
+    """(N,256,192,3) uint8 RGB -> (N,3,256,192) float32: (p/255 - mean_c)/std_c (docs/official.md#crop)."""
     x = torch.as_tensor(crops_u8).to(torch.float32) / 255.0
     x = (x - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
     return x.permute(0, 3, 1, 2).contiguous()
 
 
 def rotmat_to_axis_angle(R):
-    """(...,3,3) -> (...,3) via the quaternion route of torchgeometry 0.1.2 (facts 6.2)."""
+    """(...,3,3) -> (...,3) via the quaternion route of torchgeometry 0.1.2 (docs/official.md#axis-angle)."""
     shape = R.shape[:-2]
     R = R.reshape(-1, 3, 3)
     r = [[R[:, i, j] for j in range(3)] for i in range(3)]
