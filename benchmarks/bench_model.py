@@ -20,7 +20,7 @@ rounds with the order rotated every round):
 Every peer does the same per-batch work: bbox_info, encoder, 3 regressor iterations, 6D ->
 rotation matrices, crop -> full-frame camera (PyTorch peers), or ``Model.predict`` (ours, which
 also returns axis-angle). Inputs: float32 NCHW normalized crops, identical for all peers.
-Weights: random official-layout checkpoints from ``cliff.arch.random_state_dict`` (same layer
+Weights: random official-layout checkpoints from ``cliff._standin.random_state_dict`` (same layer
 shapes as the released ones, so the same speed), or the real files via ``--ckpt-hr48/--ckpt-res50``.
 
 Reported per peer: median and min of the timed runs (ms per batch), ms per crop, images/s,
@@ -362,7 +362,7 @@ def main(argv=None):
     peers = ["torch-eager"] + ([] if opts.no_torch_tuned else ["torch-tuned"])
     peers += (["torch-compile"] if opts.compile else []) + ["cliff"]
 
-    from cliff.arch import expected_keys
+    from cliff.model import expected_keys
     tmp = tempfile.TemporaryDirectory(prefix="bench_model_")
     rows, notes = [], []
     print("threads=%d rounds=%d runs/round=%d warmup=%d (timed runs per peer: %d)%s"

@@ -3,7 +3,7 @@ the two models called alternately, so that machine noise hits both the same way.
 
     python benchmarks/bench_precision.py [--backbones hr48 res50] [--calls 40] [--batch 1]
 
-Random official-layout weights (cliff.arch.random_state_dict; same shapes as the released files,
+Random official-layout weights (cliff._standin.random_state_dict; same shapes as the released files,
 so the same speed). Reports median and min ms per call of Model.predict and the ratios, plus
 the max |delta| of the rotation matrices (bf16 drift).
 """

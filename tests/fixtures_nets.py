@@ -9,15 +9,14 @@ Imported by tests/conftest.py, so every test module can ask for:
   :func:`reference_outputs` (what ``Model.predict`` must return, computed with the reference).
 
 Checkpoints hold ``{'model': {'module.' + key: tensor}, 'epoch': 7, 'step': 8533}``, the layout
-of the released files (CLIFF-FACTS.md section 2), with weights from
-``cliff.arch.random_state_dict(backbone, seed)``.
+of the released files (docs/official.md#checkpoint), with weights from
+``cliff._standin.random_state_dict(backbone, seed)``.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -28,33 +27,19 @@ from cliff._standin import random_state_dict
 from reference import torch_cliff as tc
 
 __all__ = ["RefNet", "ref_res50", "ref_hr48", "ref_net", "make_inputs", "reference_outputs",
-           "write_checkpoint", "shared_key_list", "shared_reference_dir", "SEEDS"]
+           "write_checkpoint", "official_key_list", "SEEDS"]
 
 SEEDS = {"hr48": 11, "res50": 12}
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
 
 
-def shared_reference_dir() -> Optional[Path]:
-    """The shared reference folder (CLIFF-keys-*.txt): $CLIFF_SHARED_DIR/reference,
-    <repo>/../shared/reference (main checkout), <repo>/../../shared/reference (worktrees)."""
-    cands = []
-    if os.environ.get("CLIFF_SHARED_DIR"):
-        cands.append(Path(os.environ["CLIFF_SHARED_DIR"]) / "reference")
-    cands += [REPO.parent / "shared" / "reference", REPO.parent.parent / "shared" / "reference"]
-    for c in cands:
-        if (c / "CLIFF-keys-hr48.txt").is_file() and (c / "CLIFF-keys-res50.txt").is_file():
-            return c
-    return None
-
-
-def shared_key_list(backbone: str):
-    """[(key, shape tuple)] from the shared list, or pytest.skip if the folder is absent."""
-    d = shared_reference_dir()
-    if d is None:
-        pytest.skip("shared reference folder (../shared/reference/CLIFF-keys-*.txt) not found; "
-                    "set CLIFF_SHARED_DIR to the folder that holds 'reference/'")
+def official_key_list(backbone: str) -> List[Tuple[str, Tuple[int, ...]]]:
+    """[(key, shape)] of the released ``backbone`` checkpoint, in ``state_dict()`` order, read from
+    tests/data/official_keys_<backbone>.txt (docs/official.md#key-lists)."""
+    if backbone not in ("hr48", "res50"):
+        raise ValueError(f"backbone: expected 'hr48' or 'res50', got {backbone!r}")
     out = []
-    for line in (d / ("CLIFF-keys-%s.txt" % backbone)).read_text().splitlines():
+    for line in (DATA / f"official_keys_{backbone}.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             key, shape = line.split(" ", 1)
             out.append((key, tuple(int(v) for v in shape.strip("[] ").split(",") if v.strip())))

@@ -1,40 +1,53 @@
-"""The PyTorch reference networks, cliff.arch and the network fixtures are right.
+"""The PyTorch reference networks, the core's architecture tables and the network fixtures are right.
 
 The engine tests (tests/test_model.py) trust these, so each is checked against something
-independent: the shared key lists (derived separately from the official code), the parameter
-totals of CLIFF-FACTS.md section 2, float64 NumPy formulas for the geometry helpers.
+independent: the official checkpoint key lists (tests/data/official_keys_*.txt, derived
+separately from the release's model code), the parameter totals and mean parameters of the
+release (docs/official.md#checkpoint, #mean-params), float64 NumPy formulas for the geometry
+helpers.
 """
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="the network reference needs torch (test extra)")
 
-from cliff import _standin, arch  # noqa: E402
-from fixtures_nets import make_inputs, shared_key_list  # noqa: E402
+from cliff import _standin, constants  # noqa: E402
+from cliff.model import detect_backbone, expected_keys  # noqa: E402  (the core's tables)
+from fixtures_nets import make_inputs, official_key_list  # noqa: E402
 from reference import torch_cliff as tc  # noqa: E402
 
 BACKBONES = ["res50", "hr48"]
 
+# smpl_mean_params.npz of the release (docs/official.md#mean-params): root 6D and mean betas.
+OFFICIAL_MEAN_ROOT_6D = (1.0, 0.0, 0.0, -1.0000004768371582, 0.0, 1.5099581673894136e-07)
+OFFICIAL_MEAN_SHAPE = (0.20560974, 0.33556297, -0.35068282, 0.35612896, 0.41754073,
+                       0.030887909, 0.30475676, 0.23613405, 0.20912662, 0.31212646)
+
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_reference_state_dict_equals_shared_key_list(backbone):
+def test_reference_state_dict_equals_official_key_list(backbone):
     # Same keys, same shapes, same order as the official state_dict (1967 / 331 entries).
     sd = tc.build_cliff(backbone).state_dict()
     mine = [(k, tuple(v.shape)) for k, v in sd.items()]
-    assert mine == shared_key_list(backbone)
+    assert mine == official_key_list(backbone)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-def test_expected_keys_equal_shared_key_list(backbone):
-    assert list(arch.expected_keys(backbone).items()) == shared_key_list(backbone)
+def test_expected_keys_equal_official_key_list(backbone):
+    assert list(expected_keys(backbone).items()) == official_key_list(backbone)
 
 
 @pytest.mark.parametrize("backbone,n_keys,n_params", [("hr48", 1967, 78_893_405),
                                                       ("res50", 331, 26_980_573)])
-def test_key_count_and_learnable_parameters_match_facts(backbone, n_keys, n_params):
-    # CLIFF-FACTS.md section 2 "Key totals" and "Parameter totals" (learnable = all float
-    # entries except BN running statistics and the init_* buffers).
-    keys = arch.expected_keys(backbone)
+def test_key_count_and_learnable_parameters_match_the_release(backbone, n_keys, n_params):
+    # docs/official.md#checkpoint, key and parameter totals (learnable = all float entries
+    # except BN running statistics and the init_* buffers), counted on both the official key
+    # list (tests/data) and the core's tables (cliff.model.expected_keys), and on the PyTorch reference's parameters.
+    listed = official_key_list(backbone)
+    assert len(listed) == n_keys
+    assert sum(int(np.prod(s)) for k, s in listed if not k.startswith("init_") and not k.endswith(
+        ("running_mean", "running_var", "num_batches_tracked"))) == n_params
+    keys = expected_keys(backbone)
     assert len(keys) == n_keys
     learnable = sum(int(np.prod(s)) for k, s in keys.items()
                     if not k.startswith("init_") and not k.endswith(
@@ -43,35 +56,66 @@ def test_key_count_and_learnable_parameters_match_facts(backbone, n_keys, n_para
     assert tc.num_params(tc.build_cliff(backbone)) == n_params
 
 
+def test_core_marks_num_batches_tracked_int64_and_everything_else_float32():
+    # the official lists' convention (tests/data/official_keys_*.txt header)
+    from cliff import _core
+    for backbone in BACKBONES:
+        for key, shape, dtype in _core.net_arch_keys(backbone):
+            assert dtype == ("int64" if key.endswith("num_batches_tracked") else "float32"), key
+            assert (shape == ()) == key.endswith("num_batches_tracked"), key
+
+
+def test_mean_parameter_constants_are_the_release_values():
+    assert constants.MEAN_ROOT_6D == OFFICIAL_MEAN_ROOT_6D
+    assert constants.MEAN_SHAPE == OFFICIAL_MEAN_SHAPE
+    assert constants.MEAN_CAM == (0.9, 0.0, 0.0)
+
+
+def test_regressor_sizes_from_the_core_match_the_official_keys():
+    keys = dict(official_key_list("res50"))
+    assert keys["init_pose"] == (1, constants.NUM_POSE6D)
+    assert keys["init_shape"] == (1, constants.NUM_BETAS)
+    assert keys["init_cam"] == (1, constants.NUM_CAM)
+    assert keys["fc1.weight"][1] == constants.NUM_FEATURES + 3 + constants.NUM_STATE
+    assert constants.BACKBONES == ("hr48", "res50")
+
+
+def test_detect_backbone_on_an_incomplete_checkpoint():
+    # a checkpoint with keys missing is still recognised, so that loading it names what is
+    # missing instead of failing to recognise it
+    keys = [k for k, _ in official_key_list("res50") if "layer4" not in k]
+    assert detect_backbone(keys) == "res50"
+
+
 def test_expected_keys_rejects_unknown_backbone():
     with pytest.raises(ValueError, match="backbone"):
-        arch.expected_keys("vit")
+        expected_keys("vit")
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_detect_backbone_with_and_without_module_prefix(backbone):
-    keys = list(arch.expected_keys(backbone))
-    assert arch.detect_backbone(keys) == backbone
-    assert arch.detect_backbone(["module." + k for k in keys]) == backbone
+    keys = [k for k, _ in official_key_list(backbone)]
+    assert detect_backbone(keys) == backbone
+    assert detect_backbone(["module." + k for k in keys]) == backbone
 
 
 def test_detect_backbone_rejects_foreign_keys():
     with pytest.raises(ValueError, match="not a CLIFF"):
-        arch.detect_backbone(["fc1.weight", "fc1.bias", "backbone.conv1.weight"])
+        detect_backbone(["fc1.weight", "fc1.bias", "backbone.conv1.weight"])
 
 
 def test_random_state_dict_is_deterministic_and_seed_dependent():
     a = _standin.random_state_dict("res50", seed=3)
     b = _standin.random_state_dict("res50", seed=3)
     c = _standin.random_state_dict("res50", seed=4)
-    assert list(a) == list(arch.expected_keys("res50"))
+    assert list(a) == [k for k, _ in official_key_list("res50")]
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not np.array_equal(a["encoder.conv1.weight"], c["encoder.conv1.weight"])
 
 
 def test_random_state_dict_dtypes_shapes_and_batchnorm_statistics():
     sd = _standin.random_state_dict("res50", seed=0)
-    for k, shape in arch.expected_keys("res50").items():
+    for k, shape in official_key_list("res50"):
         assert sd[k].shape == shape, k
         assert sd[k].dtype == (np.int64 if k.endswith("num_batches_tracked") else np.float32), k
     var = np.concatenate([v for k, v in sd.items() if k.endswith("running_var")])
@@ -85,8 +129,8 @@ def test_random_state_dict_dtypes_shapes_and_batchnorm_statistics():
 
 def test_random_state_dict_mean_params():
     sd = _standin.random_state_dict("hr48", seed=0)
-    np.testing.assert_array_equal(sd["init_pose"][0, :6], np.float32(arch.MEAN_ROOT_6D))
-    np.testing.assert_array_equal(sd["init_shape"][0], np.float32(arch.MEAN_SHAPE))
+    np.testing.assert_array_equal(sd["init_pose"][0, :6], np.float32(OFFICIAL_MEAN_ROOT_6D))
+    np.testing.assert_array_equal(sd["init_shape"][0], np.float32(OFFICIAL_MEAN_SHAPE))
     np.testing.assert_array_equal(sd["init_cam"][0], np.float32([0.9, 0, 0]))
     # The other 23 joints are small rotations: their rotmats are near identity.
     R = tc.rot6d_to_rotmat(torch.from_numpy(sd["init_pose"])).numpy()[1:]
@@ -98,14 +142,18 @@ def test_random_state_dict_rejects_bad_seed():
         _standin.random_state_dict("res50", seed=-1)
 
 
-def test_checkpoint_has_official_layout(ref_res50):
+def test_fixture_checkpoint_has_the_released_layout(ref_res50):
+    """The fixture checkpoint is laid out like the released files (docs/official.md#checkpoint):
+    a torch.save dict with extra top-level entries, whose 'model' maps 'module.' + key to a
+    tensor, with exactly the official keys, shapes and order (tests/data/official_keys_*.txt),
+    0-d int64 num_batches_tracked and float32 everything else."""
     ckpt = torch.load(ref_res50.path, map_location="cpu", weights_only=True)
-    assert ckpt["epoch"] == 7 and ckpt["step"] == 8533
+    assert set(ckpt) == {"model", "epoch", "step"}
     assert all(k.startswith("module.") for k in ckpt["model"])
-    expected = _standin.random_state_dict("res50", ref_res50.seed)
-    assert len(ckpt["model"]) == len(expected)
-    for k, v in expected.items():
-        assert np.array_equal(ckpt["model"]["module." + k].numpy(), v), k
+    got = [(k[len("module."):], tuple(v.shape)) for k, v in ckpt["model"].items()]
+    assert got == official_key_list("res50")
+    for k, v in ckpt["model"].items():
+        assert v.dtype == (torch.int64 if k.endswith("num_batches_tracked") else torch.float32), k
 
 
 def test_reference_outputs_are_sane(ref_net):
@@ -170,7 +218,7 @@ def test_rot6d_to_rotmat_matches_float64_gram_schmidt():
 
 
 def test_rot6d_mean_root_is_180_degrees_about_x():
-    R = tc.rot6d_to_rotmat(torch.tensor([arch.MEAN_ROOT_6D], dtype=torch.float32)).numpy()[0]
+    R = tc.rot6d_to_rotmat(torch.tensor([OFFICIAL_MEAN_ROOT_6D], dtype=torch.float32)).numpy()[0]
     np.testing.assert_allclose(R, np.diag([1.0, -1.0, -1.0]), atol=1e-6)
 
 

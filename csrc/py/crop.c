@@ -72,7 +72,7 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$ppp:crop", kwlist, &image_obj, &xyxy_obj,
                                      &rescale_obj, &bgr, &nhwc, &ipp))
         return NULL;
-    double rescale = 1.1;
+    double rescale = CLIFF_BOX_RESCALE;
     if (rescale_obj) {
         rescale = PyFloat_AsDouble(rescale_obj);
         if (rescale == -1.0 && PyErr_Occurred()) {
