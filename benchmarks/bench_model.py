@@ -258,8 +258,8 @@ def make_inputs(path, n, seed=0):
     rng = np.random.default_rng(seed)
     low = rng.uniform(0, 255, (n, 3, 8, 6))
     img = np.repeat(np.repeat(low, 32, axis=2), 32, axis=3) + rng.normal(0, 12, (n, 3, 256, 192))
-    mean = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
-    std = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
+    from cliff.constants import IMAGENET_MEAN, IMAGENET_STD
+    mean, std = IMAGENET_MEAN.reshape(1, 3, 1, 1), IMAGENET_STD.reshape(1, 3, 1, 1)
     crops = ((np.clip(np.rint(img), 0, 255).astype(np.float32) / np.float32(255) - mean) / std)
     W, H = 1280.0, 720.0
     boxes = np.stack([rng.uniform(0.2, 0.8, n) * W, rng.uniform(0.3, 0.7, n) * H,
@@ -362,7 +362,7 @@ def main(argv=None):
     peers = ["torch-eager"] + ([] if opts.no_torch_tuned else ["torch-tuned"])
     peers += (["torch-compile"] if opts.compile else []) + ["cliff"]
 
-    from cliff.arch import expected_keys
+    from cliff.model import expected_keys
     tmp = tempfile.TemporaryDirectory(prefix="bench_model_")
     rows, notes = [], []
     print("threads=%d rounds=%d runs/round=%d warmup=%d (timed runs per peer: %d)%s"

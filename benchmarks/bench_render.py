@@ -76,7 +76,7 @@ def main():
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
     verts, faces = body_mesh()
-    focal = float(np.hypot(W, H))
+    focal = cliff.estimate_focal_length(W, H)
     pp = (W // 2, H // 2)
     color = cliff.default_colors(1)[0]
     assert verts.shape == (6890, 3) and faces.shape == (13776, 3)

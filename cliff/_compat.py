@@ -22,6 +22,9 @@ MOVED = {
     "cliff.mesh": "cliff.io.mesh",
     "cliff.results": "cliff.io.results",
     "cliff.standin": "cliff._standin",
+    # expected_keys, detect_backbone, BACKBONES (now read from the core's layer tables); the
+    # mean parameters moved to cliff.constants, random_state_dict to cliff._standin
+    "cliff.arch": "cliff.model",
 }
 
 

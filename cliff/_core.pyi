@@ -7,7 +7,14 @@ import numpy.typing as npt
 def set_num_threads(n: int, /) -> None: ...
 def get_num_threads() -> int: ...
 def dnnl_info() -> dict[str, Any]: ...
-def facts() -> dict[str, Any]: ...  # crop_height, crop_width, imagenet_mean, imagenet_std
+def facts() -> dict[str, Any]: ...  # crop_height, crop_width, imagenet_mean, imagenet_std, box_rescale
+
+# ---- architecture facts (csrc/nn/arch.c, csrc/py/arch.c) ----
+def net_arch_keys(backbone: str, /) -> list[tuple[str, tuple[int, ...], str]]: ...  # (key, shape, dtype)
+def net_facts() -> dict[str, Any]: ...  # backbones, features, pose6d, betas, cam, state, regressor_input
+def regressor_collapse(
+    names: list[str], arrays: list[npt.ArrayLike], /
+) -> dict[str, npt.NDArray[np.float64]]: ...  # Mx (157, 2051), Ms (157, 157), c, init (157,)
 
 # ---- geometry (csrc/py/geometry.c); precision follows the first argument ----
 _F = npt.NDArray[np.floating[Any]]
@@ -43,6 +50,7 @@ class SMPL:
     def forward(self, rotmat: npt.ArrayLike | None = None, pose: npt.ArrayLike | None = None,
                 betas: npt.ArrayLike | None = None, transl: npt.ArrayLike | None = None, *,
                 vertices: bool = True) -> dict[str, np.ndarray]: ...
+    def fit_body(self, k: int, /) -> dict[str, np.ndarray]: ...  # J0, Jdirs, parents, vt, vdirs, vpose, vweights
 
 def smpl_vertex_joint_ids() -> np.ndarray: ...
 def crop(
@@ -68,6 +76,7 @@ class Model:
     def layers(self) -> list[tuple[str, str, str]]: ...
     def profile(self, n: int, reps: int, /) -> list[float]: ...
     def close(self) -> None: ...
+    def regressor(self) -> dict[str, npt.NDArray[np.float64]]: ...  # Mx, Ms, c, init
     @property
     def closed(self) -> bool: ...
     @property

@@ -25,8 +25,9 @@ import numpy as np
 from ._version import __version__
 from typing import Dict
 
-from .arch import MEAN_CAM, MEAN_ROOT_6D, MEAN_SHAPE, NCAM, NPOSE, NSHAPE, expected_keys
-from .constants import SMPL_PARENTS, VERTEX_JOINT_IDS
+from .constants import (MEAN_CAM, MEAN_ROOT_6D, MEAN_SHAPE, NUM_BETAS, NUM_CAM, NUM_POSE6D,
+                        SMPL_PARENTS, VERTEX_JOINT_IDS)
+from .model import expected_keys
 
 NUM_RINGS = 82      # latitude rings of the UV sphere (plus 2 poles)
 NUM_SEGMENTS = 84   # vertices per ring; 82 * 84 + 2 = 6890 vertices, 2 * 84 * 82 = 13776 faces
@@ -265,7 +266,8 @@ def _small_rotations_6d(rng: np.random.Generator, n: int, max_angle: float) -> n
 
 
 def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Deterministic random weights for ``backbone`` with every key of :func:`expected_keys`.
+    """Deterministic random weights for ``backbone`` with every key of
+    :func:`cliff.model.expected_keys` (the core's layer tables), in that order.
 
     - conv weights: He-normal (std sqrt(2/fan_in)) times 0.8, times a further 0.3 for convs
       that feed a sum (residual branches, HRNet fuse terms, head), so activations stay O(1)
@@ -291,13 +293,13 @@ def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
         leaf = name.rsplit(".", 1)[-1]
         owner = name[: -len(leaf) - 1]
         if name == "init_pose":
-            pose = _small_rotations_6d(rng, NPOSE // 6, 0.4)
+            pose = _small_rotations_6d(rng, NUM_POSE6D // 6, 0.4)
             pose[0] = MEAN_ROOT_6D
-            a = pose.reshape(1, NPOSE)
+            a = pose.reshape(1, NUM_POSE6D)
         elif name == "init_shape":
-            a = np.array(MEAN_SHAPE).reshape(1, NSHAPE)
+            a = np.array(MEAN_SHAPE).reshape(1, NUM_BETAS)
         elif name == "init_cam":
-            a = np.array(MEAN_CAM).reshape(1, NCAM)
+            a = np.array(MEAN_CAM).reshape(1, NUM_CAM)
         elif leaf == "num_batches_tracked":
             out[name] = np.array(1000, dtype=np.int64)
             continue

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from .constants import BOX_RESCALE
 
 ArrayLike = npt.ArrayLike
 _FORMS = {"released": 0, "paper": 1}
@@ -225,7 +226,7 @@ def estimate_focal_length(img_w: ArrayLike, img_h: ArrayLike) -> Union[float, np
     return float(out) if out.ndim == 0 else out
 
 
-def boxes_to_center_scale(xyxy: ArrayLike, rescale: float = 1.1) -> Tuple[np.ndarray, np.ndarray]:
+def boxes_to_center_scale(xyxy: ArrayLike, rescale: float = BOX_RESCALE) -> Tuple[np.ndarray, np.ndarray]:
     """Person boxes -> crop centre and scale, official ``bbox_from_detector``.
 
     center = ((x1 + x2)/2, (y1 + y2)/2); box = max(1.3333333333333333 * (x2 - x1), y2 - y1)

@@ -11,6 +11,25 @@ from . import _core
 
 _facts = _core.facts()
 
+_net = _core.net_facts()
+
+#: The two CLIFF networks the core builds (HRNet-W48 and ResNet-50 encoders), read from the core.
+BACKBONES: tuple = tuple(_net["backbones"])
+#: Encoder feature size and the regressor state s = [pose6d (24 joints x 6) | betas | cam
+#: (s, tx, ty)], read from the core (csrc/cliff.h, CLIFF_NET_*).
+NUM_FEATURES: int = _net["features"]
+NUM_POSE6D: int = _net["pose6d"]
+NUM_BETAS: int = _net["betas"]
+NUM_CAM: int = _net["cam"]
+NUM_STATE: int = _net["state"]
+
+#: The official mean parameters (the release's smpl_mean_params.npz), the values a CLIFF
+#: checkpoint's init_pose (root joint), init_shape and init_cam start from.
+MEAN_ROOT_6D: tuple = (1.0, 0.0, 0.0, -1.0000004768371582, 0.0, 1.5099581673894136e-07)
+MEAN_SHAPE: tuple = (0.20560974, 0.33556297, -0.35068282, 0.35612896, 0.41754073,
+                     0.030887909, 0.30475676, 0.23613405, 0.20912662, 0.31212646)
+MEAN_CAM: tuple = (0.9, 0.0, 0.0)
+
 #: Network input crop, pixels (height, width): the official 256x192 (4:3) crop.
 CROP_HEIGHT: int = _facts["crop_height"]
 CROP_WIDTH: int = _facts["crop_width"]
@@ -25,8 +44,8 @@ IMAGENET_STD.flags.writeable = False
 CROP_FOCAL: float = 5000.0
 CROP_SIZE: float = 256.0
 
-#: Official box padding: the detector box is enlarged by 1.1 before the 4:3 crop.
-BOX_RESCALE: float = 1.1
+#: Official box padding: the detector box is enlarged by 1.1 before the 4:3 crop (read from the core).
+BOX_RESCALE: float = _facts["box_rescale"]
 
 #: SMPL's kinematic tree (parent of each of the 24 joints; the root has -1).
 SMPL_PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18,
@@ -49,5 +68,6 @@ JOINT_NAMES: tuple = (
     "right_thumb", "right_index", "right_middle", "right_ring", "right_pinky",
 )
 
-__all__ = ["CROP_HEIGHT", "CROP_WIDTH", "IMAGENET_MEAN", "IMAGENET_STD", "CROP_FOCAL", "CROP_SIZE",
+__all__ = ["BACKBONES", "NUM_FEATURES", "NUM_POSE6D", "NUM_BETAS", "NUM_CAM", "NUM_STATE",
+           "MEAN_ROOT_6D", "MEAN_SHAPE", "MEAN_CAM", "CROP_HEIGHT", "CROP_WIDTH", "IMAGENET_MEAN", "IMAGENET_STD", "CROP_FOCAL", "CROP_SIZE",
            "BOX_RESCALE", "SMPL_PARENTS", "VERTEX_JOINT_IDS", "JOINT_NAMES"]

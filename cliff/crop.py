@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .constants import CROP_HEIGHT, CROP_WIDTH, IMAGENET_MEAN, IMAGENET_STD
+from .constants import BOX_RESCALE, CROP_HEIGHT, CROP_WIDTH, IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["crop", "CROP_HEIGHT", "CROP_WIDTH", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -15,7 +15,7 @@ __all__ = ["crop", "CROP_HEIGHT", "CROP_WIDTH", "IMAGENET_MEAN", "IMAGENET_STD"]
 def crop(
     image: npt.ArrayLike,
     xyxy: npt.ArrayLike,
-    rescale: float = 1.1,
+    rescale: float = BOX_RESCALE,
     *,
     bgr: bool = False,
     layout: Literal["nchw", "nhwc"] = "nchw",

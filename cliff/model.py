@@ -8,18 +8,66 @@ frame: OpenCV (x right, y down, z forward).
 """
 from __future__ import annotations
 
+import functools
 import os
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 from . import _core
-from .constants import CROP_HEIGHT as CROP_H, CROP_WIDTH as CROP_W
-from .arch import detect_backbone
+from .camera import estimate_focal_length
+from .constants import BACKBONES, CROP_HEIGHT as CROP_H, CROP_WIDTH as CROP_W
 
-__all__ = ["Model", "load_model", "detect_backbone", "BACKBONES"]
+__all__ = ["Model", "load_model", "detect_backbone", "expected_keys", "BACKBONES"]
 
-BACKBONES = ("hr48", "res50")
+Shape = Tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=None)
+def _arch_keys(backbone: str) -> tuple:
+    return tuple((name, shape) for name, shape, _ in _core.net_arch_keys(backbone))
+
+
+def expected_keys(backbone: str) -> Dict[str, Shape]:
+    """Every checkpoint key of ``backbone`` ('hr48' or 'res50') -> its shape, in PyTorch
+    ``state_dict()`` order (after any ``module.`` prefix is stripped), read from the core's layer
+    tables (the keys ``load_model`` requires). BatchNorm ``num_batches_tracked`` entries have
+    shape ``()`` (int64); all others are float32. HR48 has 1967 keys, Res50 331.
+    """
+    if not isinstance(backbone, str):
+        raise TypeError(f"backbone: expected a str, got {type(backbone).__name__}")
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone: expected one of {BACKBONES}, got {backbone!r}")
+    return dict(_arch_keys(backbone))
+
+
+@functools.lru_cache(maxsize=None)
+def _distinctive_keys() -> Dict[str, frozenset]:
+    """Per backbone, the keys that no other backbone has."""
+    sets = {b: frozenset(k for k, _ in _arch_keys(b)) for b in BACKBONES}
+    return {b: s - frozenset().union(*(o for c, o in sets.items() if c != b))
+            for b, s in sets.items()}
+
+
+def detect_backbone(keys: Iterable[str]) -> str:
+    """'hr48' or 'res50' from checkpoint keys (a leading 'module.' is ignored): the backbone with
+    the most keys that belong to it alone (its encoder keys the other backbone lacks).
+
+    Raises ValueError when the keys hold none of those (e.g. no 'encoder.' keys), TypeError for
+    a non-str key.
+    """
+    names = set()
+    for k in keys:
+        if not isinstance(k, str):
+            raise TypeError("keys: expected str keys, got %s" % type(k).__name__)
+        names.add(k[7:] if k.startswith("module.") else k)
+    hits = {b: len(names & own) for b, own in _distinctive_keys().items()}
+    best = max(hits, key=hits.get)
+    if hits[best] == 0:
+        sample = sorted(names)[:3]
+        raise ValueError("keys: not a CLIFF HR48 or Res50 checkpoint (%d keys, e.g. %s)"
+                         % (len(names), sample))
+    return best
 
 
 
@@ -132,7 +180,7 @@ class Model:
         if (size <= 0).any():
             raise ValueError("img_size: width and height must be > 0")
         if focal is None:
-            f = np.sqrt(size[:, 0] ** 2 + size[:, 1] ** 2)
+            f = estimate_focal_length(size[:, 0], size[:, 1])
         else:
             f = _finite(focal, "focal")
             if f.ndim == 0:
@@ -164,6 +212,14 @@ class Model:
         self._check_open()
         ms = self._core.profile(int(n), int(reps))
         return [(name, kind, t) for (name, kind, _), t in zip(self._core.layers(), ms)]
+
+    def regressor(self) -> Dict[str, np.ndarray]:
+        """The collapsed regressor the core built at load, float64 (docs/model.md "Regressor"):
+        one iteration is ``s <- s + Mx @ [features, bbox_info] + Ms @ s + c`` from
+        ``s = init``. Returns ``{'Mx': (157, 2051), 'Ms': (157, 157), 'c': (157,), 'init':
+        (157,)}``, state order [pose6d (144) | betas (10) | cam (3)]."""
+        self._check_open()
+        return self._core.regressor()
 
     @property
     def weight_bytes(self) -> int:

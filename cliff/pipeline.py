@@ -20,7 +20,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from . import _core
-from .camera import _parse_K
+from .camera import _parse_K, estimate_focal_length
+from .constants import BOX_RESCALE
 from .model import Model, load_model
 from .smpl import SMPL
 from .io.boxes import boxes_for, load_boxes  # noqa: F401  (re-exported: cliff.load_boxes)
@@ -72,7 +73,7 @@ def camera_for(width: int, height: int, focal: Any = None, K: Any = None):
             raise ValueError(f"K: the principal point (cx, cy) must be positive pixels, got ({cx:g}, {cy:g})")
         return float(0.5 * (fx + fy)), (float(fx), float(fy)), (float(cx), float(cy))
     if focal is None:
-        f = float(np.hypot(width, height))
+        f = estimate_focal_length(width, height)
     else:
         try:
             f = float(np.asarray(focal, dtype=np.float64).reshape(()))
@@ -107,7 +108,7 @@ class Estimator:
     """
 
     def __init__(self, ckpt: Any, smpl: Any, *, backbone: str | None = None,
-                 precision: str = "fp32", batch_size: int = 8, rescale: float = 1.1):
+                 precision: str = "fp32", batch_size: int = 8, rescale: float = BOX_RESCALE):
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
         self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)

@@ -36,6 +36,33 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def core_model(arrays: Mapping, num_betas: int, name: str = "model"):
+    """The core's SMPL model (``_core.SMPL``) from the arrays of the cliff.io.load_smpl contract
+    (v_template, shapedirs, posedirs, J_regressor (dense or sparse), weights, parents; faces is
+    not needed), keeping the first ``num_betas`` shape components. The core copies the arrays
+    (float64) and checks their shapes, values and kinematic tree."""
+    missing = [k for k in _MODEL_KEYS[:-1] if k not in arrays]
+    if missing:
+        raise ValueError(f"{name}: missing arrays {missing}; expected keys {list(_MODEL_KEYS[:-1])}")
+    if isinstance(num_betas, bool) or not isinstance(num_betas, (int, np.integer)):
+        raise TypeError(f"num_betas: expected an int, got {type(num_betas).__name__}")
+    shapedirs = _dense(arrays["shapedirs"], "shapedirs")
+    if shapedirs.ndim != 3:
+        raise ValueError(f"shapedirs: expected shape (6890, 3, K), got {shapedirs.shape}")
+    available = shapedirs.shape[2]
+    if not 0 <= num_betas <= available:
+        raise ValueError(f"num_betas: expected 0..{available} (the model has {available} shape "
+                         f"components), got {num_betas}")
+    return _core.SMPL(
+        _dense(arrays["v_template"], "v_template"),
+        shapedirs[:, :, :num_betas],
+        _dense(arrays["posedirs"], "posedirs"),
+        _dense(arrays["J_regressor"], "J_regressor"),
+        _dense(arrays["weights"], "weights"),
+        _dense(arrays["parents"], "parents"),
+    )
+
+
 class SMPL:
     """SMPL body model (C core, float32), smplx semantics (docs/official.md#smpl-forward, #joints).
 
@@ -67,15 +94,6 @@ class SMPL:
         missing = [k for k in _MODEL_KEYS if k not in arrays]
         if missing:
             raise ValueError(f"model: missing arrays {missing}; expected keys {list(_MODEL_KEYS)}")
-        if isinstance(num_betas, bool) or not isinstance(num_betas, (int, np.integer)):
-            raise TypeError(f"num_betas: expected an int, got {type(num_betas).__name__}")
-        shapedirs = _dense(arrays["shapedirs"], "shapedirs")
-        if shapedirs.ndim != 3:
-            raise ValueError(f"shapedirs: expected shape (6890, 3, K), got {shapedirs.shape}")
-        available = shapedirs.shape[2]
-        if not 0 <= num_betas <= available:
-            raise ValueError(f"num_betas: expected 0..{available} (the model has {available} shape "
-                             f"components), got {num_betas}")
         faces = _dense(arrays["faces"], "faces")
         if faces.shape != (13776, 3) or faces.dtype.kind not in "iu":
             raise ValueError(f"faces: expected integer shape (13776, 3), got {faces.dtype} {faces.shape}")
@@ -83,15 +101,8 @@ class SMPL:
         if faces.min() < 0 or faces.max() >= n_vertices:
             raise ValueError(f"faces: vertex indices must be in [0, {n_vertices}), "
                              f"got [{faces.min()}, {faces.max()}]")
+        self._model = core_model(arrays, num_betas)
         parents = _dense(arrays["parents"], "parents")
-        self._model = _core.SMPL(
-            _dense(arrays["v_template"], "v_template"),
-            shapedirs[:, :, :num_betas],
-            _dense(arrays["posedirs"], "posedirs"),
-            _dense(arrays["J_regressor"], "J_regressor"),
-            _dense(arrays["weights"], "weights"),
-            parents,
-        )
         self.faces: np.ndarray = _readonly(faces.astype(np.int32))
         self.parents: np.ndarray = _readonly(parents.astype(np.int64))
         self.v_template: np.ndarray = _readonly(
@@ -102,6 +113,13 @@ class SMPL:
 
     def __repr__(self) -> str:
         return f"cliff.SMPL(num_betas={self.num_betas})"
+
+    def fit_body(self, num_betas: Optional[int] = None):
+        """The annotator fitter's body of this model (:class:`cliff.annotate.fit.FitBody`,
+        float64, computed by the core) with the first ``num_betas`` shape components (default:
+        all of the model's)."""
+        from .annotate.fit import FitBody
+        return FitBody.from_smpl(self, num_betas)
 
     def __call__(self, rotmat: Optional[Any] = None, pose: Optional[Any] = None,
                  betas: Optional[Any] = None, transl: Optional[Any] = None, *,

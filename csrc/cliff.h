@@ -137,8 +137,10 @@ CLIFF_API void cliff_project_points_each_f64(const double *points, size_t n, con
 /* The SMPL body model (official release, smplx semantics; docs/official.md#smpl-forward): shape blend, joint
  * regression, pose blend, forward kinematics over `parents`, linear blend skinning.
  * Frame: SMPL's own model frame (y up), metres. Joint order: the 24 SMPL joints, then the 21
- * vertex joints nose, reye, leye, rear, lear, LBigToe, LSmallToe, LHeel, RBigToe, RSmallToe,
- * RHeel, lthumb, lindex, lmiddle, lring, lpinky, rthumb, rindex, rmiddle, rring, rpinky. */
+ * vertex joints nose, right_eye, left_eye, right_ear, left_ear, left_big_toe, left_small_toe,
+ * left_heel, right_big_toe, right_small_toe, right_heel, left_thumb, left_index, left_middle,
+ * left_ring, left_pinky, right_thumb, right_index, right_middle, right_ring, right_pinky (smplx's
+ * names, as cliff.constants.JOINT_NAMES). */
 enum {
     CLIFF_SMPL_NUM_VERTICES = 6890,
     CLIFF_SMPL_NUM_JOINTS = 24,
@@ -175,6 +177,19 @@ CLIFF_API void cliff_smpl_vertex_joint_ids(int32_t *ids);
 CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const float *rotmats,
                                           const float *betas, size_t k, const float *transl,
                                           float *vertices, float *joints, float *joints_rest);
+
+/* The parts of the model that the fitter needs (cliff_fit_body, section "fitting"), float64,
+ * from the arrays given to cliff_smpl_create (exact copies, and sums computed in float64):
+ *   J0 (24,3) = J_regressor v_template, the template's rest joints;
+ *   Jdirs (24,3,k) = J_regressor shapedirs[:, :, :k], their shape directions;
+ *   parents (24,);
+ *   for the 21 vertex joints (cliff_smpl_vertex_joint_ids, in output joint order 24..44) the rows
+ *   of v_template vt (21,3), shapedirs vdirs (21,3,k), posedirs vpose (21,3,207) and weights
+ *   vweights (21,24).
+ * 0 <= k <= cliff_smpl_num_betas(model). Any output may be NULL. */
+CLIFF_API cliff_status cliff_smpl_fit_body(const cliff_smpl *model, size_t k, double *J0,
+                                           double *Jdirs, int64_t *parents, double *vt,
+                                           double *vdirs, double *vpose, double *vweights);
 
 
 /* ---- networks (nn/) ------------------------------------------------------------------ */
@@ -247,6 +262,49 @@ CLIFF_API void cliff_net_layer(const cliff_net *net, size_t i, const char **name
  * ms (num_layers) receives each layer's median time in milliseconds. */
 CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms);
 
+/* ---- networks: architecture and collapsed regressor (nn/arch.c, nn/regressor.c) -------- */
+/* The layer tables of csrc/nn/ are the one description of both backbones; these functions
+ * read them without loading any weights. */
+
+/* Sizes of the regressor state s = [pose6d (24 x 6, joint-major) | betas | cam (s, tx, ty)]
+ * and of its per-item input x = [features (2048) | bbox_info (3)]. */
+enum { CLIFF_NET_POSE6D = 144, CLIFF_NET_BETAS = 10, CLIFF_NET_CAM = 3, CLIFF_NET_STATE = 157,
+       CLIFF_NET_REGRESSOR_INPUT = 2051 };
+
+typedef enum { CLIFF_DTYPE_F32 = 0, CLIFF_DTYPE_I64 = 1 } cliff_dtype;
+
+/* One checkpoint entry of an architecture. */
+typedef struct {
+    const char *name;  /* checkpoint key without "module.", e.g. "encoder.layer1.0.bn1.weight" */
+    int ndim;          /* 0..4; 0 for BatchNorm num_batches_tracked (a scalar) */
+    int64_t shape[4];  /* shape[ndim..3] = 0 */
+    cliff_dtype dtype; /* CLIFF_DTYPE_I64 for num_batches_tracked, CLIFF_DTYPE_F32 otherwise */
+} cliff_arch_key;
+
+/* Name of backbone i ("hr48", "res50"), NULL when i >= the number of backbones. */
+CLIFF_API const char *cliff_net_backbone_name(size_t i);
+
+/* Every checkpoint entry of `backbone` ("hr48": 1967, "res50": 331) in PyTorch state_dict
+ * order: init_pose, init_shape, init_cam, the encoder's convolutions and BatchNorms (weight,
+ * bias, running_mean, running_var, num_batches_tracked), fc1, fc2, decpose, decshape, deccam.
+ * These are the keys cliff_net_create requires. *keys points to a table owned by the library,
+ * built on first use and valid until the process ends (thread-safe). EINVAL for an unknown
+ * backbone, ENOMEM if the table cannot be built. */
+CLIFF_API cliff_status cliff_net_arch_keys(const char *backbone, const cliff_arch_key **keys,
+                                           size_t *n_keys);
+
+/* The collapsed regressor, float64 (see nn/regressor.c): one official iteration is
+ *   s <- s + Mx x + Ms s + c,    s_0 = init,
+ * with M = Wdec W2 W1 split into Mx (157, 2051) (features and bbox_info columns) and Ms
+ * (157, 157) (state columns), c = Wdec (W2 b1 + b2) + bdec (157,), init = [init_pose |
+ * init_shape | init_cam] (157,). Outputs row-major; each may be NULL. */
+CLIFF_API cliff_status cliff_net_regressor(const cliff_net *net, double *Mx, double *Ms, double *c,
+                                           double *init);
+/* Same computed from checkpoint arrays (only the regressor's 13 entries are read: init_*, fc1,
+ * fc2, dec*; others are ignored). EINVAL naming the key when one is missing or misshapen. */
+CLIFF_API cliff_status cliff_regressor_collapse(const cliff_array *arrays, size_t n_arrays,
+                                                double *Mx, double *Ms, double *c, double *init);
+
 /* ---- preprocessing (crop.c) ---------------------------------------------------------- */
 /* The official CLIFF preprocessing (box -> 256x192 network input), reproduced exactly:
  * centre/scale from cliff_boxes_to_center_scale_f64/_f32in, the integer crop window of the official
@@ -255,6 +313,9 @@ CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, 
  * that window to 192x256 (including its same-size copy and exact-2x INTER_AREA cases), and
  * ImageNet normalisation (float32: (v/255 - mean_c)/std_c, RGB order). One pass: the padded
  * window is never materialised. */
+
+/* The official box padding: a person box is enlarged by this factor before the 4:3 crop. */
+#define CLIFF_BOX_RESCALE 1.1
 
 /* ImageNet statistics of the crops' normalisation, RGB order, as the official code holds them
  * (Python floats rounded to float32): v' = (v / 255 - mean) / std. */

@@ -45,11 +45,11 @@ static double round_even_clamped(double v) {
 
 static void window_corners(double cx, double cy, double scale, double ul[2], double br[2]) {
     /* T = [[a, 0, c], [0, b, d], [0, 0, 1]] as the official get_transform builds it. */
-    const double aspect = 256.0 / 192.0;
+    const double H = CLIFF_CROP_HEIGHT, W = CLIFF_CROP_WIDTH, aspect = H / W;
     double h = 200.0 * scale;
     double w = h / aspect;
-    double a = 192.0 / w, c = 192.0 * (-cx / w + 0.5);
-    double b = 256.0 / h, d = 256.0 * (-cy / h + 0.5);
+    double a = W / w, c = W * (-cx / w + 0.5);
+    double b = H / h, d = H * (-cy / h + 0.5);
     /* inv(T) as LAPACK's getrf/getrs give it: reciprocal diagonal, then a product. */
     double ia = 1.0 / a, ib = 1.0 / b;
     double tx = -c * ia, ty = -d * ib;

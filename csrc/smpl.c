@@ -48,10 +48,10 @@ enum {
 
 /* smplx's 'smplh' vertex ids for SMPL: face 5, feet 6, fingertips left then right. */
 static const int32_t vertex_joint_ids[NX] = {
-    332, 6260, 2800, 4071, 583,                /* nose reye leye rear lear */
-    3216, 3226, 3387, 6617, 6624, 6787,        /* LBigToe LSmallToe LHeel RBigToe RSmallToe RHeel */
-    2746, 2319, 2445, 2556, 2673,              /* lthumb lindex lmiddle lring lpinky */
-    6191, 5782, 5905, 6016, 6133,              /* rthumb rindex rmiddle rring rpinky */
+    332, 6260, 2800, 4071, 583,           /* nose right_eye left_eye right_ear left_ear */
+    3216, 3226, 3387, 6617, 6624, 6787,   /* left_big_toe left_small_toe left_heel, right_... */
+    2746, 2319, 2445, 2556, 2673,         /* left_thumb left_index left_middle left_ring left_pinky */
+    6191, 5782, 5905, 6016, 6133,         /* right_thumb right_index right_middle right_ring right_pinky */
 };
 
 /* Per-body data the panel kernel reads: features, skinning transforms, translation. */
@@ -78,6 +78,8 @@ struct cliff_smpl {
     float *x_dirs;         /* (F, 64) blend columns of the 21 vertex joints (63 used) */
     float x_tmpl[64];
     float x_weights[NX][J];
+    double *x64;           /* float64 rows of the 21 vertex joints (cliff_smpl_fit_body): */
+    double *x64_dirs, *x64_pose, *x64_weights; /* vt (21,3), vdirs (21,3,K), vpose (21,3,207), vweights (21,24) */
     panel_fn panel;
     pthread_mutex_t lock;
     float *scratch;        /* per-call body data, grows with the batch size */
@@ -230,6 +232,7 @@ void cliff_smpl_free(cliff_smpl *m) {
     cliff_free(m->J_tmpl);
     cliff_free(m->J_dirs);
     cliff_free(m->x_dirs);
+    cliff_free(m->x64);
     cliff_free(m->scratch);
     pthread_mutex_destroy(&m->lock);
     free(m);
@@ -292,7 +295,8 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
     m->J_tmpl = cliff_alloc(sizeof(double) * J * 3);
     m->J_dirs = cliff_alloc(sizeof(double) * J * 3 * (K ? K : 1));
     m->x_dirs = cliff_alloc(sizeof(float) * (size_t)F * 64);
-    if (!m->pj_start || !m->dirs || !m->tmpl || !m->J_tmpl || !m->J_dirs || !m->x_dirs) goto nomem;
+    m->x64 = cliff_alloc(sizeof(double) * NX * (3 + 3 * (size_t)K + 3 * NP + J));
+    if (!m->pj_start || !m->dirs || !m->tmpl || !m->J_tmpl || !m->J_dirs || !m->x_dirs || !m->x64) goto nomem;
     for (int p = 0; p < P; p++) {
         m->pj_start[p] = total;
         for (int j = 0; j < J; j++)
@@ -343,6 +347,17 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
         }
         for (int j = 0; j < J; j++) m->x_weights[x][j] = (float)weights[(size_t)v * J + j];
     }
+    /* ... and their float64 rows for the fitter */
+    m->x64_dirs = m->x64 + NX * 3;
+    m->x64_pose = m->x64_dirs + (size_t)NX * 3 * K;
+    m->x64_weights = m->x64_pose + (size_t)NX * 3 * NP;
+    for (int x = 0; x < NX; x++) {
+        size_t v = (size_t)vertex_joint_ids[x];
+        memcpy(m->x64 + x * 3, v_template + v * 3, 3 * sizeof(double));
+        if (K) memcpy(m->x64_dirs + (size_t)x * 3 * K, shapedirs + v * 3 * K, 3 * (size_t)K * sizeof(double));
+        memcpy(m->x64_pose + (size_t)x * 3 * NP, posedirs + v * 3 * NP, 3 * NP * sizeof(double));
+        memcpy(m->x64_weights + (size_t)x * J, weights + v * J, J * sizeof(double));
+    }
 
     /* Rest joints in shape space, float64, skipping the regressor's zeros. */
     memset(m->J_tmpl, 0, sizeof(double) * J * 3);
@@ -364,6 +379,28 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
 nomem:
     cliff_smpl_free(m);
     return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: out of memory");
+}
+
+/* ---- the fitter's body ------------------------------------------------------------------ */
+
+cliff_status cliff_smpl_fit_body(const cliff_smpl *m, size_t k, double *J0, double *Jdirs,
+                                 int64_t *parents, double *vt, double *vdirs, double *vpose,
+                                 double *vweights) {
+    if (!m) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_fit_body: model is NULL");
+    if (k > (size_t)m->K)
+        return cliff_fail(CLIFF_EINVAL, "num_betas: expected at most %d (the model's num_betas), got %zu",
+                          m->K, k);
+    const size_t K = (size_t)m->K;
+    if (J0) memcpy(J0, m->J_tmpl, sizeof(double) * J * 3);
+    for (size_t r = 0; r < (size_t)J * 3; r++) /* rows (joint, axis), first k columns */
+        if (Jdirs && k) memcpy(Jdirs + r * k, m->J_dirs + r * K, k * sizeof(double));
+    for (int j = 0; parents && j < J; j++) parents[j] = m->parents[j];
+    if (vt) memcpy(vt, m->x64, sizeof(double) * NX * 3);
+    for (size_t r = 0; r < (size_t)NX * 3; r++)
+        if (vdirs && k) memcpy(vdirs + r * k, m->x64_dirs + r * K, k * sizeof(double));
+    if (vpose) memcpy(vpose, m->x64_pose, sizeof(double) * NX * 3 * NP);
+    if (vweights) memcpy(vweights, m->x64_weights, sizeof(double) * NX * J);
+    return CLIFF_OK;
 }
 
 /* ---- forward --------------------------------------------------------------------------- */

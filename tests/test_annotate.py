@@ -260,6 +260,42 @@ def test_fit_joints_match_cliff_smpl_on_standin():
     np.testing.assert_allclose(J, ref, atol=2e-5)  # reference computes in float32
 
 
+@pytest.mark.parametrize("make,num_betas", [("smpl_arrays", 10), ("procedural_body", 10),
+                                             ("procedural_body", 4)])
+def test_fit_body_from_the_core_equals_the_numpy_formulas(make, num_betas):
+    # J0 = J_regressor v_template, Jdirs = J_regressor shapedirs and the vertex joints' rows,
+    # computed by the core from a cliff.SMPL or from the arrays, against float64 NumPy
+    # (tests/reference/numpy_body.fit_body_arrays): equal up to float64 rounding
+    import cliff
+    from cliff import _standin
+    from reference.numpy_body import fit_body_arrays
+    arrays = getattr(_standin, make)(7)
+    ref = fit_body_arrays(arrays, num_betas)
+    for fb in (F.FitBody.from_smpl(arrays, num_betas),
+               cliff.SMPL(arrays, num_betas=num_betas).fit_body(),
+               F.FitBody.from_smpl(cliff.SMPL(arrays), num_betas)):
+        for k, want in ref.items():
+            got = getattr(fb, k)
+            assert got.shape == want.shape and got.dtype == want.dtype, k
+            assert np.abs(got - want).max() <= 1e-15 * max(1.0, np.abs(want).max()) * 24, k
+
+
+def test_fit_body_rejects_foreign_vertex_ids_too_many_betas_and_other_types():
+    import cliff
+    from cliff._standin import smpl_arrays
+    arrays = smpl_arrays(1)
+    with pytest.raises(ValueError, match="vertex_ids"):
+        F.FitBody.from_smpl(arrays, vertex_ids=np.arange(21))
+    with pytest.raises(ValueError, match="num_betas"):
+        F.FitBody.from_smpl(arrays, num_betas=11)
+    with pytest.raises(ValueError, match="num_betas"):
+        cliff.SMPL(arrays, num_betas=4).fit_body(5)
+    with pytest.raises(ValueError, match="missing arrays"):
+        F.FitBody.from_smpl({"v_template": arrays["v_template"]})
+    with pytest.raises(TypeError, match="smpl"):
+        F.FitBody.from_smpl([1, 2, 3])
+
+
 def test_fit_jacobian_central_differences_on_standin():
     from cliff._standin import smpl_arrays
     fbs = F.FitBody.from_smpl(smpl_arrays(5))

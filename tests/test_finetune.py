@@ -96,6 +96,40 @@ def test_collapsed_map_reproduces_model_predict(tmp_path):
     assert np.abs(cam - out["cam_crop"]).max() <= 1e-5
 
 
+def test_core_collapsed_regressor_equals_the_numpy_formula():
+    # the core's float64 collapse (cliff_regressor_collapse, and the one a loaded Model holds)
+    # against M = Wdec W2 W1, c = Wdec (W2 b1 + b2) + bdec in NumPy (tests/reference): equal up
+    # to float64 rounding of sums over 1024 and 2208 terms
+    from cliff._standin import random_state_dict
+    from cliff.model import Model
+    from reference.collapsed_regressor import collapse
+    sd = random_state_dict("res50", 2)
+    ref = collapse(sd)
+    with Model.from_state_dict(sd) as m:
+        from_model = FT.Regressor.from_model(m)
+        assert FT.load_regressor(m).Mx.shape == (157, 2051)
+    for reg in (FT.Regressor.from_state_dict(sd), from_model,
+                FT.Regressor.from_state_dict({"module." + k: v for k, v in sd.items()})):
+        for k in ("Mx", "Ms", "c"):
+            got = getattr(reg, k)
+            assert got.shape == ref[k].shape and got.dtype == np.float64
+            assert np.abs(got - ref[k]).max() <= 1e-12 * max(1.0, np.abs(ref[k]).max()), k
+        np.testing.assert_array_equal(reg.init, ref["init"])  # copied, not computed
+
+
+def test_regressor_from_a_closed_model_or_a_bad_entry_raises():
+    from cliff._standin import random_state_dict
+    from cliff.model import Model
+    sd = random_state_dict("res50", 2)
+    m = Model.from_state_dict(sd)
+    m.close()
+    with pytest.raises(ValueError, match="closed"):
+        FT.Regressor.from_model(m)
+    bad = {k: v for k, v in sd.items() if not k.startswith("encoder.")}
+    bad["fc2.weight"] = bad["fc2.weight"][:, :10]
+    with pytest.raises(ValueError, match=r"fc2\.weight.*\(1024, 1024\)"):
+        FT.Regressor.from_state_dict(bad)
+
 # ---- fine-tuning -------------------------------------------------------------------------
 
 def test_finetuning_reduces_the_loss_and_the_reprojection_error(world):

@@ -1,4 +1,4 @@
-"""The PyTorch reference networks, cliff.arch and the network fixtures are right.
+"""The PyTorch reference networks, the core's architecture tables and the network fixtures are right.
 
 The engine tests (tests/test_model.py) trust these, so each is checked against something
 independent: the official checkpoint key lists (tests/data/official_keys_*.txt, derived
@@ -11,7 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the network reference needs torch (test extra)")
 
-from cliff import _standin, arch  # noqa: E402
+from cliff import _standin, constants  # noqa: E402
+from cliff.model import detect_backbone, expected_keys  # noqa: E402  (the core's tables)
 from fixtures_nets import make_inputs, official_key_list  # noqa: E402
 from reference import torch_cliff as tc  # noqa: E402
 
@@ -33,7 +34,7 @@ def test_reference_state_dict_equals_official_key_list(backbone):
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_expected_keys_equal_official_key_list(backbone):
-    assert list(arch.expected_keys(backbone).items()) == official_key_list(backbone)
+    assert list(expected_keys(backbone).items()) == official_key_list(backbone)
 
 
 @pytest.mark.parametrize("backbone,n_keys,n_params", [("hr48", 1967, 78_893_405),
@@ -41,12 +42,12 @@ def test_expected_keys_equal_official_key_list(backbone):
 def test_key_count_and_learnable_parameters_match_the_release(backbone, n_keys, n_params):
     # docs/official.md#checkpoint, key and parameter totals (learnable = all float entries
     # except BN running statistics and the init_* buffers), counted on both the official key
-    # list (tests/data) and cliff.arch, and on the PyTorch reference's parameters.
+    # list (tests/data) and the core's tables (cliff.model.expected_keys), and on the PyTorch reference's parameters.
     listed = official_key_list(backbone)
     assert len(listed) == n_keys
     assert sum(int(np.prod(s)) for k, s in listed if not k.startswith("init_") and not k.endswith(
         ("running_mean", "running_var", "num_batches_tracked"))) == n_params
-    keys = arch.expected_keys(backbone)
+    keys = expected_keys(backbone)
     assert len(keys) == n_keys
     learnable = sum(int(np.prod(s)) for k, s in keys.items()
                     if not k.startswith("init_") and not k.endswith(
@@ -55,21 +56,52 @@ def test_key_count_and_learnable_parameters_match_the_release(backbone, n_keys, 
     assert tc.num_params(tc.build_cliff(backbone)) == n_params
 
 
+def test_core_marks_num_batches_tracked_int64_and_everything_else_float32():
+    # the official lists' convention (tests/data/official_keys_*.txt header)
+    from cliff import _core
+    for backbone in BACKBONES:
+        for key, shape, dtype in _core.net_arch_keys(backbone):
+            assert dtype == ("int64" if key.endswith("num_batches_tracked") else "float32"), key
+            assert (shape == ()) == key.endswith("num_batches_tracked"), key
+
+
+def test_mean_parameter_constants_are_the_release_values():
+    assert constants.MEAN_ROOT_6D == OFFICIAL_MEAN_ROOT_6D
+    assert constants.MEAN_SHAPE == OFFICIAL_MEAN_SHAPE
+    assert constants.MEAN_CAM == (0.9, 0.0, 0.0)
+
+
+def test_regressor_sizes_from_the_core_match_the_official_keys():
+    keys = dict(official_key_list("res50"))
+    assert keys["init_pose"] == (1, constants.NUM_POSE6D)
+    assert keys["init_shape"] == (1, constants.NUM_BETAS)
+    assert keys["init_cam"] == (1, constants.NUM_CAM)
+    assert keys["fc1.weight"][1] == constants.NUM_FEATURES + 3 + constants.NUM_STATE
+    assert constants.BACKBONES == ("hr48", "res50")
+
+
+def test_detect_backbone_on_an_incomplete_checkpoint():
+    # a checkpoint with keys missing is still recognised, so that loading it names what is
+    # missing instead of failing to recognise it
+    keys = [k for k, _ in official_key_list("res50") if "layer4" not in k]
+    assert detect_backbone(keys) == "res50"
+
+
 def test_expected_keys_rejects_unknown_backbone():
     with pytest.raises(ValueError, match="backbone"):
-        arch.expected_keys("vit")
+        expected_keys("vit")
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_detect_backbone_with_and_without_module_prefix(backbone):
     keys = [k for k, _ in official_key_list(backbone)]
-    assert arch.detect_backbone(keys) == backbone
-    assert arch.detect_backbone(["module." + k for k in keys]) == backbone
+    assert detect_backbone(keys) == backbone
+    assert detect_backbone(["module." + k for k in keys]) == backbone
 
 
 def test_detect_backbone_rejects_foreign_keys():
     with pytest.raises(ValueError, match="not a CLIFF"):
-        arch.detect_backbone(["fc1.weight", "fc1.bias", "backbone.conv1.weight"])
+        detect_backbone(["fc1.weight", "fc1.bias", "backbone.conv1.weight"])
 
 
 def test_random_state_dict_is_deterministic_and_seed_dependent():

@@ -34,7 +34,8 @@ from ..io.images import read_image as _read_rgb
 
 from . import keypoints as kpmod
 from .fit import STATUS, FitBody, fit_jacobian, fit_people
-from ..constants import CROP_FOCAL, CROP_SIZE
+from ..camera import estimate_focal_length
+from ..constants import BOX_RESCALE, CROP_FOCAL, CROP_SIZE
 from .losses import cam_full_to_crop, crop_camera
 
 REFINE_MODES = ("fit", "finetune", "finetune+fit")
@@ -42,7 +43,7 @@ PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged")
 
 
-def center_scale(boxes, rescale: float = 1.1):
+def center_scale(boxes, rescale: float = BOX_RESCALE):
     """Official box -> (center (n,2), scale (n,)) with 4:3 padding (docs/official.md#box); b = 200 * scale.
     (cliff.camera.boxes_to_center_scale on (n,4) float64 boxes.)"""
     from ..camera import boxes_to_center_scale
@@ -71,7 +72,7 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     n = kp.shape[0]
     jidx = kpmod.smplx_index(kpmod.format_of(kp.shape[1]))
     wh = np.broadcast_to(np.asarray(img_size, np.float64), (n, 2))
-    f = np.hypot(wh[:, 0], wh[:, 1]) if focal is None else np.broadcast_to(
+    f = estimate_focal_length(wh[:, 0], wh[:, 1]) if focal is None else np.broadcast_to(
         np.asarray(focal, np.float64), (n,))
     pp = wh / 2
     center, scale = center_scale(boxes)
@@ -405,7 +406,7 @@ def _prepare_image(body, image, kp, bx, name, focal, predictor, min_keypoints, m
     if not keep:
         return None, skipped, errors
     keep = np.array(keep)
-    f = float(np.hypot(W, H)) if focal is None else float(focal)
+    f = estimate_focal_length(W, H) if focal is None else float(focal)
     pred = predictor(img, bx[keep], f)
     try:
         rot = np.asarray(pred["rotmat"], np.float64).reshape(len(keep), 24, 3, 3)

@@ -8,7 +8,8 @@ it are an affine map (docs/model.md "Regressor"):
     s_{k+1} = s_k + Ms s_k + Mx [feat, bbox] + c,   s_0 = init,   s = [pose6d (144), betas (10), cam (3)]
     s_3 = A^3 init + G (Mx x + c),   A = I + Ms,   G = I + A + A^2
 
-:class:`Regressor` rebuilds that map in float64 from the checkpoint's fc1/fc2/dec*/init_* arrays.
+:class:`Regressor` holds that map in float64, as the C core computes it from the checkpoint's
+fc1/fc2/dec*/init_* arrays (the same map cliff.Model runs; ``Model.regressor()``).
 
 What is trained (the update stays small and the prior strong): the bias c (157), the bbox block
 of Mx (157 x 3) and a rank-r update U V^T of the feature block (157 x 2048), with V fixed to the
@@ -33,11 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fit import FitBody, fit_jacobian
+from .. import _core
 from ..constants import CROP_FOCAL, CROP_SIZE
-
-NPOSE, NSHAPE, NCAM = 144, 10, 3
-NSTATE = NPOSE + NSHAPE + NCAM
-NFEAT = 2048
+from ..constants import NUM_BETAS as NSHAPE, NUM_CAM as NCAM, NUM_FEATURES as NFEAT
+from ..constants import NUM_POSE6D as NPOSE, NUM_STATE as NSTATE
 
 
 @dataclass
@@ -51,28 +51,23 @@ class Regressor:
 
     @classmethod
     def from_state_dict(cls, sd) -> "Regressor":
-        """From a CLIFF state dict (cliff.io.load_checkpoint): fc1, fc2, decpose, decshape,
-        deccam weights/biases and init_pose/init_shape/init_cam."""
-        def get(k, shape):
-            if k not in sd:
-                raise ValueError(f"checkpoint: missing key {k!r}")
-            a = np.asarray(sd[k], np.float64)
-            if a.shape != shape:
-                raise ValueError(f"checkpoint: key {k!r} has shape {a.shape}, expected {shape}")
-            return a
-        nin = NFEAT + 3 + NSTATE
-        W1, b1 = get("fc1.weight", (1024, nin)), get("fc1.bias", (1024,))
-        W2, b2 = get("fc2.weight", (1024, 1024)), get("fc2.bias", (1024,))
-        Wd = np.concatenate([get(f"dec{k}.weight", (r, 1024)) for k, r in
-                             (("pose", NPOSE), ("shape", NSHAPE), ("cam", NCAM))])
-        bd = np.concatenate([get(f"dec{k}.bias", (r,)) for k, r in
-                             (("pose", NPOSE), ("shape", NSHAPE), ("cam", NCAM))])
-        init = np.concatenate([get(f"init_{k}", (1, r))[0] for k, r in
-                               (("pose", NPOSE), ("shape", NSHAPE), ("cam", NCAM))])
-        A = Wd @ W2
-        M = A @ W1
-        c = A @ b1 + Wd @ b2 + bd
-        return cls(Mx=M[:, :NFEAT + 3].copy(), Ms=M[:, NFEAT + 3:].copy(), c=c, init=init)
+        """From a CLIFF state dict (cliff.io.load_checkpoint; a 'module.' prefix is ignored): the
+        core collapses its fc1, fc2, decpose, decshape, deccam weights/biases and
+        init_pose/init_shape/init_cam (other entries are ignored). ValueError naming the key when
+        one is missing or misshapen."""
+        if not hasattr(sd, "keys"):
+            raise TypeError(f"sd: expected a state dict, got {type(sd).__name__}")
+        names = [k[7:] if isinstance(k, str) and k.startswith("module.") else k for k in sd.keys()]
+        return cls._from_core(_core.regressor_collapse(names, [sd[k] for k in sd.keys()]))
+
+    @classmethod
+    def from_model(cls, model) -> "Regressor":
+        """The map a loaded cliff.Model runs (``Model.regressor()``)."""
+        return cls._from_core(model.regressor())
+
+    @classmethod
+    def _from_core(cls, d) -> "Regressor":
+        return cls(Mx=d["Mx"], Ms=d["Ms"], c=d["c"], init=d["init"])
 
     @classmethod
     def from_checkpoint(cls, path) -> "Regressor":
@@ -408,14 +403,17 @@ def finetune(reg: Regressor, body: FitBody, features, bbox_info, keypoints, join
 
 
 def load_regressor(src) -> Regressor:
-    """A Regressor from a Regressor, a state dict, or a checkpoint path."""
+    """A Regressor from a Regressor, a loaded cliff.Model, a state dict, or a checkpoint path."""
+    from ..model import Model
     if isinstance(src, Regressor):
         return src
+    if isinstance(src, Model):
+        return Regressor.from_model(src)
     if isinstance(src, (str, os.PathLike)):
         return Regressor.from_checkpoint(src)
     if isinstance(src, dict) or hasattr(src, "keys"):
         return Regressor.from_state_dict(src)
-    raise TypeError(f"regressor: expected a checkpoint path, a state dict or a "
+    raise TypeError(f"regressor: expected a checkpoint path, a state dict, a cliff.Model or a "
                     f"cliff.finetune.Regressor, got {type(src).__name__}")
 
 

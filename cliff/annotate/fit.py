@@ -15,7 +15,9 @@ cliff.annotate.losses.crop_camera) instead of the real camera gives the HMR-styl
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -42,28 +44,34 @@ class FitBody:
     vweights: np.ndarray
 
     @classmethod
-    def from_smpl(cls, arrays: dict, num_betas: int = 10, vertex_ids=VERTEX_JOINT_IDS) -> "FitBody":
-        """From a dict in the cliff.io.load_smpl contract (v_template, shapedirs, posedirs,
-        J_regressor, weights, parents)."""
-        for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "parents"):
-            if key not in arrays:
-                raise ValueError(f"smpl: missing array {key!r}")
-        vtmp = np.asarray(arrays["v_template"], np.float64)
-        sd = np.asarray(arrays["shapedirs"], np.float64)
-        if sd.ndim != 3 or sd.shape[-1] < num_betas:
-            raise ValueError(f"smpl: shapedirs must be (V, 3, >= {num_betas}), got {sd.shape}")
-        sd = sd[..., :num_betas]
-        Jr = np.asarray(arrays["J_regressor"], np.float64)
-        if hasattr(arrays["J_regressor"], "toarray"):
-            Jr = np.asarray(arrays["J_regressor"].toarray(), np.float64)
-        ids = np.asarray(vertex_ids, np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= vtmp.shape[0]):
-            raise ValueError(f"vertex_ids: must be within [0, {vtmp.shape[0]})")
-        c = np.ascontiguousarray
-        return cls(J0=c(Jr @ vtmp), Jdirs=c(np.einsum("jv,vkl->jkl", Jr, sd)),
-                   parents=c(np.asarray(arrays["parents"], np.int64)), vt=c(vtmp[ids]),
-                   vdirs=c(sd[ids]), vpose=c(np.asarray(arrays["posedirs"], np.float64)[ids]),
-                   vweights=c(np.asarray(arrays["weights"], np.float64)[ids]))
+    def from_smpl(cls, smpl, num_betas: Optional[int] = None, vertex_ids=None) -> "FitBody":
+        """The fitter's body of an SMPL model, computed by the C core (cliff_smpl_fit_body):
+        J0 = J_regressor @ v_template, Jdirs = J_regressor @ shapedirs and the vertex joints'
+        rows, all float64.
+
+        smpl: a :class:`cliff.SMPL`, or a dict in the cliff.io.load_smpl contract (v_template,
+        shapedirs, posedirs, J_regressor, weights, parents; a core SMPL model is built from it).
+        num_betas: shape components to keep (default: the model's own for a cliff.SMPL, 10 for
+        a dict). vertex_ids: accepted for backward compatibility; must be the model's vertex
+        joints (cliff.constants.VERTEX_JOINT_IDS), the only ones the core keeps.
+        """
+        from ..smpl import SMPL, core_model
+        if vertex_ids is not None and not np.array_equal(np.asarray(vertex_ids), VERTEX_JOINT_IDS):
+            raise ValueError("vertex_ids: the fitter's vertex joints are the model's "
+                             f"(cliff.constants.VERTEX_JOINT_IDS), got {np.asarray(vertex_ids)}")
+        if num_betas is not None and (isinstance(num_betas, bool)
+                                      or not isinstance(num_betas, (int, np.integer))):
+            raise TypeError(f"num_betas: expected an int, got {type(num_betas).__name__}")
+        if isinstance(smpl, SMPL):
+            core = smpl._model
+            k = smpl.num_betas if num_betas is None else int(num_betas)
+        elif isinstance(smpl, Mapping):
+            k = 10 if num_betas is None else int(num_betas)
+            core = core_model(smpl, k, name="smpl")
+        else:
+            raise TypeError("smpl: expected a cliff.SMPL or a dict of SMPL arrays "
+                            f"(cliff.io.load_smpl), got {type(smpl).__name__}")
+        return cls(**core.fit_body(k))
 
     @property
     def num_betas(self) -> int:

@@ -5,6 +5,8 @@ official cam_crop2full (docs/official.md#camera); tensors keep their dtype and d
 """
 from __future__ import annotations
 
+from ..constants import CROP_FOCAL, CROP_SIZE
+
 
 def _torch():
     try:
@@ -31,7 +33,7 @@ def project(points, focal, principal_point):
     return focal[:, None, None] * points[..., :2] / points[..., 2:3] + principal_point[:, None, :]
 
 
-def crop_camera(center, box_size, crop_size: float = 256.0, crop_focal: float = 5000.0):
+def crop_camera(center, box_size, crop_size: float = CROP_SIZE, crop_focal: float = CROP_FOCAL):
     """HMR-style crop camera in full-image pixels: focal crop_focal * b / crop_size, principal
     point = box centre (see cliff.annotate.losses.crop_camera)."""
     return crop_focal * box_size / crop_size, center

@@ -21,6 +21,8 @@ import re
 
 import numpy as np
 
+from ..camera import estimate_focal_length
+
 
 def _safe_stem(name: str) -> str:
     base = os.path.basename(name)
@@ -79,7 +81,7 @@ class ResultWriter:
         if self.render and image is not None:
             from ..render import render, save_image
             os.makedirs(os.path.join(self.folder, "render"), exist_ok=True)
-            focal: float | tuple = float(res["focal"][0]) if n else float(np.hypot(*image.shape[:2]))
+            focal: float | tuple = float(res["focal"][0]) if n else estimate_focal_length(image.shape[1], image.shape[0])
             pp = None
             if self.K is not None:  # draw with the camera the bodies were placed in
                 from ..pipeline import camera_for

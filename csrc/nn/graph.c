@@ -179,32 +179,6 @@ static cliff_status fold(const nn_model *m, const nn_layer *L, const nn_array *a
 
 /* ---- strict key check ------------------------------------------------------------------- */
 
-static const char *regressor_keys[] = {
-    "init_pose", "init_shape", "init_cam", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
-    "decpose.weight", "decpose.bias", "decshape.weight", "decshape.bias", "deccam.weight",
-    "deccam.bias",
-};
-#define KEY_LEN 112
-
-/* Every key the architecture expects, in table order. */
-static char (*expected_keys(const nn_graph *g, int *count))[KEY_LEN] {
-    int cap = 16 + 7 * g->nl, n = 0;
-    char(*k)[KEY_LEN] = malloc((size_t)cap * KEY_LEN);
-    if (!k) return NULL;
-    static const char *bnf[5] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
-    for (int i = 0; i < g->nl; i++) {
-        const nn_layer *L = &g->l[i];
-        if (L->op != OP_CONV) continue;
-        snprintf(k[n++], KEY_LEN, "%s.weight", L->name);
-        if (L->bias) snprintf(k[n++], KEY_LEN, "%s.bias", L->name);
-        for (int f = 0; L->bn[0] && f < 5; f++) snprintf(k[n++], KEY_LEN, "%s.%s", L->bn, bnf[f]);
-    }
-    for (size_t i = 0; i < sizeof regressor_keys / sizeof *regressor_keys; i++)
-        snprintf(k[n++], KEY_LEN, "%s", regressor_keys[i]);
-    *count = n;
-    return k;
-}
-
 static void list_append(char *buf, size_t cap, int *shown, const char *key) {
     if (*shown >= 5) return;
     size_t len = strlen(buf);
@@ -213,26 +187,28 @@ static void list_append(char *buf, size_t cap, int *shown, const char *key) {
 }
 
 static cliff_status check_keys(const nn_graph *g, const char *backbone, const nn_array *arrs, size_t n) {
-    int ne = 0;
-    char(*exp)[KEY_LEN] = expected_keys(g, &ne);
-    char *seen = calloc((size_t)ne + 1, 1);
-    if (!exp || !seen) {
-        free(exp), free(seen);
+    size_t ne = 0;
+    cliff_arch_key *exp = NULL;
+    cliff_status st = nn_arch_keys(g, &exp, &ne); /* the keys the table expects */
+    if (st) return st;
+    char *seen = calloc(ne + 1, 1);
+    if (!seen) {
+        free(exp);
         return cliff_fail(CLIFF_ENOMEM, "out of memory checking keys");
     }
     char unexp[400] = "", miss[400] = "";
     int nu = 0, nm = 0, su = 0, sm = 0;
     for (size_t i = 0; i < n; i++) {
-        int found = -1;
-        for (int j = 0; j < ne && found < 0; j++)
-            if (!seen[j] && strcmp(exp[j], arrs[i].name) == 0) found = j;
+        long found = -1;
+        for (size_t j = 0; j < ne && found < 0; j++)
+            if (!seen[j] && strcmp(exp[j].name, arrs[i].name) == 0) found = (long)j;
         if (found >= 0)
             seen[found] = 1;
         else
             nu++, list_append(unexp, sizeof unexp, &su, arrs[i].name);
     }
-    for (int j = 0; j < ne; j++)
-        if (!seen[j]) nm++, list_append(miss, sizeof miss, &sm, exp[j]);
+    for (size_t j = 0; j < ne; j++)
+        if (!seen[j]) nm++, list_append(miss, sizeof miss, &sm, exp[j].name);
     free(exp);
     free(seen);
     if (!nu && !nm) return CLIFF_OK;
@@ -398,14 +374,7 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
     m->release = release_fn;
     m->release_ctx = release_ctx;
     m->arrs_base = arrs;
-    if (strcmp(backbone, "res50") == 0)
-        st = nn_build_resnet50(&m->g);
-    else if (strcmp(backbone, "hr48") == 0)
-        st = nn_build_hrnet48(&m->g);
-    else
-        return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50', got '%s'", backbone);
-    if (st == CLIFF_OK && m->g.failed) st = cliff_fail(CLIFF_ENOMEM, "out of memory building the network");
-    if (st) goto fail;
+    if ((st = nn_build_graph(&m->g, backbone))) goto fail;
     m->g.t[m->g.output].is_output = 1;
     if ((st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));

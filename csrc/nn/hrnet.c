@@ -74,7 +74,7 @@ static int hr_transition(nn_graph *g, const char *name, const char *bn, int src,
 cliff_status nn_build_hrnet48(nn_graph *g) {
     char pfx[NN_NAME];
     int x[4];
-    g->input = g_tensor(g, 3, 256, 192);
+    g->input = g_tensor(g, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH);
     int a = g_tensor(g, 64, 128, 96), b = g_tensor(g, 64, 64, 48);
     g_conv(g, "encoder.conv1", "encoder.bn1", g->input, a, 3, 2, 0, "r", -1);
     g_conv(g, "encoder.conv2", "encoder.bn2", a, b, 3, 2, 0, "r", -1);

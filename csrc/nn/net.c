@@ -259,3 +259,9 @@ cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms
     free(col);
     return st;
 }
+
+cliff_status cliff_net_regressor(const cliff_net *net, double *Mx, double *Ms, double *c, double *init) {
+    if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
+    nn_regressor_export(&net->reg, Mx, Ms, c, init); /* read-only after creation */
+    return CLIFF_OK;
+}

@@ -3,7 +3,8 @@
  *   dnnl.c       the only file that calls oneDNN: primitives, packed weights, execution
  *   graph.c      the layer table, liveness buffer plan, per-batch-size plans, execution
  *   resnet.c     ResNet-50 layer table       hrnet.c   HRNet-W48 layer table
- *   regressor.c  the collapsed affine iterative regressor
+ *   regressor.c  the collapsed affine iterative regressor (and its checkpoint keys)
+ *   arch.c       checkpoint keys and shapes of a backbone, from the tables, in state_dict order
  *   net.c        the public cliff_net handle (cliff.h, networks section)
  */
 #ifndef CLIFF_NN_H
@@ -112,6 +113,14 @@ int g_bottleneck(nn_graph *g, const char *pfx, int x, int planes, int stride, in
 cliff_status nn_build_resnet50(nn_graph *g);
 cliff_status nn_build_hrnet48(nn_graph *g);
 
+/* ---- arch.c ----------------------------------------------------------------------------- */
+
+/* Build the layer table of `backbone` ("hr48" | "res50") into a zeroed g (freed on failure). */
+cliff_status nn_build_graph(nn_graph *g, const char *backbone);
+/* Every checkpoint key of graph g plus the regressor's, with shapes, in PyTorch state_dict
+ * order. *keys is one allocation (entries and name strings): free() it. */
+cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *count);
+
 /* A compiled plan for one batch size and thread count: arena offsets by liveness, one
  * scratchpad (max over primitives), every primitive created and bound. */
 typedef struct {
@@ -162,9 +171,19 @@ cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms);
 
 /* ---- regressor.c ------------------------------------------------------------------------ */
 
-#define NN_FEAT 2048
-#define NN_NPOSE 144
-#define NN_NSTATE 157 /* 144 pose + 10 shape + 3 cam */
+#define NN_FEAT CLIFF_FEATURES
+#define NN_NPOSE CLIFF_NET_POSE6D
+#define NN_NSTATE CLIFF_NET_STATE /* 144 pose + 10 shape + 3 cam */
+
+/* A regressor checkpoint entry: name and float32 shape (ndim 1 or 2). */
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t shape[2];
+} nn_key_spec;
+
+/* The regressor's checkpoint entries (init_*, fc1, fc2, dec*), in state_dict order. */
+const nn_key_spec *nn_regressor_keys(size_t *count);
 
 typedef struct {
     double *Mx;   /* (2051, 157): feature and bbox part of M = Wdec W2 W1, transposed */
@@ -176,6 +195,8 @@ typedef struct {
 const nn_array *nn_find(const nn_array *arrs, size_t n, const char *name);
 cliff_status nn_regressor_init(nn_regressor *r, const nn_array *arrs, size_t n);
 void nn_regressor_free(nn_regressor *r);
+/* Mx (157, 2051), Ms (157, 157) row-major, c (157), init (157); each may be NULL. */
+void nn_regressor_export(const nn_regressor *r, double *Mx, double *Ms, double *c, double *init);
 /* feat (n, 2048), bbox (n, 3) -> state (n, 157) = [pose6d 144 | betas 10 | cam 3]. */
 void nn_regressor_run(const nn_regressor *r, const float *feat, const float *bbox, size_t n,
                       int n_iter, float *state);

@@ -8,23 +8,44 @@
  * once per item; each iteration is then a 157 x 157 update. All in float64. */
 #include "nn/nn.h"
 
-#include <stdio.h>
+#include <omp.h>
 #include <string.h>
 
 #define NIN (NN_FEAT + 3 + NN_NSTATE) /* 2208 */
 #define NX (NN_FEAT + 3)              /* 2051 */
 #define NH 1024
 
-static cliff_status get(const nn_array *arrs, size_t n, const char *name, int64_t d0, int64_t d1,
-                        const float **out) {
-    const nn_array *a = nn_find(arrs, n, name);
-    if (!a) return cliff_fail(CLIFF_EINVAL, "missing checkpoint key '%s'", name);
-    int64_t cnt = 1;
-    for (size_t i = 0; i < a->ndim; i++) cnt *= a->shape[i];
-    int ok = d1 ? (a->ndim == 2 && a->shape[0] == d0 && a->shape[1] == d1) : (a->ndim == 1 && a->shape[0] == d0);
-    if (!ok)
+/* The regressor's checkpoint entries, in state_dict order (the model's own buffers first). */
+enum { K_INIT_POSE, K_INIT_SHAPE, K_INIT_CAM, K_FC1_W, K_FC1_B, K_FC2_W, K_FC2_B, K_DECPOSE_W,
+       K_DECPOSE_B, K_DECSHAPE_W, K_DECSHAPE_B, K_DECCAM_W, K_DECCAM_B, K_COUNT };
+static const nn_key_spec reg_keys[K_COUNT] = {
+    {"init_pose", 2, {1, CLIFF_NET_POSE6D}}, {"init_shape", 2, {1, CLIFF_NET_BETAS}},
+    {"init_cam", 2, {1, CLIFF_NET_CAM}},
+    {"fc1.weight", 2, {NH, NIN}}, {"fc1.bias", 1, {NH, 0}},
+    {"fc2.weight", 2, {NH, NH}}, {"fc2.bias", 1, {NH, 0}},
+    {"decpose.weight", 2, {CLIFF_NET_POSE6D, NH}}, {"decpose.bias", 1, {CLIFF_NET_POSE6D, 0}},
+    {"decshape.weight", 2, {CLIFF_NET_BETAS, NH}}, {"decshape.bias", 1, {CLIFF_NET_BETAS, 0}},
+    {"deccam.weight", 2, {CLIFF_NET_CAM, NH}}, {"deccam.bias", 1, {CLIFF_NET_CAM, 0}},
+};
+
+const nn_key_spec *nn_regressor_keys(size_t *count) {
+    *count = K_COUNT;
+    return reg_keys;
+}
+
+static cliff_status get(const nn_array *arrs, size_t n, int which, const float **out) {
+    const nn_key_spec *k = &reg_keys[which];
+    const nn_array *a = nn_find(arrs, n, k->name);
+    if (!a) return cliff_fail(CLIFF_EINVAL, "missing checkpoint key '%s'", k->name);
+    int ok = a->ndim == (size_t)k->ndim;
+    for (int i = 0; ok && i < k->ndim; i++) ok = a->shape[i] == k->shape[i];
+    if (!ok) {
+        int64_t cnt = 1;
+        for (size_t i = 0; i < a->ndim; i++) cnt *= a->shape[i];
         return cliff_fail(CLIFF_EINVAL, "checkpoint key '%s' has %lld elements in %zu dims, expected shape (%lld%s%lld)",
-                          name, (long long)cnt, a->ndim, (long long)d0, d1 ? ", " : "", (long long)(d1 ? d1 : 0));
+                          k->name, (long long)cnt, a->ndim, (long long)k->shape[0], k->ndim == 2 ? ", " : "",
+                          (long long)(k->ndim == 2 ? k->shape[1] : 0));
+    }
     *out = a->data;
     return CLIFF_OK;
 }
@@ -32,21 +53,15 @@ static cliff_status get(const nn_array *arrs, size_t n, const char *name, int64_
 cliff_status nn_regressor_init(nn_regressor *r, const nn_array *arrs, size_t n) {
     memset(r, 0, sizeof *r);
     const float *W1, *b1, *W2, *b2, *Wd[3], *bd[3], *init[3];
-    static const char *dec[3] = {"decpose", "decshape", "deccam"};
-    static const char *ini[3] = {"init_pose", "init_shape", "init_cam"};
-    static const int rows[3] = {NN_NPOSE, 10, 3};
-    char key[32];
+    static const int rows[3] = {CLIFF_NET_POSE6D, CLIFF_NET_BETAS, CLIFF_NET_CAM};
     cliff_status st;
-    if ((st = get(arrs, n, "fc1.weight", NH, NIN, &W1)) || (st = get(arrs, n, "fc1.bias", NH, 0, &b1)) ||
-        (st = get(arrs, n, "fc2.weight", NH, NH, &W2)) || (st = get(arrs, n, "fc2.bias", NH, 0, &b2)))
+    if ((st = get(arrs, n, K_FC1_W, &W1)) || (st = get(arrs, n, K_FC1_B, &b1)) ||
+        (st = get(arrs, n, K_FC2_W, &W2)) || (st = get(arrs, n, K_FC2_B, &b2)))
         return st;
-    for (int i = 0; i < 3; i++) {
-        snprintf(key, sizeof key, "%s.weight", dec[i]);
-        if ((st = get(arrs, n, key, rows[i], NH, &Wd[i]))) return st;
-        snprintf(key, sizeof key, "%s.bias", dec[i]);
-        if ((st = get(arrs, n, key, rows[i], 0, &bd[i]))) return st;
-        if ((st = get(arrs, n, ini[i], 1, rows[i], &init[i]))) return st;
-    }
+    for (int i = 0; i < 3; i++)
+        if ((st = get(arrs, n, K_DECPOSE_W + 2 * i, &Wd[i])) || (st = get(arrs, n, K_DECPOSE_B + 2 * i, &bd[i])) ||
+            (st = get(arrs, n, K_INIT_POSE + i, &init[i])))
+            return st;
     double *A = cliff_alloc((size_t)NN_NSTATE * NH * sizeof(double)); /* Wdec W2 */
     r->Mx = cliff_alloc((size_t)NN_NSTATE * NX * sizeof(double));
     r->Ms = cliff_alloc((size_t)NN_NSTATE * NN_NSTATE * sizeof(double));
@@ -123,4 +138,27 @@ void nn_regressor_run(const nn_regressor *r, const float *feat, const float *bbo
         }
         for (int o = 0; o < NN_NSTATE; o++) state[i * NN_NSTATE + o] = (float)s[o];
     }
+}
+
+void nn_regressor_export(const nn_regressor *r, double *Mx, double *Ms, double *c, double *init) {
+    for (int o = 0; o < NN_NSTATE; o++) {
+        if (Mx)
+            for (int k = 0; k < NX; k++) Mx[(size_t)o * NX + k] = r->Mx[(size_t)k * NN_NSTATE + o];
+        if (Ms)
+            for (int k = 0; k < NN_NSTATE; k++) Ms[(size_t)o * NN_NSTATE + k] = r->Ms[(size_t)k * NN_NSTATE + o];
+    }
+    if (c) memcpy(c, r->c, sizeof r->c);
+    if (init) memcpy(init, r->init, sizeof r->init);
+}
+
+cliff_status cliff_regressor_collapse(const cliff_array *arrays, size_t n_arrays, double *Mx,
+                                      double *Ms, double *c, double *init) {
+    if (!arrays && n_arrays) return cliff_fail(CLIFF_EINVAL, "arrays: NULL with n_arrays > 0");
+    nn_regressor r;
+    omp_set_num_threads(cliff_threads());
+    cliff_status st = nn_regressor_init(&r, (const nn_array *)arrays, n_arrays);
+    if (st) return st;
+    nn_regressor_export(&r, Mx, Ms, c, init);
+    nn_regressor_free(&r);
+    return CLIFF_OK;
 }

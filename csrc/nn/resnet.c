@@ -31,7 +31,7 @@ int g_bottleneck(nn_graph *g, const char *pfx, int x, int planes, int stride, in
 
 cliff_status nn_build_resnet50(nn_graph *g) {
     static const int blocks[4] = {3, 4, 6, 3}, planes[4] = {64, 128, 256, 512};
-    g->input = g_tensor(g, 3, 256, 192);
+    g->input = g_tensor(g, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH);
     int x = g_tensor(g, 64, 128, 96);
     g_conv(g, "encoder.conv1", "encoder.bn1", g->input, x, 7, 2, 0, "r", -1);
     int y = g_tensor(g, 64, 64, 48);

@@ -73,7 +73,7 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$ppp:crop", kwlist, &image_obj, &xyxy_obj,
                                      &rescale_obj, &bgr, &nhwc, &ipp))
         return NULL;
-    double rescale = 1.1;
+    double rescale = CLIFF_BOX_RESCALE;
     if (rescale_obj) {
         if (!PyNumber_Check(rescale_obj))
             return PyErr_Format(PyExc_TypeError, "rescale: expected a number, got %.80s",

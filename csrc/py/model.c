@@ -71,49 +71,11 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         prec = CLIFF_PRECISION_BF16;
     else
         return PyErr_Format(PyExc_ValueError, "precision: expected 'fp32' or 'bf16', got '%s'", precision);
-    PyObject *nseq = PySequence_Fast(names, "names: expected a sequence of str");
-    if (!nseq) return NULL;
-    PyObject *aseq = PySequence_Fast(arrays, "arrays: expected a sequence of arrays");
-    if (!aseq) {
-        Py_DECREF(nseq);
-        return NULL;
-    }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(nseq);
+    PyObject *nseq, *keep;
+    cliff_array *ca;
+    Py_ssize_t n;
+    if (cliff_py_checkpoint_arrays(names, arrays, &nseq, &keep, &ca, &n) < 0) return NULL;
     ModelObject *self = NULL;
-    cliff_array *ca = NULL;
-    PyObject *keep = NULL;
-    if (PySequence_Fast_GET_SIZE(aseq) != n) {
-        PyErr_SetString(PyExc_ValueError, "names and arrays differ in length");
-        goto done;
-    }
-    ca = PyMem_Calloc(n ? n : 1, sizeof *ca);
-    keep = PyList_New(0);
-    if (!ca || !keep) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *nm = PySequence_Fast_GET_ITEM(nseq, i);
-        const char *s = PyUnicode_AsUTF8(nm);
-        if (!s) goto done;
-        PyArrayObject *a = cliff_py_array(PySequence_Fast_GET_ITEM(aseq, i), s, NPY_FLOAT32);
-        if (!a) goto done;
-        int rc = PyList_Append(keep, (PyObject *)a);
-        Py_DECREF(a);
-        if (rc) goto done;
-        if (PyArray_NDIM(a) > 4) {
-            PyErr_Format(PyExc_ValueError, "%s: expected at most 4 dimensions", s);
-            goto done;
-        }
-        if (!cliff_py_all_finite(a)) {  /* a corrupt checkpoint: refuse, not NaN bodies */
-            PyErr_Format(PyExc_ValueError, "checkpoint key '%s' contains NaN or infinite values", s);
-            goto done;
-        }
-        ca[i].name = s;
-        ca[i].ndim = (size_t)PyArray_NDIM(a);
-        for (size_t d = 0; d < ca[i].ndim; d++) ca[i].shape[d] = PyArray_DIM(a, d);
-        ca[i].data = (const float *)PyArray_DATA(a);
-    }
     cliff_net *net = NULL;
     cliff_status st;
     release_ctx rc = {keep, consume && PyList_Check(arrays) ? arrays : NULL};
@@ -132,9 +94,8 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->net = net;
 done:
     PyMem_Free(ca);
-    Py_XDECREF(keep);
+    Py_DECREF(keep);
     Py_DECREF(nseq);
-    Py_DECREF(aseq);
     return (PyObject *)self;
 }
 
@@ -322,6 +283,24 @@ static PyObject *Model_get_work_bytes(ModelObject *self, void *closure) {
     return PyLong_FromSize_t(b);
 }
 
+static PyObject *Model_regressor(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    PyArrayObject *out[4];
+    if (cliff_py_regressor_arrays(out) < 0) return NULL;
+    if (acquire(self)) {
+        for (int i = 0; i < 4; i++) Py_DECREF(out[i]);
+        return NULL;
+    }
+    cliff_status st = cliff_net_regressor(self->net, PyArray_DATA(out[0]), PyArray_DATA(out[1]),
+                                          PyArray_DATA(out[2]), PyArray_DATA(out[3]));
+    release(self);
+    if (st) {
+        for (int i = 0; i < 4; i++) Py_DECREF(out[i]);
+        return cliff_py_raise(st);
+    }
+    return cliff_py_regressor_dict(out);
+}
+
 static PyMethodDef Model_methods[] = {
     {"predict", (PyCFunction)Model_predict, METH_VARARGS,
      "predict(crops, boxes, principal_point, focal, n_iter) -> dict (validated by cliff.Model)."},
@@ -330,6 +309,8 @@ static PyMethodDef Model_methods[] = {
     {"profile", (PyCFunction)Model_profile, METH_VARARGS,
      "profile(n, reps) -> [median ms per layer], each primitive timed alone."},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "close() -> None. Frees the network."},
+    {"regressor", (PyCFunction)Model_regressor, METH_NOARGS,
+     "regressor() -> {'Mx', 'Ms', 'c', 'init'} float64: the collapsed regressor."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -38,9 +38,10 @@ static PyObject *py_facts(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
     const float *m = cliff_imagenet_mean, *s = cliff_imagenet_std;
-    return Py_BuildValue("{s:i,s:i,s:(ddd),s:(ddd)}", "crop_height", CLIFF_CROP_HEIGHT,
+    return Py_BuildValue("{s:i,s:i,s:(ddd),s:(ddd),s:d}", "crop_height", CLIFF_CROP_HEIGHT,
                          "crop_width", CLIFF_CROP_WIDTH, "imagenet_mean", (double)m[0], (double)m[1],
-                         (double)m[2], "imagenet_std", (double)s[0], (double)s[1], (double)s[2]);
+                         (double)m[2], "imagenet_std", (double)s[0], (double)s[1], (double)s[2],
+                         "box_rescale", CLIFF_BOX_RESCALE);
 }
 
 static PyMethodDef module_methods[] = {
@@ -63,6 +64,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_fit_init,
     cliff_py_model_init,
     cliff_py_estimate_init,
+    cliff_py_arch_init,
     NULL,
 };
 

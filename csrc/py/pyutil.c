@@ -143,3 +143,63 @@ PyArrayObject *cliff_py_new_like_leading(PyArrayObject *a, int drop, int n, cons
     for (int i = 0; i < n; i++) shape[lead + i] = tail[i];
     return (PyArrayObject *)PyArray_SimpleNew(lead + n, shape, typenum);
 }
+
+int cliff_py_checkpoint_arrays(PyObject *names, PyObject *arrays, PyObject **names_seq,
+                               PyObject **keep, cliff_array **entries, Py_ssize_t *count) {
+    *names_seq = *keep = NULL;
+    *entries = NULL;
+    *count = 0;
+    PyObject *nseq = PySequence_Fast(names, "names: expected a sequence of str");
+    if (!nseq) return -1;
+    PyObject *aseq = PySequence_Fast(arrays, "arrays: expected a sequence of arrays");
+    if (!aseq) {
+        Py_DECREF(nseq);
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(nseq);
+    cliff_array *ca = NULL;
+    PyObject *list = NULL;
+    if (PySequence_Fast_GET_SIZE(aseq) != n) {
+        PyErr_SetString(PyExc_ValueError, "names and arrays differ in length");
+        goto fail;
+    }
+    ca = PyMem_Calloc(n ? (size_t)n : 1, sizeof *ca);
+    list = PyList_New(0);
+    if (!ca || !list) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *s = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(nseq, i));
+        if (!s) goto fail;
+        PyArrayObject *a = cliff_py_array(PySequence_Fast_GET_ITEM(aseq, i), s, NPY_FLOAT32);
+        if (!a) goto fail;
+        int rc = PyList_Append(list, (PyObject *)a);
+        Py_DECREF(a); /* the list holds it */
+        if (rc) goto fail;
+        if (PyArray_NDIM(a) > 4) {
+            PyErr_Format(PyExc_ValueError, "%s: expected at most 4 dimensions", s);
+            goto fail;
+        }
+        if (!cliff_py_all_finite(a)) { /* a corrupt checkpoint: refuse, not NaN bodies */
+            PyErr_Format(PyExc_ValueError, "checkpoint key '%s' contains NaN or infinite values", s);
+            goto fail;
+        }
+        ca[i].name = s;
+        ca[i].ndim = (size_t)PyArray_NDIM(a);
+        for (size_t d = 0; d < ca[i].ndim; d++) ca[i].shape[d] = PyArray_DIM(a, d);
+        ca[i].data = (const float *)PyArray_DATA(a);
+    }
+    Py_DECREF(aseq);
+    *names_seq = nseq;
+    *keep = list;
+    *entries = ca;
+    *count = n;
+    return 0;
+fail:
+    PyMem_Free(ca);
+    Py_XDECREF(list);
+    Py_DECREF(nseq);
+    Py_DECREF(aseq);
+    return -1;
+}

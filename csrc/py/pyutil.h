@@ -55,6 +55,14 @@ npy_intp cliff_py_leading(PyArrayObject *a, int trailing);
 PyArrayObject *cliff_py_new_like_leading(PyArrayObject *a, int drop, int n, const npy_intp *tail,
                                          int typenum);
 
+/* Checkpoint arrays for the core: `names` (a sequence of str) and `arrays` (a sequence of the
+ * same length) -> *count entries, float32 C-contiguous, at most 4 dims, finite (a corrupt
+ * checkpoint is refused). They point into the converted arrays, held by the new list *keep
+ * (item i for entry i), and into the names, held by *names_seq: release both and
+ * PyMem_Free(*entries) when done. 0, or -1 with an exception (nothing to release). */
+int cliff_py_checkpoint_arrays(PyObject *names, PyObject *arrays, PyObject **names_seq,
+                               PyObject **keep, cliff_array **entries, Py_ssize_t *count);
+
 /* Hooks, one per binding file. */
 /* (each binding file adds its hook here, e.g. int cliff_py_geometry_init(PyObject *m);) */
 int cliff_py_geometry_init(PyObject *m);
@@ -71,5 +79,11 @@ cliff_net *cliff_py_model_acquire(PyObject *model);
 void cliff_py_model_release(PyObject *model);
 /* The cliff_smpl of a cliff._core.SMPL (type checked by the caller). */
 cliff_smpl *cliff_py_smpl_handle(PyObject *smpl);
+int cliff_py_arch_init(PyObject *m);
+
+/* arch.c: new float64 arrays Mx (157,2051), Ms (157,157), c (157,), init (157,) for a collapsed
+ * regressor (0, or -1 with an exception), and the dict that steals them. */
+int cliff_py_regressor_arrays(PyArrayObject **out);
+PyObject *cliff_py_regressor_dict(PyArrayObject **out);
 
 #endif

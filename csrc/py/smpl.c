@@ -175,11 +175,51 @@ static PyObject *smpl_vertex_joint_ids(PyObject *mod, PyObject *noargs) {
     return (PyObject *)a;
 }
 
+static PyObject *smpl_fit_body(PyObject *self, PyObject *arg) {
+    Py_ssize_t k = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (k == -1 && PyErr_Occurred()) return NULL;
+    cliff_smpl *model = ((SMPLObject *)self)->model;
+    if (k < 0 || (size_t)k > cliff_smpl_num_betas(model))
+        return PyErr_Format(PyExc_ValueError, "num_betas: expected 0..%zu (the model's num_betas), got %zd",
+                            cliff_smpl_num_betas(model), k);
+    const npy_intp J = CLIFF_SMPL_NUM_JOINTS, X = CLIFF_SMPL_NUM_VERTEX_JOINTS;
+    const npy_intp dims[7][3] = {{J, 3}, {J, 3, k}, {J}, {X, 3}, {X, 3, k},
+                                 {X, 3, CLIFF_SMPL_NUM_POSE_FEATURES}, {X, J}};
+    static const int nd[7] = {2, 3, 1, 2, 3, 3, 2};
+    static const char *names[7] = {"J0", "Jdirs", "parents", "vt", "vdirs", "vpose", "vweights"};
+    PyArrayObject *a[7] = {NULL};
+    PyObject *result = NULL;
+    for (int i = 0; i < 7; i++)
+        if (!(a[i] = (PyArrayObject *)PyArray_ZEROS(nd[i], dims[i], i == 2 ? NPY_INT64 : NPY_FLOAT64, 0)))
+            goto done;
+    cliff_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = cliff_smpl_fit_body(model, (size_t)k, PyArray_DATA(a[0]), PyArray_DATA(a[1]), PyArray_DATA(a[2]),
+                             PyArray_DATA(a[3]), PyArray_DATA(a[4]), PyArray_DATA(a[5]), PyArray_DATA(a[6]));
+    Py_END_ALLOW_THREADS
+    if (st) {
+        cliff_py_raise(st);
+        goto done;
+    }
+    if (!(result = PyDict_New())) goto done;
+    for (int i = 0; i < 7; i++)
+        if (PyDict_SetItemString(result, names[i], (PyObject *)a[i]) < 0) {
+            Py_CLEAR(result);
+            goto done;
+        }
+done:
+    for (int i = 0; i < 7; i++) Py_XDECREF(a[i]);
+    return result;
+}
+
 static PyMethodDef smpl_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))smpl_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(rotmat=None, pose=None, betas=None, transl=None, *, vertices=True) -> dict.\n"
      "rotmat (N,24,3,3) or pose (N,72); betas (N,k); transl (N,3). Returns float32 'vertices'\n"
      "(N,6890,3) (unless vertices=False), 'joints' (N,45,3), 'joints_rest' (N,24,3)."},
+    {"fit_body", smpl_fit_body, METH_O,
+     "fit_body(k) -> dict of float64 arrays J0, Jdirs, parents (int64), vt, vdirs, vpose, vweights\n"
+     "(the fitter's body with the first k shape components; see cliff_smpl_fit_body)."},
     {NULL, NULL, 0, NULL},
 };
 

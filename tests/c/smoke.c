@@ -131,6 +131,25 @@ int main(void) {
     for (int j = 0; j < J; j++)
         CHECK(fabs(joints[3 * j + 1] - (1e-4 * j + transl[1])) < 1e-5, "joint %d", j);
 
+    /* the fitter's body: J0 = J_regressor v_template (here joint j sits on vertex j) */
+    double J0[J * 3], Jdirs[J * 3];
+    int64_t fb_parents[J];
+    st = cliff_smpl_fit_body(model, 1, J0, Jdirs, fb_parents, NULL, NULL, NULL, NULL);
+    CHECK(st == CLIFF_OK, "fit_body: %s", cliff_last_error());
+    for (int j = 0; j < J; j++)
+        CHECK(J0[3 * j + 1] == 1e-4 * j && fb_parents[j] == parents[j], "fit body joint %d", j);
+    CHECK(cliff_smpl_fit_body(model, 2, J0, NULL, NULL, NULL, NULL, NULL, NULL) == CLIFF_EINVAL,
+          "fit_body accepted more betas than the model has");
+
+    /* the architecture tables: akeys without weights */
+    const cliff_arch_key *akeys = NULL;
+    size_t n_akeys = 0;
+    st = cliff_net_arch_keys("res50", &akeys, &n_akeys);
+    CHECK(st == CLIFF_OK && n_akeys == 331, "res50 keys: %zu (%s)", n_akeys, cliff_last_error());
+    CHECK(strcmp(akeys[0].name, "init_pose") == 0 && akeys[0].shape[1] == CLIFF_NET_POSE6D, "first key");
+    CHECK(strcmp(akeys[n_akeys - 1].name, "deccam.bias") == 0, "last key %s", akeys[n_akeys - 1].name);
+    CHECK(cliff_net_arch_keys("vit", &akeys, &n_akeys) == CLIFF_EINVAL && n_akeys == 0, "unknown backbone");
+
     /* ---- the whole pipeline in one call, on the stand-in network and a 10-beta body ---- */
     zeros = calloc((size_t)2400000, sizeof *zeros);
     ones = malloc(2048 * sizeof *ones);

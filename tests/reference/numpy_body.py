@@ -72,3 +72,20 @@ def smpl_forward(body: dict, rotmat: np.ndarray, betas: np.ndarray, transl: np.n
     T = np.einsum("vj,njab->nvab", body["weights"][ids], A)
     x = np.einsum("nvab,nvb->nva", T[..., :3, :3], vp[:, ids]) + T[..., :3, 3]
     return np.concatenate([joints, x], 1) + transl[:, None]
+
+
+def fit_body_arrays(arrays: dict, num_betas: int = 10, vertex_ids=VERTEX_JOINT_IDS) -> dict:
+    """What the annotator's fitter needs from an SMPL model (cliff_smpl_fit_body in the core),
+    computed here in float64 NumPy from the model arrays (the formulas cliff.annotate.fit used
+    before the core computed them): J0 = J_regressor @ v_template (24,3), Jdirs = J_regressor @
+    shapedirs[..., :num_betas] (24,3,K), parents, and the vertex joints' rows of v_template,
+    shapedirs, posedirs and weights."""
+    vtmp = np.asarray(arrays["v_template"], np.float64)
+    sd = np.asarray(arrays["shapedirs"], np.float64)[..., :num_betas]
+    Jr = arrays["J_regressor"]
+    Jr = np.asarray(Jr.toarray() if hasattr(Jr, "toarray") else Jr, np.float64)
+    ids = np.asarray(vertex_ids, np.int64)
+    return {"J0": Jr @ vtmp, "Jdirs": np.einsum("jv,vkl->jkl", Jr, sd),
+            "parents": np.asarray(arrays["parents"], np.int64), "vt": vtmp[ids], "vdirs": sd[ids],
+            "vpose": np.asarray(arrays["posedirs"], np.float64)[ids],
+            "vweights": np.asarray(arrays["weights"], np.float64)[ids]}
