@@ -260,6 +260,8 @@ CLIFF_API cliff_status cliff_crop_boxes_f32in(const uint8_t *image, size_t heigh
 /* ---- rendering (render.c) ------------------------------------------------------------ */
 
 enum { CLIFF_RENDER_FRONT = 0, CLIFF_RENDER_SIDE = 1 };
+/* Largest image side and mesh count cliff_render accepts (checked before any allocation). */
+enum { CLIFF_RENDER_MAX_SIDE = 32768, CLIFF_RENDER_MAX_MESHES = 65535 };
 
 /* Draw meshes into an RGB image with a pinhole camera (OpenCV frame: x right, y down, z
  * forward; u = fx*X/Z + cx, v = fy*Y/Z + cy). One z-buffer for all meshes (correct occlusion
