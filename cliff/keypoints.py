@@ -186,8 +186,15 @@ def load_keypoint_file(path, *, strict: bool = True) -> list:
         raise TypeError(f"path: expected a keypoints file path, got {type(path).__name__}")
     if not isinstance(strict, bool):
         raise TypeError(f"strict: expected a bool, got {type(strict).__name__}")
-    return guarded(path, "a COCO-style keypoints JSON or .npz file", _load_keypoint_file, path,
-                   strict)
+    try:
+        return guarded(path, "a COCO-style keypoints JSON or .npz file", _load_keypoint_file,
+                       path, strict)
+    except ValueError as exc:  # every message names the file
+        msg, where = str(exc), os.fspath(path)
+        if where in msg or repr(where) in msg:
+            raise
+        cls = type(exc) if type(exc).__init__ is ValueError.__init__ else ValueError
+        raise cls(f"keypoints: {where!r}: {msg.removeprefix('keypoints: ')}") from None
 
 
 def _load_keypoint_file(path, strict: bool) -> list:
