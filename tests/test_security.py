@@ -220,6 +220,12 @@ _UNDER_3GIB = textwrap.dedent("""
 """)
 
 
+_ASAN = pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                           reason="RLIMIT_AS cannot apply under AddressSanitizer (its shadow "
+                                  "memory reserves terabytes of address space)")
+
+
+@_ASAN
 def test_the_committed_hostile_corpus_is_refused_under_a_3gib_address_space_limit():
     # a separate process limited to 3 GiB of address space: an attempt to materialise
     # gigabytes shows up as MemoryError (undocumented here) instead of swapping
@@ -381,6 +387,7 @@ _RENDER_3GIB = textwrap.dedent("""
 """)
 
 
+@_ASAN
 def test_render_refuses_sizes_and_mesh_counts_before_making_the_canvas():
     # (100000 x 100000) side view: 30 GB of canvas used to be filled before the size check
     r = subprocess.run([sys.executable, "-c", _RENDER_3GIB], capture_output=True, text=True,
