@@ -345,8 +345,10 @@ def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable,
 
 def _load_legacy(path: PathLike, strip: bool, meter: Meter
                  ) -> "collections.OrderedDict[str, np.ndarray]":
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with open(path, "rb") as fh:  # the arrays are views of this buffer until copied
+        data = fh.read()
+    size = len(data)
+    with io.BytesIO(data) as f:
         def header(what: str) -> Any:
             try:
                 return resolve(RestrictedUnpickler(f, meter=meter).load())
@@ -389,12 +391,10 @@ def _load_legacy(path: PathLike, strip: bool, meter: Meter
                 raise _err(path, f"storage {describe(key)}: header says {numel} elements, "
                            f"expected {ref.numel}; file corrupt or truncated")
             if key in wanted:
-                raw = f.read(nbytes)
-                if len(raw) != nbytes:
+                if f.tell() + nbytes > size:
                     raise _err(path, f"file is truncated (storage {describe(key)})")
-                buffers[key] = np.frombuffer(raw, dtype=dt)
-            else:
-                f.seek(nbytes, os.SEEK_CUR)
+                buffers[key] = np.frombuffer(data, dtype=dt, count=numel, offset=f.tell())
+            f.seek(nbytes, os.SEEK_CUR)
         missing = wanted - set(buffers)
         if missing:
             raise _err(path, f"storages {[describe(k, 40) for k in sorted(missing)[:5]]} are "

@@ -628,23 +628,18 @@ class RestrictedUnpickler:
         meter = self._meter or Meter("pickle", end - start)
         token = _METER.set(meter)
         try:
-            return self._run(_BoundedReader(f, end), get_budget())
+            reader = f if isinstance(f, io.BytesIO) else _BoundedReader(f, end)
+            return self._run(reader, get_budget())
         finally:
             _METER.reset(token)
 
     # -- the interpreter ------------------------------------------------------------------------
-    def _run(self, reader: _BoundedReader, budget: Any) -> Any:
+    def _run(self, reader: Any, budget: Any) -> Any:
         stack: list = []
         marks: list = []
         memo: dict = {}
         depth: Dict[int, Tuple[Any, int]] = {}  # id -> (container, nesting depth)
         max_depth, max_ops = budget.max_depth, budget.max_objects
-
-        def d_of(x: Any) -> int:
-            if isinstance(x, _CONTAINERS):
-                e = depth.get(id(x))
-                return e[1] if e is not None else 1
-            return 0
 
         def track(c: Any, child_depth: int) -> None:
             e = depth.get(id(c))
@@ -653,8 +648,18 @@ class RestrictedUnpickler:
                 raise BudgetError(f"pickle containers nested more than {max_depth} deep")
             depth[id(c)] = (c, d)
 
+        def max_child(items: Iterable) -> int:
+            m = 0
+            for x in items:
+                if isinstance(x, _CONTAINERS):
+                    e = depth.get(id(x))
+                    d = e[1] if e is not None else 1
+                    if d > m:
+                        m = d
+            return m
+
         def new_container(c: Any, items: Iterable = ()) -> Any:
-            track(c, max((d_of(x) for x in items), default=0))
+            track(c, max_child(items))
             return c
 
         def pop_mark() -> list:
@@ -680,66 +685,44 @@ class RestrictedUnpickler:
             if ops > max_ops:
                 raise BudgetError(f"the pickle runs more than {max_ops} opcodes")
             name = op.name
+            # most frequent opcodes first (a checkpoint runs ~100 per tensor)
             if name in _PUSH_ARG:
                 stack.append(arg)
-            elif name == "BYTEARRAY8":
-                stack.append(bytearray(arg))
-            elif name in ("PROTO", "FRAME"):
-                pass
-            elif name == "STOP":
-                return pop()
+            elif name == "GLOBAL":
+                module, _, attr = arg.partition(" ")
+                stack.append(self.find_class(module, attr))
             elif name == "MARK":
                 marks.append(stack)
                 stack = []
-            elif name == "POP":
-                if stack:
-                    stack.pop()
-                else:
-                    pop_mark()
-            elif name == "POP_MARK":
-                pop_mark()
-            elif name == "DUP":
-                stack.append(top())
-            elif name == "NONE":
-                stack.append(None)
-            elif name == "NEWTRUE":
-                stack.append(True)
-            elif name == "NEWFALSE":
-                stack.append(False)
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
                 memo[arg] = top()
-            elif name == "MEMOIZE":
-                memo[len(memo)] = top()
-            elif name in ("GET", "BINGET", "LONG_BINGET"):
+            elif name in ("BINGET", "LONG_BINGET", "GET"):
                 if arg not in memo:
                     raise ValueError(f"pickle: memo entry {describe(arg)} is missing")
                 stack.append(memo[arg])
-            elif name == "EMPTY_TUPLE":
-                stack.append(())
-            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-                n = int(name[-1])
-                if len(stack) < n:
-                    raise ValueError("pickle: stack underflow")
-                items = tuple(stack[-n:])
-                del stack[-n:]
-                stack.append(new_container(items, items))
-            elif name == "TUPLE":
-                items = tuple(pop_mark())
-                stack.append(new_container(items, items))
-            elif name == "EMPTY_LIST":
-                stack.append(new_container([]))
-            elif name == "LIST":
-                items = pop_mark()
-                stack.append(new_container(list(items), items))
-            elif name in ("APPEND", "APPENDS"):
-                items = [pop()] if name == "APPEND" else pop_mark()
-                lst = top()
-                if not isinstance(lst, list):
-                    raise UnsafePickleError(f"{name} on {describe(lst)} is not allowed (only lists)")
-                track(lst, max((d_of(x) for x in items), default=0))
-                lst.extend(items)
-            elif name == "EMPTY_DICT":
-                stack.append(new_container({}))
+            elif name == "REDUCE":
+                args = pop()
+                func = pop()
+                stack.append(self._call(func, args, "REDUCE"))
+            elif name in ("TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_TUPLE"):
+                if name == "TUPLE":
+                    items = tuple(pop_mark())
+                else:
+                    n = 0 if name == "EMPTY_TUPLE" else int(name[-1])
+                    if len(stack) < n:
+                        raise ValueError("pickle: stack underflow")
+                    items = tuple(stack[len(stack) - n:])
+                    del stack[len(stack) - n:]
+                if items:
+                    new_container(items, items)
+                stack.append(items)
+            elif name in ("NEWFALSE", "NEWTRUE", "NONE"):
+                stack.append(None if name == "NONE" else name == "NEWTRUE")
+            elif name == "BINPERSID" or name == "PERSID":
+                pid = arg if name == "PERSID" else pop()
+                stack.append(self.persistent_load(pid))
+            elif name == "MEMOIZE":
+                memo[len(memo)] = top()
             elif name in ("DICT", "SETITEM", "SETITEMS"):
                 if name == "SETITEM":
                     v = pop()
@@ -751,11 +734,54 @@ class RestrictedUnpickler:
                 d = {} if name == "DICT" else top()
                 if not isinstance(d, dict):
                     raise UnsafePickleError(f"{name} on {describe(d)} is not allowed (only dicts)")
-                track(d, max((d_of(x) for x in items[1::2]), default=0))
+                track(d, max_child(items[1::2]))
                 for i in range(0, len(items), 2):
                     d[_atom_key(items[i], "dict key")] = items[i + 1]
                 if name == "DICT":
                     stack.append(d)
+            elif name == "EMPTY_DICT":
+                stack.append(new_container({}))
+            elif name == "EMPTY_LIST":
+                stack.append(new_container([]))
+            elif name in ("APPEND", "APPENDS"):
+                items = [pop()] if name == "APPEND" else pop_mark()
+                lst = top()
+                if not isinstance(lst, list):
+                    raise UnsafePickleError(f"{name} on {describe(lst)} is not allowed (only lists)")
+                track(lst, max_child(items))
+                lst.extend(items)
+            elif name == "LIST":
+                items = pop_mark()
+                stack.append(new_container(list(items), items))
+            elif name == "BUILD":
+                state = pop()
+                _build(top(), state)
+            elif name in ("NEWOBJ", "NEWOBJ_EX"):
+                kwargs = pop() if name == "NEWOBJ_EX" else {}
+                args = pop()
+                cls = pop()
+                if kwargs:
+                    raise UnsafePickleError(f"{name} with keyword arguments is not allowed")
+                stack.append(self._new(cls, args))
+            elif name == "STACK_GLOBAL":
+                attr = pop()
+                module = pop()
+                stack.append(self.find_class(module, attr))
+            elif name in ("PROTO", "FRAME"):
+                pass
+            elif name == "STOP":
+                return pop()
+            elif name == "BYTEARRAY8":
+                stack.append(bytearray(arg))
+            elif name == "POP":
+                if stack:
+                    stack.pop()
+                else:
+                    pop_mark()
+            elif name == "POP_MARK":
+                pop_mark()
+            elif name == "DUP":
+                stack.append(top())
             elif name == "EMPTY_SET":
                 stack.append(new_container(set()))
             elif name == "ADDITEMS":
@@ -767,24 +793,6 @@ class RestrictedUnpickler:
             elif name == "FROZENSET":
                 items = pop_mark()
                 stack.append(new_container(frozenset(_atom_key(x, "set member") for x in items)))
-            elif name == "GLOBAL":
-                module, _, attr = arg.partition(" ")
-                stack.append(self.find_class(module, attr))
-            elif name == "STACK_GLOBAL":
-                attr = pop()
-                module = pop()
-                stack.append(self.find_class(module, attr))
-            elif name == "REDUCE":
-                args = pop()
-                func = pop()
-                stack.append(self._call(func, args, "REDUCE"))
-            elif name in ("NEWOBJ", "NEWOBJ_EX"):
-                kwargs = pop() if name == "NEWOBJ_EX" else {}
-                args = pop()
-                cls = pop()
-                if kwargs:
-                    raise UnsafePickleError(f"{name} with keyword arguments is not allowed")
-                stack.append(self._new(cls, args))
             elif name == "OBJ":
                 items = pop_mark()
                 if not items:
@@ -794,12 +802,6 @@ class RestrictedUnpickler:
                 module, _, attr = arg.partition(" ")
                 cls = self.find_class(module, attr)
                 stack.append(self._call(cls, tuple(pop_mark()), "INST"))
-            elif name == "BUILD":
-                state = pop()
-                _build(top(), state)
-            elif name in ("PERSID", "BINPERSID"):
-                pid = arg if name == "PERSID" else pop()
-                stack.append(self.persistent_load(pid))
             elif name in ("EXT1", "EXT2", "EXT4"):
                 raise UnsafePickleError(f"pickle extension code {describe(arg)} is not allowed")
             elif name in ("NEXT_BUFFER", "READONLY_BUFFER"):
