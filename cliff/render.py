@@ -107,6 +107,10 @@ def render(image: ArrayLike, vertices: ArrayLike, faces: ArrayLike,
 
     Shading: smooth Lambert from per-vertex normals, light along the optical axis, ambient
     0.3. Returns a new (H, W, 3) uint8 RGB array.
+
+    Raises TypeError (wrong types: non-uint8 image, non-integer faces or size) or ValueError
+    (shapes, NaN/inf, out-of-range values), naming the argument. The image size (at most
+    32768 per side) and the mesh count (at most 65535) are checked before any buffer is made.
     """
     if side_view:
         if isinstance(image, tuple) and len(image) == 2:
