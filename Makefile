@@ -40,15 +40,16 @@ test: build $(VENV)/.test
 FUZZ_TARGETS := unpickle checkpoint smpl mean_params keypoints boxes
 FUZZ_SECONDS ?= 120
 fuzz: build $(VENV)/.test
+	$(PY) fuzz/refuse.py
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz/$$t; \
 	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
 	  $(PY) fuzz/fuzz_readers.py $$t -max_total_time=$(FUZZ_SECONDS) -timeout=2 \
-	    -rss_limit_mb=3072 -print_final_stats=1 build/fuzz/$$t fuzz/corpus/valid/$$t \
+	    -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=build/fuzz/$$t- \
+	    build/fuzz/$$t fuzz/corpus/valid/$$t \
 	    fuzz/corpus/hostile/$$t 2>&1 | grep -E "^(fuzz|stat::number_of_executed_units|==|INFO: Running|Done)|Error|error" ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
-	$(PY) fuzz/refuse.py
 
 # The CI's short pass: every hostile file refused (< 1 s, 3 GiB address space), then each
 # fuzzer for FUZZ_SECONDS.
