@@ -913,6 +913,8 @@ def restricted_load(file: Any, *, groups: Iterable[str] = (),
     :mod:`cliff.io.budget`)."""
     if isinstance(file, (bytes, bytearray, memoryview)):
         file = io.BytesIO(bytes(file))
+    elif not all(callable(getattr(file, m, None)) for m in ("read", "readline", "seek", "tell")):
+        raise TypeError(f"file: expected bytes or a seekable binary file, got {type(file).__name__}")
     try:
         return _load_and_resolve(file, groups, persistent_load, meter)
     except (UnsafePickleError, BudgetError):
