@@ -1,5 +1,6 @@
 # cliff: the two commands a newcomer needs are `make demo` and `make test`.
 # Both create (or reuse) a virtual environment in $(VENV) and install what they need.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 BUILD_DEPS := "setuptools>=77" "numpy>=2.0" onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h') setup.py
 
-.PHONY: all build demo test test-fast bench clean distclean
+.PHONY: all build demo test test-fast bench clean distclean fuzz fuzz-ci asan
 
 all: build
 
@@ -37,6 +38,48 @@ test: build $(VENV)/.test
 # Everything but the tests marked slow (HR48 parity, the notebook): for quick iterations.
 test-fast: build $(VENV)/.test
 	$(PY) -m pytest -q -m "not slow" tests
+# Coverage-guided fuzzing of every reader (atheris/libFuzzer; docs/security.md). New inputs go
+# to build/fuzz/<target>, the committed corpus is only read. FUZZ_SECONDS per target.
+FUZZ_TARGETS := unpickle checkpoint smpl mean_params keypoints boxes
+FUZZ_SECONDS ?= 120
+fuzz: build $(VENV)/.test
+	$(PY) fuzz/refuse.py
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/$$t; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  $(PY) fuzz/fuzz_readers.py $$t -max_total_time=$(FUZZ_SECONDS) -timeout=2 \
+	    -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=build/fuzz/$$t- \
+	    build/fuzz/$$t fuzz/corpus/valid/$$t \
+	    fuzz/corpus/hostile/$$t 2>&1 | grep -E "^(fuzz|stat::number_of_executed_units|==|INFO: Running|Done)|Error|error" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+# The CI's short pass: every hostile file refused (< 1 s, 3 GiB address space), then each
+# fuzzer for FUZZ_SECONDS.
+fuzz-ci: FUZZ_SECONDS = 12
+fuzz-ci: fuzz
+
+# The core built with AddressSanitizer + UndefinedBehaviorSanitizer in a copy of the tree
+# (build/asan; the normal build is untouched), then the C-facing tests with small inputs.
+# libstdc++ is preloaded with libasan so that C++ exceptions thrown by OpenCV (the tests'
+# reference) find ASan's __cxa_throw interceptor; --capture=sys keeps sanitizer reports on
+# the terminal.
+ASAN_DIR := build/asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_TESTS := tests/test_crop.py tests/test_smpl.py tests/test_geometry.py tests/test_render.py \
+              tests/test_model.py tests/test_c_api.py
+asan: $(VENV)/.test
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	cp -r cliff csrc tests fuzz setup.py pyproject.toml README.md $(ASAN_DIR)/
+	rm -f $(ASAN_DIR)/cliff/_core*.so $(ASAN_DIR)/cliff/_core.stamp
+	cd $(ASAN_DIR) && CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  $(abspath $(PY)) setup.py -q build_ext --inplace -j 2
+	cd $(ASAN_DIR) && ldd cliff/_core*.so | grep -q libasan && export \
+	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
+	  ASAN_OPTIONS=detect_leaks=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 && \
+	  $(abspath $(PY)) -c "import cliff, os; assert cliff.__file__.startswith(os.getcwd()), cliff.__file__" && \
+	  $(abspath $(PY)) -m pytest -q -p no:cacheprovider --capture=sys -x -m "not slow" $(ASAN_TESTS)
 
 bench: build $(VENV)/.test
 	$(PY) benchmarks/run_all.py

@@ -5,6 +5,8 @@ Units: pixels for image quantities, metres for 3D; camera frame is OpenCV's
 """
 from __future__ import annotations
 
+import numpy as _np
+
 from ._version import __version__
 from . import _dnnl
 
@@ -20,7 +22,11 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores."""
+    """Set the number of threads the core uses (OpenMP and oneDNN). 0 restores all cores.
+    Raises TypeError unless ``n`` is an int (no silent ``'2'`` -> 2), ValueError outside
+    0..4096."""
+    if isinstance(n, bool) or not isinstance(n, (int, _np.integer)):
+        raise TypeError(f"n: expected an int thread count, got {type(n).__name__}")
     _core.set_num_threads(int(n))
 
 

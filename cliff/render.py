@@ -21,6 +21,9 @@ ArrayLike = Union[np.ndarray, Sequence]
 
 __all__ = ["render", "render_side", "default_colors", "save_image"]
 
+_MAX_SIDE = 32768  # CLIFF_RENDER_MAX_SIDE of the core
+_MAX_MESHES = 65535  # CLIFF_RENDER_MAX_MESHES of the core
+
 
 def default_colors(n: int) -> np.ndarray:
     """The official demo's palette: person i of n gets HSV (i / n, 0.5, 1.0). -> (n, 3) float32
@@ -104,17 +107,23 @@ def render(image: ArrayLike, vertices: ArrayLike, faces: ArrayLike,
 
     Shading: smooth Lambert from per-vertex normals, light along the optical axis, ambient
     0.3. Returns a new (H, W, 3) uint8 RGB array.
+
+    Raises TypeError (wrong types: non-uint8 image, non-integer faces or size) or ValueError
+    (shapes, NaN/inf, out-of-range values), naming the argument. The image size (at most
+    32768 per side) and the mesh count (at most 65535) are checked before any buffer is made.
     """
     if side_view:
         if isinstance(image, tuple) and len(image) == 2:
+            if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in image):
+                raise TypeError(f"image: a size must be two ints (H, W), got {image!r:.80}")
             h, w = int(image[0]), int(image[1])
         else:
             shape = np.shape(image)
             if len(shape) != 3 or shape[2] != 3:
                 raise ValueError(f"image: expected shape (H, W, 3) or a size (H, W), got {shape}")
             h, w = shape[0], shape[1]
-        if h < 1 or w < 1:
-            raise ValueError(f"image: expected a positive size, got ({h}, {w})")
+        if not (1 <= h <= _MAX_SIDE and 1 <= w <= _MAX_SIDE):  # before any canvas exists
+            raise ValueError(f"image: expected 1..{_MAX_SIDE} pixels per side, got ({h}, {w})")
         bg = np.asarray(background)
         if bg.shape != (3,) or bg.dtype.kind not in "ui" or bg.min() < 0 or bg.max() > 255:
             raise ValueError(f"background: expected 3 integers in 0..255, got {background!r}")
@@ -132,6 +141,8 @@ def render(image: ArrayLike, vertices: ArrayLike, faces: ArrayLike,
         raise ValueError(f"alpha: expected a value in [0, 1], got {a}")
     verts, _ = _vertices(vertices)
     n = np.shape(verts)[0]
+    if n > _MAX_MESHES:  # before the colours or any canvas are made
+        raise ValueError(f"vertices: at most {_MAX_MESHES} meshes, got {n}")
     fx, fy = _focal(focal)
     if principal_point is None:
         pp = (float(w // 2), float(h // 2))

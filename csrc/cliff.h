@@ -455,6 +455,8 @@ typedef struct {
 
 /* {fxfy 0 (must be set), pp 0, colors NULL (must be set), alpha 1, CLIFF_RENDER_FRONT}. */
 CLIFF_API cliff_render_params cliff_render_default_params(void);
+/* Largest image side and mesh count cliff_render accepts (checked before any allocation). */
+enum { CLIFF_RENDER_MAX_SIDE = 32768, CLIFF_RENDER_MAX_MESHES = 65535 };
 
 /* Draw meshes into an RGB image with a pinhole camera (OpenCV frame: x right, y down, z
  * forward; u = fx*X/Z + cx, v = fy*Y/Z + cy). One z-buffer for all meshes (correct occlusion

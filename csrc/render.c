@@ -31,8 +31,8 @@
 #define GUARD 1048576.0
 #define Z_NEAR 1e-3           /* metres: geometry closer than this to the camera is clipped */
 #define AMBIENT 0.3f          /* intensity = AMBIENT + (1 - AMBIENT) * |cos(normal, view axis)| */
-#define MAX_SIDE 32768
-#define MAX_MESHES 65535
+#define MAX_SIDE CLIFF_RENDER_MAX_SIDE
+#define MAX_MESHES CLIFF_RENDER_MAX_MESHES
 #define MAX_POLY 12
 
 enum { OUT_NEAR = 1, OUT_LEFT = 2, OUT_RIGHT = 4, OUT_TOP = 8, OUT_BOTTOM = 16 };

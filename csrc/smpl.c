@@ -21,6 +21,7 @@
  * on one handle are serialized by a mutex. */
 #include "common.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
@@ -238,9 +239,11 @@ void cliff_smpl_free(cliff_smpl *m) {
     free(m);
 }
 
+/* Finite in float32, the precision the model is stored and evaluated in: 1e300 is finite as
+ * a double but becomes inf in float32 (and then every vertex NaN). */
 static int all_finite(const double *x, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
+        if (!(fabs(x[i]) <= (double)FLT_MAX)) return 0;
     return 1;
 }
 
@@ -273,7 +276,8 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
     };
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         if (arrays[i].n && !all_finite(arrays[i].p, arrays[i].n))
-            return cliff_fail(CLIFF_EINVAL, "%s: contains NaN or infinite values", arrays[i].name);
+            return cliff_fail(CLIFF_EINVAL, "%s: contains NaN or infinite values (in float32, the precision "
+                              "the core computes in)", arrays[i].name);
 
     cliff_smpl *m = calloc(1, sizeof *m);
     if (!m) return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: out of memory");

@@ -105,6 +105,11 @@ def check_keypoints(keypoints, name: str = "keypoints") -> np.ndarray:
     return kp
 
 
+def _is_id(v) -> bool:
+    """A COCO image id: a string or a (non-bool) integer, usable as a dict key."""
+    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
+
+
 def to_part24(keypoints) -> np.ndarray:
     """COCO-17, OpenPose-25 or part-24 keypoints (N, K, 3) -> part-24 (N, 24, 3); slots without a
     source keypoint are zero (confidence 0)."""
@@ -155,55 +160,89 @@ def load_keypoint_file(path, *, strict: bool = True) -> list:
     ValueError naming the image). strict=False (what `cliff annotate` uses): one bad person does
     not reject the file: keypoints with NaN/inf (JSON null, NaN) are kept as they are so that the
     annotator skips that person and reports it, and negative .npz confidences become 0.
-    Structural problems (not JSON/.npz, missing keys, K not a multiple of 3, people of one image
-    with different K) raise ValueError/OSError either way.
+    Structural problems (not JSON/.npz, missing keys, wrong JSON types, K not a multiple of 3,
+    people of one image with different K, non-finite boxes in strict mode) raise
+    ValueError/OSError either way, and so do files beyond the readers' budgets (JSON nested
+    deeper than 64 levels, numbers longer than 64 characters, arrays beyond the byte budget:
+    :mod:`cliff.io.budget`). Raises TypeError only for a ``path`` that is not a path.
     """
-    import json
     import os
+
+    from ..io.budget import guarded
+
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path: expected a keypoints file path, got {type(path).__name__}")
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict: expected a bool, got {type(strict).__name__}")
+    try:
+        return guarded(path, "a COCO-style keypoints JSON or .npz file", _load_keypoint_file,
+                       path, strict)
+    except ValueError as exc:  # every message names the file
+        msg, where = str(exc), os.fspath(path)
+        if where in msg or repr(where) in msg:
+            raise
+        cls = type(exc) if type(exc).__init__ is ValueError.__init__ else ValueError
+        raise cls(f"keypoints: {where!r}: {msg.removeprefix('keypoints: ')}") from None
+
+
+def _load_keypoint_file(path, strict: bool) -> list:
+    import os
+
+    from ..io.budget import Meter, describe, load_json
+    from ..io.npz import read_npz
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise OSError(f"keypoints: no such file {path!r}")
     if path.endswith(".npz"):
         # the .npz layout has nothing per annotation to be lenient about except values
-        with np.load(path, allow_pickle=False) as z:
-            if "imgname" not in z.files or "keypoints" not in z.files:
-                raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
-                                 f"has {z.files}")
-            names = z["imgname"].astype(str)
-            kp = np.array(z["keypoints"], np.float64)
-            boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z.files else None
+        z = read_npz(path, Meter(path, os.path.getsize(path)), f"keypoints: {path!r}")
+        if "imgname" not in z or "keypoints" not in z:
+            raise ValueError(f"keypoints: {path!r} needs arrays 'imgname' and 'keypoints', "
+                             f"has {[describe(k, 40) for k in list(z)[:20]]}")
+        names = z["imgname"].astype(str)
+        kp = np.array(z["keypoints"], np.float64)
+        boxes = np.asarray(z["boxes"], np.float64) if "boxes" in z else None
         if kp.ndim != 3 or kp.shape[-1] != 3 or len(kp) != len(names) or (
                 boxes is not None and boxes.shape != (len(kp), 4)):
             raise ValueError(f"keypoints: {path!r}: expected imgname (N,), keypoints (N,K,3), "
                              f"boxes (N,4), got {names.shape}, {kp.shape}, "
                              f"{None if boxes is None else boxes.shape}")
+        if boxes is not None and not np.isfinite(boxes).all():
+            raise ValueError(f"keypoints: {path!r}: 'boxes' contains NaN or infinite values")
         if not strict:
             kp[..., 2] = np.where(kp[..., 2] < 0, 0.0, kp[..., 2])  # NaN stays NaN
         rows = [(str(n), kp[i], None if boxes is None else boxes[i]) for i, n in enumerate(names)]
     else:
         try:
-            with open(path, "rb") as fh:
-                data = json.load(fh)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"keypoints: {path!r} is neither an .npz nor valid JSON: {exc}") from exc
+            data = load_json(path, "keypoints")
+        except ValueError as exc:
+            raise ValueError(f"{exc} (expected an .npz or a COCO-style JSON file)") from None
         if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
             raise ValueError(f"keypoints: {path!r}: expected a COCO-style object with 'annotations'")
-        id2name = {im["id"]: im["file_name"] for im in data.get("images", [])
-                   if isinstance(im, dict) and "id" in im and "file_name" in im}
+        images = data.get("images", [])
+        if not isinstance(images, list):
+            raise ValueError(f"keypoints: {path!r}: 'images' must be a list, got {describe(images)}")
+        id2name = {im["id"]: im["file_name"] for im in images
+                   if isinstance(im, dict) and _is_id(im.get("id")) and
+                   isinstance(im.get("file_name"), str)}
         rows = []
         for a, ann in enumerate(data["annotations"]):
             if not isinstance(ann, dict) or "keypoints" not in ann:
                 raise ValueError(f"keypoints: annotation {a} has no 'keypoints'")
-            name = ann.get("file_name", id2name.get(ann.get("image_id")))
+            image_id = ann.get("image_id")
+            name = ann.get("file_name", id2name.get(image_id) if _is_id(image_id) else None)
             if name is None:
-                raise ValueError(f"keypoints: annotation {a}: image_id {ann.get('image_id')!r} not "
+                raise ValueError(f"keypoints: annotation {a}: image_id {describe(image_id)} not "
                                  f"in 'images' and no 'file_name'")
+            if not isinstance(name, str):
+                raise ValueError(f"keypoints: annotation {a}: file_name must be a string, got "
+                                 f"{describe(name)}")
             try:
                 k = np.array(ann["keypoints"], np.float64).reshape(-1)  # null -> NaN
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"keypoints: annotation {a}: expected numbers [x, y, v] * K ({exc})") from None
-            if k.size % 3:
+            if k.size % 3 or k.size == 0:
                 raise ValueError(f"keypoints: annotation {a}: {k.size} numbers, not [x, y, v] * K")
             k = k.reshape(-1, 3)
             k[:, 2] = np.clip(k[:, 2], 0, 1)  # NaN stays NaN (the person is skipped)
@@ -214,8 +253,13 @@ def load_keypoint_file(path, *, strict: bool = True) -> list:
                     bb = np.asarray(bb, np.float64).reshape(4)
                 except (TypeError, ValueError):
                     raise ValueError(f"keypoints: annotation {a}: bbox: expected [x, y, w, h], "
-                                     f"got {bb!r}") from None
+                                     f"got {describe(bb)}") from None
                 box = np.r_[bb[:2], bb[:2] + bb[2:]]
+                if not np.isfinite(box).all():
+                    if strict:
+                        raise ValueError(f"keypoints: annotation {a}: bbox contains NaN or "
+                                         "infinite values")
+                    box = None  # lenient: the box is derived from the keypoints instead
             rows.append((str(name), k, box))
     out, index = [], {}
     for name, k, box in rows:

@@ -20,6 +20,8 @@ from typing import Any, BinaryIO, Dict, Mapping, Optional, Union
 import numpy as np
 
 from . import pickle_writer as pw
+from .budget import BudgetError, Meter, describe, get_budget, guarded
+from .npz import read_npz
 from .unpickle import (TORCH_STORAGES, RestrictedUnpickler, StorageRef, TensorRef,
                        TorchStorageType, UnsafePickleError, resolve)
 
@@ -40,6 +42,7 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, Valu
 _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
                   IndexError, AttributeError, OverflowError, struct.error, MemoryError,
                   RecursionError, UnicodeDecodeError)
+_MAX_SMALL_RECORD = 64  # byteorder, version
 
 
 def _err(path: Any, msg: str) -> ValueError:
@@ -82,18 +85,21 @@ def _storage_pid(pid: Any, legacy: bool) -> StorageRef:
     """Validate a persistent id ('storage', type, key, location, numel[, view])."""
     if not isinstance(pid, tuple) or len(pid) != (6 if legacy else 5) or pid[0] != "storage":
         kind = pid[0] if isinstance(pid, tuple) and pid else pid
-        raise UnsafePickleError(f"persistent id of kind {kind!r:.40} is not allowed "
+        raise UnsafePickleError(f"persistent id of kind {describe(kind, 40)} is not allowed "
                                 "(only tensor storages)")
     _, stype, key, location, numel = pid[:5]
     if not (isinstance(stype, type) and issubclass(stype, TorchStorageType) and
             isinstance(key, str) and isinstance(location, str) and
-            isinstance(numel, int) and not isinstance(numel, bool) and numel >= 0):
-        raise UnsafePickleError(f"malformed storage persistent id {pid!r:.120}")
+            len(key) <= 256 and len(location) <= 64 and
+            isinstance(numel, int) and not isinstance(numel, bool) and 0 <= numel < 1 << 62):
+        raise UnsafePickleError("malformed storage persistent id (expected ('storage', type, "
+                                "key, location, numel))")
     view = pid[5] if legacy else None
     if view is not None:
         if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str) and
-                all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in view[1:])):
-            raise UnsafePickleError(f"malformed storage view {view!r:.80}")
+                len(view[0]) <= 256 and all(isinstance(v, int) and not isinstance(v, bool) and
+                                            0 <= v < 1 << 62 for v in view[1:])):
+            raise UnsafePickleError(f"malformed storage view ({describe(view)})")
     return StorageRef(key, stype, numel, location, view)
 
 
@@ -110,8 +116,8 @@ class _StorageTable:
         if old is None:
             self.refs[ref.key] = ref
         elif old.storage_type is not ref.storage_type or old.numel != ref.numel:
-            raise _err(self.path, f"storage {ref.key!r} is referenced with two different types "
-                       "or sizes")
+            raise _err(self.path, f"storage {describe(ref.key)} is referenced with two different "
+                       "types or sizes")
         return ref
 
 
@@ -129,7 +135,7 @@ def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
     if t.storage.view is not None:  # legacy storage view: (view key, offset, numel)
         _, voff, vnum = t.storage.view
         if voff + vnum > buf.shape[0]:
-            raise _err(path, f"tensor {name!r}: storage view exceeds its storage")
+            raise _err(path, f"tensor {describe(name)}: storage view exceeds its storage")
         buf = buf[voff:voff + vnum]
     n = 1
     for s in t.size:
@@ -137,10 +143,10 @@ def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
     if n:
         last = t.offset + sum((s - 1) * st for s, st in zip(t.size, t.stride))
         if last >= buf.shape[0]:
-            raise _err(path, f"tensor {name!r} (size {t.size}, stride {t.stride}, offset "
+            raise _err(path, f"tensor {describe(name)} (size {t.size}, stride {t.stride}, offset "
                        f"{t.offset}) reaches beyond its storage of {buf.shape[0]} elements")
     if n > (1 << 26) and n > 16 * buf.shape[0]:  # stride-0 views can claim any size
-        raise _err(path, f"tensor {name!r} of size {t.size} is implausibly large for its "
+        raise _err(path, f"tensor {describe(name)} of size {t.size} is implausibly large for its "
                    f"storage of {buf.shape[0]} elements")
     item = buf.dtype.itemsize
     if n == 0:
@@ -163,6 +169,29 @@ def _tensor_to_array(path: Any, name: str, t: TensorRef, buf: np.ndarray,
     return out
 
 
+def _tensor_nbytes(t: TensorRef) -> int:
+    """Bytes of the array a tensor becomes (bfloat16 -> float32)."""
+    n = 1
+    for s in t.size:
+        n *= s
+    item = 4 if t.storage.storage_type.bfloat16 else _element_type(t.storage.storage_type).itemsize
+    return n * item
+
+
+def _charge_tensors(meter: Meter, sd: Mapping) -> None:
+    """Charge every tensor of the state dict and every storage it reads, before any is read:
+    zero-stride views of a tiny storage can claim any size."""
+    seen = set()
+    total = 0
+    for v in sd.values():
+        if isinstance(v, TensorRef):
+            total += _tensor_nbytes(v)
+            if v.storage.key not in seen:
+                seen.add(v.storage.key)
+                total += v.storage.numel * _element_type(v.storage.storage_type).itemsize
+    meter.charge(total, f"the {len(sd)} tensors of the state dict")
+
+
 def _state_dict_from(path: Any, obj: Any) -> Mapping:
     """The state dict inside a loaded checkpoint object (docs/official.md#checkpoint: the demo reads 'model')."""
     if not isinstance(obj, dict):
@@ -179,7 +208,7 @@ def _finish(path: Any, sd: Mapping, get_array: Any, strip_module_prefix: bool
     out: "collections.OrderedDict[str, np.ndarray]" = collections.OrderedDict()
     for k, v in sd.items():
         if not isinstance(k, str):
-            raise _err(path, f"state dict key {k!r:.40} is not a string")
+            raise _err(path, f"state dict key {describe(k, 40)} is not a string")
         if isinstance(v, TensorRef):
             out[k] = get_array(k, v)
         elif isinstance(v, np.ndarray):
@@ -187,15 +216,15 @@ def _finish(path: Any, sd: Mapping, get_array: Any, strip_module_prefix: bool
         elif isinstance(v, np.generic):
             out[k] = np.asarray(v)
         else:
-            keys = ", ".join(repr(x) for x in list(sd.keys())[:8])
-            raise _err(path, f"entry {k!r} is a {type(v).__name__}, not a tensor; the file does "
-                       f"not hold a state dict (top-level keys: {keys})")
+            keys = ", ".join(describe(x, 40) for x in list(sd.keys())[:8])
+            raise _err(path, f"entry {describe(k)} is a {type(v).__name__}, not a tensor; the "
+                       f"file does not hold a state dict (top-level keys: {keys})")
     if strip_module_prefix and any(k.startswith("module.") for k in out):
         stripped: "collections.OrderedDict[str, np.ndarray]" = collections.OrderedDict()
         for k, v in out.items():
             nk = k.replace("module.", "")
             if nk in stripped:
-                raise _err(path, f"removing 'module.' makes two keys equal ({nk!r})")
+                raise _err(path, f"removing 'module.' makes two keys equal ({describe(nk)})")
             stripped[nk] = v
         out = stripped
     return out
@@ -204,7 +233,8 @@ def _finish(path: Any, sd: Mapping, get_array: Any, strip_module_prefix: bool
 # --------------------------------------------------------------------------------------------
 # Zip format (torch >= 1.6)
 
-def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.ndarray]":
+def _load_zip(path: PathLike, strip: bool, meter: Meter
+              ) -> "collections.OrderedDict[str, np.ndarray]":
     try:
         zf = zipfile.ZipFile(path)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
@@ -216,7 +246,7 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
         pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
         if not pkl:
             if names and all(n.endswith(".npy") for n in names):
-                return _finish(path, _load_npz(path), None, strip)
+                return _finish(path, _load_npz(path, meter), None, strip)
             if any(n.endswith("constants.pkl") for n in names):
                 raise _err(path, "this is a TorchScript archive (torch.jit.save); save the "
                            "model's state_dict with torch.save instead")
@@ -230,9 +260,12 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
             info = zf.getinfo(prefix + "data.pkl")
             if info.file_size > _MAX_PICKLE:
                 raise _err(path, f"data.pkl is implausibly large ({info.file_size} bytes)")
+            meter.charge(info.file_size, "data.pkl")
             data = zf.read(info)
             big = False
             if prefix + "byteorder" in names:
+                if zf.getinfo(prefix + "byteorder").file_size > _MAX_SMALL_RECORD:
+                    raise _err(path, "the byteorder record is implausibly large")
                 order = zf.read(prefix + "byteorder").strip()
                 if order not in (b"little", b"big"):
                     raise _err(path, f"unknown byteorder record {order!r:.20}")
@@ -244,8 +277,9 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
         except _ZIP_ERRORS as exc:
             raise _err(path, f"corrupt zip archive ({exc})") from None
         table = _StorageTable(path, legacy=False)
-        obj = _unpickle(path, data, table)
+        obj = _unpickle(path, data, table, meter)
         sd = _state_dict_from(path, obj)
+        _charge_tensors(meter, sd)
         cache: Dict[str, np.ndarray] = {}
         users: Dict[str, int] = collections.Counter(
             v.storage.key for v in sd.values() if isinstance(v, TensorRef))
@@ -257,18 +291,18 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
                 try:
                     zi = zf.getinfo(name)
                 except KeyError:
-                    raise _err(path, f"storage record {name!r} is missing") from None
+                    raise _err(path, f"storage record {describe(name)} is missing") from None
                 if zi.file_size < ref.numel * dt.itemsize:
-                    raise _err(path, f"storage record {name!r} has {zi.file_size} bytes, "
+                    raise _err(path, f"storage record {describe(name)} has {zi.file_size} bytes, "
                                f"expected {ref.numel * dt.itemsize}")
                 raw = bytearray(ref.numel * dt.itemsize)
                 try:
                     with zf.open(zi) as fh:
                         got = fh.readinto(memoryview(raw))
                 except _ZIP_ERRORS as exc:
-                    raise _err(path, f"cannot read {name!r}: {exc}") from None
+                    raise _err(path, f"cannot read {describe(name)}: {str(exc)[:200]}") from None
                 if got != len(raw):
-                    raise _err(path, f"storage record {name!r} is truncated")
+                    raise _err(path, f"storage record {describe(name)} is truncated")
                 cache[ref.key] = np.frombuffer(raw, dtype=dt)
             return cache[ref.key]
 
@@ -284,32 +318,47 @@ def _load_zip(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.n
         return _finish(path, sd, tensor, strip)
 
 
-def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable) -> Any:
+def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable,
+              meter: Meter) -> Any:
     f = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
-        return resolve(RestrictedUnpickler(f, groups=("torch",), persistent_load=table).load())
+        return resolve(RestrictedUnpickler(f, groups=("torch",), persistent_load=table,
+                                           meter=meter).load())
     except UnsafePickleError as exc:
         raise _unsafe(path, exc) from None
+    except BudgetError as exc:
+        raise BudgetError(f"{os.fspath(path)!s}: {exc}") from None
+    except MemoryError:
+        if get_budget().user_raised:
+            raise
+        raise BudgetError(f"{os.fspath(path)!s}: the checkpoint pickle needs more memory than "
+                          "this machine has") from None
     except _PICKLE_ERRORS as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(os.fspath(path)):
             raise
-        raise _err(path, f"corrupt checkpoint pickle ({type(exc).__name__}: {exc})") from None
+        raise _err(path, f"corrupt checkpoint pickle ({type(exc).__name__}: "
+                   f"{str(exc)[:200]})") from None
 
 
 # --------------------------------------------------------------------------------------------
 # Legacy format (torch < 1.6, or _use_new_zipfile_serialization=False)
 
-def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, np.ndarray]":
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
+def _load_legacy(path: PathLike, strip: bool, meter: Meter
+                 ) -> "collections.OrderedDict[str, np.ndarray]":
+    with open(path, "rb") as fh:  # the arrays are views of this buffer until copied
+        data = fh.read()
+    size = len(data)
+    with io.BytesIO(data) as f:
         def header(what: str) -> Any:
             try:
-                return RestrictedUnpickler(f).load()
+                return resolve(RestrictedUnpickler(f, meter=meter).load())
             except UnsafePickleError as exc:
                 raise _unsafe(path, exc) from None
+            except BudgetError as exc:
+                raise BudgetError(f"{os.fspath(path)!s}: {exc}") from None
             except _PICKLE_ERRORS as exc:
-                raise _err(path, f"cannot read the {what} ({type(exc).__name__}: {exc}); "
-                           f"expected {FORMATS}") from None
+                raise _err(path, f"cannot read the {what} ({type(exc).__name__}: "
+                           f"{str(exc)[:200]}); expected {FORMATS}") from None
 
         magic = header("magic number")
         if magic != _LEGACY_MAGIC:
@@ -317,39 +366,39 @@ def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, n
                        f"missing); expected {FORMATS}")
         proto = header("protocol version")
         if proto != _LEGACY_PROTOCOL:
-            raise _err(path, f"unsupported legacy checkpoint protocol {proto!r:.20}")
+            raise _err(path, f"unsupported legacy checkpoint protocol {describe(proto, 20)}")
         header("system info")  # raw storages are little-endian whatever it says
         table = _StorageTable(path, legacy=True)
-        obj = _unpickle(path, f, table)
+        obj = _unpickle(path, f, table, meter)
         keys = header("storage key list")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise _err(path, "the storage key list is malformed")
         sd = _state_dict_from(path, obj)
+        _charge_tensors(meter, sd)
         wanted = {v.storage.key for v in sd.values() if isinstance(v, TensorRef)}
         buffers: Dict[str, np.ndarray] = {}
         for key in keys:
             ref = table.refs.get(key)
             if ref is None:
-                raise _err(path, f"storage {key!r} is listed but never used")
+                raise _err(path, f"storage {describe(key)} is listed but never used")
             dt = _element_type(ref.storage_type)
             head = f.read(8)
             if len(head) != 8:
-                raise _err(path, f"file is truncated (storage {key!r} missing)")
+                raise _err(path, f"file is truncated (storage {describe(key)} missing)")
             (numel,) = struct.unpack("<q", head)
             nbytes = numel * dt.itemsize
             if numel != ref.numel or nbytes > size - f.tell():
-                raise _err(path, f"storage {key!r}: header says {numel} elements, expected "
-                           f"{ref.numel}; file corrupt or truncated")
+                raise _err(path, f"storage {describe(key)}: header says {numel} elements, "
+                           f"expected {ref.numel}; file corrupt or truncated")
             if key in wanted:
-                raw = f.read(nbytes)
-                if len(raw) != nbytes:
-                    raise _err(path, f"file is truncated (storage {key!r})")
-                buffers[key] = np.frombuffer(raw, dtype=dt)
-            else:
-                f.seek(nbytes, os.SEEK_CUR)
+                if f.tell() + nbytes > size:
+                    raise _err(path, f"file is truncated (storage {describe(key)})")
+                buffers[key] = np.frombuffer(data, dtype=dt, count=numel, offset=f.tell())
+            f.seek(nbytes, os.SEEK_CUR)
         missing = wanted - set(buffers)
         if missing:
-            raise _err(path, f"storages {sorted(missing)[:5]} are used but not in the file")
+            raise _err(path, f"storages {[describe(k, 40) for k in sorted(missing)[:5]]} are "
+                       "used but not in the file")
         return _finish(path, sd, lambda k, t: _tensor_to_array(path, k, t, buffers[t.storage.key],
                                                                False), strip)
 
@@ -357,24 +406,38 @@ def _load_legacy(path: PathLike, strip: bool) -> "collections.OrderedDict[str, n
 # --------------------------------------------------------------------------------------------
 # npz and safetensors
 
-def _load_npz(path: PathLike) -> "collections.OrderedDict[str, np.ndarray]":
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return collections.OrderedDict((k, np.asarray(z[k], order="C")) for k in z.files)
-    except _ZIP_ERRORS as exc:
-        raise _err(path, f"cannot read the .npz archive ({exc})") from None
+def _load_npz(path: PathLike, meter: Meter) -> "collections.OrderedDict[str, np.ndarray]":
+    out = read_npz(path, meter, os.fspath(path))
+    for k, a in out.items():
+        if a.dtype.kind not in "biufc":
+            raise _err(path, f"array {describe(k)} has dtype {a.dtype}, not numbers")
+    return out
 
 
-def _load_safetensors(path: PathLike) -> "collections.OrderedDict[str, np.ndarray]":
+_SAFETENSORS_MAX_HEADER = 100 << 20  # the safetensors format's own limit
+
+
+def _load_safetensors(path: PathLike, meter: Meter) -> "collections.OrderedDict[str, np.ndarray]":
+    import json
     from safetensors.numpy import load_file
+    with open(path, "rb") as f:  # the header first: its order, and sizes before allocating
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > _SAFETENSORS_MAX_HEADER:
+            raise _err(path, f"safetensors header of {n} bytes is implausibly large")
+        try:
+            header = json.loads(f.read(n))
+        except (ValueError, RecursionError) as exc:
+            raise _err(path, f"the safetensors header is not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(header, dict):
+        raise _err(path, "the safetensors header is not a JSON object")
+    order = [k for k in header if k != "__metadata__"]
+    meter.charge(os.path.getsize(path), "the safetensors tensors")
     try:
         d = load_file(os.fspath(path))
     except Exception as exc:  # SafetensorError, TypeError for unsupported dtypes
-        raise _err(path, f"cannot read the safetensors file ({exc})") from None
-    import json
-    with open(path, "rb") as f:  # keep the file's tensor order (load_file sorts by name)
-        (n,) = struct.unpack("<Q", f.read(8))
-        order = [k for k in json.loads(f.read(n)) if k != "__metadata__"]
+        raise _err(path, f"cannot read the safetensors file ({str(exc)[:200]})") from None
+    if sorted(order) != sorted(d):
+        raise _err(path, "the safetensors header and its tensors disagree")
     return collections.OrderedDict((k, d[k]) for k in order)
 
 
@@ -397,19 +460,35 @@ def load_checkpoint(path: PathLike, *, strip_module_prefix: bool = True
     only the leading one). Arrays are C-contiguous, native-endian and writable; 0-d int64
     arrays hold ``num_batches_tracked``.
 
-    Raises FileNotFoundError for a missing file, ValueError (naming the path and what was
-    expected) for empty, truncated, corrupt or other kinds of files, and
-    :class:`~cliff.io.unpickle.UnsafePickleError` (a ``pickle.UnpicklingError``) naming the
-    class if the pickle references anything outside the allowlist.
+    Loading is pure and bounded (docs/security.md): nothing in the file can change anything
+    that outlives this call, and the arrays built may take at most the byte budget of
+    :mod:`cliff.io.budget` (4 x the file size + 256 MiB unless raised).
+
+    Raises TypeError if ``path`` is not a path; FileNotFoundError / IsADirectoryError /
+    PermissionError (OSError) if the file cannot be opened; ValueError (naming the path and
+    what was expected) for empty, truncated, corrupt or other kinds of files, including
+    :class:`~cliff.io.unpickle.UnsafePickleError` (also a ``pickle.UnpicklingError``) naming
+    the class if the pickle references anything outside the allowlist, and
+    :class:`~cliff.io.budget.BudgetError` when the file asks for more than its budget.
+    MemoryError only when the user raised the budget beyond what the machine has.
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path: expected a checkpoint file path, got {type(path).__name__}")
+    if not isinstance(strip_module_prefix, bool):
+        raise TypeError("strip_module_prefix: expected a bool, got "
+                        f"{type(strip_module_prefix).__name__}")
+    return guarded(path, "a checkpoint", _load_checkpoint, path, strip_module_prefix)
+
+
+def _load_checkpoint(path: PathLike, strip_module_prefix: bool
+                     ) -> "collections.OrderedDict[str, np.ndarray]":
     kind = _sniff(path)
+    meter = Meter(path, os.path.getsize(path))
     if kind == "zip":
-        return _load_zip(path, strip_module_prefix)
+        return _load_zip(path, strip_module_prefix, meter)
     if kind == "legacy":
-        return _load_legacy(path, strip_module_prefix)
-    out = _load_safetensors(path)
+        return _load_legacy(path, strip_module_prefix, meter)
+    out = _load_safetensors(path, meter)
     if strip_module_prefix:
         out = _finish(path, out, None, True)
     return out

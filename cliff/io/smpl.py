@@ -26,6 +26,8 @@ from typing import Any, Dict, Mapping
 import numpy as np
 
 from . import pickle_writer as pw
+from .budget import BudgetError, Meter, describe, guarded
+from .npz import read_npz
 from .unpickle import ChArray, SparseMatrix, UnsafePickleError, restricted_load
 
 __all__ = ["load_smpl", "save_smpl_pkl", "save_smpl_npz", "SMPL_KEYS"]
@@ -33,20 +35,26 @@ __all__ = ["load_smpl", "save_smpl_pkl", "save_smpl_npz", "SMPL_KEYS"]
 SMPL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "parents", "faces")
 _EXPECTED = "an SMPL model (official .pkl, or smplx-style .npz)"
 _ROOT = 4294967295  # how the official files store the root's parent (uint32 -1)
+_F32_MAX = float(np.finfo(np.float32).max)  # the core computes in float32
 
 
 def _err(where: Any, msg: str) -> ValueError:
     return ValueError(f"{os.fspath(where)!s}: {msg}")
 
 
-def _array(where: Any, key: str, v: Any) -> np.ndarray:
+def _array(where: Any, key: str, v: Any, meter: Any = None) -> np.ndarray:
     if isinstance(v, ChArray):
         v = v.x
     if isinstance(v, SparseMatrix):
         try:
-            v = v.toarray()
+            v = v.toarray(meter)
+        except BudgetError:
+            raise
         except ValueError as exc:
             raise _err(where, f"{key!r}: {exc}") from None
+    if meter is not None and not isinstance(v, (np.ndarray, np.generic, int, float)):
+        # from a file: only arrays (a nested list could make np.asarray walk 2**40 items)
+        raise _err(where, f"{key!r}: expected a numeric array, got {describe(v)}")
     if hasattr(v, "toarray") and not isinstance(v, np.ndarray):  # a real scipy matrix
         v = v.toarray()
     try:
@@ -58,13 +66,15 @@ def _array(where: Any, key: str, v: Any) -> np.ndarray:
     return a
 
 
-def _validate(where: Any, raw: Mapping[str, Any]) -> Dict[str, np.ndarray]:
-    """Turn the raw entries (official or contract names) into the contract dict."""
+def _validate(where: Any, raw: Mapping[str, Any], meter: Any = None) -> Dict[str, np.ndarray]:
+    """Turn the raw entries (official or contract names) into the contract dict. Float data
+    must be finite in float32, the precision the core computes in (1e300 is finite in
+    float64 and infinite in float32: every vertex would be NaN)."""
 
     def get(*names: str) -> np.ndarray:
         for n in names:
             if n in raw:
-                return _array(where, n, raw[n])
+                return _array(where, n, raw[n], meter)
         raise _err(where, f"missing key {names[0]!r}; expected {_EXPECTED}")
 
     def floats(key: str, a: np.ndarray, shape: tuple) -> np.ndarray:
@@ -74,6 +84,9 @@ def _validate(where: Any, raw: Mapping[str, Any]) -> Dict[str, np.ndarray]:
         a = np.ascontiguousarray(a, dtype=np.float64)
         if not np.isfinite(a).all():
             raise _err(where, f"{key!r} contains NaN or infinite values")
+        if a.size and np.abs(a).max() > _F32_MAX:
+            raise _err(where, f"{key!r} has values beyond the float32 range (|x| > 3.4e38): "
+                       "infinite in the precision the core computes in")
         return a
 
     v_template = get("v_template")
@@ -135,31 +148,40 @@ def load_smpl(path: Any) -> Dict[str, np.ndarray]:
     kintree_table, f), no pickled objects.
 
     The format is detected from the content. parents = kintree_table[0] with parents[0]
-    set to -1 (as smplx does). Raises FileNotFoundError, ValueError naming the path and the
-    offending key, or UnsafePickleError naming a refused class.
+    set to -1 (as smplx does). Float data must be finite in float32 (the core's precision).
+    Loading is pure and bounded (docs/security.md).
+
+    Raises TypeError if ``path`` is not a path; FileNotFoundError / OSError if it cannot be
+    opened; ValueError naming the path and the offending key (including UnsafePickleError
+    naming a refused class, and BudgetError for a file asking for more than its budget).
     """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path: expected an SMPL file path, got {type(path).__name__}")
+    return guarded(path, _EXPECTED, _load_smpl, path)
+
+
+def _load_smpl(path: Any) -> Dict[str, np.ndarray]:
     with open(path, "rb") as f:
         data = f.read()
     if not data:
         raise _err(path, f"the file is empty; expected {_EXPECTED}")
+    meter = Meter(path, len(data))
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                raw: Mapping[str, Any] = {k: z[k] for k in z.files}
-        except Exception as exc:  # zipfile/zlib/numpy errors on a damaged archive
-            raise _err(path, f"cannot read the .npz archive ({exc}); expected {_EXPECTED}") from None
+        raw: Mapping[str, Any] = read_npz(data, meter, os.fspath(path))
     else:
         try:
-            raw = restricted_load(data, groups=("smpl",))
+            raw = restricted_load(data, groups=("smpl",), meter=meter)
         except UnsafePickleError as exc:
             raise UnsafePickleError(f"{os.fspath(path)!s}: {exc}; expected {_EXPECTED}") from None
-        except Exception as exc:  # any malformed pickle: UnpicklingError, EOFError, ...
-            raise _err(path, f"not a readable pickle ({type(exc).__name__}: {exc}); expected "
+        except BudgetError as exc:
+            raise BudgetError(f"{os.fspath(path)!s}: {exc}") from None
+        except ValueError as exc:  # any malformed pickle
+            raise _err(path, f"not a readable pickle ({str(exc)[:200]}); expected "
                        f"{_EXPECTED}") from None
         if not isinstance(raw, dict):
             raise _err(path, f"the pickle holds a {type(raw).__name__}, expected a dict; "
                        f"expected {_EXPECTED}")
-    return _validate(path, raw)
+    return _validate(path, raw, meter)
 
 
 # --------------------------------------------------------------------------------------------

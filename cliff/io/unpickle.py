@@ -30,13 +30,16 @@ The allowlist is split into groups: ``"numpy"`` (always on), ``"torch"`` (checkp
 from __future__ import annotations
 
 import collections
-import copyreg
+import contextvars
 import io
 import pickle
+import pickletools
 import re
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import numpy as np
+
+from .budget import BudgetError, Meter, describe, get_budget
 
 __all__ = [
     "UnsafePickleError",
@@ -48,7 +51,16 @@ __all__ = [
     "ALLOWLIST",
 ]
 
-_MAX_DEPTH = 200
+#: The Meter of the load in progress (stand-ins charge the bytes they copy to it).
+_METER: "contextvars.ContextVar[Optional[Meter]]" = contextvars.ContextVar("cliff_unpickle_meter",
+                                                                          default=None)
+_MAX_SIZE = 1 << 62  # no size, offset or stride in a pickle may reach this
+
+
+def _charge(nbytes: int, what: str) -> None:
+    meter = _METER.get()
+    if meter is not None:
+        meter.charge(nbytes, what)
 
 
 class UnsafePickleError(pickle.UnpicklingError, ValueError):
@@ -70,7 +82,7 @@ def _dtype_from_code(code: Any) -> np.dtype:
     if isinstance(code, bytes):
         code = code.decode("latin1")
     if not isinstance(code, str) or not _DTYPE_CODE.match(code):
-        raise UnsafePickleError(f"numpy.dtype({code!r}) is not an allowed dtype "
+        raise UnsafePickleError(f"numpy.dtype({describe(code)}) is not an allowed dtype "
                                 "(only bool, integer, float and complex dtypes)")
     dt = np.dtype(code)
     if dt.hasobject or dt.fields is not None or dt.subdtype is not None:  # pragma: no cover
@@ -89,12 +101,12 @@ class _DtypeProxy:
     def __setstate__(self, state: Any) -> None:
         # (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata])
         if not isinstance(state, tuple) or len(state) not in (8, 9):
-            raise UnsafePickleError(f"numpy.dtype state {state!r:.80} has an unexpected form")
+            raise UnsafePickleError(f"numpy.dtype state ({describe(state)}) has an unexpected form")
         byteorder = state[1]
         if isinstance(byteorder, bytes):
             byteorder = byteorder.decode("latin1")
         if byteorder not in ("<", ">", "|", "="):
-            raise UnsafePickleError(f"numpy.dtype byte order {byteorder!r} is not valid")
+            raise UnsafePickleError(f"numpy.dtype byte order {describe(byteorder)} is not valid")
         if state[2] is not None or state[3] is not None or state[4] is not None:
             raise UnsafePickleError("structured or sub-array numpy dtypes are not allowed")
         if byteorder in ("<", ">"):
@@ -104,7 +116,7 @@ class _DtypeProxy:
 def _as_dtype(d: Any) -> np.dtype:
     if isinstance(d, _DtypeProxy):
         return d.dtype
-    raise UnsafePickleError(f"expected a numpy.dtype, got {type(d).__name__}")
+    raise UnsafePickleError(f"expected a numpy.dtype, got {describe(d)}")
 
 
 def _raw_bytes(data: Any, what: str) -> bytes:
@@ -112,16 +124,16 @@ def _raw_bytes(data: Any, what: str) -> bytes:
         return data.encode("latin1")
     if isinstance(data, (bytes, bytearray)):
         return bytes(data)
-    raise UnsafePickleError(f"{what}: expected raw bytes, got {type(data).__name__}")
+    raise UnsafePickleError(f"{what}: expected raw bytes, got {describe(data)}")
 
 
 def _check_shape(shape: Any, what: str) -> tuple:
     if not isinstance(shape, (tuple, list)) or len(shape) > 32:
-        raise UnsafePickleError(f"{what}: shape {shape!r:.80} is not a tuple of sizes")
+        raise UnsafePickleError(f"{what}: shape ({describe(shape)}) is not a tuple of sizes")
     out = []
     for s in shape:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise UnsafePickleError(f"{what}: shape {shape!r:.80} is not a tuple of sizes")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < _MAX_SIZE:
+            raise UnsafePickleError(f"{what}: shape entry {describe(s)} is not a size")
         out.append(int(s))
     return tuple(out)
 
@@ -142,13 +154,17 @@ class _ArrayProxy:
         shape, dtype, fortran, raw = state
         shape = _check_shape(shape, "numpy array")
         dt = _as_dtype(dtype)
-        raw = _raw_bytes(raw, "numpy array data")
+        if not isinstance(raw, (str, bytes, bytearray)):
+            raise UnsafePickleError(f"numpy array data: expected raw bytes, got {describe(raw)}")
         n = 1
         for s in shape:
             n *= s
         if n * dt.itemsize != len(raw):
             raise UnsafePickleError(f"numpy array of shape {shape} {dt} needs "
                                     f"{n * dt.itemsize} bytes, the pickle holds {len(raw)}")
+        # the array is a copy (plus a latin-1 encoding for Python-2 strings): charge first
+        _charge(len(raw) * (2 if isinstance(raw, str) else 1), "a numpy array")
+        raw = _raw_bytes(raw, "numpy array data")
         a = np.frombuffer(raw, dtype=dt, count=n).reshape(shape, order="F" if fortran else "C")
         self.array = np.array(a, dtype=dt.newbyteorder("="), order="C", copy=True)
 
@@ -176,7 +192,7 @@ class _NdarrayMarker:
 
 def _np_reconstruct(subtype: Any, shape: Any = None, dtype_arg: Any = None) -> _ArrayProxy:
     if subtype is not _NdarrayMarker:
-        raise UnsafePickleError(f"numpy _reconstruct of {getattr(subtype, '__name__', subtype)!r}"
+        raise UnsafePickleError(f"numpy _reconstruct of {describe(getattr(subtype, '__name__', subtype))}"
                                 " is not allowed (only numpy.ndarray)")
     return _ArrayProxy()
 
@@ -190,8 +206,9 @@ def _np_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any = "C") -> _Array
 def _codecs_encode(obj: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes:
     if not isinstance(obj, str) or str(encoding).lower().replace("_", "-") not in (
             "latin1", "latin-1", "iso-8859-1"):
-        raise UnsafePickleError(f"_codecs.encode(..., {encoding!r}) is not allowed "
+        raise UnsafePickleError(f"_codecs.encode(..., {describe(encoding)}) is not allowed "
                                 "(only latin-1 encoding of a str)")
+    _charge(len(obj), "_codecs.encode")
     return obj.encode("latin1")
 
 
@@ -212,12 +229,22 @@ def _checked_frozenset(items: Iterable = ()) -> frozenset:
 def _small_iterable(items: Any, what: str) -> Iterable:
     if not isinstance(items, (list, tuple, set, frozenset)):
         raise UnsafePickleError(f"{what}({type(items).__name__}) is not allowed")
-    return items
+    return [_atom_key(x, what) for x in items]
 
 
 class _StateDict(collections.OrderedDict):
     """What ``collections.OrderedDict`` resolves to. BUILD may only attach inert attributes
-    (PyTorch stores ``_metadata``); they are kept in ``pickle_attributes``."""
+    (PyTorch stores ``_metadata``); they are kept in ``pickle_attributes``. Constructed
+    empty or from (key, value) pairs with atom keys (Python 2 pickled ``[[k, v], ...]``)."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__()
+        if not isinstance(items, (list, tuple)):
+            raise UnsafePickleError(f"collections.OrderedDict({describe(items)}) is not allowed")
+        for pair in items:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise UnsafePickleError("collections.OrderedDict: items must be (key, value) pairs")
+            self[_atom_key(pair[0], "OrderedDict key")] = pair[1]
 
     def __setstate__(self, state: Any) -> None:
         if not isinstance(state, dict):
@@ -246,7 +273,7 @@ class ChArray:
         self.x = state["x"]
 
     def __repr__(self) -> str:
-        return f"ChArray(x={self.x!r:.60})"
+        return f"ChArray(x={describe(self.x)})"
 
 
 class SparseMatrix:
@@ -272,23 +299,28 @@ class SparseMatrix:
             raise UnsafePickleError("scipy.sparse matrix state must be a dict")
         self.state = dict(state)
 
-    def toarray(self) -> np.ndarray:
-        """Dense float64 (or the stored dtype) array; duplicates are summed like SciPy does."""
+    def toarray(self, meter: Optional[Meter] = None) -> np.ndarray:
+        """Dense float64 (or the stored dtype) array; duplicates are summed like SciPy does.
+        ``meter``: charged for the dense array before it is allocated."""
         st = self.state
         if st is None:
             raise ValueError("scipy.sparse matrix without state")
         shape = st.get("_shape", st.get("shape"))
-        try:
-            nrows, ncols = (int(v) for v in shape)
-        except Exception:
-            raise ValueError(f"scipy.sparse matrix: shape {shape!r:.60} is not (rows, cols)") from None
-        data = np.asarray(resolve(st.get("data")))
-        indices = np.asarray(resolve(st.get("indices")))
-        indptr = np.asarray(resolve(st.get("indptr")))
+        if (not isinstance(shape, (tuple, list)) or len(shape) != 2 or
+                not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shape)):
+            raise ValueError(f"scipy.sparse matrix: shape ({describe(shape)}) is not (rows, cols)")
+        nrows, ncols = (int(v) for v in shape)
+        data, indices, indptr = (resolve(st.get(k)) for k in ("data", "indices", "indptr"))
+        if not all(isinstance(x, np.ndarray) for x in (data, indices, indptr)):
+            raise ValueError("scipy.sparse matrix: data, indices and indptr must be arrays")
         fmt = self.default_format
         nouter, ninner = (ncols, nrows) if fmt == "csc" else (nrows, ncols)
         if nrows < 0 or ncols < 0 or nrows * ncols > 1 << 31:
             raise ValueError(f"scipy.sparse matrix: shape {(nrows, ncols)} is not plausible")
+        if data.dtype.kind not in "biufc":
+            raise ValueError("scipy.sparse matrix: data is not a numeric array")
+        if meter is not None:
+            meter.charge(nrows * ncols * max(data.dtype.itemsize, 8), "a densified sparse matrix")
         if (data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1 or
                 indptr.shape[0] != nouter + 1 or data.shape[0] != indices.shape[0] or
                 indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu" or
@@ -325,19 +357,21 @@ class _CsrMatrix(SparseMatrix):
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     """``copy_reg._reconstructor`` (protocol 0/1 objects): only for the stand-in classes."""
     if cls not in _RECONSTRUCTIBLE or base is not object or state is not None:
-        raise UnsafePickleError(f"copyreg._reconstructor({getattr(cls, '__name__', cls)!r}, "
-                                f"{getattr(base, '__name__', base)!r}) is not allowed")
+        raise UnsafePickleError(f"copyreg._reconstructor({describe(getattr(cls, '__name__', cls))}, "
+                                f"{describe(getattr(base, '__name__', base))}) is not allowed")
     return cls()
 
 
 def _newobj(cls: Any, *args: Any) -> Any:
     if cls not in _RECONSTRUCTIBLE or args:
-        raise UnsafePickleError(f"copyreg.__newobj__({getattr(cls, '__name__', cls)!r}) "
+        raise UnsafePickleError(f"copyreg.__newobj__({describe(getattr(cls, '__name__', cls))}) "
                                 "is not allowed")
     return cls()
 
 
 _RECONSTRUCTIBLE = (ChArray, _CscMatrix, _CsrMatrix)
+#: NEWOBJ may create these (no arguments); BUILD may reach these (their own __setstate__).
+_NEWOBJ_OK = (ChArray, _CscMatrix, _CsrMatrix, _StateDict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,12 +446,14 @@ def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any,
     if not isinstance(storage, StorageRef):
         raise UnsafePickleError("torch._utils._rebuild_tensor_v2: first argument is not a "
                                 "storage from this file")
-    if isinstance(storage_offset, bool) or not isinstance(storage_offset, int) or storage_offset < 0:
-        raise UnsafePickleError(f"torch tensor: bad storage offset {storage_offset!r:.40}")
+    if (isinstance(storage_offset, bool) or not isinstance(storage_offset, int) or
+            not 0 <= storage_offset < _MAX_SIZE):
+        raise UnsafePickleError(f"torch tensor: bad storage offset {describe(storage_offset)}")
     size = _check_shape(size, "torch tensor size")
     if (not isinstance(stride, (tuple, list)) or len(stride) != len(size) or
-            any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in stride)):
-        raise UnsafePickleError(f"torch tensor: stride {stride!r:.60} does not match size {size}")
+            any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < _MAX_SIZE
+                for s in stride)):
+        raise UnsafePickleError(f"torch tensor: stride ({describe(stride)}) does not match size {size}")
     if len(rest) > 3:
         raise UnsafePickleError("torch._utils._rebuild_tensor_v2: too many arguments")
     return TensorRef(storage, int(storage_offset), size, tuple(int(s) for s in stride))
@@ -435,7 +471,8 @@ def _torch_size(dims: Any = ()) -> tuple:
 
 
 def _torch_device(kind: Any, index: Any = None) -> str:
-    if not isinstance(kind, str) or (index is not None and not isinstance(index, int)):
+    if (not isinstance(kind, str) or len(kind) > 64 or
+            (index is not None and (not isinstance(index, int) or not 0 <= index < 1 << 16))):
         raise UnsafePickleError("torch.device(...) with unexpected arguments")
     return kind if index is None else f"{kind}:{index}"
 
@@ -487,61 +524,332 @@ _SMPL_GROUP: dict = {
 ALLOWLIST = {"numpy": _NUMPY_GROUP, "torch": _TORCH_GROUP, "smpl": _SMPL_GROUP}
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` that only resolves allowlisted globals (see the module docstring).
+class _BoundedReader:
+    """File wrapper for :mod:`pickletools`' opcode parser: ``read(n)`` never asks the
+    underlying file for more than what is left in it, so a length field of 2**62 in a pickle
+    costs nothing (a buffered file would allocate ``n`` bytes before reading)."""
+
+    __slots__ = ("_f", "_end")
+
+    def __init__(self, f: Any, end: int) -> None:
+        self._f, self._end = f, end
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(self._end - self._f.tell(), 0)
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._f.readline(max(self._end - self._f.tell(), 0))
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+
+def _atom_key(k: Any, what: str) -> Any:
+    """Dict keys and set members must be flat atoms: hashing or comparing them is O(size).
+    (A tuple of memo-shared tuples nested 60 deep takes 2**60 steps to hash.)"""
+    if k is None or isinstance(k, (str, bytes, int, float, bool)):
+        return k
+    if isinstance(k, tuple) and len(k) <= 64 and all(
+            x is None or isinstance(x, (str, bytes, int, float, bool)) for x in k):
+        return k
+    raise UnsafePickleError(f"{what}: {describe(k)} is not allowed as a key (only strings, "
+                            "numbers, None and flat tuples of them)")
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+class RestrictedUnpickler:
+    """A pickle interpreter that only resolves allowlisted globals and only does bounded work
+    (see the module docstring).
 
     ``groups``: allowlist groups besides ``"numpy"`` (``"torch"``, ``"smpl"``).
     ``persistent_load``: validating handler for persistent ids, or None to refuse them.
-    Python-2 pickles are read with ``encoding="latin1"`` (byte strings become str 1:1)."""
+    ``meter``: the :class:`~cliff.io.budget.Meter` charged for bytes the pickle makes us copy
+    (default: one for the pickle's own size under the budget in force).
+    Python-2 byte strings become ``str`` 1:1 (latin-1), as ``pickle.load(encoding="latin1")``.
+
+    The opcodes are parsed by :func:`pickletools.genops` (a parser: it runs nothing) and
+    executed here. Differences from :class:`pickle.Unpickler`, all deliberate:
+
+    * ``BUILD`` only reaches the stand-in classes that define a validating ``__setstate__``;
+      on anything else (an allowlisted function or class, a set, a scalar) it is refused, so
+      a file can never set an attribute on an object that outlives its load.
+    * ``REDUCE``/``NEWOBJ``/``OBJ``/``INST`` only call allowlisted stand-ins.
+    * Extension codes (``EXT1/2/4``) and out-of-band buffers are refused.
+    * Dict keys and set members must be flat atoms; containers may nest at most
+      ``Budget.max_depth`` deep; at most ``Budget.max_objects`` opcodes run.
+    """
 
     def __init__(self, file: Any, *, groups: Iterable[str] = (),
                  persistent_load: Optional[Callable[[Any], Any]] = None,
-                 encoding: str = "latin1") -> None:
-        super().__init__(file, encoding=encoding, fix_imports=False)
+                 encoding: str = "latin1", meter: Optional[Meter] = None) -> None:
+        if isinstance(file, (bytes, bytearray, memoryview)):
+            file = io.BytesIO(bytes(file))
         self._file = file
         table = dict(_NUMPY_GROUP)
         for g in groups:
             table.update(ALLOWLIST[g])
         self._table = table
+        self._callables = {id(v) for v in table.values()}
         self._pid_handler = persistent_load
+        self._meter = meter
 
-    def load(self) -> Any:
-        # EXT1/2/4 opcodes consult copyreg's extension cache BEFORE find_class. The cache is
-        # empty unless some library in this process registered extensions; if it is not,
-        # refuse pickles that use extension codes at all (checked without executing).
-        if copyreg._extension_cache or copyreg._extension_registry:
-            _refuse_extension_codes(self._file)
-        return super().load()
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self._table[(module, name)]
-        except (KeyError, TypeError):
-            pass
+    # -- public API kept from pickle.Unpickler ------------------------------------------------
+    def find_class(self, module: Any, name: Any) -> Any:
+        if isinstance(module, str) and isinstance(name, str):
+            obj = self._table.get((module, name))
+            if obj is not None:
+                return obj
         raise UnsafePickleError(
-            f"refusing to load global '{module}.{name}': it is not in the allowlist of "
-            "classes this file format needs (nothing from the file was executed)")
+            f"refusing to load global '{describe(module, 80)[1:-1] if isinstance(module, str) else describe(module)}."
+            f"{describe(name, 80)[1:-1] if isinstance(name, str) else describe(name)}': it is "
+            "not in the allowlist of classes this file format needs (nothing from the file "
+            "was executed)")
 
     def persistent_load(self, pid: Any) -> Any:
         if self._pid_handler is None:
-            raise UnsafePickleError(f"unexpected persistent id {pid!r:.80} in this kind of file")
+            raise UnsafePickleError(f"unexpected persistent id ({describe(pid)}) in this kind "
+                                    "of file")
         return self._pid_handler(pid)
 
+    def load(self) -> Any:
+        """Run the pickle up to its STOP opcode and return the object (proxies unresolved:
+        see :func:`resolve`)."""
+        f = self._file
+        try:
+            start = f.tell()
+            f.seek(0, io.SEEK_END)
+            end = f.tell()
+            f.seek(start)
+        except (AttributeError, OSError, ValueError):
+            raise TypeError("RestrictedUnpickler: file must be a seekable binary file") from None
+        meter = self._meter or Meter("pickle", end - start)
+        token = _METER.set(meter)
+        try:
+            reader = f if isinstance(f, io.BytesIO) else _BoundedReader(f, end)
+            return self._run(reader, get_budget())
+        finally:
+            _METER.reset(token)
 
-def _refuse_extension_codes(file: Any) -> None:
-    """Parse (not run) the next pickle in ``file`` and refuse EXT opcodes; rewinds."""
-    import pickletools
-    start = file.tell()
-    try:
-        for op, arg, _ in pickletools.genops(file):
-            if op.name in ("EXT1", "EXT2", "EXT4"):
-                raise UnsafePickleError(f"pickle extension code {arg} is not allowed")
-    except UnsafePickleError:
-        raise
-    except Exception:
-        pass  # malformed: the real unpickler reports it below
-    finally:
-        file.seek(start)
+    # -- the interpreter ------------------------------------------------------------------------
+    def _run(self, reader: Any, budget: Any) -> Any:
+        stack: list = []
+        marks: list = []
+        memo: dict = {}
+        depth: Dict[int, Tuple[Any, int]] = {}  # id -> (container, nesting depth)
+        max_depth, max_ops = budget.max_depth, budget.max_objects
+
+        def track(c: Any, child_depth: int) -> None:
+            e = depth.get(id(c))
+            d = max(e[1] if e is not None else 1, child_depth + 1)
+            if d > max_depth:
+                raise BudgetError(f"pickle containers nested more than {max_depth} deep")
+            depth[id(c)] = (c, d)
+
+        def max_child(items: Iterable) -> int:
+            m = 0
+            for x in items:
+                if isinstance(x, _CONTAINERS):
+                    e = depth.get(id(x))
+                    d = e[1] if e is not None else 1
+                    if d > m:
+                        m = d
+            return m
+
+        def new_container(c: Any, items: Iterable = ()) -> Any:
+            track(c, max_child(items))
+            return c
+
+        def pop_mark() -> list:
+            nonlocal stack
+            if not marks:
+                raise ValueError("pickle: MARK expected on the stack")
+            items, stack = stack, marks.pop()
+            return items
+
+        def top() -> Any:
+            if not stack:
+                raise ValueError("pickle: stack underflow")
+            return stack[-1]
+
+        def pop() -> Any:
+            if not stack:
+                raise ValueError("pickle: stack underflow")
+            return stack.pop()
+
+        ops = 0
+        for op, arg, _pos in pickletools.genops(reader):
+            ops += 1
+            if ops > max_ops:
+                raise BudgetError(f"the pickle runs more than {max_ops} opcodes")
+            name = op.name
+            # most frequent opcodes first (a checkpoint runs ~100 per tensor)
+            if name in _PUSH_ARG:
+                stack.append(arg)
+            elif name == "GLOBAL":
+                module, _, attr = arg.partition(" ")
+                stack.append(self.find_class(module, attr))
+            elif name == "MARK":
+                marks.append(stack)
+                stack = []
+            elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
+                memo[arg] = top()
+            elif name in ("BINGET", "LONG_BINGET", "GET"):
+                if arg not in memo:
+                    raise ValueError(f"pickle: memo entry {describe(arg)} is missing")
+                stack.append(memo[arg])
+            elif name == "REDUCE":
+                args = pop()
+                func = pop()
+                stack.append(self._call(func, args, "REDUCE"))
+            elif name in ("TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_TUPLE"):
+                if name == "TUPLE":
+                    items = tuple(pop_mark())
+                else:
+                    n = 0 if name == "EMPTY_TUPLE" else int(name[-1])
+                    if len(stack) < n:
+                        raise ValueError("pickle: stack underflow")
+                    items = tuple(stack[len(stack) - n:])
+                    del stack[len(stack) - n:]
+                if items:
+                    new_container(items, items)
+                stack.append(items)
+            elif name in ("NEWFALSE", "NEWTRUE", "NONE"):
+                stack.append(None if name == "NONE" else name == "NEWTRUE")
+            elif name == "BINPERSID" or name == "PERSID":
+                pid = arg if name == "PERSID" else pop()
+                stack.append(self.persistent_load(pid))
+            elif name == "MEMOIZE":
+                memo[len(memo)] = top()
+            elif name in ("DICT", "SETITEM", "SETITEMS"):
+                if name == "SETITEM":
+                    v = pop()
+                    items = [pop(), v]
+                else:
+                    items = pop_mark()
+                if len(items) % 2:
+                    raise ValueError(f"pickle: {name} with an odd number of items")
+                d = {} if name == "DICT" else top()
+                if not isinstance(d, dict):
+                    raise UnsafePickleError(f"{name} on {describe(d)} is not allowed (only dicts)")
+                track(d, max_child(items[1::2]))
+                for i in range(0, len(items), 2):
+                    d[_atom_key(items[i], "dict key")] = items[i + 1]
+                if name == "DICT":
+                    stack.append(d)
+            elif name == "EMPTY_DICT":
+                stack.append(new_container({}))
+            elif name == "EMPTY_LIST":
+                stack.append(new_container([]))
+            elif name in ("APPEND", "APPENDS"):
+                items = [pop()] if name == "APPEND" else pop_mark()
+                lst = top()
+                if not isinstance(lst, list):
+                    raise UnsafePickleError(f"{name} on {describe(lst)} is not allowed (only lists)")
+                track(lst, max_child(items))
+                lst.extend(items)
+            elif name == "LIST":
+                items = pop_mark()
+                stack.append(new_container(list(items), items))
+            elif name == "BUILD":
+                state = pop()
+                _build(top(), state)
+            elif name in ("NEWOBJ", "NEWOBJ_EX"):
+                kwargs = pop() if name == "NEWOBJ_EX" else {}
+                args = pop()
+                cls = pop()
+                if kwargs:
+                    raise UnsafePickleError(f"{name} with keyword arguments is not allowed")
+                stack.append(self._new(cls, args))
+            elif name == "STACK_GLOBAL":
+                attr = pop()
+                module = pop()
+                stack.append(self.find_class(module, attr))
+            elif name in ("PROTO", "FRAME"):
+                pass
+            elif name == "STOP":
+                return pop()
+            elif name == "BYTEARRAY8":
+                stack.append(bytearray(arg))
+            elif name == "POP":
+                if stack:
+                    stack.pop()
+                else:
+                    pop_mark()
+            elif name == "POP_MARK":
+                pop_mark()
+            elif name == "DUP":
+                stack.append(top())
+            elif name == "EMPTY_SET":
+                stack.append(new_container(set()))
+            elif name == "ADDITEMS":
+                items = pop_mark()
+                s = top()
+                if not isinstance(s, set):
+                    raise UnsafePickleError(f"ADDITEMS on {describe(s)} is not allowed (only sets)")
+                s.update(_atom_key(x, "set member") for x in items)
+            elif name == "FROZENSET":
+                items = pop_mark()
+                stack.append(new_container(frozenset(_atom_key(x, "set member") for x in items)))
+            elif name == "OBJ":
+                items = pop_mark()
+                if not items:
+                    raise ValueError("pickle: OBJ without a class")
+                stack.append(self._call(items[0], tuple(items[1:]), "OBJ"))
+            elif name == "INST":
+                module, _, attr = arg.partition(" ")
+                cls = self.find_class(module, attr)
+                stack.append(self._call(cls, tuple(pop_mark()), "INST"))
+            elif name in ("EXT1", "EXT2", "EXT4"):
+                raise UnsafePickleError(f"pickle extension code {describe(arg)} is not allowed")
+            elif name in ("NEXT_BUFFER", "READONLY_BUFFER"):
+                raise UnsafePickleError("out-of-band pickle buffers are not allowed")
+            else:  # pragma: no cover - every opcode of protocols 0-5 is handled above
+                raise UnsafePickleError(f"pickle opcode {name} is not supported")
+        raise ValueError("pickle ended without STOP")  # pragma: no cover - genops raises first
+
+    def _call(self, func: Any, args: Any, how: str) -> Any:
+        if id(func) not in self._callables or not callable(func):
+            raise UnsafePickleError(f"{how} of {describe(func)} is not allowed (only "
+                                    "allowlisted callables)")
+        if not isinstance(args, tuple):
+            raise UnsafePickleError(f"{how}: arguments must be a tuple, got {describe(args)}")
+        return func(*args)
+
+    def _new(self, cls: Any, args: Any) -> Any:
+        if cls is _NdarrayMarker:  # numpy.ndarray.__new__: only via _reconstruct
+            raise UnsafePickleError("numpy.ndarray may only be used as the type argument of "
+                                    "numpy.core.multiarray._reconstruct")
+        if id(cls) not in self._callables or cls not in _NEWOBJ_OK:
+            raise UnsafePickleError(f"NEWOBJ of {describe(cls)} "
+                                    f"{getattr(cls, '__name__', '')!s:.40} is not allowed")
+        if args != ():
+            raise UnsafePickleError(f"NEWOBJ of {cls.__name__} with arguments is not allowed")
+        return cls()
+
+
+_PUSH_ARG = frozenset((
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
+    "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+    "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"))
+
+
+_BUILDABLE = (_ArrayProxy, _DtypeProxy, _StateDict, ChArray, _CscMatrix, _CsrMatrix)
+
+
+def _build(inst: Any, state: Any) -> None:
+    """BUILD: only on instances of the stand-ins that validate their state. Everything a
+    file can name (allowlisted functions and classes) and every builtin is refused, so no
+    attribute of anything that outlives the load can be set."""
+    cls = type(inst)
+    if cls not in _BUILDABLE:
+        name = getattr(inst, "__name__", None) if isinstance(inst, type) or callable(inst) else None
+        what = f"{name!s:.60}" if isinstance(name, str) else describe(inst)
+        raise UnsafePickleError(f"BUILD (setting state) on {what} is not allowed (only on "
+                                "numpy arrays/dtypes, OrderedDict, chumpy and SciPy objects)")
+    cls.__setstate__(inst, state)
 
 
 def resolve(obj: Any, _depth: int = 0, _memo: Optional[dict] = None) -> Any:
@@ -550,8 +858,8 @@ def resolve(obj: Any, _depth: int = 0, _memo: Optional[dict] = None) -> Any:
     are kept, with their own contents resolved."""
     if _memo is None:
         _memo = {}
-    if _depth > _MAX_DEPTH:
-        raise ValueError("pickle nesting is too deep")
+    if _depth > get_budget().max_depth + 8:
+        raise BudgetError("pickle containers nested too deeply")
     if isinstance(obj, (str, bytes, int, float, complex, type(None), np.ndarray)):
         return obj
     key = id(obj)
@@ -593,12 +901,47 @@ def resolve(obj: Any, _depth: int = 0, _memo: Optional[dict] = None) -> Any:
 
 
 def restricted_load(file: Any, *, groups: Iterable[str] = (),
-                    persistent_load: Optional[Callable[[Any], Any]] = None) -> Any:
-    """Unpickle ``file`` (a binary file object or bytes) with :class:`RestrictedUnpickler` and
-    :func:`resolve` the result. Raises :class:`UnsafePickleError` for anything outside the
-    allowlist; other malformed input raises the usual ``pickle.UnpicklingError``,
-    ``EOFError``, ``ValueError`` or ``TypeError``."""
+                    persistent_load: Optional[Callable[[Any], Any]] = None,
+                    meter: Optional[Meter] = None) -> Any:
+    """Unpickle ``file`` (a seekable binary file object or bytes) with
+    :class:`RestrictedUnpickler` and :func:`resolve` the result.
+
+    Raises :class:`UnsafePickleError` for anything outside the allowlist (a ``ValueError``),
+    :class:`~cliff.io.budget.BudgetError` (a ``ValueError``) when the pickle asks for more
+    than its budget, and ``ValueError`` for any other malformed pickle. Nothing else: loads
+    of a hostile pickle are pure (they change nothing that outlives them) and bounded (see
+    :mod:`cliff.io.budget`)."""
     if isinstance(file, (bytes, bytearray, memoryview)):
-        file = io.BytesIO(file)
-    obj = RestrictedUnpickler(file, groups=groups, persistent_load=persistent_load).load()
-    return resolve(obj)
+        file = io.BytesIO(bytes(file))
+    elif not all(callable(getattr(file, m, None)) for m in ("read", "readline", "seek", "tell")):
+        raise TypeError(f"file: expected bytes or a seekable binary file, got {type(file).__name__}")
+    try:
+        return _load_and_resolve(file, groups, persistent_load, meter)
+    except (UnsafePickleError, BudgetError):
+        raise
+    except MemoryError:
+        if get_budget().user_raised:
+            raise
+        raise BudgetError("the pickle needs more memory than this machine has") from None
+    except RecursionError:
+        raise BudgetError("pickle containers nested too deeply") from None
+    except PICKLE_ERRORS as exc:
+        raise ValueError(f"malformed pickle ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+#: What a malformed (not hostile) pickle can raise inside the interpreter and the stand-ins.
+PICKLE_ERRORS = (ValueError, EOFError, TypeError, KeyError, IndexError, AttributeError,
+                 OverflowError, UnicodeError, pickle.UnpicklingError)
+
+
+def _load_and_resolve(file: Any, groups: Iterable[str],
+                      persistent_load: Optional[Callable[[Any], Any]],
+                      meter: Optional[Meter]) -> Any:
+    token = _METER.set(meter) if meter is not None else None
+    try:
+        obj = RestrictedUnpickler(file, groups=groups, persistent_load=persistent_load,
+                                  meter=meter).load()
+        return resolve(obj)
+    finally:
+        if token is not None:
+            _METER.reset(token)

@@ -39,28 +39,41 @@ static PyObject *py_render(PyObject *self, PyObject *args, PyObject *kwds) {
                      PyArray_NDIM(p), PyArray_NDIM(p) == 3 ? " with a last axis other than 3" : "");
         goto fail;
     }
-    image = (PyArrayObject *)PyArray_FromAny((PyObject *)p, PyArray_DescrFromType(NPY_UINT8), 3, 3,
-                                             NPY_ARRAY_DEFAULT | NPY_ARRAY_ENSURECOPY, NULL);
-    Py_CLEAR(p);
-    if (!image) goto fail;
-    if (PyArray_DIM(image, 0) > 32768 || PyArray_DIM(image, 1) > 32768 ||
-        PyArray_DIM(image, 0) < 1 || PyArray_DIM(image, 1) < 1) {
-        PyErr_Format(PyExc_ValueError, "image: expected 1..32768 pixels per side, got %ld x %ld",
-                     (long)PyArray_DIM(image, 0), (long)PyArray_DIM(image, 1));
+    /* sizes before any buffer exists: the copy below is the output canvas */
+    if (PyArray_DIM(p, 0) > CLIFF_RENDER_MAX_SIDE || PyArray_DIM(p, 1) > CLIFF_RENDER_MAX_SIDE ||
+        PyArray_DIM(p, 0) < 1 || PyArray_DIM(p, 1) < 1) {
+        PyErr_Format(PyExc_ValueError, "image: expected 1..%d pixels per side, got %ld x %ld",
+                     CLIFF_RENDER_MAX_SIDE, (long)PyArray_DIM(p, 0), (long)PyArray_DIM(p, 1));
         goto fail;
+    }
+    {
+        PyArrayObject *vp = probe(verts_o, "vertices");
+        if (!vp) goto fail;
+        npy_intp meshes = PyArray_NDIM(vp) == 3 ? PyArray_DIM(vp, 0) : 1;
+        Py_DECREF(vp);
+        if (meshes > CLIFF_RENDER_MAX_MESHES) {
+            PyErr_Format(PyExc_ValueError, "vertices: at most %d meshes, got %ld",
+                         CLIFF_RENDER_MAX_MESHES, (long)meshes);
+            goto fail;
+        }
     }
 
     const npy_intp vdims[3] = {-1, -1, 3};
     verts = cliff_py_array_shape(verts_o, "vertices", NPY_FLOAT32, 0, 3, vdims, "(P, V, 3)");
     if (!verts || cliff_py_check_finite(verts, "vertices") < 0) goto fail;
 
-    if (!(p = probe(faces_o, "faces"))) goto fail;
-    if (PyArray_DESCR(p)->kind != 'i' && PyArray_DESCR(p)->kind != 'u') {
-        PyErr_Format(PyExc_TypeError, "faces: expected an integer array of vertex indices, got "
-                                      "dtype %s", PyArray_DESCR(p)->typeobj->tp_name);
-        goto fail;
+    {
+        PyArrayObject *fp = probe(faces_o, "faces");
+        if (!fp) goto fail;
+        const char kind = PyArray_DESCR(fp)->kind;
+        if (kind != 'i' && kind != 'u') {
+            PyErr_Format(PyExc_TypeError, "faces: expected an integer array of vertex indices, "
+                                          "got dtype %s", PyArray_DESCR(fp)->typeobj->tp_name);
+            Py_DECREF(fp);
+            goto fail;
+        }
+        Py_DECREF(fp);
     }
-    Py_CLEAR(p);
     const npy_intp fdims[2] = {-1, 3};
     faces = cliff_py_array_shape(faces_o, "faces", NPY_INT64, 0, 2, fdims, "(F, 3)");
     if (!faces) goto fail;
@@ -68,6 +81,11 @@ static PyObject *py_render(PyObject *self, PyObject *args, PyObject *kwds) {
     const npy_intp cdims[2] = {PyArray_DIM(verts, 0), 3};
     colors = cliff_py_array_shape(colors_o, "colors", NPY_FLOAT32, 0, 2, cdims, "(P, 3)");
     if (!colors) goto fail;
+
+    image = (PyArrayObject *)PyArray_FromAny((PyObject *)p, PyArray_DescrFromType(NPY_UINT8), 3, 3,
+                                             NPY_ARRAY_DEFAULT | NPY_ARRAY_ENSURECOPY, NULL);
+    Py_CLEAR(p);
+    if (!image) goto fail;
 
     cliff_render_params params = cliff_render_default_params();
     memcpy(params.fxfy, fxfy, sizeof fxfy);
