@@ -13,3 +13,6 @@ from . import metrics
 __all__ = ["Tracker", "track_boxes", "iou_matrix", "linear_sum_assignment", "smooth",
            "smooth_sequence", "OnlineSmoother", "OneEuro", "savgol", "gaussian", "rotmat_to_quat",
            "quat_to_rotmat", "METHODS", "DEFAULTS", "metrics"]
+from .export import export_bvh, export_glb, tracks_of  # noqa: E402
+
+__all__ += ["export_glb", "export_bvh", "tracks_of"]
