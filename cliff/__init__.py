@@ -64,6 +64,8 @@ from .io.mesh import save_obj, save_ply  # noqa: E402
 from .io.boxes import load_boxes  # noqa: E402
 from . import annotate, constants, detect, files, io  # noqa: E402
 from .annotate.fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
+from .motion import export_bvh, export_glb  # noqa: E402  animation files (docs/motion.md)
+from . import motion  # noqa: E402  tracking and smoothing
 from . import _compat  # noqa: E402
 
 _compat.install()
@@ -87,4 +89,5 @@ __all__ = [
     "render", "render_side", "default_colors", "save_image", "read_image",
     "Estimator", "load_boxes",
     "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",
+    "motion", "export_glb", "export_bvh",
 ]
