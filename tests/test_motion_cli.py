@@ -40,7 +40,7 @@ def run(tmp_path_factory):
     out = base / "out"
     rc = main(["predict", clip["video"], "--boxes", clip["boxes"], "--ckpt", ckpt, "--smpl", smpl,
                "--track", "--smooth", "savgol", "--render", "--side", "--export", "glb",
-               "--export", "bvh", "-o", str(out), "--quiet"])
+               "--export", "bvh", "--save-mesh", "obj", "-o", str(out), "--quiet"])
     assert rc == 0
     return {"clip": clip, "out": out, "ckpt": ckpt, "smpl": smpl,
             "npz": out / "walk_cliff_res50.npz"}
@@ -124,6 +124,13 @@ def test_video_frames_without_boxes_get_no_bodies(run):
     assert empty and not np.isin(np.load(run["npz"])["frame"], empty).any()
 
 
+def test_save_mesh_writes_one_mesh_per_body_named_by_track(run):
+    z = np.load(run["npz"])
+    meshes = sorted(p.name for p in (run["out"] / "meshes").glob("*.obj"))
+    assert len(meshes) == len(z["track_id"])
+    assert f"walk.mp4_{int(z['frame'][-1]):06d}_track{int(z['track_id'][-1])}.obj" in meshes
+
+
 def test_cliff_export_writes_the_same_bvh_as_predict(run, tmp_path):
     rc = main(["export", str(run["npz"]), "--format", "bvh", "--smpl", run["smpl"], "-o", str(tmp_path)])
     assert rc == 0
@@ -149,5 +156,46 @@ def test_cliff_export_of_untracked_results_is_a_one_line_error(run, tmp_path, ca
 
 
 def test_cliff_export_of_a_missing_file_is_a_one_line_error(tmp_path, capsys):
-    assert main(["export", str(tmp_path / "nope.npz"), "--format", "bvh", "--standin"]) == 2
+    assert main(["export", str(tmp_path / "nope.npz"), "--format", "bvh"]) == 2
     assert "nope.npz" in capsys.readouterr().err
+
+
+def test_image_folder_is_one_tracked_sequence(run, tmp_path):
+    """An ordered folder of frames is tracked like a video: frame = position in name order,
+    one id per person, overlays as images."""
+    frames = iio.imread(run["clip"]["video"])
+    boxes = json.load(open(run["clip"]["boxes"]))
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    sub, people = {}, set()
+    for k, f in enumerate(range(8, 13)):
+        iio.imwrite(folder / f"img{k:03d}.png", frames[f])
+        sub[f"img{k:03d}.png"] = boxes[f"walk.mp4:{f:06d}"]
+        people |= set(run["clip"]["gt_ids"][f].tolist())
+    (tmp_path / "b.json").write_text(json.dumps(sub))
+    rc = main(["predict", str(folder), "--boxes", str(tmp_path / "b.json"), "--ckpt", run["ckpt"],
+               "--smpl", run["smpl"], "--track", "--render", "-o", str(tmp_path / "o"), "--quiet"])
+    assert rc == 0
+    z = np.load(tmp_path / "o" / "imgs_cliff_res50.npz")
+    assert set(z["frame"].tolist()) <= set(range(5)) and z["frame"].max() == 4
+    assert len(np.unique(z["track_id"])) == len(people)
+    assert (tmp_path / "o" / "render" / "img000_front.jpg").exists()
+
+
+def test_export_glb_of_one_image_is_its_posed_meshes(run, tmp_path):
+    frame = iio.imread(run["clip"]["video"])[10]
+    iio.imwrite(tmp_path / "one.png", frame)
+    boxes = json.load(open(run["clip"]["boxes"]))
+    (tmp_path / "b.json").write_text(json.dumps({"one.png": boxes["walk.mp4:000010"]}))
+    rc = main(["predict", str(tmp_path / "one.png"), "--boxes", str(tmp_path / "b.json"), "--ckpt",
+               run["ckpt"], "--smpl", run["smpl"], "--export", "glb", "-o", str(tmp_path / "o"), "--quiet"])
+    assert rc == 0
+    z = np.load(tmp_path / "o" / "one_cliff_res50.npz")
+    g = pygltflib.GLTF2().load(str(tmp_path / "o" / "one_cliff_res50.glb"))
+    assert not g.skins and len(g.meshes) == len(z["shape"]) > 0
+    blob = g.binary_blob()
+    a = g.accessors[g.meshes[0].primitives[0].attributes.POSITION]
+    v = g.bufferViews[a.bufferView]
+    pos = np.frombuffer(blob, np.float32, a.count * 3, v.byteOffset).reshape(-1, 3)
+    want = cliff.SMPL(run["smpl"])(pose=z["pose"][:1], betas=z["shape"][:1], transl=z["global_t"][:1])["vertices"][0]
+    np.testing.assert_allclose(pos, want * [1, -1, -1], atol=1e-5)   # camera -> glTF axes

@@ -69,21 +69,38 @@ def _fps(value: float | None, fallback: float) -> float:
     return fps
 
 
+def _export_smpl(args: argparse.Namespace) -> str:
+    """The SMPL file for `cliff export`: --smpl, then $CLIFF_HOME, then the stand-in (--standin)."""
+    from ..files import STANDIN_NOTE, from_home, standin_files
+
+    if args.smpl:
+        if not os.path.exists(args.smpl):
+            raise FileNotFoundError(f"{args.smpl}: no such file")
+        return args.smpl
+    home = from_home("hr48")[1]
+    if home:
+        return home
+    if not args.standin:
+        raise FileNotFoundError("cliff export needs the SMPL model the results were computed with "
+                                "(--smpl SMPL_NEUTRAL.pkl or CLIFF_HOME); or --standin for the stand-in body")
+    print(STANDIN_NOTE, file=sys.stderr)
+    return standin_files("hr48")[1]
+
+
 def run_export(args: argparse.Namespace) -> int:
-    from ..files import resolve
     from ..motion import export_bvh, export_glb
 
-    _, smpl, _ = resolve(None, args.smpl, "hr48", allow_standin=args.standin) if not args.smpl else (None, args.smpl, False)
     try:
         with np.load(args.npz, allow_pickle=False) as z:
             res = {k: z[k] for k in z.files}
     except FileNotFoundError:
-        raise
+        raise FileNotFoundError(f"{args.npz}: no such file") from None
     except (OSError, ValueError) as exc:
         raise OSError(f"{args.npz}: not a readable results file ({exc})") from exc
     if "track_id" not in res or "frame" not in res:
         raise ValueError(f"{args.npz}: no track_id/frame keys; run cliff predict with --track first")
     fps = _fps(args.fps, float(res["fps"]) if "fps" in res else 30.0)
+    smpl = _export_smpl(args)
     folder = args.output or os.path.dirname(os.path.abspath(args.npz))
     os.makedirs(folder, exist_ok=True)
     stem = os.path.splitext(os.path.basename(args.npz))[0]
@@ -225,6 +242,16 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    if args.save_mesh and N:
+        from ..io.mesh import save_obj, save_ply
+        from ..io.results import _safe_stem
+        os.makedirs(os.path.join(folder, "meshes"), exist_ok=True)
+        for i in np.unique(img):
+            sel = np.nonzero(img == i)[0]
+            v = est.smpl(rotmat=R[sel], betas=b[sel], transl=t[sel])["vertices"]
+            for r, vi in zip(sel, v):
+                p = os.path.join(folder, "meshes", f"{_safe_stem(names[i])}_track{out['track_id'][r]}.{args.save_mesh}")
+                (save_obj if args.save_mesh == "obj" else save_ply)(p, vi, est.faces)
     # overlays: a second decoding pass, one frame in memory at a time
     if args.render:
         K = args.intrinsics
@@ -271,7 +298,10 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
         if not N:
             rep.say(f"cliff: no tracked people, no .{fmt} written")
             continue
-        if fmt == "glb":
+        if fmt == "glb" and len(names) == 1:   # one image: its posed meshes, exact SMPL
+            still = {k: v for k, v in out.items() if k not in ("track_id", "frame")}
+            written += export_glb(still, smpl_path, target)
+        elif fmt == "glb":
             written += export_glb(out, smpl_path, target, per=args.per, fps=float(out["fps"]))
         else:
             written += export_bvh(out, smpl_path, target, fps=float(out["fps"]))
