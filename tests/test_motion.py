@@ -11,8 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-import cliff
-from cliff import _standin
 from cliff.motion import (OneEuro, OnlineSmoother, Tracker, gaussian, iou_matrix,
                           linear_sum_assignment, quat_to_rotmat, rotmat_to_quat, savgol, smooth,
                           smooth_sequence, track_boxes)

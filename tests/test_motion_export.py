@@ -263,6 +263,13 @@ def test_export_glb_rejects_bad_arguments(results, arrays, tmp_path):
         export_glb(results, arrays, tmp_path / "x.glb", fps=0)
     with pytest.raises(KeyError, match="pose"):
         export_glb({"shape": results["shape"]}, arrays, tmp_path / "x.glb")
+    bad = dict(results, global_t=results["global_t"].copy())
+    bad["global_t"][2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        export_glb(bad, arrays, tmp_path / "x.glb")
+    with pytest.raises(ValueError, match="NaN"):
+        export_bvh(bad, arrays, tmp_path / "x.bvh")
+    assert not list(tmp_path.glob("x*"))              # nothing half-written
 
 
 # -- BVH --------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ def write_bvh(path: str | os.PathLike, rest_joints, parents, rotmat, transl, fra
                          f"got {R.shape}, {t.shape}, {fr.shape}")
     if T > 1 and not np.all(np.diff(fr) > 0):
         raise ValueError("frames: expected strictly increasing frame indices")
+    for name, a in (("rest_joints", rj), ("rotmat", R), ("transl", t)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
     if not (isinstance(fps, (int, float, np.integer, np.floating)) and 0 < fps < np.inf):
         raise ValueError(f"fps: expected a positive frame rate, got {fps!r}")
     names = list(names) if names is not None else [JOINT_NAMES[j] if j < len(JOINT_NAMES) else f"joint{j}"

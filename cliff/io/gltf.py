@@ -186,6 +186,8 @@ def write_glb(path: str | os.PathLike, smpl_arrays: Mapping, people: Sequence[Ma
                              f"frames (T,) with T >= 1, got {R.shape}, {tr.shape}, {fr.shape}")
         if T > 1 and not np.all(np.diff(fr) > 0):
             raise ValueError(f"people[{p_i}]: frames must be strictly increasing")
+        if not all(np.isfinite(a).all() for a in (rv, rj, R, tr, fr)):
+            raise ValueError(f"people[{p_i}]: contains NaN or infinite values")
         name = names[p_i] if names is not None else f"person_{p_i}"
         a_pos = b.add(rv.astype(np.float32), "VEC3", target=_ARRAY_BUFFER, minmax=True)
         a_nrm = b.add(_vertex_normals(rv, faces), "VEC3", target=_ARRAY_BUFFER)

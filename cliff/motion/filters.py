@@ -254,6 +254,9 @@ def smooth_sequence(rotmat, t_full, betas, *, method: str = "savgol", frames=Non
         raise ValueError(f"t_full: expected shape ({T}, 3) metres, got {t.shape}")
     if b.ndim != 2 or len(b) != T:
         raise ValueError(f"betas: expected shape ({T}, B), got {b.shape}")
+    for name, a in (("rotmat", R), ("t_full", t), ("betas", b)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: contains NaN or infinite values")
     f = np.arange(T, dtype=np.float64) if frames is None else np.asarray(frames, dtype=np.float64)
     if f.shape != (T,) or (T > 1 and not np.all(np.diff(f) > 0)):
         raise ValueError(f"frames: expected ({T},) strictly increasing frame indices")

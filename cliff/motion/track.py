@@ -9,7 +9,7 @@ is then dropped for good.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable
 
 import numpy as np
 
