@@ -216,10 +216,13 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
     if N:
         img = cat["det"][:, 0].astype(np.int64)
         # tracks are per sequence; the frame index is the sequence's frame, unique per track
-        sm = smooth_tracks({"rotmat": cat["rotmat"], "t_full": cat["t_full"], "betas": cat["betas"],
-                            "track_id": cat["track_id"], "frame": cat["frame"]}, method,
-                           fps=seq_info[0][2] if len(seq_info) == 1 else 30.0)
-        R, t, b = sm["rotmat"], sm["t_full"], sm["betas"]
+        if args.smooth is None:   # tracked only: the per-frame bodies as estimated
+            R, t, b = cat["rotmat"], cat["t_full"], cat["betas"]
+        else:
+            sm = smooth_tracks({"rotmat": cat["rotmat"], "t_full": cat["t_full"], "betas": cat["betas"],
+                                "track_id": cat["track_id"], "frame": cat["frame"]}, method,
+                               fps=seq_info[0][2] if len(seq_info) == 1 else 30.0)
+            R, t, b = sm["rotmat"], sm["t_full"], sm["betas"]
         joints = est.smpl(rotmat=R, betas=b, transl=t, vertices=False)["joints"]
     else:
         img = np.zeros(0, np.int64)
