@@ -18,6 +18,7 @@ SCRIPTS = [
     ("bench_model.py", [], ["--quick"]),
     ("bench_precision.py", [], ["--calls", "5"]),
     ("bench_annotate.py", [], []),
+    ("bench_motion.py", [], ["--frames", "150", "--seeds", "2"]),
 ]
 
 

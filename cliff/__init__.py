@@ -71,6 +71,8 @@ from .io.boxes import load_boxes  # noqa: E402
 from . import annotate, constants, detect, files, io  # noqa: E402
 from . import evaluate  # noqa: E402  benchmarks: cliff.evaluate(...) is callable
 from .annotate.fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
+from .motion import export_bvh, export_glb  # noqa: E402  animation files (docs/motion.md)
+from . import motion  # noqa: E402  tracking and smoothing
 from . import _compat  # noqa: E402
 
 _compat.install()
@@ -95,4 +97,5 @@ __all__ = [
     "Estimator", "load_boxes",
     "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",
     "evaluate",
+    "motion", "export_glb", "export_bvh",
 ]

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--standin", action="store_true",
                    help="run on stand-in files when --ckpt/--smpl are missing (meaningless bodies)")
     _common(p)
+    from . import export as cli_export
+    cli_export.add_predict_options(p)  # --track/--smooth/--export (docs/motion.md)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the bundled photos")
     d.add_argument("-o", "--output", default="cliff-demo-output", help="output folder")
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_annotate.add_parser(sub)
     from . import evaluate as cli_evaluate
     cli_evaluate.add_parser(sub)
+    cli_export.add_parser(sub)
     return parser
 
 
@@ -191,6 +194,11 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     return npz_path
 
 
+def _motion(args: argparse.Namespace) -> bool:
+    from . import export as cli_export
+    return cli_export.wants_motion(args)
+
+
 def _detector_ok() -> bool:
     from ..detect import available
     return available()
@@ -223,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             run_demo(args, rep)
             return 0
+        if args.command == "predict" and _motion(args):
+            from . import export as cli_export
+            return cli_export.run_predict_motion(args, rep)
+        if args.command == "export":
+            from . import export as cli_export
+            return cli_export.run_export(args)
         if args.command == "predict":
             run_predict(args, args.paths, args.boxes, args.standin, rep)
             return 1 if rep.errors else 0

@@ -109,6 +109,8 @@ def boxes_for(boxes: dict[str, np.ndarray], name: str) -> np.ndarray | None:
     base = os.path.basename(name)
     if base in boxes:
         return boxes[base]
+    if ":" in base:  # a video frame "<video>:<frame>" has its own key or no boxes
+        return None  # (its stem, the video's, would match every other frame's key)
     stem = os.path.splitext(base)[0]
     for k, v in boxes.items():
         if os.path.splitext(k)[0] == stem:
