@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from ._version import __version__
 from . import _dnnl
+from ._threads import set_default_wait_policy as _passive
 
+_passive()  # before libgomp initialises (loaded with oneDNN just below); see cliff/_threads.py
 _dnnl.preload()
 try:
     from . import _core

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--standin", action="store_true",
                    help="run on stand-in files when --ckpt/--smpl are missing (meaningless bodies)")
     _common(p)
+    _distributed_options(p)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the bundled photos")
     d.add_argument("-o", "--output", default="cliff-demo-output", help="output folder")
@@ -86,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     if cli_annotate is not None:
         cli_annotate.add_parser(sub)
     return parser
+
+
+def _distributed_options(p: argparse.ArgumentParser) -> None:
+    from ..distributed.cli import add_options  # --ray / --dask (docs/scale.md)
+    add_options(p)
 
 
 class _Reporter:
@@ -221,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             run_demo(args, rep)
             return 0
+        if args.command in ("predict", "annotate"):
+            from ..distributed import cli as dist  # --ray / --dask: sharded (docs/scale.md)
+            if dist.wanted(args):
+                return dist.run(args)
         if args.command == "predict":
             run_predict(args, args.paths, args.boxes, args.standin, rep)
             return 1 if rep.errors else 0
