@@ -106,6 +106,7 @@ def main() -> None:
                 if spinner is not None:
                     spinner.kill()
                     spinner.wait()
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     med = {k: statistics.median(v) for k, v in ms.items()}
     print(f"\n{'load':6s} " + " ".join(f"{c:>14s}" for c in CONFIGS) + "   (median ms per crop)")
     for load in ("quiet", "busy"):

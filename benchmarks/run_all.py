@@ -17,6 +17,8 @@ SCRIPTS = [
     ("bench_model.py", [], ["--quick"]),
     ("bench_precision.py", [], ["--calls", "5"]),
     ("bench_annotate.py", [], []),
+    ("bench_threads.py", [], ["--rounds", "1", "--runs", "5"]),
+    ("bench_scale.py", [], ["--images", "8"]),
 ]
 
 

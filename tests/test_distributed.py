@@ -282,3 +282,32 @@ def test_rerunning_a_finished_job_runs_nothing_and_writes_the_same_file(data, si
     s = run_job(job, shards, out, LocalEngine())
     assert (s["ran"], s["skipped"]) == (0, len(shards))
     assert_same_npz(tmp_path / "first.npz", out)
+
+
+def test_videos_by_frame_range_and_an_index_file_merge_to_the_single_process_file(data, tmp_path):
+    """A 5-frame video cut in ranges of 2 frames (3 shards) and a dataset index file listing
+    images: the merged file equals the single-process one over the same inputs."""
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(3)
+    video = tmp_path / "clip.mp4"
+    iio.imwrite(video, rng.integers(0, 256, (5, 96, 128, 3), dtype=np.uint8), fps=5, codec="libx264")
+    index = tmp_path / "index.txt"
+    index.write_text("# two images\n" + f"{data['imgs'] / 'im1.jpg'}\n" +
+                     f"{data['imgs'] / 'im0.jpg'}\n")
+    boxes = json.loads(data["boxes"].read_text())
+    boxes.update({f"{video}:{i:06d}": [[10.0, 5.0, 90.0, 95.0]] for i in range(5)})
+    (tmp_path / "b.json").write_text(json.dumps(boxes))
+    common = ["predict", str(index), str(video), "--ckpt", data["ckpt"], "--smpl", data["smpl"],
+              "--boxes", str(tmp_path / "b.json"), "--quiet"]
+    args = build_parser().parse_args(common + ["-o", str(tmp_path / "dist.npz"), "--shard-size", "2"])
+    job, shards, out = predict_job(args)
+    assert [s[0][0] for s in shards] == ["image", "video", "video", "video"]
+    assert [s[0][2:] for s in shards[1:]] == [[0, 2], [2, 4], [4, None]]
+    run_job(job, shards, out, LocalEngine())
+    # the single-process reference over the same inputs: the index's images, then the video
+    ref = tmp_path / "single.npz"
+    assert main(["predict", str(data["imgs"] / "im1.jpg"), str(data["imgs"] / "im0.jpg"), str(video),
+                 *common[3:], "-o", str(ref)]) == 0
+    assert_same_npz(ref, out)
+    assert list(np.load(out)["imgname"][2:]) == [f"{video}:{i:06d}" for i in range(5)]

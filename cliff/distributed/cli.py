@@ -70,14 +70,15 @@ def predict_job(args: argparse.Namespace) -> tuple[dict, list, str]:
     ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=args.standin)
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
-    if backbone is None:
+    if backbone is None and not args.output.lower().endswith(".npz"):
+        # the output's name carries the backbone, as in a single-process run
         from ..arch import detect_backbone
         from ..io import load_checkpoint
         backbone = detect_backbone(load_checkpoint(ckpt).keys())
     inputs = expand_inputs(args.paths)
     if not inputs:
         raise FileNotFoundError(f"{', '.join(args.paths)}: no images or videos found")
-    npz_path, folder = _output_paths(args.output, args.paths, backbone)
+    npz_path, folder = _output_paths(args.output, args.paths, backbone or "hr48")
     os.makedirs(folder, exist_ok=True)
     job = {"kind": "predict", "ckpt": os.path.abspath(ckpt), "smpl": os.path.abspath(smpl),
            "backbone": backbone, "precision": args.precision, "batch_size": args.batch_size,

@@ -106,8 +106,6 @@ def _check_part(job: dict, shard: dict, part: tuple[dict, dict]) -> tuple[dict, 
     items = shard["items"]
     if job["kind"] == "predict" and all(it[0] == "image" for it in items):
         names = meta["names"]
-        if len(names) != len(set(names)) and len(items) == len({it[1] for it in items}):
-            raise RuntimeError(f"shard {shard['index']}: an input appears twice in its part file")
         if len(names) + len(meta["errors"]) != len(items):
             raise RuntimeError(f"shard {shard['index']}: {len(items)} inputs but {len(names)} results "
                                f"and {len(meta['errors'])} errors in its part file")

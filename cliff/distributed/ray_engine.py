@@ -9,7 +9,6 @@ runs again, writing the same part file (shards.py: exactly once).
 """
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 import numpy as np
