@@ -5,6 +5,8 @@ Units: pixels for image quantities, metres for 3D; camera frame is OpenCV's
 """
 from __future__ import annotations
 
+import os as _os
+
 from ._version import __version__
 from . import _dnnl
 from ._threads import set_default_wait_policy as _passive
@@ -40,6 +42,7 @@ def info() -> dict:
         "onednn_isa": d["isa"],
         "onednn_library": _dnnl.library_path(),
         "num_threads": get_num_threads(),
+        "omp_wait_policy": _os.environ.get("OMP_WAIT_POLICY", "(libgomp default)"),
     }
 
 

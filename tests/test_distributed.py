@@ -171,6 +171,17 @@ def test_ray_killed_actor_is_restarted_and_its_shard_retried(data, single, ray_s
     assert_same_npz(single["predict"], out)     # every image exactly once, in order
 
 
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_ray_actor_threads_come_from_its_cpu_reservation(ray_session, cpus):
+    from cliff.distributed.ray_engine import _ShardActor
+
+    actor = ray.remote(num_cpus=cpus)(_ShardActor).remote({"kind": "predict"}, None)
+    try:
+        assert ray.get(actor.threads.remote()) == cpus
+    finally:
+        ray.kill(actor)
+
+
 # ---- Ray Data ----------------------------------------------------------------------------
 
 def test_ray_data_predictor_rows_are_the_estimators(data, ray_session):
