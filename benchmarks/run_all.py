@@ -19,6 +19,8 @@ SCRIPTS = [
     ("bench_precision.py", [], ["--calls", "5"]),
     ("bench_annotate.py", [], []),
     ("bench_motion.py", [], ["--frames", "150", "--seeds", "2"]),
+    ("bench_threads.py", [], ["--rounds", "1", "--runs", "5"]),
+    ("bench_scale.py", [], ["--images", "8"]),
 ]
 
 

@@ -6,10 +6,13 @@ Units: pixels for image quantities, metres for 3D; camera frame is OpenCV's
 from __future__ import annotations
 
 import numpy as _np
+import os as _os
 
 from ._version import __version__
 from . import _dnnl
+from ._threads import set_default_wait_policy as _passive
 
+_passive()  # before libgomp initialises (loaded with oneDNN just below); see cliff/_threads.py
 _dnnl.preload()
 try:
     from . import _core
@@ -44,6 +47,7 @@ def info() -> dict:
         "onednn_isa": d["isa"],
         "onednn_library": _dnnl.library_path(),
         "num_threads": get_num_threads(),
+        "omp_wait_policy": _os.environ.get("OMP_WAIT_POLICY", "(libgomp default)"),
     }
 
 

@@ -93,11 +93,14 @@ class Model:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray], backbone: Optional[str] = None,
-                        precision: str = "fp32", *, consume: bool = False) -> "Model":
+                        precision: str = "fp32", *, consume: bool = False,
+                        threads: Optional[int] = None) -> "Model":
         """Build from a state dict with the official keys ('module.' prefixes are removed).
         The key set must equal the architecture's exactly. With consume=True the dict is
         emptied and each array is dropped as soon as it is packed (peak memory ~ one copy of
-        the weights)."""
+        the weights). threads: this model's thread count (see :attr:`threads`)."""
+        from ._threads import check_threads
+        nthreads = check_threads(threads)
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
         src = state
@@ -125,6 +128,8 @@ class Model:
         if consume:
             state.clear()
         core = _core.Model(backbone, precision, names, arrays, consume)
+        if nthreads:
+            core.threads = nthreads
         return cls(core, backbone, precision, num_params)
 
     # ---- inference ----------------------------------------------------------------------
@@ -200,6 +205,21 @@ class Model:
         self._check_open()
         return self._core.features(self._crops(crops))
 
+    @property
+    def threads(self) -> int:
+        """Threads this model's calls use: its own count when set (``threads=`` or assigning
+        here), else the process-wide ``cliff.set_num_threads`` count. Assign None/0 to follow
+        the process-wide count again. Results do not depend on it."""
+        self._check_open()
+        return self._core.threads
+
+    @threads.setter
+    def threads(self, n: Optional[int]) -> None:
+        from ._threads import check_threads
+        t = check_threads(n)
+        self._check_open()
+        self._core.threads = t
+
     # ---- introspection ------------------------------------------------------------------
     def layers(self):
         """[(name, kind, oneDNN implementation)] of the layer table, in execution order."""
@@ -270,17 +290,21 @@ def _finite(x, name: str) -> np.ndarray:
 
 
 def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
-               precision: str = "fp32") -> Model:
+               precision: str = "fp32", *, threads: Optional[int] = None) -> Model:
     """Load an official CLIFF checkpoint (.pt: {'model': state_dict, ...}, 'module.' prefixes
     allowed) or a .safetensors/.npz with the same keys.
 
     backbone: 'hr48', 'res50' or None (detected from the keys; a mismatch raises ValueError).
     precision: 'fp32' (default, matches PyTorch to ~1e-5) or 'bf16' (encoder in bfloat16:
     about 2x faster, ~1e-2 relative drift; see docs/model.md).
+    threads: this model's own thread count (None: the process-wide count; see Model.threads).
     Raises ValueError when the key set differs from the architecture (listing missing and
     unexpected keys), OSError when the file cannot be read.
     """
     from .io import load_checkpoint
+    from ._threads import check_threads
+
+    check_threads(threads)  # before reading the file
 
     return Model.from_state_dict(load_checkpoint(path), backbone=backbone, precision=precision,
-                                 consume=True)
+                                 consume=True, threads=threads)

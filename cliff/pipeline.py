@@ -105,10 +105,16 @@ class Estimator:
     ckpt: a path (official .pt, or .safetensors/.npz with the same keys) or a loaded cliff.Model.
     smpl: a path (official .pkl or smplx-style .npz) or a cliff.SMPL.
     batch_size: people per network call in run_many (crops of several images are batched).
+    threads: the thread count of this estimator's network and body model (None: the
+    process-wide cliff.set_num_threads count); several estimators in one process can so split
+    the cores. Results do not depend on it.
     """
 
     def __init__(self, ckpt: Any, smpl: Any, *, backbone: str | None = None,
-                 precision: str = "fp32", batch_size: int = 8, rescale: float = BOX_RESCALE):
+                 precision: str = "fp32", batch_size: int = 8, rescale: float = BOX_RESCALE,
+                 threads: int | None = None):
+        from ._threads import check_threads
+        nthreads = check_threads(threads)
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
         self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)
@@ -117,6 +123,9 @@ class Estimator:
         if not isinstance(rescale, (int, float, np.integer, np.floating)) or not 0 < rescale < np.inf:
             raise ValueError(f"rescale: expected a finite number > 0, got {rescale!r}")
         self.rescale = float(rescale)
+        if nthreads:
+            self.model.threads = nthreads
+            self.smpl.threads = nthreads
         if self.model.closed:
             raise ValueError("ckpt: the model is closed")
         # borrows the network and the body model (and keeps both objects alive)

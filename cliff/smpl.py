@@ -81,7 +81,10 @@ class SMPL:
     Calls are thread-safe (a model serializes its own calls) and release the GIL.
     """
 
-    def __init__(self, model: Union[str, os.PathLike, Mapping], num_betas: int = 10):
+    def __init__(self, model: Union[str, os.PathLike, Mapping], num_betas: int = 10, *,
+                 threads: Optional[int] = None):
+        from ._threads import check_threads
+        nthreads = check_threads(threads)
         if isinstance(model, Mapping):
             arrays = model
         elif isinstance(model, (str, os.PathLike)):
@@ -103,6 +106,8 @@ class SMPL:
                              f"got [{faces.min()}, {faces.max()}]")
         self._model = core_model(arrays, num_betas)
         parents = _dense(arrays["parents"], "parents")
+        if nthreads:
+            self._model.threads = nthreads
         self.faces: np.ndarray = _readonly(faces.astype(np.int32))
         self.parents: np.ndarray = _readonly(parents.astype(np.int64))
         self.v_template: np.ndarray = _readonly(
@@ -110,6 +115,17 @@ class SMPL:
         self.num_betas: int = int(num_betas)
         self.joint_names: tuple = JOINT_NAMES
         self.vertex_joint_ids: np.ndarray = _readonly(_core.smpl_vertex_joint_ids())
+
+    @property
+    def threads(self) -> int:
+        """Threads this body model's calls use: its own count when set (``threads=`` or
+        assigning here), else the process-wide ``cliff.set_num_threads`` count."""
+        return self._model.threads
+
+    @threads.setter
+    def threads(self, n: Optional[int]) -> None:
+        from ._threads import check_threads
+        self._model.threads = check_threads(n)
 
     def __repr__(self) -> str:
         return f"cliff.SMPL(num_betas={self.num_betas})"

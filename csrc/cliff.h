@@ -174,6 +174,10 @@ CLIFF_API void cliff_smpl_vertex_joint_ids(int32_t *ids);
  *   joints_rest (n,24,3) the shaped rest-pose joints (no pose, no transl).
  * With vertices == NULL only the 21 vertices behind the vertex joints are skinned.
  * Inputs must be finite (not checked here). */
+/* Threads for this model's calls (n > 0), or 0: follow cliff_set_num_threads (default).
+ * Several models in one process can so each use their own share of the cores. */
+CLIFF_API void cliff_smpl_set_num_threads(cliff_smpl *model, int n);
+CLIFF_API int cliff_smpl_get_num_threads(const cliff_smpl *model);
 CLIFF_API cliff_status cliff_smpl_forward(cliff_smpl *model, size_t n, const float *rotmats,
                                           const float *betas, size_t k, const float *transl,
                                           float *vertices, float *joints, float *joints_rest);
@@ -249,6 +253,9 @@ CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_la
                                      float *features, float *pose6d, float *betas, float *cam);
 
 /* Bytes of the packed weights (encoder + collapsed regressor). */
+/* Threads for this network's calls (n > 0), or 0: follow cliff_set_num_threads (default). */
+CLIFF_API void cliff_net_set_num_threads(cliff_net *net, int n);
+CLIFF_API int cliff_net_get_num_threads(const cliff_net *net);
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
 /* Bytes of the activation arenas + scratchpads of the cached plans (one per batch size). */
 CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);

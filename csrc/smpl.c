@@ -25,6 +25,7 @@
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,7 @@ typedef void (*panel_fn)(const struct cliff_smpl *m, int p, const body_ref *b, i
 
 struct cliff_smpl {
     int K, F, num_panels;
+    atomic_int threads; /* 0 = the process-wide count (cliff_set_num_threads) */
     float *dirs;           /* (num_panels, F, PW) */
     float *tmpl;           /* (num_panels, PW) */
     int *pj_start;         /* (num_panels + 1) offsets into pj_joint / pj_weight */
@@ -478,6 +480,15 @@ static void vertex_joints_only(const cliff_smpl *m, const float *feat, const flo
     }
 }
 
+void cliff_smpl_set_num_threads(cliff_smpl *m, int n) {
+    if (m) atomic_store(&m->threads, n > 0 ? n : 0);
+}
+
+int cliff_smpl_get_num_threads(const cliff_smpl *m) {
+    int n = m ? atomic_load(&((cliff_smpl *)m)->threads) : 0;
+    return n > 0 ? n : cliff_threads();
+}
+
 cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, const float *betas,
                                 size_t num_k, const float *transl, float *vertices, float *joints,
                                 float *joints_rest) {
@@ -506,7 +517,7 @@ cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, c
     float *scratch = m->scratch;
     const float zero3[3] = {0, 0, 0};
     const long nn = (long)n;
-    omp_set_num_threads(cliff_threads());
+    omp_set_num_threads(cliff_smpl_get_num_threads(m));
 
     /* ~1-3 us per body: threads only pay off for large batches. */
 #pragma omp parallel for schedule(static) if (n >= 256)

@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     from . import export as cli_export
     cli_export.add_predict_options(p)  # --track/--smooth/--export (docs/motion.md)
+    _distributed_options(p)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the bundled photos")
     d.add_argument("-o", "--output", default="cliff-demo-output", help="output folder")
@@ -91,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_evaluate.add_parser(sub)
     cli_export.add_parser(sub)
     return parser
+
+
+def _distributed_options(p: argparse.ArgumentParser) -> None:
+    from ..distributed.cli import add_options  # --ray / --dask (docs/scale.md)
+    add_options(p)
 
 
 class _Reporter:
@@ -231,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             run_demo(args, rep)
             return 0
+        if args.command in ("predict", "annotate"):
+            from ..distributed import cli as dist  # --ray / --dask: sharded (docs/scale.md)
+            if dist.wanted(args):
+                return dist.run(args)
         if args.command == "predict" and _motion(args):
             from . import export as cli_export
             return cli_export.run_predict_motion(args, rep)

@@ -37,6 +37,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="skip people with fewer keypoints of confidence > 0")
     p.add_argument("--threads", type=int, default=0, help="threads (0 = all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from ..distributed.cli import add_options  # --ray / --dask (docs/scale.md)
+    add_options(p)
     return p
 
 

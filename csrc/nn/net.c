@@ -5,6 +5,7 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
@@ -17,7 +18,17 @@ struct cliff_net {
     pthread_mutex_t lock;
     nn_model model;
     nn_regressor reg;
+    atomic_int threads; /* 0 = the process-wide count (cliff_set_num_threads) */
 };
+
+void cliff_net_set_num_threads(cliff_net *net, int n) {
+    if (net) atomic_store(&net->threads, n > 0 ? n : 0);
+}
+
+int cliff_net_get_num_threads(const cliff_net *net) {
+    int n = net ? atomic_load(&((cliff_net *)net)->threads) : 0;
+    return n > 0 ? n : cliff_threads();
+}
 
 cliff_status cliff_net_create(const char *backbone, cliff_precision precision, const cliff_array *arrays,
                               size_t n_arrays, void (*release)(void *ctx, size_t index),
@@ -160,7 +171,7 @@ static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void 
         goto done;
     }
     pthread_mutex_lock(&net->lock);
-    omp_set_num_threads(cliff_threads());
+    omp_set_num_threads(cliff_net_get_num_threads(net));
     for (size_t i0 = 0; i0 < n && !st; i0 += MAX_BATCH) {
         size_t b = n - i0 < MAX_BATCH ? n - i0 : MAX_BATCH;
         nn_plan *p;
@@ -241,7 +252,7 @@ cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms
         return cliff_fail(CLIFF_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&net->lock);
-    omp_set_num_threads(cliff_threads());
+    omp_set_num_threads(cliff_net_get_num_threads(net));
     nn_plan *p;
     cliff_status st = nn_model_plan(&net->model, (int)n, &p);
     if (!st) {

@@ -267,6 +267,28 @@ static PyObject *Model_get_closed(ModelObject *self, void *closure) {
     return PyBool_FromLong(!self->net || self->closing);
 }
 
+static PyObject *Model_get_threads(ModelObject *self, void *closure) {
+    (void)closure;
+    if (acquire(self)) return NULL;
+    int n = cliff_net_get_num_threads(self->net);
+    release(self);
+    return PyLong_FromLong(n);
+}
+
+static int Model_set_threads(ModelObject *self, PyObject *value, void *closure) {
+    (void)closure;
+    long n = value ? PyLong_AsLong(value) : -1;
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (n < 0 || n > 4096) {
+        PyErr_SetString(PyExc_ValueError, "threads: expected 0 (process-wide count) or 1..4096");
+        return -1;
+    }
+    if (acquire(self)) return -1;
+    cliff_net_set_num_threads(self->net, (int)n);
+    release(self);
+    return 0;
+}
+
 static PyObject *Model_get_weight_bytes(ModelObject *self, void *closure) {
     (void)closure;
     if (acquire(self)) return NULL;
@@ -317,6 +339,8 @@ static PyMethodDef Model_methods[] = {
 static PyGetSetDef Model_getset[] = {
     {"closed", (getter)Model_get_closed, NULL, "True after close().", NULL},
     {"weight_bytes", (getter)Model_get_weight_bytes, NULL, "Bytes of packed weights.", NULL},
+    {"threads", (getter)Model_get_threads, (setter)Model_set_threads,
+     "Threads of this network's calls (set 0 to follow set_num_threads).", NULL},
     {"work_bytes", (getter)Model_get_work_bytes, NULL, "Bytes of activation arenas + scratchpads.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

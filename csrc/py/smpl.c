@@ -166,6 +166,23 @@ static PyObject *smpl_get_num_betas(PyObject *self, void *closure) {
     return PyLong_FromSize_t(cliff_smpl_num_betas(((SMPLObject *)self)->model));
 }
 
+static PyObject *smpl_get_threads(PyObject *self, void *closure) {
+    (void)closure;
+    return PyLong_FromLong(cliff_smpl_get_num_threads(((SMPLObject *)self)->model));
+}
+
+static int smpl_set_threads(PyObject *self, PyObject *value, void *closure) {
+    (void)closure;
+    long n = value ? PyLong_AsLong(value) : -1;
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (n < 0 || n > 4096) {
+        PyErr_SetString(PyExc_ValueError, "threads: expected 0 (process-wide count) or 1..4096");
+        return -1;
+    }
+    cliff_smpl_set_num_threads(((SMPLObject *)self)->model, (int)n);
+    return 0;
+}
+
 static PyObject *smpl_vertex_joint_ids(PyObject *mod, PyObject *noargs) {
     (void)mod;
     (void)noargs;
@@ -225,6 +242,8 @@ static PyMethodDef smpl_methods[] = {
 
 static PyGetSetDef smpl_getset[] = {
     {"num_betas", smpl_get_num_betas, NULL, "Number of shape components of the model.", NULL},
+    {"threads", smpl_get_threads, smpl_set_threads,
+     "Threads of this model's calls (set 0 to follow set_num_threads).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
