@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 BUILD_DEPS := "setuptools>=77" "numpy>=2.0" onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h') setup.py
 
-.PHONY: all build demo test test-fast bench clean distclean fuzz fuzz-ci asan
+.PHONY: all build demo test test-slow test-all bench clean distclean fuzz fuzz-ci asan
 
 all: build
 
@@ -32,12 +32,16 @@ build: cliff/_core.stamp
 demo: build
 	$(PY) -m cliff demo
 
+# The suite without the tests marked slow (HR48 parity, real Ray/Dask clusters, the notebook):
+# the README's test command. `make test-slow` runs the slow ones; CI runs both.
 test: build $(VENV)/.test
-	$(PY) -m pytest -q tests
-
-# Everything but the tests marked slow (HR48 parity, the notebook): for quick iterations.
-test-fast: build $(VENV)/.test
 	$(PY) -m pytest -q -m "not slow" tests
+
+test-slow: build $(VENV)/.test
+	$(PY) -m pytest -q -m slow tests
+
+test-all: build $(VENV)/.test
+	$(PY) -m pytest -q tests
 # Coverage-guided fuzzing of every reader (atheris/libFuzzer; docs/security.md). New inputs go
 # to build/fuzz/<target>, the committed corpus is only read. FUZZ_SECONDS per target.
 FUZZ_TARGETS := unpickle checkpoint smpl mean_params keypoints boxes
