@@ -62,6 +62,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_smpl_init,
     cliff_py_fit_init,
     cliff_py_model_init,
+    cliff_py_detect_init,
     NULL,
 };
 

@@ -58,5 +58,6 @@ int cliff_py_render_init(PyObject *m);
 int cliff_py_smpl_init(PyObject *m);
 int cliff_py_fit_init(PyObject *m);
 int cliff_py_model_init(PyObject *m);
+int cliff_py_detect_init(PyObject *m);
 
 #endif
