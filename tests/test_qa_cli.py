@@ -61,14 +61,19 @@ def test_negative_threads_is_an_argument_error(files, tmp_path, capsys):
     assert "argument --threads" in capsys.readouterr().err
 
 
-def test_error_after_the_bar_started_is_on_its_own_line(files, tmp_path, capsys, monkeypatch):
-    # the progress bar is closed before the error is printed (it used to be glued to the bar)
+def test_no_detector_is_reported_before_the_model_load_with_the_options(files, tmp_path, capsys, monkeypatch):
+    # no boxes, no YOLOv3 weights, no MediaPipe: the error comes before the model is loaded
+    # (it used to come after the load, glued to the progress bar) and lists what to do
     ckpt, smpl = files
-    monkeypatch.setattr("cliff.cli._detector_ok", lambda: False)
+    monkeypatch.setattr("cliff.detect.available", lambda: False)
+    monkeypatch.delenv("CLIFF_HOME", raising=False)
     assert main(["predict", PHOTO, "--ckpt", ckpt, "--smpl", smpl, "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     last = err.strip().split("\n")[-1].split("\r")[-1].strip()
     assert last.startswith("cliff: error: no person boxes"), repr(err[-300:])
+    assert "loaded in" not in err
+    for option in ("--boxes", "--detector-weights", "yolov3.weights", "mediapipe"):
+        assert option.lower() in last.lower()
 
 
 def test_render_uses_the_given_intrinsics(files, tmp_path):

@@ -264,3 +264,39 @@ def test_detect_equals_heads_plus_postprocess(detector):
     want = yolo.postprocess(heads, [(240, 320)] * 2, threshold=0.3, all_classes=True)
     got = detector.detect(imgs, threshold=0.3, all_classes=True)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+# ---- the product ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_cli_predict_uses_yolov3_and_writes_its_rows(weights, tmp_path):
+    """`cliff predict` without --boxes runs YOLOv3 (threshold 0 keeps every candidate, so the
+    random network finds 'people'); --max-people caps them; detection_all carries the
+    detector's objectness and class score."""
+    from cliff.cli import main
+    from cliff.files import standin_files
+    ckpt, smpl = standin_files("res50", str(tmp_path / "s"))
+    photo = os.path.join(os.path.dirname(yolo.__file__), "..", "data", "astronaut.jpg")
+    out = tmp_path / "r.npz"
+    assert main(["predict", photo, photo, "--ckpt", ckpt, "--smpl", smpl, "--detector", "yolov3",
+                 "--detector-weights", str(weights), "--det-threshold", "0", "--max-people", "2",
+                 "-o", str(out), "--quiet"]) == 0
+    det = np.load(out)["detection_all"]
+    assert det.shape == (4, 8) and det[:, 0].tolist() == [0, 0, 1, 1]
+    assert (det[:, 7] == 0).all() and (det[:, 5] > 0).all() and (det[:, 5] < 1).all()
+    np.testing.assert_array_equal(det[:2, 1:], det[2:, 1:])  # same photo, same rows
+
+
+def test_choose_reports_options_and_checks_sizes_before_loading(tmp_path, monkeypatch):
+    from cliff import detect
+    monkeypatch.delenv("CLIFF_HOME", raising=False)
+    monkeypatch.setattr(detect, "available", lambda: False)
+    with pytest.raises(RuntimeError, match="--detector-weights.*yolov3.weights.*MediaPipe"):
+        detect.choose("auto")
+    assert detect.choose("none") is None
+    bad = tmp_path / "yolov3.weights"
+    bad.write_bytes(b"\0" * 100)
+    with pytest.raises(OSError, match="expected 248007048 bytes, found 100 bytes"):
+        detect.choose("yolov3", bad)
+    with pytest.raises(FileNotFoundError, match="CLIFF_HOME/ckpt/yolov3.weights"):
+        detect.choose("yolov3")
