@@ -346,3 +346,38 @@ def standin_files(backbone: str, folder: str | None = None) -> tuple[str, str]:
         save_smpl_pkl(tmp, smpl_arrays(seed=0))
         os.replace(tmp, smpl)
     return ckpt, smpl
+
+
+def yolo_weights(path: str | os.PathLike, seed: int = 0) -> str:
+    """Write a darknet ``yolov3.weights``-format file with random weights (deterministic in
+    seed): the official header (version 0.2.0, 64-bit images-seen count 0), then per
+    convolution of yolov3.cfg in file order BatchNorm beta, gamma, mean, variance (or the
+    bias) and the kernel (out, in, k, k), all float32 -- 248,007,048 bytes like the real file.
+    Scales keep activations of order 1 through the 75 layers; the person-class bias of the
+    heads is raised so that random boxes are often 'people'. Returns the path."""
+    from .detect.yolo import yolov3_convs
+
+    rng = np.random.default_rng(seed)
+    path = os.fspath(path)
+    tmp = path + ".part"
+    with open(tmp, "wb") as f:
+        np.array([0, 2, 0], np.int32).tofile(f)
+        np.array([0], np.int64).tofile(f)
+        convs = yolov3_convs()
+        for i, (o, c, k, _, bn) in enumerate(convs):
+            residual_out = bn and k == 3 and 0 < i < 52 and convs[i - 1][0] == o // 2 and convs[i - 1][2] == 1
+            gain = 0.4 if residual_out else 1.6
+            if bn:
+                rng.normal(0.0, 0.05, o).astype(np.float32).tofile(f)      # beta
+                rng.uniform(0.5, 1.0, o).astype(np.float32).tofile(f)      # gamma
+                rng.normal(0.0, 0.05, o).astype(np.float32).tofile(f)      # running mean
+                rng.uniform(0.5, 1.5, o).astype(np.float32).tofile(f)      # running variance
+            else:  # head bias; the person class (channel 5 of each anchor) raised so that
+                b = rng.normal(0.0, 0.5, o).astype(np.float32)  # 'person' often wins the argmax
+                b[5::85] += 3.0
+                b.tofile(f)
+            w = rng.standard_normal(o * c * k * k, dtype=np.float32)
+            w *= np.float32(gain / np.sqrt(c * k * k))
+            w.tofile(f)
+    os.replace(tmp, path)
+    return path

@@ -151,8 +151,8 @@ class Estimator:
         img = _as_image(image)
         h, w = img.shape[:2]
         if xyxy is None:
-            from .detect import detect_people
-            xyxy = detect_people(np.ascontiguousarray(img[..., ::-1] if bgr else img))[:, :4]
+            from .detect import default_boxes
+            xyxy = default_boxes(np.ascontiguousarray(img[..., ::-1] if bgr else img))
         boxes = np.ascontiguousarray(_as_boxes(xyxy))
         f, fxfy, pp = camera_for(w, h, focal, K)
         return {"image": img, "boxes": boxes, "camera": (*fxfy, *pp), "n": len(boxes)}
@@ -180,7 +180,8 @@ class Estimator:
         """All people of one image.
 
         image: (H, W, 3) uint8 **RGB** (pass bgr=True for OpenCV's BGR order).
-        xyxy: (N, 4) person boxes in pixels; None runs the built-in detector (cliff.detect).
+        xyxy: (N, 4) person boxes in pixels; None runs the default detector (cliff.detect.choose:
+            YOLOv3 when $CLIFF_HOME/ckpt/yolov3.weights exists, else MediaPipe).
         focal: pixels (default: the image diagonal); K: 3x3 intrinsics or (fx, fy, cx, cy).
         Returns a dict of arrays with N rows: rotmat (N,24,3,3), pose (N,72) axis-angle,
         betas (N,10), cam_crop (N,3), t_full (N,3) m, bbox_info (N,3), focal (N,),

@@ -312,6 +312,73 @@ CLIFF_API cliff_status cliff_net_regressor(const cliff_net *net, double *Mx, dou
 CLIFF_API cliff_status cliff_regressor_collapse(const cliff_array *arrays, size_t n_arrays,
                                                 double *Mx, double *Ms, double *c, double *init);
 
+/* ---- detector (nn/yolo.c) ----------------------------------------------------------- */
+/* The official demo's person detector: YOLOv3 (darknet yolov3.cfg, 416x416 input, 80 COCO
+ * classes) on oneDNN, with the demo's letterbox and post-processing, so that one call turns
+ * RGB images into the demo's `detection_all` rows
+ *   [image index, x1, y1, x2, y2, objectness, class score, class]  (pixels of the image).
+ * Rows come image by image, within an image class by class (ascending), within a class by
+ * decreasing objectness after non-maximum suppression. Facts and sources: docs/detect.md. */
+
+typedef struct cliff_detector cliff_detector;
+
+typedef enum {
+    CLIFF_DETECT_PERSONS = 0,     /* keep class 0 (person) only, as the demo does */
+    CLIFF_DETECT_ALL_CLASSES = 1, /* keep every class (the port's write_results output) */
+} cliff_detect_classes;
+
+typedef struct {
+    cliff_precision precision;    /* CLIFF_PRECISION_FP32 or _BF16 (creation only) */
+    float confidence;             /* a box is a candidate when objectness > confidence (0.5) */
+    float nms_iou;                /* suppressed when IoU with a kept box >= nms_iou (0.4) */
+    cliff_detect_classes classes; /* CLIFF_DETECT_PERSONS */
+    size_t max_per_image;         /* keep at most this many rows per image and class; 0 = all */
+} cliff_detector_params;
+
+CLIFF_API cliff_detector_params cliff_detector_default_params(void);
+
+/* Load darknet weights (header: major, minor, revision int32, then images seen as int64 from
+ * version 0.2 on, int32 before; then float32 values in cfg order, per convolution BatchNorm
+ * beta, gamma, mean, variance or the bias, then the kernel). The size must equal the
+ * yolov3.cfg network's exactly (CLIFF_EIO naming the file, the expected and the found size).
+ * params may be NULL (defaults). */
+CLIFF_API cliff_status cliff_detector_create_from_file(const char *path,
+                                                       const cliff_detector_params *params,
+                                                       cliff_detector **out);
+CLIFF_API void cliff_detector_free(cliff_detector *d);
+CLIFF_API size_t cliff_detector_weight_bytes(const cliff_detector *d);
+
+/* Capacity of `rows` (in rows of 8 floats) that is always enough for n_images images. */
+CLIFF_API size_t cliff_detector_max_rows(const cliff_detector_params *params, size_t n_images);
+
+/* images[i]: (heights[i], widths[i], 3) uint8 RGB, contiguous. rows: (max_rows, 8) float32;
+ * *n_rows receives the count. Images run in batches of up to 8. params may be NULL (the
+ * defaults; its precision is ignored). */
+CLIFF_API cliff_status cliff_detector_detect(cliff_detector *d, const uint8_t *const *images,
+                                             const size_t *heights, const size_t *widths,
+                                             size_t n_images, const cliff_detector_params *params,
+                                             float *rows, size_t max_rows, size_t *n_rows);
+
+/* Raw network outputs for n network inputs (n, 416, 416, 3) float32 RGB in [0, 1]: the three
+ * YOLO head convolutions, NHWC, (n, 13, 13, 255), (n, 26, 26, 255), (n, 52, 52, 255); channel
+ * a*85 + k is attribute k of anchor a. Each output may be NULL. */
+CLIFF_API cliff_status cliff_detector_heads(cliff_detector *d, const float *input, size_t n,
+                                            float *head13, float *head26, float *head52);
+
+/* The demo's letterbox: scale s = min(size/w, size/h), resize to (int(w*s), int(h*s)) with
+ * OpenCV's 8-bit INTER_CUBIC (the same bytes), centred on a size x size canvas of 128.
+ * image (height, width, 3) uint8 -> out (size, size, 3) uint8, channels kept in order. */
+CLIFF_API cliff_status cliff_letterbox_u8(const uint8_t *image, size_t height, size_t width,
+                                          size_t size, uint8_t *out);
+
+/* The demo's post-processing alone, on head outputs laid out as cliff_detector_heads gives
+ * them, for n images of the given sizes (pixels). */
+CLIFF_API cliff_status cliff_yolo_postprocess(const float *head13, const float *head26,
+                                              const float *head52, size_t n,
+                                              const size_t *heights, const size_t *widths,
+                                              const cliff_detector_params *params, float *rows,
+                                              size_t max_rows, size_t *n_rows);
+
 /* ---- preprocessing (crop.c) ---------------------------------------------------------- */
 /* The official CLIFF preprocessing (box -> 256x192 network input), reproduced exactly:
  * centre/scale from cliff_boxes_to_center_scale_f64/_f32in, the integer crop window of the official

@@ -233,15 +233,20 @@ def test_negative_threads_is_an_argument_error(standin, tmp_path, capsys):
     assert "argument --threads" in capsys.readouterr().err
 
 
-def test_error_after_the_progress_bar_started_is_on_its_own_line(standin, tmp_path, capsys,
-                                                                 monkeypatch):
-    """The progress bar is closed before the error is printed, so the error is not glued to it."""
+def test_no_detector_is_reported_before_the_model_load_with_the_options(standin, tmp_path, capsys,
+                                                                        monkeypatch):
+    """No boxes, no YOLOv3 weights, no MediaPipe: the error comes before the model is loaded (it
+    used to come after the load, glued to the progress bar) and lists what to do."""
     ckpt, smpl, _ = standin
-    monkeypatch.setattr("cliff.cli._detector_ok", lambda: False)
+    monkeypatch.setattr("cliff.detect.available", lambda: False)
+    monkeypatch.delenv("CLIFF_HOME", raising=False)
     assert main(["predict", PHOTO, "--ckpt", ckpt, "--smpl", smpl, "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     last = err.strip().split("\n")[-1].split("\r")[-1].strip()
     assert last.startswith("cliff: error: no person boxes"), repr(err[-300:])
+    assert "loaded in" not in err
+    for option in ("--boxes", "--detector-weights", "yolov3.weights", "mediapipe"):
+        assert option.lower() in last.lower()
 
 
 # ---- entry points ----------------------------------------------------------------------------

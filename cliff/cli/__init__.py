@@ -58,6 +58,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-mesh", choices=("obj", "ply"), help="write one mesh per person")
     p.add_argument("--render", action="store_true", help="write front overlay and side view images")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    from ..detect import add_arguments as add_detector_arguments
+    add_detector_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +149,12 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
     boxes = load_boxes(boxes_file) if boxes_file else None
+    people = None
+    if boxes is None:  # before the model load: a missing detector is reported at once
+        from ..detect import from_args, no_detector_message
+        people = from_args(args)
+        if people is None:
+            raise RuntimeError(no_detector_message())
     inputs = list_inputs(paths)
     if not inputs:
         raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
@@ -164,17 +172,30 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     K = args.intrinsics
     names: list[str] = []
     images: dict[str, np.ndarray] = {}
+    dets: list[np.ndarray] = []  # detector rows (objectness, class score) for the npz, in order
+
+    def frames():  # (name, image, boxes); the detector runs on batches of images
+        if people is None:
+            for name, image in iter_frames(paths, on_error=rep.skip):
+                xyxy = boxes_for(boxes, name)
+                yield name, image, np.zeros((0, 4), np.float32) if xyxy is None else xyxy
+            return
+        batch: list = []
+        for item in iter_frames(paths, on_error=rep.skip):
+            batch.append(item)
+            if len(batch) == args.batch_size:
+                yield from detected(batch)
+                batch = []
+        yield from detected(batch)
+
+    def detected(batch):
+        rows = people.rows([im for _, im in batch])
+        for i, (name, image) in enumerate(batch):
+            dets.append(rows[rows[:, 0] == i])
+            yield name, image, dets[-1][:, 1:5]
 
     def items():
-        for name, image in iter_frames(paths, on_error=rep.skip):
-            xyxy = None
-            if boxes is not None:
-                xyxy = boxes_for(boxes, name)
-                if xyxy is None:
-                    xyxy = np.zeros((0, 4), np.float32)
-            elif not _detector_ok():
-                raise RuntimeError("no person boxes: pass --boxes FILE, or install the built-in "
-                                   "detector with pip install 'cliff-hps[detect]'")
+        for name, image, xyxy in frames():
             names.append(name)
             if args.render:
                 images[name] = image
@@ -186,6 +207,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     try:
         for i, res in enumerate(est.run_many(items(), focal=args.focal, K=K)):
             name = names[i]
+            if people is not None:
+                res["detection"] = dets.pop(0)
             writer.add(name, res, images.pop(name, None))
             bar.update(1)
     finally:
@@ -203,11 +226,6 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
 def _motion(args: argparse.Namespace) -> bool:
     from . import export as cli_export
     return cli_export.wants_motion(args)
-
-
-def _detector_ok() -> bool:
-    from ..detect import available
-    return available()
 
 
 def run_demo(args: argparse.Namespace, rep: _Reporter) -> str:

@@ -65,6 +65,8 @@ class ResultWriter:
         det[:, 0] = idx
         det[:, 1:5] = res["xyxy"]
         det[:, 5:7] = 1.0
+        if "detection" in res:  # detector rows: objectness, class score, class
+            det[:, 5:8] = np.asarray(res["detection"], np.float32)[:, 5:8]
         self.rows["detection_all"].append(det)
         stem = base = _safe_stem(name)
         k = 1

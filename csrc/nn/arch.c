@@ -144,6 +144,8 @@ cliff_status nn_build_graph(nn_graph *g, const char *backbone) {
         st = nn_build_resnet50(g);
     else if (backbone && strcmp(backbone, "hr48") == 0)
         st = nn_build_hrnet48(g);
+    else if (backbone && strcmp(backbone, "yolov3") == 0)
+        st = nn_build_yolov3(g);
     else
         return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50', got '%s'",
                           backbone ? backbone : "(null)");

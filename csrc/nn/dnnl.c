@@ -109,6 +109,7 @@ static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, const nn_postops *po
     for (int i = 0; i < po->n && s == dnnl_success; i++) {
         switch (po->kind[i]) {
         case PO_RELU: s = dnnl_post_ops_append_eltwise(ops, dnnl_eltwise_relu, 0.f, 0.f); break;
+        case PO_LEAKY: s = dnnl_post_ops_append_eltwise(ops, dnnl_eltwise_relu, 0.1f, 0.f); break;
         case PO_SUM: s = dnnl_post_ops_append_sum(ops, 1.f, 0, dnnl_data_type_undef); break;
         case PO_ADD:
             s = act_md(add_md, add_shape);

@@ -63,7 +63,7 @@ static nn_layer *g_layer(nn_graph *g, nn_op op, const char *name, int src, int d
 static void parse_po(nn_postops *po, const char *s) {
     po->n = 0;
     for (; s && *s && po->n < NN_MAX_PO; s++)
-        po->kind[po->n++] = *s == 'r' ? PO_RELU : *s == 's' ? PO_SUM : PO_ADD;
+        po->kind[po->n++] = *s == 'r' ? PO_RELU : *s == 'l' ? PO_LEAKY : *s == 's' ? PO_SUM : PO_ADD;
 }
 
 void g_conv(nn_graph *g, const char *name, const char *bn, int src, int dst, int k, int stride,
@@ -92,6 +92,11 @@ void g_upsample(nn_graph *g, const char *name, int src, int dst, const char *po,
     if (!L) return;
     L->add = add;
     parse_po(&L->po, po);
+}
+
+void g_concat(nn_graph *g, const char *name, int a, int b, int dst) {
+    nn_layer *L = g_layer(g, OP_CONCAT, name, a, dst);
+    if (L) L->add = b;
 }
 
 void g_free(nn_graph *g) {
@@ -258,6 +263,8 @@ static cliff_status plan_offsets(const nn_model *m, nn_plan *p) {
     }
     first[g->input] = -1;
     last[g->output] = g->nl;
+    for (int t = 0; t < nt; t++)
+        if (g->t[t].is_output) last[t] = g->nl;
     for (int t = 0; t < nt; t++) order[t] = t;
     for (int i = 1; i < nt; i++) { /* insertion sort by size, descending */
         int v = order[i], j = i;
@@ -341,6 +348,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
             st = nn_pool(m->e, L->name, 1, s, d, L->k, L->stride, L->pad, sp, dp, &p->prims[i]);
             break;
         case OP_AVGPOOL: /* done in C (global mean, f32 or bf16 source, f32 result) */
+        case OP_CONCAT:  /* done in C (row copies) */
             continue;
         case OP_UPSAMPLE:
             st = nn_upsample(m->e, L->name, s, d, &L->po, a, sp, dp, ap, &p->prims[i]);
@@ -376,7 +384,8 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
     m->arrs_base = arrs;
     if ((st = nn_build_graph(&m->g, backbone))) goto fail;
     m->g.t[m->g.output].is_output = 1;
-    if ((st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
+    /* the darknet reader (yolo.c) checks the weights file against the table itself */
+    if (strcmp(backbone, "yolov3") != 0 && (st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));
     m->impl = calloc(m->g.nl, sizeof *m->impl);
     m->e = nn_engine_create();
@@ -432,6 +441,10 @@ cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out) {
 }
 
 void *nn_plan_input(const nn_model *m, const nn_plan *p) { return (char *)p->arena + p->off[m->g.input]; }
+void *nn_plan_tensor(const nn_model *m, const nn_plan *p, int t) {
+    (void)m;
+    return (char *)p->arena + p->off[t];
+}
 const float *nn_plan_output(const nn_model *m, const nn_plan *p) {
     return (const float *)((char *)p->arena + p->off[m->g.output]);
 }
@@ -464,7 +477,26 @@ static void global_mean(const nn_model *m, const nn_plan *p, const nn_layer *L) 
     }
 }
 
+/* dst = [a | b] along channels, NHWC (one row copy pair per pixel). */
+static void concat(const nn_model *m, const nn_plan *p, const nn_layer *L) {
+    const nn_tensor *A = &m->g.t[L->src], *B = &m->g.t[L->add];
+    size_t es = nn_dtype_size(m->dt), ca = (size_t)A->c * es, cb = (size_t)B->c * es;
+    size_t npix = (size_t)p->n * A->h * A->w;
+    const char *a = (const char *)p->arena + p->off[L->src], *b = (const char *)p->arena + p->off[L->add];
+    char *d = (char *)p->arena + p->off[L->dst];
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < npix; k++) {
+        memcpy(d + k * (ca + cb), a + k * ca, ca);
+        memcpy(d + k * (ca + cb) + ca, b + k * cb, cb);
+    }
+}
+
 static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
+    if (m->g.l[i].op == OP_CONCAT) {
+        cliff_status st = nn_wait(m->e);
+        if (!st) concat(m, p, &m->g.l[i]);
+        return st;
+    }
     if (m->g.l[i].op == OP_AVGPOOL) {
         cliff_status st = nn_wait(m->e);
         if (!st) global_mean(m, p, &m->g.l[i]);

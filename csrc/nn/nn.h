@@ -18,7 +18,7 @@
 /* ---- dnnl.c: a small wrapper over the oneDNN C API -------------------------------------- */
 
 typedef enum { NN_F32 = 0, NN_BF16 = 1 } nn_dtype;
-typedef enum { PO_RELU = 1, PO_SUM = 2, PO_ADD = 3 } nn_po_kind;
+typedef enum { PO_RELU = 1, PO_SUM = 2, PO_ADD = 3, PO_LEAKY = 4 } nn_po_kind; /* LEAKY: slope 0.1 */
 
 #define NN_MAX_PO 3
 typedef struct {
@@ -74,11 +74,11 @@ const char *nn_prim_impl(const nn_prim *p);
 /* printf into a NN_NAME buffer (layer names). */
 void g_name(char *dst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-typedef enum { OP_CONV = 1, OP_MAXPOOL, OP_AVGPOOL, OP_UPSAMPLE } nn_op;
+typedef enum { OP_CONV = 1, OP_MAXPOOL, OP_AVGPOOL, OP_UPSAMPLE, OP_CONCAT } nn_op;
 
 typedef struct {
     int c, h, w; /* per item; the batch size comes with the plan */
-    int is_output; /* the pooled feature (kept f32) */
+    int is_output; /* a network output (kept f32, live to the end): the pooled feature, YOLO heads */
 } nn_tensor;
 
 typedef struct {
@@ -101,17 +101,24 @@ typedef struct {
 
 int g_tensor(nn_graph *g, int c, int h, int w);
 /* Append a conv: src -> dst (dst created by the caller with g_tensor). Post-ops are given as
- * a string of letters applied in order: 'r' ReLU, 's' sum onto dst, 'a' binary add of `add`. */
+ * a string of letters applied in order: 'r' ReLU, 'l' leaky ReLU (slope 0.1), 's' sum onto
+ * dst, 'a' binary add of `add`. */
 void g_conv(nn_graph *g, const char *name, const char *bn, int src, int dst, int k, int stride,
             int bias, const char *po, int add);
 void g_pool(nn_graph *g, nn_op op, const char *name, int src, int dst, int k, int stride, int pad);
 void g_upsample(nn_graph *g, const char *name, int src, int dst, const char *po, int add);
+/* Channel concatenation dst = [a | b] (same h, w), done in C. */
+void g_concat(nn_graph *g, const char *name, int a, int b, int dst);
 void g_free(nn_graph *g);
 
 /* Bottleneck block (prefix.conv1..3, bn1..3, downsample.0/1); returns the output tensor. */
 int g_bottleneck(nn_graph *g, const char *pfx, int x, int planes, int stride, int downsample);
 cliff_status nn_build_resnet50(nn_graph *g);
 cliff_status nn_build_hrnet48(nn_graph *g);
+/* yolo.c: the yolov3.cfg graph; conv i is named "conv_<i>" (BatchNorm "bn_<i>", none on the
+ * three head convs, which have a bias instead); the heads are tensors marked is_output, in
+ * the order of nn_yolo_heads. */
+cliff_status nn_build_yolov3(nn_graph *g);
 
 /* ---- arch.c ----------------------------------------------------------------------------- */
 
@@ -164,6 +171,7 @@ void nn_model_free(nn_model *m);
 /* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
 cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);
 void *nn_plan_input(const nn_model *m, const nn_plan *p);        /* NHWC, model dtype */
+void *nn_plan_tensor(const nn_model *m, const nn_plan *p, int t); /* NHWC */
 const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, 2048) f32 */
 cliff_status nn_plan_run(nn_model *m, nn_plan *p);
 /* Run layer by layer, waiting after each: ms[i] = time of layer i. */

@@ -65,6 +65,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_model_init,
     cliff_py_estimate_init,
     cliff_py_arch_init,
+    cliff_py_detect_init,
     NULL,
 };
 

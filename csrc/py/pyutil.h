@@ -85,5 +85,6 @@ int cliff_py_arch_init(PyObject *m);
  * regressor (0, or -1 with an exception), and the dict that steals them. */
 int cliff_py_regressor_arrays(PyArrayObject **out);
 PyObject *cliff_py_regressor_dict(PyArrayObject **out);
+int cliff_py_detect_init(PyObject *m);
 
 #endif
