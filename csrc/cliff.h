@@ -331,6 +331,34 @@ CLIFF_API cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_
                                         const double *kp, const int64_t *kp_joint,
                                         const double *norm, double *R, double *betas, double *t,
                                         double *phi, double *stats);
+/* cliff_fit_people with a chosen start and the objective's parts (issue 17: multi-start,
+ * quality). x0 (n, P), P = 72 + K + 3, or NULL: the LM starts at x0 = [phi (24,3) offsets from
+ * R0, betas, t] instead of [0, betas0, t0]; the priors stay centred on R0, betas0, t0, so final
+ * objectives of different starts of one person are comparable. quality (n,4) or NULL =
+ * [objective at the start, final objective, final data term, final prior term] (0 when the
+ * status is not OK). Other arguments and outputs as cliff_fit_people. */
+CLIFF_API cliff_status cliff_fit_people_ex(const cliff_fit_body *body,
+                                           const cliff_fit_options *opt, size_t n,
+                                           const double *R0, const double *betas0,
+                                           const double *t0, const double *cam, size_t M,
+                                           const double *kp, const int64_t *kp_joint,
+                                           const double *norm, const double *x0, double *R,
+                                           double *betas, double *t, double *phi, double *stats,
+                                           double *quality);
+/* The objective of cliff_fit_people (priors centred on R0, betas0, t0) evaluated, without
+ * fitting, at the parameters R (n,24,3,3), betas (n,K), t (n,3) (phi_j = Log(R0_j^T R_j)), with
+ * the camera cam (n,3). out (n,5) = [objective, data term, prior term, confidence-weighted mean
+ * reprojection error (px), status (CLIFF_FIT_*)]; kp_err (n,M) = each keypoint's reprojection
+ * error in pixels, -1 where the keypoint is not used (confidence 0, kp_joint -1) or its joint is
+ * behind the camera. OpenMP over people. */
+CLIFF_API cliff_status cliff_fit_evaluate(const cliff_fit_body *body,
+                                          const cliff_fit_options *opt, size_t n,
+                                          const double *R0, const double *betas0,
+                                          const double *t0, const double *cam, size_t M,
+                                          const double *kp, const int64_t *kp_joint,
+                                          const double *norm, const double *R,
+                                          const double *betas, const double *t, double *out,
+                                          double *kp_err);
 /* One person's model joints, their projections and analytic Jacobians with respect to the
  * P = 72 + K + 3 parameters (phi (24,3), betas (K), t (3)) at R_j = R0_j * Exp(phi_j).
  * R0 (24,3,3), phi (24,3), betas (K), t (3), cam (3) -> joints (NJ,3) metres, uv (NJ,2) pixels,

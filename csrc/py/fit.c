@@ -154,6 +154,144 @@ done:
     return res;
 }
 
+/* Options and per-person inputs shared by fit_people_ex and fit_evaluate. */
+typedef struct {
+    body_arrays b;
+    cliff_fit_options o;
+    PyArrayObject *R0, *b0, *t0, *cam, *kp, *kj, *nrm;
+    npy_intp n, M;
+} fit_inputs;
+
+static void inputs_release(fit_inputs *in) {
+    body_release(&in->b);
+    Py_CLEAR(in->R0);
+    Py_CLEAR(in->b0);
+    Py_CLEAR(in->t0);
+    Py_CLEAR(in->cam);
+    Py_CLEAR(in->kp);
+    Py_CLEAR(in->kj);
+    Py_CLEAR(in->nrm);
+}
+
+static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObject *ob,
+                          PyObject *ot, PyObject *oc, PyObject *okp, PyObject *oj, PyObject *on) {
+    if (body_convert(obody, &in->b) < 0) return -1;
+    const npy_intp K = (npy_intp)in->b.body.n_betas;
+    in->R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 4, (npy_intp[]){-1, 24, 3, 3}, "(n, 24, 3, 3)");
+    if (!in->R0) return -1;
+    npy_intp n = in->n = PyArray_DIM(in->R0, 0);
+    in->b0 = cliff_py_array_shape(ob, "betas0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, K}, "(n, K)");
+    if (!in->b0) return -1;
+    in->t0 = cliff_py_array_shape(ot, "t0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)");
+    if (!in->t0) return -1;
+    in->cam = cliff_py_array_shape(oc, "cam", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)");
+    if (!in->cam) return -1;
+    in->kp = cliff_py_array_shape(okp, "kp", NPY_FLOAT64, 0, 3, (npy_intp[]){n, -1, 3}, "(n, M, 3)");
+    if (!in->kp) return -1;
+    npy_intp M = in->M = PyArray_DIM(in->kp, 1);
+    in->kj = cliff_py_array_shape(oj, "kp_joint", NPY_INT64, 0, 1, (npy_intp[]){M}, "(M,)");
+    if (!in->kj) return -1;
+    in->nrm = cliff_py_array_shape(on, "norm", NPY_FLOAT64, 0, 1, (npy_intp[]){n}, "(n,)");
+    if (!in->nrm) return -1;
+    if (cliff_py_check_finite(in->R0, "R0") < 0 || cliff_py_check_finite(in->b0, "betas0") < 0 ||
+        cliff_py_check_finite(in->t0, "t0") < 0 || cliff_py_check_finite(in->cam, "cam") < 0 ||
+        cliff_py_check_finite(in->kp, "kp") < 0 || cliff_py_check_finite(in->nrm, "norm") < 0)
+        return -1;
+    return 0;
+}
+
+#define FIT_KWLIST "body", "R0", "betas0", "t0", "cam", "kp", "kp_joint", "norm"
+#define FIT_OPTLIST "max_iter", "tol", "robust", "robust_scale", "sigma_rel", "w_root", "w_pose", \
+                    "w_betas_init", "w_shape", "w_transl"
+#define FIT_OPTPTRS(o) &(o).max_iter, &(o).tol, &(o).robust, &(o).robust_scale, &(o).sigma_rel, \
+                       &(o).w_root, &(o).w_pose, &(o).w_betas_init, &(o).w_shape, &(o).w_transl
+#define FIT_OPT_DEFAULTS {.max_iter = 30, .tol = 1e-6, .robust = 1, .robust_scale = 3.0, \
+                          .sigma_rel = 0.01}
+
+static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, NULL};
+    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None;
+    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddd", kwlist, &obody, &oR, &ob,
+                                     &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o)))
+        return NULL;
+    PyArrayObject *x0 = NULL, *R = NULL, *bo = NULL, *to = NULL, *phi = NULL, *st = NULL, *q = NULL;
+    PyObject *res = NULL;
+    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0) goto done;
+    const npy_intp n = in.n, K = (npy_intp)in.b.body.n_betas, P = 72 + K + 3;
+    if (ox != Py_None) {
+        x0 = cliff_py_array_shape(ox, "x0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, P}, "(n, 72 + K + 3)");
+        if (!x0 || cliff_py_check_finite(x0, "x0") < 0) goto done;
+    }
+    R = (PyArrayObject *)PyArray_SimpleNew(4, ((npy_intp[]){n, 24, 3, 3}), NPY_FLOAT64);
+    bo = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, K}), NPY_FLOAT64);
+    to = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 3}), NPY_FLOAT64);
+    phi = (PyArrayObject *)PyArray_SimpleNew(3, ((npy_intp[]){n, 24, 3}), NPY_FLOAT64);
+    st = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
+    q = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 4}), NPY_FLOAT64);
+    if (!R || !bo || !to || !phi || !st || !q) goto done;
+    cliff_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = cliff_fit_people_ex(&in.b.body, &in.o, (size_t)n, PyArray_DATA(in.R0), PyArray_DATA(in.b0),
+                            PyArray_DATA(in.t0), PyArray_DATA(in.cam), (size_t)in.M,
+                            PyArray_DATA(in.kp), PyArray_DATA(in.kj), PyArray_DATA(in.nrm),
+                            x0 ? PyArray_DATA(x0) : NULL, PyArray_DATA(R), PyArray_DATA(bo),
+                            PyArray_DATA(to), PyArray_DATA(phi), PyArray_DATA(st), PyArray_DATA(q));
+    Py_END_ALLOW_THREADS
+    if (s != CLIFF_OK) {
+        cliff_py_raise(s);
+        goto done;
+    }
+    res = Py_BuildValue("(OOOOOO)", R, bo, to, phi, st, q);
+done:
+    inputs_release(&in);
+    Py_XDECREF(x0), Py_XDECREF(R), Py_XDECREF(bo), Py_XDECREF(to), Py_XDECREF(phi);
+    Py_XDECREF(st), Py_XDECREF(q);
+    return res;
+}
+
+static PyObject *py_fit_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {FIT_KWLIST, "R", "betas", "t", FIT_OPTLIST, NULL};
+    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf;
+    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddd", kwlist, &obody, &oR,
+                                     &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
+                                     FIT_OPTPTRS(in.o)))
+        return NULL;
+    PyArrayObject *Rf = NULL, *bf = NULL, *tf = NULL, *out = NULL, *err = NULL;
+    PyObject *res = NULL;
+    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0) goto done;
+    const npy_intp n = in.n, K = (npy_intp)in.b.body.n_betas;
+    Rf = cliff_py_array_shape(oRf, "R", NPY_FLOAT64, 0, 4, (npy_intp[]){n, 24, 3, 3}, "(n, 24, 3, 3)");
+    bf = Rf ? cliff_py_array_shape(obf, "betas", NPY_FLOAT64, 0, 2, (npy_intp[]){n, K}, "(n, K)") : NULL;
+    tf = bf ? cliff_py_array_shape(otf, "t", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)") : NULL;
+    if (!tf || cliff_py_check_finite(Rf, "R") < 0 || cliff_py_check_finite(bf, "betas") < 0 ||
+        cliff_py_check_finite(tf, "t") < 0)
+        goto done;
+    out = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
+    err = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, in.M}), NPY_FLOAT64);
+    if (!out || !err) goto done;
+    cliff_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = cliff_fit_evaluate(&in.b.body, &in.o, (size_t)n, PyArray_DATA(in.R0), PyArray_DATA(in.b0),
+                           PyArray_DATA(in.t0), PyArray_DATA(in.cam), (size_t)in.M,
+                           PyArray_DATA(in.kp), PyArray_DATA(in.kj), PyArray_DATA(in.nrm),
+                           PyArray_DATA(Rf), PyArray_DATA(bf), PyArray_DATA(tf), PyArray_DATA(out),
+                           PyArray_DATA(err));
+    Py_END_ALLOW_THREADS
+    if (s != CLIFF_OK) {
+        cliff_py_raise(s);
+        goto done;
+    }
+    res = Py_BuildValue("(OO)", out, err);
+done:
+    inputs_release(&in);
+    Py_XDECREF(Rf), Py_XDECREF(bf), Py_XDECREF(tf), Py_XDECREF(out), Py_XDECREF(err);
+    return res;
+}
+
 static PyMethodDef fit_methods[] = {
     {"fit_people", (PyCFunction)(void (*)(void))py_fit_people, METH_VARARGS | METH_KEYWORDS,
      "fit_people(body, R0, betas0, t0, cam, kp, kp_joint, norm, *, max_iter, tol, robust, "
@@ -161,6 +299,12 @@ static PyMethodDef fit_methods[] = {
      "(R, betas, t, phi, stats). See cliff.fit."},
     {"fit_jacobian", py_fit_jacobian, METH_VARARGS,
      "fit_jacobian(body, R0, phi, betas, t, cam) -> (joints, uv, djoints, duv). See cliff.fit."},
+    {"fit_people_ex", (PyCFunction)(void (*)(void))py_fit_people_ex, METH_VARARGS | METH_KEYWORDS,
+     "fit_people_ex(body, R0, betas0, t0, cam, kp, kp_joint, norm, x0=None, *, options) -> "
+     "(R, betas, t, phi, stats, quality). See cliff.annotate.fit."},
+    {"fit_evaluate", (PyCFunction)(void (*)(void))py_fit_evaluate, METH_VARARGS | METH_KEYWORDS,
+     "fit_evaluate(body, R0, betas0, t0, cam, kp, kp_joint, norm, R, betas, t, *, options) -> "
+     "(out (n,5), kp_err (n,M)). See cliff.annotate.fit."},
     {NULL, NULL, 0, NULL},
 };
 
