@@ -186,15 +186,16 @@ def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, pr
 
 
 #: Default weights of the objective (fit_people's keyword defaults); see docs/annotate.md.
-DEFAULT_WEIGHTS = dict(robust="gm", robust_scale=3.0, sigma_rel=0.01, w_root=1.0, w_pose=10.0,
+DEFAULT_WEIGHTS = dict(robust="gm", robust_scale=3.0, sigma_rel=0.01, w_root=30.0, w_pose=10.0,
                        w_betas_init=1.0, w_shape=0.1, w_transl=0.0)
 
 
 def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
                principal_point, norm, *, max_iter: int = 30, tol: float = 1e-6,
                robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
-               w_root: float = 1.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
-               w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None) -> dict:
+               w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
+               w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
+               transl_start=None) -> dict:
     """Refine n people.
 
     rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
@@ -203,9 +204,10 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     norm (n,) pixels: the residual scale (the person's box height).
     Weights are per squared unit: 2D residuals in units of sigma_rel * norm, rotations in
     radians, betas in units, translation in metres.
-    phi_start: optional (n,24,3) radians: the LM starts at R_j = rotmat_j Exp(phi_start_j)
-    (e.g. another root hypothesis) while the priors stay centred on rotmat, so that final
-    objectives of different starts are comparable.
+    phi_start, betas_start, transl_start: optional (n,24,3) radians, (n,K), (n,3) metres: the LM
+    starts at R_j = rotmat_j Exp(phi_start_j), betas_start, transl_start (e.g. another root
+    hypothesis, or the result of another fit) while the priors stay centred on rotmat, betas,
+    transl, so that final objectives of different starts are comparable.
 
     Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
     radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
@@ -222,9 +224,15 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     tol = _positive(tol, "tol", ">= 0")
     n = args[1].shape[0]
     x0 = None
-    if phi_start is not None:
-        ph = _array(phi_start, "phi_start", (n, 24, 3), f"(n, 24, 3) = ({n}, 24, 3)")
-        x0 = np.concatenate([ph.reshape(n, 72), args[2], args[3]], 1)
+    if phi_start is not None or betas_start is not None or transl_start is not None:
+        K = body.num_betas
+        ph = np.zeros((n, 24, 3)) if phi_start is None else _array(
+            phi_start, "phi_start", (n, 24, 3), f"(n, 24, 3) = ({n}, 24, 3)")
+        bs = args[2] if betas_start is None else _array(
+            betas_start, "betas_start", (n, K), f"(n, K) = ({n}, {K})")
+        ts = args[3] if transl_start is None else _array(
+            transl_start, "transl_start", (n, 3), f"(n, 3) = ({n}, 3)")
+        x0 = np.concatenate([ph.reshape(n, 72), bs, ts], 1)
     R, b, t, phi, st, q = _core.fit_people_ex(*args, x0, max_iter=int(max_iter), tol=float(tol),
                                               **opts)
     return {"rotmat": R, "betas": b, "transl": t, "phi": phi, "err_init": st[:, 0],
@@ -236,7 +244,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
 
 def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index, focal,
              principal_point, norm, rotmat, betas, transl, *, robust: str | None = "gm",
-             robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 1.0,
+             robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
              w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
              w_transl: float = 0.0) -> dict:
     """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
