@@ -42,6 +42,8 @@ REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged", "fit_kp_err",
                   "fit_prior_dist", "fit_start", "fit_confidence")
+#: People fitted per C call in annotate(refine='fit') (several images batched).
+FIT_BATCH = 256
 #: fit_options keys that are weights of the objective (the rest: max_iter, tol).
 _WEIGHT_KEYS = tuple(DEFAULT_WEIGHTS)
 
@@ -320,7 +322,17 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(images), unit="img", desc="cliff annotate")
-    preps = []
+    preps, pending = [], []
+
+    def flush():
+        _refine_batch(body, pending, loss, fit_options)
+        for prep in pending:
+            rec, skip = _finish_image(body, prep, loss, True, fit_options)
+            skipped.extend(skip)
+            if rec is not None:
+                records.append(rec)
+        pending.clear()
+
     try:
         for i in it:
             prep, skip, err = _prepare_image(body, images[i], keypoints[i],
@@ -329,15 +341,18 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
             skipped.extend(skip)
             errors.extend(err)
             if prep is not None and refine == "fit":
-                rec, skip = _finish_image(body, prep, loss, True, fit_options)
-                skipped.extend(skip)
-                if rec is not None:
-                    records.append(rec)
+                # fit people of several images in one call (OpenMP over people: per-image
+                # batches of a few people leave threads idle)
+                pending.append(prep)
+                if sum(len(p["keep"]) for p in pending) >= FIT_BATCH:
+                    flush()
             elif prep is not None:
                 preps.append(prep)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(people=sum(len(r["pose"]) for r in records), skipped=len(skipped))
+        if pending:
+            flush()
     finally:
         if bar is not None:
             bar.close()
@@ -531,13 +546,36 @@ def _apply_finetune(body, reg, preps, loss, options):
         s += m
 
 
+def _refine_batch(body, preps, loss, fit_options):
+    """Step 3 (fit) for the people of several images in one refine call per keypoint format;
+    each prep gets its slice of the result as prep['fitted']."""
+    by_k = {}
+    for p in preps:
+        by_k.setdefault(p["kp"].shape[1], []).append(p)
+    for group in by_k.values():
+        m = [len(p["keep"]) for p in group]
+        cat = lambda f: np.concatenate([f(p) for p in group])  # noqa: E731
+        out = refine(body, cat(lambda p: p["rot"]), cat(lambda p: p["betas"]), cat(lambda p: p["t"]),
+                     cat(lambda p: p["kp"][p["keep"]]), cat(lambda p: p["bx"][p["keep"]]),
+                     cat(lambda p: np.tile([p["W"], p["H"]], (len(p["keep"]), 1))).astype(np.float64),
+                     cat(lambda p: np.full(len(p["keep"]), p["f"], np.float64)), loss=loss,
+                     **fit_options)
+        s = 0
+        for p, k in zip(group, m):
+            p["fitted"] = {key: (v[s:s + k] if isinstance(v, np.ndarray) and v.ndim and len(v) == sum(m)
+                                 else v) for key, v in out.items()}
+            s += k
+
+
 def _finish_image(body, prep, loss, fit, fit_options):
     """Step 3 per person (fit) or nothing (fine-tuned estimate as is), then the record."""
     i, name, kp, bx, keep = prep["i"], prep["name"], prep["kp"], prep["bx"], prep["keep"]
     W, H, f = prep["W"], prep["H"], prep["f"]
     rot, betas, t = prep["rot"], prep["betas"], prep["t"]
     skipped = []
-    if fit:
+    if fit and "fitted" in prep:
+        out = prep.pop("fitted")
+    elif fit:
         out = refine(body, rot, betas, t, kp[keep], bx[keep], (W, H), f, loss=loss, **fit_options)
     else:
         center, scale = center_scale(bx[keep])
