@@ -40,8 +40,18 @@ STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale
 #: robust scale.
 GNC_FACTOR = 10.0
 
+#: -2 log of the prior odds of a root hypothesis (turned / mirrored) against the estimate: a
+#: hypothesis must lower the objective by this much to win. 2 ln(19) = 5.9: each is held 5 %
+#: likely a priori, i.e. the estimate 95 %.
+HYPOTHESIS_PENALTY = 2 * math.log(19.0)
+
 #: Confidence scale: the error (fraction of the box height) at which the confidence is 1/e.
 CONF_ERR_REL = 0.03
+
+
+def _exp_so3(aa):
+    from ..camera import axis_angle_to_rotmat
+    return axis_angle_to_rotmat(np.ascontiguousarray(aa, np.float64))
 
 
 def _log_so3(R):
@@ -154,22 +164,24 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
         wide = dict(fit_options, robust_scale=GNC_FACTOR * weights["robust_scale"])
         s1 = fit_people(body, sub(rot), sub(be0), sub(t0), sub(kp), joint_index, sub(f), sub(pp),
                         sub(nrm), **wide)
-        phs = [s1["phi"]]
-        bes, tss = [s1["betas"]], [s1["transl"]]
-        # starts 2..4: the root hypotheses, from the estimate's betas and translation
+        # starts 2..4: the root hypotheses. The prior is a mixture: each hypothesis is fitted
+        # with its root prior centred on the hypothesis, and its objective pays
+        # HYPOTHESIS_PENALTY (-2 log of its prior weight against the estimate's)
         hyp = root_hypotheses(rot[redo], t0[redo])  # (3, r, 3)
-        for h in hyp:
-            ph = np.zeros((r, 24, 3))
-            ph[:, 0] = h
-            phs.append(ph)
-            bes.append(sub(be0))
-            tss.append(sub(t0))
-        H = len(phs)
+        H = 1 + len(hyp)
+        centre = np.concatenate([sub(rot)] * H)
+        for h, aa in enumerate(hyp, 1):
+            centre[h * r:(h + 1) * r, 0] = centre[h * r:(h + 1) * r, 0] @ _exp_so3(aa)
+        phs = np.zeros((H * r, 24, 3))
+        phs[:r] = s1["phi"]
         tile = lambda a: np.concatenate([sub(a)] * H)  # noqa: E731
-        alt = fit_people(body, tile(rot), tile(be0), tile(t0), tile(kp), joint_index, tile(f),
-                         tile(pp), tile(nrm), phi_start=np.concatenate(phs),
-                         betas_start=np.concatenate(bes), transl_start=np.concatenate(tss),
+        bs, ts = tile(be0), tile(t0)
+        bs[:r], ts[:r] = s1["betas"], s1["transl"]
+        alt = fit_people(body, centre, tile(be0), tile(t0), tile(kp), joint_index, tile(f),
+                         tile(pp), tile(nrm), phi_start=phs, betas_start=bs, transl_start=ts,
                          **fit_options)
+        penalty = np.repeat([0.0] + [HYPOTHESIS_PENALTY] * (H - 1), r)
+        alt["objective"] = alt["objective"] + penalty
         obj = np.where(alt["status"] == 0, alt["objective"], np.inf).reshape(H, r)
         best = obj.argmin(0)
         better = obj[best, np.arange(r)] < base["objective"][redo]
