@@ -334,9 +334,11 @@ CLIFF_API cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_
 /* cliff_fit_people with a chosen start and the objective's parts (issue 17: multi-start,
  * quality). x0 (n, P), P = 72 + K + 3, or NULL: the LM starts at x0 = [phi (24,3) offsets from
  * R0, betas, t] instead of [0, betas0, t0]; the priors stay centred on R0, betas0, t0, so final
- * objectives of different starts of one person are comparable. quality (n,4) or NULL =
- * [objective at the start, final objective, final data term, final prior term] (0 when the
- * status is not OK). Other arguments and outputs as cliff_fit_people. */
+ * objectives of different starts of one person are comparable. quality (n,5) or NULL =
+ * [objective at the start, final objective, final data term, final prior term, posterior
+ * spread of the pelvis-relative SMPL joints in metres: sqrt(mean_i trace(D_i H^-1 D_i^T)),
+ * D_i = d(J_i - J_0)/dx, H the Gauss-Newton matrix at the result (-1 if singular)] (0 when
+ * the status is not OK). Other arguments and outputs as cliff_fit_people. */
 CLIFF_API cliff_status cliff_fit_people_ex(const cliff_fit_body *body,
                                            const cliff_fit_options *opt, size_t n,
                                            const double *R0, const double *betas0,

@@ -414,6 +414,55 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
     return cost;
 }
 
+/* Lower Cholesky factor of a symmetric positive definite A (P,P), in place. 0 = ok. */
+static int cholesky_factor(double *A, size_t P) {
+    for (size_t j = 0; j < P; j++) {
+        double d = A[j * P + j];
+        for (size_t k = 0; k < j; k++) d -= A[j * P + k] * A[j * P + k];
+        if (!(d > 0.0)) return -1;
+        d = sqrt(d);
+        A[j * P + j] = d;
+        for (size_t i = j + 1; i < P; i++) {
+            double v = A[i * P + j];
+            for (size_t k = 0; k < j; k++) v -= A[i * P + k] * A[j * P + k];
+            A[i * P + j] = v / d;
+        }
+    }
+    return 0;
+}
+
+/* y^T A^{-1} y from the lower Cholesky factor L of A: |L^{-1} y|^2 (z: P scratch). */
+static double chol_quadratic(const double *L, size_t P, const double *y, double *z) {
+    double acc = 0.0;
+    for (size_t i = 0; i < P; i++) {
+        double v = y[i];
+        for (size_t k = 0; k < i; k++) v -= L[i * P + k] * z[k];
+        z[i] = v / L[i * P + i];
+        acc += z[i] * z[i];
+    }
+    return acc;
+}
+
+/* Posterior spread of the pelvis-relative SMPL joints at the result: with the objective read as
+ * -2 log of a density, the Gauss-Newton matrix H (the fitter's, g = J^T r convention) is the
+ * inverse covariance of the parameters, so cov(J_i - J_0) = D H^{-1} D^T with D the Jacobian of
+ * J_i - J_0. Returns sqrt(mean over joints 1..23 of trace cov) in metres (-1 if H is not
+ * positive definite). A (P,P), d and z (P) are scratch. */
+static double joint_spread(const double *H, const double *dJ, size_t P, double *A, double *d,
+                           double *z) {
+    memcpy(A, H, P * P * sizeof(double));
+    for (size_t q = 0; q < P; q++) A[q * P + q] += 1e-9;
+    if (cholesky_factor(A, P) != 0) return -1.0;
+    double tr = 0.0;
+    for (int i = 1; i < NJ_SMPL; i++)
+        for (int k = 0; k < 3; k++) {
+            const double *Di = dJ + (size_t)i * 3 * P + (size_t)k * P, *D0 = dJ + (size_t)k * P;
+            for (size_t q = 0; q < P; q++) d[q] = Di[q] - D0[q];
+            tr += chol_quadratic(A, P, d, z);
+        }
+    return sqrt(tr / (NJ_SMPL - 1));
+}
+
 /* Solve (A) x = y for symmetric positive definite A (P,P) by Cholesky, in place in L. 0 = ok. */
 static int cholesky_solve(double *A, size_t P, const double *y, double *x) {
     for (size_t j = 0; j < P; j++) {
@@ -449,7 +498,7 @@ static int all_finite(const double *x, size_t n) {
 
 /* Returns a CLIFF_FIT_* status; x holds the start on entry and the result on return;
  * st = [err0, err1, iters, converged]; q (may be NULL) = [objective at the start, final
- * objective, final data term, final prior term]. */
+ * objective, final data term, final prior term, posterior joint spread (m)]. */
 static int fit_one(person *pp, double *x, double *st, double *q, double *work) {
     const size_t K = pp->b->n_betas, P = 72 + K + 3;
     double *H = work, *A = H + P * P, *g = A + P * P, *dx = g + P, *xn = dx + P;
@@ -490,7 +539,11 @@ static int fit_one(person *pp, double *x, double *st, double *q, double *work) {
     }
     double data1, cost1 = person_cost(pp, x, NULL, NULL, &err1, &data1);
     if (!all_finite(x, P)) return CLIFF_FIT_NOT_FINITE;
-    if (q) q[1] = cost1, q[2] = data1, q[3] = cost1 - data1;
+    if (q) {
+        q[1] = cost1, q[2] = data1, q[3] = cost1 - data1;
+        person_cost(pp, x, H, g, NULL, NULL); /* H and dJ at the result */
+        q[4] = joint_spread(H, pp->dJ, P, A, dx, xn);
+    }
     st[1] = err1;
     st[2] = it;
     st[3] = converged;
@@ -566,9 +619,9 @@ cliff_status cliff_fit_people_ex(const cliff_fit_body *body, const cliff_fit_opt
 #pragma omp for schedule(dynamic, 1)
         for (size_t i = 0; i < n; i++) {
             double *st = stats + 5 * i, *x = work ? work + nwork - P : NULL; /* x: end of work */
-            double *q = quality ? quality + 4 * i : NULL;
+            double *q = quality ? quality + 5 * i : NULL;
             st[0] = st[1] = 0.0, st[2] = 0.0, st[3] = 0.0;
-            if (q) q[0] = q[1] = q[2] = q[3] = 0.0;
+            if (q) q[0] = q[1] = q[2] = q[3] = q[4] = 0.0;
             int status = CLIFF_FIT_NOMEM;
             if (s && work) {
                 person pp;
@@ -592,7 +645,7 @@ cliff_status cliff_fit_people_ex(const cliff_fit_body *body, const cliff_fit_opt
                     memcpy(x + 72, pp.betas0, K * sizeof(double));
                     memcpy(x + 72 + K, pp.t0, 3 * sizeof(double));
                     st[0] = st[1] = st[2] = st[3] = 0.0;
-                    if (q) q[0] = q[1] = q[2] = q[3] = 0.0;
+                    if (q) q[0] = q[1] = q[2] = q[3] = q[4] = 0.0;
                 }
                 /* outputs */
                 double E[9];

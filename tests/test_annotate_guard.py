@@ -121,10 +121,12 @@ def test_quality_fields_equal_their_definitions(body, fb, scene):
     d = np.sqrt(30 * (phi[:, 0] ** 2).sum(-1) + 10 * (phi[:, 1:] ** 2).sum((1, 2))
                 + ((r["betas"] - sc["init_betas"]) ** 2).sum(1))
     np.testing.assert_allclose(r["prior_dist"], d, rtol=1e-6, atol=1e-9)
-    # confidence: exp(-(err / b) / 0.03), halved if not converged, scaled by
-    # exp(-(d - d_max)) beyond the plausible distance (chi, 82 dof, 99.9 %: 11.29)
+    # confidence: exp(-(err / b) / 0.03) * min(1, exp(-(spread - 0.1) / 0.05)), halved if not
+    # converged, scaled by exp(-(d - d_max)) beyond the plausible distance (chi, 82 dof,
+    # 99.9 %: 11.29)
     b = 200 * A.center_scale(sc["boxes"])[1]
-    conf = np.exp(-(err / b) / 0.03) * np.where(r["converged"], 1, 0.5)
+    conf = np.exp(-(err / b) / 0.03) * np.minimum(1, np.exp(-(r["spread"] - 0.1) / 0.05))
+    conf *= np.where(r["converged"], 1, 0.5)
     conf *= np.exp(-np.maximum(d - 11.29, 0))
     np.testing.assert_allclose(r["confidence"], conf, rtol=2e-3)
     assert ((r["confidence"] >= 0) & (r["confidence"] <= 1)).all()

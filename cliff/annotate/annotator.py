@@ -41,7 +41,7 @@ from .losses import cam_full_to_crop, crop_camera
 REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged", "fit_kp_err",
-                  "fit_prior_dist", "fit_start", "fit_confidence")
+                  "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread")
 #: People fitted per C call in annotate(refine='fit') (several images batched).
 FIT_BATCH = 256
 #: fit_options keys that are weights of the objective (the rest: max_iter, tol).
@@ -130,7 +130,8 @@ def _full_image_quality(body, out, rotmat, betas, t0, kp, jidx, f, pp, b, plausi
     dof = 72 + body.num_betas + (3 if weights["w_transl"] > 0 else 0)
     out["confidence"][ok] = guard.confidence(end["err"], s(b), out["converged"][ok],
                                              out["prior_dist"][ok],
-                                             guard.plausible_distance(dof, plausible))
+                                             guard.plausible_distance(dof, plausible),
+                                             out["spread"][ok])
 
 
 def model_joints(body: FitBody, rotmat, betas, transl) -> np.ndarray:
@@ -164,6 +165,7 @@ def pseudo_gt_record(body: FitBody, imgname, fitted: dict, keypoints) -> dict:
         "fit_prior_dist": np.asarray(fitted["prior_dist"], np.float64),
         "fit_start": np.asarray(fitted["start"], np.int64),
         "fit_confidence": np.asarray(fitted["confidence"], np.float64),
+        "fit_spread": np.asarray(fitted["spread"], np.float64),
     }
 
 
@@ -588,7 +590,7 @@ def _finish_image(body, prep, loss, fit, fit_options):
                "iterations": np.zeros(n, np.int64), "converged": np.ones(n, bool),
                "status": np.where(ok, 0, 2).astype(np.int64), "center": center, "scale": scale,
                "focal": np.full(n, f)}
-        out.update(start=np.zeros(n, np.int64), prior_dist=np.zeros(n))
+        out.update(start=np.zeros(n, np.int64), prior_dist=np.zeros(n), spread=np.full(n, -1.0))
         _full_image_quality(body, out, rot, betas, t, kp[keep], kpmod.smplx_index(
             kpmod.format_of(kp.shape[1])), np.full(n, f), np.tile([W / 2, H / 2], (n, 1)),
             200 * scale, fit_options.get("plausible", 0.999), fit_options)
@@ -622,6 +624,7 @@ def _concat(records):
              "fit_iters": np.zeros(0, np.int64), "fit_converged": np.zeros(0, bool),
              "fit_kp_err": np.zeros((0, 24)), "fit_prior_dist": np.zeros(0),
              "fit_start": np.zeros(0, np.int64), "fit_confidence": np.zeros(0),
+             "fit_spread": np.zeros(0),
              "fit_status": np.zeros(0, np.int64)}
     if not records:
         return empty

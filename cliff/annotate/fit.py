@@ -214,7 +214,10 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     iterations (n,) int, converged (n,) bool, status (n,) int (0 ok; see STATUS; a person that
     could not be fitted keeps its initial parameters and has err = 0), objective_start /
     objective (n,) the objective at the LM's start and at the result, data_cost / prior_cost (n,)
-    its two parts at the result (0 when status != 0).
+    its two parts at the result (0 when status != 0), spread (n,) metres: the posterior spread of
+    the pelvis-relative SMPL joints, sqrt(mean_i trace(D_i H^-1 D_i^T)) with H the Gauss-Newton
+    matrix at the result (the objective read as -2 log density) and D_i the Jacobian of
+    J_i - J_0 (-1 if H is singular).
     """
     args, opts = _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal,
                                principal_point, norm, robust, robust_scale, sigma_rel, w_root,
@@ -239,7 +242,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
             "err_final": st[:, 1], "iterations": st[:, 2].astype(np.int64),
             "converged": st[:, 3] > 0, "status": st[:, 4].astype(np.int64),
             "objective_start": q[:, 0], "objective": q[:, 1], "data_cost": q[:, 2],
-            "prior_cost": q[:, 3]}
+            "prior_cost": q[:, 3], "spread": q[:, 4]}
 
 
 def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index, focal,

@@ -45,8 +45,11 @@ GNC_FACTOR = 10.0
 #: likely a priori, i.e. the estimate 95 %.
 HYPOTHESIS_PENALTY = 2 * math.log(19.0)
 
-#: Confidence scale: the error (fraction of the box height) at which the confidence is 1/e.
+#: Confidence scales: the error (fraction of the box height) that costs a factor 1/e; the
+#: posterior joint spread (m) below which nothing is taken off, and the spread beyond it that
+#: costs a factor 1/e.
 CONF_ERR_REL = 0.03
+SPREAD_REF, SPREAD_SCALE = 0.10, 0.05
 
 
 def _exp_so3(aa):
@@ -108,13 +111,20 @@ def plausible_distance(num_params: int, quantile: float = 0.999) -> float:
     return math.sqrt(k * (1 - 2 / (9 * k) + z * math.sqrt(2 / (9 * k))) ** 3)
 
 
-def confidence(err_px, norm, converged, prior_dist, plausible) -> np.ndarray:
-    """One number in [0, 1] per person (n,): exp(-e / CONF_ERR_REL) with e the full-image
-    confidence-weighted mean reprojection error as a fraction of the box height (norm, px),
-    halved when the fit did not converge and scaled down by exp(-(d - d_plausible)) when the prior
-    distance d exceeds the plausible range."""
+def confidence(err_px, norm, converged, prior_dist, plausible, spread) -> np.ndarray:
+    """One number in [0, 1] per person (n,), the product of
+
+    * exp(-e / CONF_ERR_REL), e the full-image confidence-weighted mean reprojection error as a
+      fraction of the box height (norm, px): how well the keypoints are explained;
+    * min(1, exp(-(s - SPREAD_REF) / SPREAD_SCALE)), s the posterior spread of the
+      pelvis-relative joints (metres, fit_people's `spread`): how well the keypoints pin the
+      body down (0.5 when the spread is unknown, s < 0);
+    * 0.5 if the fit did not converge; exp(-(d - d_plausible)) when the prior distance d exceeds
+      the plausible range."""
     e = np.asarray(err_px, np.float64) / np.asarray(norm, np.float64)
     c = np.exp(-e / CONF_ERR_REL)
+    s = np.asarray(spread, np.float64)
+    c = c * np.where(s < 0, 0.5, np.minimum(1.0, np.exp(-(s - SPREAD_REF) / SPREAD_SCALE)))
     c = c * np.where(np.asarray(converged, bool), 1.0, 0.5)
     excess = np.maximum(np.asarray(prior_dist, np.float64) - plausible, 0.0)
     return np.clip(c * np.exp(-excess), 0.0, 1.0)
@@ -190,7 +200,7 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
                 continue
             a = best[k] * r + k
             for key in ("rotmat", "betas", "transl", "phi", "err_final", "iterations",
-                        "converged", "objective", "data_cost", "prior_cost"):
+                        "converged", "objective", "data_cost", "prior_cost", "spread"):
                 out[key][i] = alt[key][a]
             out["start"][i] = best[k] + 1
     out["data_cost_start"] = base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)

@@ -229,7 +229,7 @@ static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) 
     to = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 3}), NPY_FLOAT64);
     phi = (PyArrayObject *)PyArray_SimpleNew(3, ((npy_intp[]){n, 24, 3}), NPY_FLOAT64);
     st = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
-    q = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 4}), NPY_FLOAT64);
+    q = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
     if (!R || !bo || !to || !phi || !st || !q) goto done;
     cliff_status s;
     Py_BEGIN_ALLOW_THREADS
