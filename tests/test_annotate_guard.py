@@ -253,3 +253,33 @@ def test_guard_rejects_bad_options(fb, scene):
         G.fit_guarded(*args, starts="many")
     with pytest.raises(ValueError, match="^restart_rel: expected a finite number >= 0"):
         G.fit_guarded(*args, restart_rel=float("nan"))
+
+
+def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
+    # spread = sqrt(mean_{i=1..23} trace(D_i H^-1 D_i^T)), H = sum_m conf_m rho'(s_m) / sigma^2
+    # duv_m^T duv_m + diag(prior weights) at the result (GM: rho'(s) = c^4 / (s + c^2)^2),
+    # D_i = d(J_i - J_0)/dx; H and D rebuilt here from fit_jacobian's analytic Jacobians
+    sc = scene
+    n = 4
+    W, H = sc["img_size"]
+    f, pp = sc["focal"], np.array([W / 2, H / 2])
+    norm = np.full(n, 300.0)
+    r = F.fit_people(fb, sc["init_rotmat"][:n], sc["init_betas"][:n], sc["init_transl"][:n],
+                     sc["keypoints"][:n], COCO17_TO_SMPLX, f, pp, norm)
+    K = fb.num_betas
+    P = 72 + K + 3
+    prior = np.r_[np.full(3, 30.0), np.full(69, 10.0), np.full(K, 1.0 + 0.1), np.zeros(3)]
+    for i in range(n):
+        J, uv, dJ, duv = F.fit_jacobian(fb, sc["init_rotmat"][i], r["phi"][i], r["betas"][i],
+                                        r["transl"][i], f, pp)
+        kp = sc["keypoints"][i]
+        Hm = np.diag(prior + 1e-9)
+        for m, j in enumerate(COCO17_TO_SMPLX):
+            if j < 0 or kp[m, 2] <= 0:
+                continue
+            s = ((uv[j] - kp[m, :2]) ** 2).sum() / 3.0 ** 2
+            w = kp[m, 2] * 81 / (s + 9) ** 2 / 3.0 ** 2
+            Hm += w * duv[j].T @ duv[j]
+        D = (dJ[1:24] - dJ[:1]).reshape(-1, P)
+        ref = np.sqrt(np.trace(D @ np.linalg.solve(Hm, D.T)) / 23)
+        np.testing.assert_allclose(r["spread"][i], ref, rtol=1e-6)
