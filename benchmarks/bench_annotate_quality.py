@@ -193,8 +193,8 @@ def speed_table(body, fb, args):
                 if key.startswith("PyTorch"):
                     wall = res  # the optimisation itself, as bench_annotate.py times it
                 rows.setdefault((key, th), []).append((wall, time.process_time() - c0, n))
-    print(f"| run | people | 1 thread: people/s (wall) | 2 threads: people/s (wall) | 2 vs 1 threads (wall) "
-          f"| 1 thread: CPU ms/person | 2 threads: CPU ms/person | vs PyTorch peer, same threads |")
+    print("| run | people | 1 thread: people/s (wall) | 2 threads: people/s (wall) | 2 vs 1 threads (wall) "
+          "| 1 thread: CPU ms/person | 2 threads: CPU ms/person | vs PyTorch peer, same threads |")
     print("|" + "---|" * 8)
     med = {k: (float(np.median([w for w, _, _ in v])), float(np.median([c for _, c, _ in v])), v[0][2])
            for k, v in rows.items()}

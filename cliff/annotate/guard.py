@@ -27,7 +27,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .fit import DEFAULT_WEIGHTS, _array, fit_people
+from .fit import DEFAULT_WEIGHTS, fit_people
 
 #: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
 #: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
