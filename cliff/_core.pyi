@@ -94,13 +94,21 @@ class Estimator:
             cameras: npt.ArrayLike, bgr: bool = False, *,
             vertices: bool = True) -> dict[str, np.ndarray]: ...
 # ---- fitting (csrc/fit.c, csrc/py/fit.c); see cliff.annotate.fit ----
-def fit_people(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
-               cam: npt.ArrayLike, kp: npt.ArrayLike, kp_joint: npt.ArrayLike,
-               norm: npt.ArrayLike, *, max_iter: int = 30, tol: float = 1e-6, robust: int = 1,
-               robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 0.0,
-               w_pose: float = 0.0, w_betas_init: float = 0.0, w_shape: float = 0.0,
-               w_transl: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                               np.ndarray]: ...
+def fit_people_ex(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
+                  cam: npt.ArrayLike, kp: npt.ArrayLike, kp_joint: npt.ArrayLike,
+                  norm: npt.ArrayLike, x0: npt.ArrayLike | None = None, *, max_iter: int = 30,
+                  tol: float = 1e-6, robust: int = 1, robust_scale: float = 3.0,
+                  sigma_rel: float = 0.01, w_root: float = 0.0, w_pose: float = 0.0,
+                  w_betas_init: float = 0.0, w_shape: float = 0.0, w_transl: float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                             np.ndarray]: ...
+def fit_evaluate(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
+                 cam: npt.ArrayLike, kp: npt.ArrayLike, kp_joint: npt.ArrayLike,
+                 norm: npt.ArrayLike, R: npt.ArrayLike, betas: npt.ArrayLike, t: npt.ArrayLike,
+                 *, max_iter: int = 30, tol: float = 1e-6, robust: int = 1,
+                 robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 0.0,
+                 w_pose: float = 0.0, w_betas_init: float = 0.0, w_shape: float = 0.0,
+                 w_transl: float = 0.0) -> tuple[np.ndarray, np.ndarray]: ...
 def fit_jacobian(body: tuple, R0: npt.ArrayLike, phi: npt.ArrayLike, betas: npt.ArrayLike,
                  t: npt.ArrayLike, cam: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray,
                                                                 np.ndarray, np.ndarray]: ...

@@ -597,17 +597,36 @@ typedef struct {
     size_t n, M;
     const double *R0, *betas0, *t0, *cam, *kp, *norm;
     const int64_t *kp_joint;
+    /* optional start (n, P), P = 72 + K + 3, or NULL: the fit starts at x0 = [phi (24,3) offsets
+     * from R0, betas, t] instead of [0, betas0, t0]; the priors stay centred on R0, betas0, t0,
+     * so the final objectives of several starts of one person are comparable. */
+    const double *x0;
 } cliff_fit_input;
 /* R (n,24,3,3), betas (n,K), t (n,3), phi (n,24,3) (the fitted offsets), stats (n,5) =
  * [initial and final confidence-weighted mean reprojection error (px), iterations, converged
  * (0/1), status (cliff_fit_status)]. */
 typedef struct {
     double *R, *betas, *t, *phi, *stats;
+    /* optional (n,5) or NULL: [objective at the start, final objective, final data term, final
+     * prior term, posterior spread of the pelvis-relative SMPL joints in metres:
+     * sqrt(mean_i trace(D_i H^-1 D_i^T)), D_i = d(J_i - J_0)/dx, H the Gauss-Newton matrix at the
+     * result (-1 if singular)]; 0 when the status is not OK. */
+    double *quality;
 } cliff_fit_output;
 /* Fit in->n people (OpenMP over people); opt NULL = cliff_fit_default_params(). A person whose
  * status is not OK keeps its initial parameters. */
 CLIFF_API cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *opt,
                                         const cliff_fit_input *in, const cliff_fit_output *out);
+/* The objective of cliff_fit_people (priors centred on in->R0, betas0, t0) evaluated, without
+ * fitting, at the parameters R (n,24,3,3), betas (n,K), t (n,3) (phi_j = Log(R0_j^T R_j)), with
+ * the camera in->cam (in->x0 is ignored). out (n,5) = [objective, data term, prior term,
+ * confidence-weighted mean reprojection error (px), status (cliff_fit_status)]; kp_err (n,M) =
+ * each keypoint's reprojection error in pixels, -1 where the keypoint is not used (confidence 0,
+ * kp_joint -1) or its joint is behind the camera. OpenMP over people. */
+CLIFF_API cliff_status cliff_fit_evaluate(const cliff_fit_body *body, const cliff_fit_options *opt,
+                                          const cliff_fit_input *in, const double *R,
+                                          const double *betas, const double *t, double *out,
+                                          double *kp_err);
 /* One person's model joints, their projections and analytic Jacobians with respect to the
  * P = 72 + K + 3 parameters (phi (24,3), betas (K), t (3)) at R_j = R0_j * Exp(phi_j).
  * R0 (24,3,3), phi (24,3), betas (K), t (3), cam (3) -> joints (NJ,3) metres, uv (NJ,2) pixels,

@@ -346,7 +346,8 @@ static double rho(cliff_robust_kind kind, double c, double sq, double *drho) {
 
 /* Total cost at x = [phi (72), betas (K), t (3)]; INFINITY if a used point is behind the camera.
  * With grad != NULL also fills the Gauss-Newton system H (P,P), g (P) (IRLS weights). */
-static double person_cost(person *pp, const double *x, double *H, double *g, double *err_px) {
+static double person_cost(person *pp, const double *x, double *H, double *g, double *err_px,
+                          double *data_out) {
     const cliff_fit_body *b = pp->b;
     const cliff_fit_options *o = pp->o;
     const size_t K = b->n_betas, P = 72 + K + 3, NJ = NJ_SMPL + b->n_vert;
@@ -381,6 +382,7 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
         }
     }
     if (err_px) *err_px = csum > 0 ? esum / csum : 0.0;
+    if (data_out) *data_out = cost;
     /* priors: cost_k = w_k |r_k|^2 with r linear in x */
     for (size_t q = 0; q < 72; q++) {
         double w = q < 3 ? o->w_root : o->w_pose;
@@ -410,6 +412,55 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
         for (size_t q = 0; q < P; q++)
             for (size_t r = 0; r < q; r++) H[q * P + r] = H[r * P + q];
     return cost;
+}
+
+/* Lower Cholesky factor of a symmetric positive definite A (P,P), in place. 0 = ok. */
+static int cholesky_factor(double *A, size_t P) {
+    for (size_t j = 0; j < P; j++) {
+        double d = A[j * P + j];
+        for (size_t k = 0; k < j; k++) d -= A[j * P + k] * A[j * P + k];
+        if (!(d > 0.0)) return -1;
+        d = sqrt(d);
+        A[j * P + j] = d;
+        for (size_t i = j + 1; i < P; i++) {
+            double v = A[i * P + j];
+            for (size_t k = 0; k < j; k++) v -= A[i * P + k] * A[j * P + k];
+            A[i * P + j] = v / d;
+        }
+    }
+    return 0;
+}
+
+/* y^T A^{-1} y from the lower Cholesky factor L of A: |L^{-1} y|^2 (z: P scratch). */
+static double chol_quadratic(const double *L, size_t P, const double *y, double *z) {
+    double acc = 0.0;
+    for (size_t i = 0; i < P; i++) {
+        double v = y[i];
+        for (size_t k = 0; k < i; k++) v -= L[i * P + k] * z[k];
+        z[i] = v / L[i * P + i];
+        acc += z[i] * z[i];
+    }
+    return acc;
+}
+
+/* Posterior spread of the pelvis-relative SMPL joints at the result: with the objective read as
+ * -2 log of a density, the Gauss-Newton matrix H (the fitter's, g = J^T r convention) is the
+ * inverse covariance of the parameters, so cov(J_i - J_0) = D H^{-1} D^T with D the Jacobian of
+ * J_i - J_0. Returns sqrt(mean over joints 1..23 of trace cov) in metres (-1 if H is not
+ * positive definite). A (P,P), d and z (P) are scratch. */
+static double joint_spread(const double *H, const double *dJ, size_t P, double *A, double *d,
+                           double *z) {
+    memcpy(A, H, P * P * sizeof(double));
+    for (size_t q = 0; q < P; q++) A[q * P + q] += 1e-9;
+    if (cholesky_factor(A, P) != 0) return -1.0;
+    double tr = 0.0;
+    for (int i = 1; i < NJ_SMPL; i++)
+        for (int k = 0; k < 3; k++) {
+            const double *Di = dJ + (size_t)i * 3 * P + (size_t)k * P, *D0 = dJ + (size_t)k * P;
+            for (size_t q = 0; q < P; q++) d[q] = Di[q] - D0[q];
+            tr += chol_quadratic(A, P, d, z);
+        }
+    return sqrt(tr / (NJ_SMPL - 1));
 }
 
 /* Solve (A) x = y for symmetric positive definite A (P,P) by Cholesky, in place in L. 0 = ok. */
@@ -445,8 +496,10 @@ static int all_finite(const double *x, size_t n) {
     return 1;
 }
 
-/* Returns a CLIFF_FIT_* status; x holds the result; st = [err0, err1, iters, converged]. */
-static int fit_one(person *pp, double *x, double *st, double *work) {
+/* Returns a CLIFF_FIT_* status; x holds the start on entry and the result on return;
+ * st = [err0, err1, iters, converged]; q (may be NULL) = [objective at the start, final
+ * objective, final data term, final prior term, posterior joint spread (m)]. */
+static int fit_one(person *pp, double *x, double *st, double *q, double *work) {
     const size_t K = pp->b->n_betas, P = 72 + K + 3;
     double *H = work, *A = H + P * P, *g = A + P * P, *dx = g + P, *xn = dx + P;
     int used = 0;
@@ -454,9 +507,10 @@ static int fit_one(person *pp, double *x, double *st, double *work) {
         if (pp->kp_joint[m] >= 0 && pp->kp[3 * m + 2] > 0.0) used++;
     if (!used) return CLIFF_FIT_NO_KEYPOINTS;
     double err0, err1;
-    double cost = person_cost(pp, x, H, g, &err0);
+    double cost = person_cost(pp, x, H, g, &err0, NULL);
     if (!isfinite(cost)) return CLIFF_FIT_BEHIND_CAMERA;
     st[0] = err0;
+    if (q) q[0] = cost;
     double lambda = 1e-3;
     size_t it = 0;
     int converged = 0;
@@ -470,11 +524,11 @@ static int fit_one(person *pp, double *x, double *st, double *work) {
                 continue;
             }
             for (size_t q = 0; q < P; q++) xn[q] = x[q] - dx[q];
-            double cn = person_cost(pp, xn, NULL, NULL, NULL);
+            double cn = person_cost(pp, xn, NULL, NULL, NULL, NULL);
             if (isfinite(cn) && cn <= cost) {
                 double rel = (cost - cn) / (cost > 1e-300 ? cost : 1e-300);
                 memcpy(x, xn, P * sizeof(double));
-                cost = person_cost(pp, x, H, g, NULL);
+                cost = person_cost(pp, x, H, g, NULL, NULL);
                 lambda = lambda / 3.0 > 1e-9 ? lambda / 3.0 : 1e-9;
                 accepted = 1;
                 if (rel < pp->o->tol) converged = 1;
@@ -484,8 +538,13 @@ static int fit_one(person *pp, double *x, double *st, double *work) {
         }
         if (!accepted) converged = 1; /* no decrease possible at any damping: a minimum */
     }
-    person_cost(pp, x, NULL, NULL, &err1);
+    double data1, cost1 = person_cost(pp, x, NULL, NULL, &err1, &data1);
     if (!all_finite(x, P)) return CLIFF_FIT_NOT_FINITE;
+    if (q) {
+        q[1] = cost1, q[2] = data1, q[3] = cost1 - data1;
+        person_cost(pp, x, H, g, NULL, NULL); /* H and dJ at the result */
+        q[4] = joint_spread(H, pp->dJ, P, A, dx, xn);
+    }
     st[1] = err1;
     st[2] = it;
     st[3] = converged;
@@ -499,69 +558,103 @@ cliff_fit_options cliff_fit_default_params(void) {
                                .w_transl = 0.0};
 }
 
-cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *options,
-                              const cliff_fit_input *in, const cliff_fit_output *out) {
-    if (!body || !in || !out) return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
-    const cliff_fit_options defaults = cliff_fit_default_params();
-    const cliff_fit_options *opt = options ? options : &defaults;
-    const size_t n = in->n, M = in->M;
-    const double *R0 = in->R0, *betas0 = in->betas0, *t0 = in->t0, *cam = in->cam, *kp = in->kp,
-                 *norm = in->norm;
-    const int64_t *kp_joint = in->kp_joint;
-    double *R = out->R, *betas = out->betas, *t = out->t, *phi = out->phi, *stats = out->stats;
-    if ((n && (!R0 || !betas0 || !t0 || !cam || !kp || !norm || !R || !betas || !t || !phi ||
-               !stats)) || (M && !kp_joint))
-        return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
+static cliff_status check_options(const cliff_fit_options *opt, const char *fn) {
     if (opt->max_iter < 1 || !(opt->tol >= 0) || !(opt->sigma_rel > 0) || !(opt->robust_scale > 0) ||
         (opt->robust != CLIFF_ROBUST_NONE && opt->robust != CLIFF_ROBUST_GEMAN_MCCLURE &&
          opt->robust != CLIFF_ROBUST_HUBER) || !(opt->w_root >= 0) || !(opt->w_pose >= 0) ||
         !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
-        return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: invalid options (max_iter >= 1, "
-                                        "tol >= 0, sigma_rel > 0, robust_scale > 0, weights >= 0)");
+        return cliff_fail(CLIFF_EINVAL, "%s: invalid options (max_iter >= 1, tol >= 0, "
+                                        "sigma_rel > 0, robust_scale > 0, weights >= 0)", fn);
+    return CLIFF_OK;
+}
+
+static cliff_status check_kp_joint(const int64_t *kp_joint, size_t M, size_t NJ, const char *fn) {
+    for (size_t m = 0; m < M; m++)
+        if (kp_joint[m] >= (int64_t)NJ)
+            return cliff_fail(CLIFF_EINVAL, "%s: kp_joint[%zu] = %lld exceeds the %zu model joints",
+                              fn, m, (long long)kp_joint[m], NJ);
+    return CLIFF_OK;
+}
+
+/* Per-thread work of one person: fk state + scratch, joints, uv, dJ, duv, then the LM arrays
+ * (H, A (P,P), g, dx, xn (P)) and x (P) at the end. */
+static size_t person_work_doubles(size_t NV, size_t NJ, size_t P) {
+    return fit_scratch_doubles(NV) + NJ * 3 + NJ * 2 + NJ * 3 * P + NJ * 2 * P + 2 * P * P + 4 * P;
+}
+
+static void person_bind(person *pp, const cliff_fit_body *body, const cliff_fit_options *opt,
+                        size_t i, const double *R0, const double *betas0, const double *t0,
+                        const double *cam, size_t M, const double *kp, const int64_t *kp_joint,
+                        const double *norm, fk_state *s, double *work) {
+    const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
+    *pp = (person){.b = body, .o = opt, .R0 = R0 + i * 216, .betas0 = betas0 + i * K,
+                   .t0 = t0 + 3 * i, .cam = cam + 3 * i, .kp = kp + i * M * 3,
+                   .kp_joint = kp_joint, .M = M, .s = s};
+    double nrm = norm[i] * opt->sigma_rel;
+    pp->inv_sigma = nrm > 0 && isfinite(nrm) ? 1.0 / nrm : 0.0;
+    pp->scratch = work;
+    pp->joints = pp->scratch + fit_scratch_doubles(NV);
+    pp->uv = pp->joints + NJ * 3;
+    pp->dJ = pp->uv + NJ * 2;
+    pp->duv = pp->dJ + NJ * 3 * P;
+}
+
+static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_options *opt, size_t n,
+                                     const double *R0, const double *betas0, const double *t0,
+                                     const double *cam, size_t M, const double *kp,
+                                     const int64_t *kp_joint, const double *norm, const double *x0,
+                                     double *R, double *betas, double *t, double *phi, double *stats,
+                                     double *quality) {
+    if (!body || !opt || (n && (!R0 || !betas0 || !t0 || !cam || !kp || !norm || !R || !betas ||
+                                !t || !phi || !stats)) || (M && !kp_joint))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
+    cliff_status cst = check_options(opt, "cliff_fit_people");
+    if (cst != CLIFF_OK) return cst;
     const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
     cliff_status bst = check_body(body, "cliff_fit_people");
     if (bst != CLIFF_OK) return bst;
-    for (size_t m = 0; m < M; m++)
-        if (kp_joint[m] >= (int64_t)NJ)
-            return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: kp_joint[%zu] = %lld exceeds the %zu "
-                                            "model joints", m, (long long)kp_joint[m], NJ);
-    omp_set_num_threads(cliff_threads());
-#pragma omp parallel
+    bst = check_kp_joint(kp_joint, M, NJ, "cliff_fit_people");
+    if (bst != CLIFF_OK) return bst;
+    int nth = cliff_threads();
+    if ((size_t)nth > n) nth = n > 0 ? (int)n : 1; /* no idle threads for small batches */
+    /* One person is ~1-10 ms of LM, far above OpenMP's scheduling cost; people differ in their
+     * iteration counts, so they are handed out dynamically one at a time. Each thread owns its
+     * work arrays (allocated once per call, cache-line aligned by cliff_alloc). */
+#pragma omp parallel num_threads(nth)
     {
         fk_state *s = cliff_alloc(sizeof *s);
-        size_t nwork = fit_scratch_doubles(NV) + NJ * 3 + NJ * 2 + NJ * 3 * P + NJ * 2 * P +
-                       2 * P * P + 4 * P;
+        const size_t nwork = person_work_doubles(NV, NJ, P);
         double *work = cliff_alloc(nwork * sizeof(double));
 #pragma omp for schedule(dynamic, 1)
         for (size_t i = 0; i < n; i++) {
             double *st = stats + 5 * i, *x = work ? work + nwork - P : NULL; /* x: end of work */
+            double *q = quality ? quality + 5 * i : NULL;
             st[0] = st[1] = 0.0, st[2] = 0.0, st[3] = 0.0;
+            if (q) q[0] = q[1] = q[2] = q[3] = q[4] = 0.0;
             int status = CLIFF_FIT_NOMEM;
             if (s && work) {
-                person pp = {.b = body, .o = opt, .R0 = R0 + i * 216, .betas0 = betas0 + i * K,
-                             .t0 = t0 + 3 * i, .cam = cam + 3 * i, .kp = kp + i * M * 3,
-                             .kp_joint = kp_joint, .M = M, .s = s};
-                double nrm = norm[i] * opt->sigma_rel;
-                pp.inv_sigma = nrm > 0 && isfinite(nrm) ? 1.0 / nrm : 0.0;
-                pp.scratch = work;
-                pp.joints = pp.scratch + fit_scratch_doubles(NV);
-                pp.uv = pp.joints + NJ * 3;
-                pp.dJ = pp.uv + NJ * 2;
-                pp.duv = pp.dJ + NJ * 3 * P;
+                person pp;
+                person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, s, work);
                 double *lm = pp.duv + NJ * 2 * P;
-                memset(x, 0, 72 * sizeof(double));
-                memcpy(x + 72, pp.betas0, K * sizeof(double));
-                memcpy(x + 72 + K, pp.t0, 3 * sizeof(double));
+                if (x0) {
+                    memcpy(x, x0 + i * P, P * sizeof(double));
+                } else {
+                    memset(x, 0, 72 * sizeof(double));
+                    memcpy(x + 72, pp.betas0, K * sizeof(double));
+                    memcpy(x + 72 + K, pp.t0, 3 * sizeof(double));
+                }
                 if (!(pp.inv_sigma > 0) || !all_finite(pp.R0, 216) || !all_finite(x, P) ||
+                    !all_finite(pp.betas0, K) || !all_finite(pp.t0, 3) ||
                     !all_finite(pp.cam, 3) || !(pp.cam[0] > 0))
                     status = CLIFF_FIT_NOT_FINITE;
                 else
-                    status = fit_one(&pp, x, st, lm);
+                    status = fit_one(&pp, x, st, q, lm);
                 if (status != CLIFF_FIT_OK) {
                     memset(x, 0, 72 * sizeof(double));
                     memcpy(x + 72, pp.betas0, K * sizeof(double));
                     memcpy(x + 72 + K, pp.t0, 3 * sizeof(double));
                     st[0] = st[1] = st[2] = st[3] = 0.0;
+                    if (q) q[0] = q[1] = q[2] = q[3] = q[4] = 0.0;
                 }
                 /* outputs */
                 double E[9];
@@ -585,4 +678,97 @@ cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_option
         cliff_free(work);
     }
     return CLIFF_OK;
+}
+
+cliff_status cliff_fit_people(const cliff_fit_body *body, const cliff_fit_options *options,
+                              const cliff_fit_input *in, const cliff_fit_output *out) {
+    if (!body || !in || !out) return cliff_fail(CLIFF_EINVAL, "cliff_fit_people: NULL argument");
+    const cliff_fit_options defaults = cliff_fit_default_params();
+    return fit_people_flat(body, options ? options : &defaults, in->n, in->R0, in->betas0, in->t0,
+                           in->cam, in->M, in->kp, in->kp_joint, in->norm, in->x0, out->R,
+                           out->betas, out->t, out->phi, out->stats, out->quality);
+}
+
+static cliff_status fit_evaluate_flat(const cliff_fit_body *body, const cliff_fit_options *opt, size_t n,
+                                const double *R0, const double *betas0, const double *t0,
+                                const double *cam, size_t M, const double *kp,
+                                const int64_t *kp_joint, const double *norm, const double *R,
+                                const double *betas, const double *t, double *out,
+                                double *kp_err) {
+    if (!body || !opt || (n && (!R0 || !betas0 || !t0 || !cam || !kp || !norm || !R || !betas ||
+                                !t || !out || (M && !kp_err))) || (M && !kp_joint))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_evaluate: NULL argument");
+    cliff_status st = check_options(opt, "cliff_fit_evaluate");
+    if (st != CLIFF_OK) return st;
+    st = check_body(body, "cliff_fit_evaluate");
+    if (st != CLIFF_OK) return st;
+    const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
+    st = check_kp_joint(kp_joint, M, NJ, "cliff_fit_evaluate");
+    if (st != CLIFF_OK) return st;
+    int nth = cliff_threads();
+    if ((size_t)nth > n) nth = n > 0 ? (int)n : 1;
+#pragma omp parallel num_threads(nth)
+    {
+        fk_state *s = cliff_alloc(sizeof *s);
+        /* scratch, joints, uv, x: no Jacobians */
+        const size_t nwork = fit_scratch_doubles(NV) + NJ * 5 + P;
+        double *work = cliff_alloc(nwork * sizeof(double));
+#pragma omp for schedule(dynamic, 4)
+        for (size_t i = 0; i < n; i++) {
+            double *o = out + 5 * i, *e = kp_err + i * M;
+            o[0] = o[1] = o[2] = o[3] = 0.0, o[4] = CLIFF_FIT_NOMEM;
+            for (size_t m = 0; m < M; m++) e[m] = -1.0;
+            if (!s || !work) continue;
+            person pp;
+            person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, s, work);
+            pp.dJ = pp.duv = NULL;
+            double *x = work + nwork - P, RtR[9];
+            for (int j = 0; j < NJ_SMPL; j++) { /* phi_j = Log(R0_j^T R_j) */
+                const double *A = pp.R0 + 9 * j, *B = R + i * 216 + 9 * j;
+                for (int r = 0; r < 3; r++)
+                    for (int c = 0; c < 3; c++)
+                        RtR[3 * r + c] = A[r] * B[c] + A[3 + r] * B[3 + c] + A[6 + r] * B[6 + c];
+                cliff_rotmat_to_axis_angle_f64(RtR, 1, x + 3 * j);
+            }
+            memcpy(x + 72, betas + i * K, K * sizeof(double));
+            memcpy(x + 72 + K, t + 3 * i, 3 * sizeof(double));
+            if (!(pp.inv_sigma > 0) || !all_finite(pp.R0, 216) || !all_finite(x, P) ||
+                !all_finite(pp.betas0, K) || !all_finite(pp.t0, 3) || !all_finite(pp.cam, 3) ||
+                !(pp.cam[0] > 0)) {
+                o[4] = CLIFF_FIT_NOT_FINITE;
+                continue;
+            }
+            double err = 0.0, data = 0.0, cost = person_cost(&pp, x, NULL, NULL, &err, &data);
+            int used = 0;
+            for (size_t m = 0; m < M; m++) {
+                int64_t jj = kp_joint[m];
+                if (jj < 0 || !(pp.kp[3 * m + 2] > 0.0)) continue;
+                used++;
+                if (!(pp.joints[3 * jj + 2] > 1e-6)) continue;
+                e[m] = hypot(pp.uv[2 * jj] - pp.kp[3 * m], pp.uv[2 * jj + 1] - pp.kp[3 * m + 1]);
+            }
+            if (!used) {
+                o[4] = CLIFF_FIT_NO_KEYPOINTS;
+                continue;
+            }
+            if (!isfinite(cost)) {
+                o[4] = CLIFF_FIT_BEHIND_CAMERA;
+                continue;
+            }
+            o[0] = cost, o[1] = data, o[2] = cost - data, o[3] = err, o[4] = CLIFF_FIT_OK;
+        }
+        cliff_free(s);
+        cliff_free(work);
+    }
+    return CLIFF_OK;
+}
+
+cliff_status cliff_fit_evaluate(const cliff_fit_body *body, const cliff_fit_options *options,
+                                const cliff_fit_input *in, const double *R, const double *betas,
+                                const double *t, double *out, double *kp_err) {
+    if (!body || !in) return cliff_fail(CLIFF_EINVAL, "cliff_fit_evaluate: NULL argument");
+    const cliff_fit_options defaults = cliff_fit_default_params();
+    return fit_evaluate_flat(body, options ? options : &defaults, in->n, in->R0, in->betas0, in->t0,
+                             in->cam, in->M, in->kp, in->kp_joint, in->norm, R, betas, t, out,
+                             kp_err);
 }

@@ -33,14 +33,20 @@ import numpy as np
 from ..io.images import read_image as _read_rgb
 
 from . import keypoints as kpmod
-from .fit import STATUS, FitBody, fit_jacobian, fit_people
+from .fit import DEFAULT_WEIGHTS, STATUS, FitBody, evaluate, fit_jacobian, fit_people  # noqa: F401
+from . import guard
 from ..camera import estimate_focal_length
 from ..constants import BOX_RESCALE, CROP_FOCAL, CROP_SIZE
 from .losses import cam_full_to_crop, crop_camera
 
 REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
-                  "fit_err_init", "fit_err", "fit_iters", "fit_converged")
+                  "fit_err_init", "fit_err", "fit_iters", "fit_converged", "fit_kp_err",
+                  "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread")
+#: People fitted per C call in annotate(refine='fit') (several images batched).
+FIT_BATCH = 256
+#: fit_options keys that are weights of the objective (the rest: max_iter, tol).
+_WEIGHT_KEYS = tuple(DEFAULT_WEIGHTS)
 
 
 def center_scale(boxes, rescale: float = BOX_RESCALE):
@@ -57,7 +63,8 @@ def _rotmat_to_aa(R):
 
 def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, focal=None, *,
            loss: str = "full", crop_size: float = CROP_SIZE, crop_focal: float = CROP_FOCAL,
-           **fit_options) -> dict:
+           starts: str = "auto", accept: bool = True, restart_rel: float = 0.02,
+           plausible: float = 0.999, **fit_options) -> dict:
     """Step 2 for n people of images of size img_size.
 
     rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate in the full-frame
@@ -66,7 +73,12 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     loss='full' fits with the full-frame camera (CLIFF); loss='crop' with the HMR-style crop
     camera (focal crop_focal * b / crop_size at the box centre; the ablation): its translation
     is converted back to the full frame for the output, its rotations are kept as fitted.
-    fit_options go to cliff.annotate.fit.fit_people. Returns fit_people's dict (+ center, scale, focal).
+    fit_options go to cliff.annotate.fit.fit_people. starts / accept / restart_rel / plausible: the
+    do-no-harm guard (cliff.annotate.guard.fit_guarded; starts='one', accept=False is the plain
+    fit). Returns fit_guarded's dict (+ center, scale, focal) where, for every loss, err_init /
+    err_final are measured in the FULL image with the real camera, plus kp_err (n,M) each
+    keypoint's full-image error in pixels (-1 = not used), prior_dist (n,), confidence (n,) in
+    [0, 1] (cliff.annotate.guard.confidence).
     """
     kp = kpmod.check_keypoints(keypoints)
     n = kp.shape[0]
@@ -85,14 +97,42 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
         t_init = cam_full_to_crop(t0, center, b, f, pp, crop_size, crop_focal)
     else:
         raise ValueError(f"loss: expected 'full' or 'crop', got {loss!r}")
-    out = fit_people(body, rotmat, betas, t_init, kp, jidx, cam_f, cam_c, b, **fit_options)
+    out = guard.fit_guarded(body, rotmat, betas, t_init, kp, jidx, cam_f, cam_c, b, starts=starts,
+                            accept=accept, restart_rel=restart_rel, plausible=plausible,
+                            **fit_options)
     if loss == "crop":
         tc = out["transl"]
         tz = tc[:, 2] * f / cam_f
         out["transl"] = np.concatenate([tc[:, :2] + (center - pp) * (tz / f)[:, None],
                                         tz[:, None]], 1)
     out.update(center=center, scale=scale, focal=f)
+    _full_image_quality(body, out, rotmat, betas, t0, kp, jidx, f, pp, b, plausible, fit_options)
     return out
+
+
+def _full_image_quality(body, out, rotmat, betas, t0, kp, jidx, f, pp, b, plausible, fit_options):
+    """err_init / err_final / kp_err measured in the full image with the real camera (for the
+    crop loss too), and the confidence, written into `out` (people with status != 0 keep 0)."""
+    w = {k: fit_options[k] for k in _WEIGHT_KEYS if k in fit_options}
+    ok = out["status"] == 0
+    n = len(ok)
+    out["kp_err"] = np.full(kp.shape[:2], -1.0)
+    out["confidence"] = np.zeros(n)
+    if not ok.any():
+        return
+    s = lambda a: np.asarray(a, np.float64)[ok]  # noqa: E731
+    ref = (body, s(rotmat), s(betas), s(t0), kp[ok], jidx, s(f), s(pp), s(b))
+    start = evaluate(*ref, s(rotmat), s(betas), s(t0), **w)
+    end = evaluate(*ref, out["rotmat"][ok], out["betas"][ok], out["transl"][ok], **w)
+    out["err_init"][ok] = start["err"]
+    out["err_final"][ok] = end["err"]
+    out["kp_err"][ok] = end["kp_err"]
+    weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
+    dof = 72 + body.num_betas + (3 if weights["w_transl"] > 0 else 0)
+    out["confidence"][ok] = guard.confidence(end["err"], s(b), out["converged"][ok],
+                                             out["prior_dist"][ok],
+                                             guard.plausible_distance(dof, plausible),
+                                             out["spread"][ok])
 
 
 def model_joints(body: FitBody, rotmat, betas, transl) -> np.ndarray:
@@ -122,7 +162,26 @@ def pseudo_gt_record(body: FitBody, imgname, fitted: dict, keypoints) -> dict:
         "focal_l": np.asarray(fitted["focal"], np.float64).reshape(n), "S": S,
         "fit_err_init": fitted["err_init"], "fit_err": fitted["err_final"],
         "fit_iters": fitted["iterations"], "fit_converged": fitted["converged"],
+        "fit_kp_err": _values_to_part24(fitted["kp_err"]),
+        "fit_prior_dist": np.asarray(fitted["prior_dist"], np.float64),
+        "fit_start": np.asarray(fitted["start"], np.int64),
+        "fit_confidence": np.asarray(fitted["confidence"], np.float64),
+        "fit_spread": np.asarray(fitted["spread"], np.float64),
     }
+
+
+def _values_to_part24(values) -> np.ndarray:
+    """Per-keypoint values (n, K) in the input's format -> (n, 24) in the part-24 order; slots
+    without a source keypoint get -1 (as unused keypoints)."""
+    v = np.asarray(values, np.float64)
+    fmt = kpmod.format_of(v.shape[1])
+    if fmt == "part24":
+        return v.copy()
+    table = kpmod.COCO17_TO_PART24 if fmt == "coco17" else kpmod.OPENPOSE25_TO_PART24
+    out = np.full((len(v), 24), -1.0)
+    src = np.flatnonzero(table >= 0)
+    out[:, table[src]] = v[:, src]
+    return out
 
 
 def save_npz_atomic(path: str, arrays: dict) -> None:
@@ -266,7 +325,17 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(images), unit="img", desc="cliff annotate")
-    preps = []
+    preps, pending = [], []
+
+    def flush():
+        _refine_batch(body, pending, loss, fit_options)
+        for prep in pending:
+            rec, skip = _finish_image(body, prep, loss, True, fit_options)
+            skipped.extend(skip)
+            if rec is not None:
+                records.append(rec)
+        pending.clear()
+
     try:
         for i in it:
             prep, skip, err = _prepare_image(body, images[i], keypoints[i],
@@ -275,15 +344,18 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
             skipped.extend(skip)
             errors.extend(err)
             if prep is not None and refine == "fit":
-                rec, skip = _finish_image(body, prep, loss, True, fit_options)
-                skipped.extend(skip)
-                if rec is not None:
-                    records.append(rec)
+                # fit people of several images in one call (OpenMP over people: per-image
+                # batches of a few people leave threads idle)
+                pending.append(prep)
+                if sum(len(p["keep"]) for p in pending) >= FIT_BATCH:
+                    flush()
             elif prep is not None:
                 preps.append(prep)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(people=sum(len(r["pose"]) for r in records), skipped=len(skipped))
+        if pending:
+            flush()
     finally:
         if bar is not None:
             bar.close()
@@ -477,13 +549,36 @@ def _apply_finetune(body, reg, preps, loss, options):
         s += m
 
 
+def _refine_batch(body, preps, loss, fit_options):
+    """Step 3 (fit) for the people of several images in one refine call per keypoint format;
+    each prep gets its slice of the result as prep['fitted']."""
+    by_k = {}
+    for p in preps:
+        by_k.setdefault(p["kp"].shape[1], []).append(p)
+    for group in by_k.values():
+        m = [len(p["keep"]) for p in group]
+        cat = lambda f: np.concatenate([f(p) for p in group])  # noqa: E731
+        out = refine(body, cat(lambda p: p["rot"]), cat(lambda p: p["betas"]), cat(lambda p: p["t"]),
+                     cat(lambda p: p["kp"][p["keep"]]), cat(lambda p: p["bx"][p["keep"]]),
+                     cat(lambda p: np.tile([p["W"], p["H"]], (len(p["keep"]), 1))).astype(np.float64),
+                     cat(lambda p: np.full(len(p["keep"]), p["f"], np.float64)), loss=loss,
+                     **fit_options)
+        s = 0
+        for p, k in zip(group, m):
+            p["fitted"] = {key: (v[s:s + k] if isinstance(v, np.ndarray) and v.ndim and len(v) == sum(m)
+                                 else v) for key, v in out.items()}
+            s += k
+
+
 def _finish_image(body, prep, loss, fit, fit_options):
     """Step 3 per person (fit) or nothing (fine-tuned estimate as is), then the record."""
     i, name, kp, bx, keep = prep["i"], prep["name"], prep["kp"], prep["bx"], prep["keep"]
     W, H, f = prep["W"], prep["H"], prep["f"]
     rot, betas, t = prep["rot"], prep["betas"], prep["t"]
     skipped = []
-    if fit:
+    if fit and "fitted" in prep:
+        out = prep.pop("fitted")
+    elif fit:
         out = refine(body, rot, betas, t, kp[keep], bx[keep], (W, H), f, loss=loss, **fit_options)
     else:
         center, scale = center_scale(bx[keep])
@@ -496,6 +591,10 @@ def _finish_image(body, prep, loss, fit, fit_options):
                "iterations": np.zeros(n, np.int64), "converged": np.ones(n, bool),
                "status": np.where(ok, 0, 2).astype(np.int64), "center": center, "scale": scale,
                "focal": np.full(n, f)}
+        out.update(start=np.zeros(n, np.int64), prior_dist=np.zeros(n), spread=np.full(n, -1.0))
+        _full_image_quality(body, out, rot, betas, t, kp[keep], kpmod.smplx_index(
+            kpmod.format_of(kp.shape[1])), np.full(n, f), np.tile([W / 2, H / 2], (n, 1)),
+            200 * scale, fit_options.get("plausible", 0.999), fit_options)
     if "err_cliff" in prep:
         out["err_init"] = prep["err_cliff"]
     ok = out["status"] == 0
@@ -524,6 +623,9 @@ def _concat(records):
              "global_t": np.zeros((0, 3)), "focal_l": np.zeros(0), "S": np.zeros((0, 24, 4)),
              "fit_err_init": np.zeros(0), "fit_err": np.zeros(0),
              "fit_iters": np.zeros(0, np.int64), "fit_converged": np.zeros(0, bool),
+             "fit_kp_err": np.zeros((0, 24)), "fit_prior_dist": np.zeros(0),
+             "fit_start": np.zeros(0, np.int64), "fit_confidence": np.zeros(0),
+             "fit_spread": np.zeros(0),
              "fit_status": np.zeros(0, np.int64)}
     if not records:
         return empty

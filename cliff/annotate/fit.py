@@ -160,25 +160,10 @@ def check_fit_keypoints(keypoints, n, name="keypoints"):
     return kp
 
 
-def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
-               principal_point, norm, *, max_iter: int = 30, tol: float = 1e-6,
-               robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
-               w_root: float = 1.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
-               w_shape: float = 0.1, w_transl: float = 0.0) -> dict:
-    """Refine n people.
-
-    rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
-    keypoints (n,M,3) [u, v, conf] pixels; joint_index (M,) model joint (0..44) per keypoint,
-    -1 = ignored. focal (n,) or scalar pixels; principal_point (n,2) or (2,) pixels;
-    norm (n,) pixels: the residual scale (the person's box height).
-    Weights are per squared unit: 2D residuals in units of sigma_rel * norm, rotations in
-    radians, betas in units, translation in metres.
-
-    Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
-    radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
-    iterations (n,) int, converged (n,) bool, status (n,) int (0 ok; see STATUS; a person that
-    could not be fitted keeps its initial parameters and has err = 0).
-    """
+def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
+                  norm, robust, robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape,
+                  w_transl):
+    """Shared argument checks of fit_people / evaluate -> (C positional args, C options)."""
     _check_body(body)
     rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
     n = rot.shape[0]
@@ -195,24 +180,102 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
         raise ValueError("focal: must be > 0")
     if not (norm > 0).all():
         raise ValueError("norm: must be > 0 (the person's box height in pixels)")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
-        raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     if robust not in ROBUST:
         raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
-    tol = _positive(tol, "tol", ">= 0")
     sigma_rel, robust_scale = _positive(sigma_rel, "sigma_rel"), _positive(robust_scale, "robust_scale")
     w_root, w_pose, w_betas_init, w_shape, w_transl = (
         _positive(w, name, ">= 0") for w, name in ((w_root, "w_root"), (w_pose, "w_pose"),
                                                     (w_betas_init, "w_betas_init"),
                                                     (w_shape, "w_shape"), (w_transl, "w_transl")))
-    R, b, t, phi, st = _core.fit_people(
-        body.as_tuple(), rot, betas, transl, cam, keypoints, joint_index, norm, max_iter=int(max_iter), tol=float(tol),
-        robust=ROBUST[robust], robust_scale=float(robust_scale), sigma_rel=float(sigma_rel),
-        w_root=float(w_root), w_pose=float(w_pose), w_betas_init=float(w_betas_init),
-        w_shape=float(w_shape), w_transl=float(w_transl))
+    opts = dict(robust=ROBUST[robust], robust_scale=float(robust_scale),
+                sigma_rel=float(sigma_rel), w_root=float(w_root), w_pose=float(w_pose),
+                w_betas_init=float(w_betas_init), w_shape=float(w_shape), w_transl=float(w_transl))
+    return (body.as_tuple(), rot, betas, transl, cam, keypoints, joint_index, norm), opts
+
+
+#: Default weights of the objective (fit_people's keyword defaults); see docs/annotate.md.
+DEFAULT_WEIGHTS = dict(robust="gm", robust_scale=3.0, sigma_rel=0.01, w_root=30.0, w_pose=10.0,
+                       w_betas_init=1.0, w_shape=0.1, w_transl=0.0)
+
+
+def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
+               principal_point, norm, *, max_iter: int = 30, tol: float = 1e-6,
+               robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
+               w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
+               w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
+               transl_start=None) -> dict:
+    """Refine n people.
+
+    rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
+    keypoints (n,M,3) [u, v, conf] pixels; joint_index (M,) model joint (0..44) per keypoint,
+    -1 = ignored. focal (n,) or scalar pixels; principal_point (n,2) or (2,) pixels;
+    norm (n,) pixels: the residual scale (the person's box height).
+    Weights are per squared unit: 2D residuals in units of sigma_rel * norm, rotations in
+    radians, betas in units, translation in metres.
+    phi_start, betas_start, transl_start: optional (n,24,3) radians, (n,K), (n,3) metres: the LM
+    starts at R_j = rotmat_j Exp(phi_start_j), betas_start, transl_start (e.g. another root
+    hypothesis, or the result of another fit) while the priors stay centred on rotmat, betas,
+    transl, so that final objectives of different starts are comparable.
+
+    Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
+    radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
+    iterations (n,) int, converged (n,) bool, status (n,) int (0 ok; see STATUS; a person that
+    could not be fitted keeps its initial parameters and has err = 0), objective_start /
+    objective (n,) the objective at the LM's start and at the result, data_cost / prior_cost (n,)
+    its two parts at the result (0 when status != 0), spread (n,) metres: the posterior spread of
+    the pelvis-relative SMPL joints, sqrt(mean_i trace(D_i H^-1 D_i^T)) with H the Gauss-Newton
+    matrix at the result (the objective read as -2 log density) and D_i the Jacobian of
+    J_i - J_0 (-1 if H is singular).
+    """
+    args, opts = _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal,
+                               principal_point, norm, robust, robust_scale, sigma_rel, w_root,
+                               w_pose, w_betas_init, w_shape, w_transl)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
+        raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
+    tol = _positive(tol, "tol", ">= 0")
+    n = args[1].shape[0]
+    x0 = None
+    if phi_start is not None or betas_start is not None or transl_start is not None:
+        K = body.num_betas
+        ph = np.zeros((n, 24, 3)) if phi_start is None else _array(
+            phi_start, "phi_start", (n, 24, 3), f"(n, 24, 3) = ({n}, 24, 3)")
+        bs = args[2] if betas_start is None else _array(
+            betas_start, "betas_start", (n, K), f"(n, K) = ({n}, {K})")
+        ts = args[3] if transl_start is None else _array(
+            transl_start, "transl_start", (n, 3), f"(n, 3) = ({n}, 3)")
+        x0 = np.concatenate([ph.reshape(n, 72), bs, ts], 1)
+    R, b, t, phi, st, q = _core.fit_people_ex(*args, x0, max_iter=int(max_iter), tol=float(tol),
+                                              **opts)
     return {"rotmat": R, "betas": b, "transl": t, "phi": phi, "err_init": st[:, 0],
             "err_final": st[:, 1], "iterations": st[:, 2].astype(np.int64),
-            "converged": st[:, 3] > 0, "status": st[:, 4].astype(np.int64)}
+            "converged": st[:, 3] > 0, "status": st[:, 4].astype(np.int64),
+            "objective_start": q[:, 0], "objective": q[:, 1], "data_cost": q[:, 2],
+            "prior_cost": q[:, 3], "spread": q[:, 4]}
+
+
+def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index, focal,
+             principal_point, norm, rotmat, betas, transl, *, robust: str | None = "gm",
+             robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
+             w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
+             w_transl: float = 0.0) -> dict:
+    """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
+    evaluated at the parameters (rotmat, betas, transl) without fitting (C, OpenMP).
+
+    Shapes and units as fit_people; rotmat (n,24,3,3), betas (n,K), transl (n,3) metres.
+    Returns dict: objective, data_cost, prior_cost (n,); err (n,) the confidence-weighted mean
+    reprojection error (px) in the given camera; kp_err (n,M) each keypoint's reprojection error
+    (px), -1 where a keypoint is not used (confidence 0 or joint_index -1) or behind the camera;
+    status (n,) (0 ok, 1 no keypoints, 2 behind the camera, 3 non-finite)."""
+    args, opts = _check_inputs(body, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index,
+                               focal, principal_point, norm, robust, robust_scale, sigma_rel,
+                               w_root, w_pose, w_betas_init, w_shape, w_transl)
+    n, K = args[1].shape[0], body.num_betas
+    R = _array(rotmat, "rotmat", (n, 24, 3, 3), f"(n, 24, 3, 3) = ({n}, 24, 3, 3)")
+    b = _array(betas, "betas", (n, K), f"(n, K) = ({n}, {K})")
+    t = _array(transl, "transl", (n, 3), f"(n, 3) = ({n}, 3)")
+    out, kp_err = _core.fit_evaluate(*args, R, b, t, **opts)
+    return {"objective": out[:, 0], "data_cost": out[:, 1], "prior_cost": out[:, 2],
+            "err": out[:, 3], "kp_err": kp_err, "status": out[:, 4].astype(np.int64)}
 
 
 def fit_jacobian(body: FitBody, rotmat0, phi, betas, transl, focal, principal_point):

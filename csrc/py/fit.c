@@ -55,80 +55,6 @@ static int body_convert(PyObject *obj, body_arrays *b) {
     return 0;
 }
 
-static PyObject *py_fit_people(PyObject *self, PyObject *args, PyObject *kw) {
-    (void)self;
-    static char *kwlist[] = {"body", "R0", "betas0", "t0", "cam", "kp", "kp_joint", "norm",
-                             "max_iter", "tol", "robust", "robust_scale", "sigma_rel", "w_root",
-                             "w_pose", "w_betas_init", "w_shape", "w_transl", NULL};
-    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on;
-    cliff_fit_options o = cliff_fit_default_params();
-    Py_ssize_t max_iter = (Py_ssize_t)o.max_iter;
-    int robust = (int)o.robust;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|$ndiddddddd", kwlist, &obody, &oR, &ob,
-                                     &ot, &oc, &okp, &oj, &on, &max_iter, &o.tol, &robust,
-                                     &o.robust_scale, &o.sigma_rel, &o.w_root, &o.w_pose,
-                                     &o.w_betas_init, &o.w_shape, &o.w_transl))
-        return NULL;
-    if (max_iter < 1)
-        return PyErr_Format(PyExc_ValueError, "max_iter: expected an integer >= 1, got %zd", max_iter);
-    if (robust != CLIFF_ROBUST_NONE && robust != CLIFF_ROBUST_GEMAN_MCCLURE && robust != CLIFF_ROBUST_HUBER)
-        return PyErr_Format(PyExc_ValueError, "robust: expected %d (none), %d (Geman-McClure) or %d "
-                            "(Huber), got %d", CLIFF_ROBUST_NONE, CLIFF_ROBUST_GEMAN_MCCLURE,
-                            CLIFF_ROBUST_HUBER, robust);
-    o.max_iter = (size_t)max_iter;
-    o.robust = (cliff_robust_kind)robust;
-    body_arrays b;
-    if (body_convert(obody, &b) < 0) return NULL;
-    const npy_intp K = (npy_intp)b.body.n_betas;
-    PyArrayObject *R0 = NULL, *b0 = NULL, *t0 = NULL, *cam = NULL, *kp = NULL, *kj = NULL,
-                  *nrm = NULL, *R = NULL, *bo = NULL, *to = NULL, *phi = NULL, *st = NULL;
-    PyObject *res = NULL;
-    R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 4, (npy_intp[]){-1, 24, 3, 3}, "(n, 24, 3, 3)");
-    if (!R0) goto done;
-    npy_intp n = PyArray_DIM(R0, 0);
-    b0 = cliff_py_array_shape(ob, "betas0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, K}, "(n, K)");
-    t0 = b0 ? cliff_py_array_shape(ot, "t0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)") : NULL;
-    cam = t0 ? cliff_py_array_shape(oc, "cam", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)") : NULL;
-    kp = cam ? cliff_py_array_shape(okp, "kp", NPY_FLOAT64, 0, 3, (npy_intp[]){n, -1, 3}, "(n, M, 3)") : NULL;
-    if (!kp) goto done;
-    npy_intp M = PyArray_DIM(kp, 1);
-    kj = cliff_py_array_shape(oj, "kp_joint", NPY_INT64, 0, 1, (npy_intp[]){M}, "(M,)");
-    nrm = kj ? cliff_py_array_shape(on, "norm", NPY_FLOAT64, 0, 1, (npy_intp[]){n}, "(n,)") : NULL;
-    if (!nrm) goto done;
-    if (cliff_py_check_finite(R0, "R0") < 0 || cliff_py_check_finite(b0, "betas0") < 0 ||
-        cliff_py_check_finite(t0, "t0") < 0 || cliff_py_check_finite(cam, "cam") < 0 ||
-        cliff_py_check_finite(kp, "kp") < 0 || cliff_py_check_finite(nrm, "norm") < 0)
-        goto done;
-    R = (PyArrayObject *)PyArray_SimpleNew(4, ((npy_intp[]){n, 24, 3, 3}), NPY_FLOAT64);
-    bo = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, K}), NPY_FLOAT64);
-    to = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 3}), NPY_FLOAT64);
-    phi = (PyArrayObject *)PyArray_SimpleNew(3, ((npy_intp[]){n, 24, 3}), NPY_FLOAT64);
-    st = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
-    if (!R || !bo || !to || !phi || !st) goto done;
-    cliff_status s;
-    Py_BEGIN_ALLOW_THREADS
-    const cliff_fit_input in = {.n = (size_t)n, .M = (size_t)M, .R0 = PyArray_DATA(R0),
-                                .betas0 = PyArray_DATA(b0), .t0 = PyArray_DATA(t0),
-                                .cam = PyArray_DATA(cam), .kp = PyArray_DATA(kp),
-                                .norm = PyArray_DATA(nrm), .kp_joint = PyArray_DATA(kj)};
-    const cliff_fit_output fo = {.R = PyArray_DATA(R), .betas = PyArray_DATA(bo),
-                                 .t = PyArray_DATA(to), .phi = PyArray_DATA(phi),
-                                 .stats = PyArray_DATA(st)};
-    s = cliff_fit_people(&b.body, &o, &in, &fo);
-    Py_END_ALLOW_THREADS
-    if (s != CLIFF_OK) {
-        cliff_py_raise(s);
-        goto done;
-    }
-    res = Py_BuildValue("(OOOOO)", R, bo, to, phi, st);
-done:
-    body_release(&b);
-    Py_XDECREF(R0), Py_XDECREF(b0), Py_XDECREF(t0), Py_XDECREF(cam), Py_XDECREF(kp);
-    Py_XDECREF(kj), Py_XDECREF(nrm), Py_XDECREF(R), Py_XDECREF(bo), Py_XDECREF(to);
-    Py_XDECREF(phi), Py_XDECREF(st);
-    return res;
-}
-
 static PyObject *py_fit_jacobian(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *obody, *oR, *op, *ob, *ot, *oc;
@@ -166,13 +92,158 @@ done:
     return res;
 }
 
+/* Options and per-person inputs shared by fit_people_ex and fit_evaluate. */
+typedef struct {
+    body_arrays b;
+    cliff_fit_options o;
+    PyArrayObject *R0, *b0, *t0, *cam, *kp, *kj, *nrm;
+    npy_intp n, M;
+} fit_inputs;
+
+static void inputs_release(fit_inputs *in) {
+    body_release(&in->b);
+    Py_CLEAR(in->R0);
+    Py_CLEAR(in->b0);
+    Py_CLEAR(in->t0);
+    Py_CLEAR(in->cam);
+    Py_CLEAR(in->kp);
+    Py_CLEAR(in->kj);
+    Py_CLEAR(in->nrm);
+}
+
+static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObject *ob,
+                          PyObject *ot, PyObject *oc, PyObject *okp, PyObject *oj, PyObject *on) {
+    if (body_convert(obody, &in->b) < 0) return -1;
+    const npy_intp K = (npy_intp)in->b.body.n_betas;
+    in->R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 4, (npy_intp[]){-1, 24, 3, 3}, "(n, 24, 3, 3)");
+    if (!in->R0) return -1;
+    npy_intp n = in->n = PyArray_DIM(in->R0, 0);
+    in->b0 = cliff_py_array_shape(ob, "betas0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, K}, "(n, K)");
+    if (!in->b0) return -1;
+    in->t0 = cliff_py_array_shape(ot, "t0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)");
+    if (!in->t0) return -1;
+    in->cam = cliff_py_array_shape(oc, "cam", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)");
+    if (!in->cam) return -1;
+    in->kp = cliff_py_array_shape(okp, "kp", NPY_FLOAT64, 0, 3, (npy_intp[]){n, -1, 3}, "(n, M, 3)");
+    if (!in->kp) return -1;
+    npy_intp M = in->M = PyArray_DIM(in->kp, 1);
+    in->kj = cliff_py_array_shape(oj, "kp_joint", NPY_INT64, 0, 1, (npy_intp[]){M}, "(M,)");
+    if (!in->kj) return -1;
+    in->nrm = cliff_py_array_shape(on, "norm", NPY_FLOAT64, 0, 1, (npy_intp[]){n}, "(n,)");
+    if (!in->nrm) return -1;
+    if (cliff_py_check_finite(in->R0, "R0") < 0 || cliff_py_check_finite(in->b0, "betas0") < 0 ||
+        cliff_py_check_finite(in->t0, "t0") < 0 || cliff_py_check_finite(in->cam, "cam") < 0 ||
+        cliff_py_check_finite(in->kp, "kp") < 0 || cliff_py_check_finite(in->nrm, "norm") < 0)
+        return -1;
+    return 0;
+}
+
+#define FIT_KWLIST "body", "R0", "betas0", "t0", "cam", "kp", "kp_joint", "norm"
+#define FIT_OPTLIST "max_iter", "tol", "robust", "robust_scale", "sigma_rel", "w_root", "w_pose", \
+                    "w_betas_init", "w_shape", "w_transl"
+#define FIT_OPTPTRS(o) &(o).max_iter, &(o).tol, &(o).robust, &(o).robust_scale, &(o).sigma_rel, \
+                       &(o).w_root, &(o).w_pose, &(o).w_betas_init, &(o).w_shape, &(o).w_transl
+#define FIT_OPT_DEFAULTS {.max_iter = 30, .tol = 1e-6, .robust = 1, .robust_scale = 3.0, \
+                          .sigma_rel = 0.01}
+
+static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, NULL};
+    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None;
+    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddd", kwlist, &obody, &oR, &ob,
+                                     &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o)))
+        return NULL;
+    PyArrayObject *x0 = NULL, *R = NULL, *bo = NULL, *to = NULL, *phi = NULL, *st = NULL, *q = NULL;
+    PyObject *res = NULL;
+    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0) goto done;
+    const npy_intp n = in.n, K = (npy_intp)in.b.body.n_betas, P = 72 + K + 3;
+    if (ox != Py_None) {
+        x0 = cliff_py_array_shape(ox, "x0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, P}, "(n, 72 + K + 3)");
+        if (!x0 || cliff_py_check_finite(x0, "x0") < 0) goto done;
+    }
+    R = (PyArrayObject *)PyArray_SimpleNew(4, ((npy_intp[]){n, 24, 3, 3}), NPY_FLOAT64);
+    bo = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, K}), NPY_FLOAT64);
+    to = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 3}), NPY_FLOAT64);
+    phi = (PyArrayObject *)PyArray_SimpleNew(3, ((npy_intp[]){n, 24, 3}), NPY_FLOAT64);
+    st = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
+    q = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
+    if (!R || !bo || !to || !phi || !st || !q) goto done;
+    cliff_status s;
+    Py_BEGIN_ALLOW_THREADS
+    const cliff_fit_input fi = {.n = (size_t)n, .M = (size_t)in.M, .R0 = PyArray_DATA(in.R0),
+                                .betas0 = PyArray_DATA(in.b0), .t0 = PyArray_DATA(in.t0),
+                                .cam = PyArray_DATA(in.cam), .kp = PyArray_DATA(in.kp),
+                                .norm = PyArray_DATA(in.nrm), .kp_joint = PyArray_DATA(in.kj),
+                                .x0 = x0 ? PyArray_DATA(x0) : NULL};
+    const cliff_fit_output fo = {.R = PyArray_DATA(R), .betas = PyArray_DATA(bo),
+                                 .t = PyArray_DATA(to), .phi = PyArray_DATA(phi),
+                                 .stats = PyArray_DATA(st), .quality = PyArray_DATA(q)};
+    s = cliff_fit_people(&in.b.body, &in.o, &fi, &fo);
+    Py_END_ALLOW_THREADS
+    if (s != CLIFF_OK) {
+        cliff_py_raise(s);
+        goto done;
+    }
+    res = Py_BuildValue("(OOOOOO)", R, bo, to, phi, st, q);
+done:
+    inputs_release(&in);
+    Py_XDECREF(x0), Py_XDECREF(R), Py_XDECREF(bo), Py_XDECREF(to), Py_XDECREF(phi);
+    Py_XDECREF(st), Py_XDECREF(q);
+    return res;
+}
+
+static PyObject *py_fit_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {FIT_KWLIST, "R", "betas", "t", FIT_OPTLIST, NULL};
+    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf;
+    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddd", kwlist, &obody, &oR,
+                                     &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
+                                     FIT_OPTPTRS(in.o)))
+        return NULL;
+    PyArrayObject *Rf = NULL, *bf = NULL, *tf = NULL, *out = NULL, *err = NULL;
+    PyObject *res = NULL;
+    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0) goto done;
+    const npy_intp n = in.n, K = (npy_intp)in.b.body.n_betas;
+    Rf = cliff_py_array_shape(oRf, "R", NPY_FLOAT64, 0, 4, (npy_intp[]){n, 24, 3, 3}, "(n, 24, 3, 3)");
+    bf = Rf ? cliff_py_array_shape(obf, "betas", NPY_FLOAT64, 0, 2, (npy_intp[]){n, K}, "(n, K)") : NULL;
+    tf = bf ? cliff_py_array_shape(otf, "t", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)") : NULL;
+    if (!tf || cliff_py_check_finite(Rf, "R") < 0 || cliff_py_check_finite(bf, "betas") < 0 ||
+        cliff_py_check_finite(tf, "t") < 0)
+        goto done;
+    out = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 5}), NPY_FLOAT64);
+    err = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, in.M}), NPY_FLOAT64);
+    if (!out || !err) goto done;
+    cliff_status s;
+    Py_BEGIN_ALLOW_THREADS
+    const cliff_fit_input fi = {.n = (size_t)n, .M = (size_t)in.M, .R0 = PyArray_DATA(in.R0),
+                                .betas0 = PyArray_DATA(in.b0), .t0 = PyArray_DATA(in.t0),
+                                .cam = PyArray_DATA(in.cam), .kp = PyArray_DATA(in.kp),
+                                .norm = PyArray_DATA(in.nrm), .kp_joint = PyArray_DATA(in.kj)};
+    s = cliff_fit_evaluate(&in.b.body, &in.o, &fi, PyArray_DATA(Rf), PyArray_DATA(bf),
+                           PyArray_DATA(tf), PyArray_DATA(out), PyArray_DATA(err));
+    Py_END_ALLOW_THREADS
+    if (s != CLIFF_OK) {
+        cliff_py_raise(s);
+        goto done;
+    }
+    res = Py_BuildValue("(OO)", out, err);
+done:
+    inputs_release(&in);
+    Py_XDECREF(Rf), Py_XDECREF(bf), Py_XDECREF(tf), Py_XDECREF(out), Py_XDECREF(err);
+    return res;
+}
+
 static PyMethodDef fit_methods[] = {
-    {"fit_people", (PyCFunction)(void (*)(void))py_fit_people, METH_VARARGS | METH_KEYWORDS,
-     "fit_people(body, R0, betas0, t0, cam, kp, kp_joint, norm, *, max_iter, tol, robust, "
-     "robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape, w_transl) -> "
-     "(R, betas, t, phi, stats). See cliff.fit."},
     {"fit_jacobian", py_fit_jacobian, METH_VARARGS,
      "fit_jacobian(body, R0, phi, betas, t, cam) -> (joints, uv, djoints, duv). See cliff.fit."},
+    {"fit_people_ex", (PyCFunction)(void (*)(void))py_fit_people_ex, METH_VARARGS | METH_KEYWORDS,
+     "fit_people_ex(body, R0, betas0, t0, cam, kp, kp_joint, norm, x0=None, *, options) -> "
+     "(R, betas, t, phi, stats, quality). See cliff.annotate.fit."},
+    {"fit_evaluate", (PyCFunction)(void (*)(void))py_fit_evaluate, METH_VARARGS | METH_KEYWORDS,
+     "fit_evaluate(body, R0, betas0, t0, cam, kp, kp_joint, norm, R, betas, t, *, options) -> "
+     "(out (n,5), kp_err (n,M)). See cliff.annotate.fit."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,0 +1,221 @@
+"""Do-no-harm refinement (issue 17): several starts per person, the best kept, and an acceptance
+test against the starting estimate; plus the per-person quality numbers and the confidence.
+
+The fitter (cliff.annotate.fit.fit_people) minimises, per person, a robust keypoint term plus
+priors centred on the starting estimate. A local method can land in a worse basin (the start
+was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
+
+1. fits every person from the estimate;
+2. re-starts the people whose result still misses the keypoints (confidence-weighted mean
+   reprojection error above ``restart_rel`` x box height, or not converged), or everyone with
+   ``starts="all"``, from the root hypotheses of :func:`root_hypotheses` (the known ambiguities
+   of a person seen from afar: facing towards/away from the camera, leaning towards/away from
+   it). Every start is fitted with the priors still centred on the estimate, so the final
+   objectives (keypoint term + priors) of all starts of a person are comparable; the lowest
+   wins;
+3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
+   (its keypoint term is lower than the estimate's) while staying within the prior's
+   plausible range (the prior distance below the ``plausible`` quantile of the prior's own
+   distribution, see :func:`plausible_distance`).
+
+The numbers (docs/annotate.md "Quality and do-no-harm"): `prior_distance`, `confidence`.
+"""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+from .fit import DEFAULT_WEIGHTS, fit_people
+
+#: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
+#: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
+#: viewing ray, both; -1 = the acceptance test kept the estimate.
+STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale",
+          2: "root turned 180 deg about the body's vertical", 3: "root mirrored in depth",
+          4: "root turned and mirrored", -1: "estimate kept (fit rejected)"}
+
+#: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
+#: robust scale.
+GNC_FACTOR = 10.0
+
+#: -2 log of the prior odds of a root hypothesis (turned / mirrored) against the estimate: a
+#: hypothesis must lower the objective by this much to win. 2 ln(19) = 5.9: each is held 5 %
+#: likely a priori, i.e. the estimate 95 %.
+HYPOTHESIS_PENALTY = 2 * math.log(19.0)
+
+#: Confidence scales: the error (fraction of the box height) that costs a factor 1/e; the
+#: posterior joint spread (m) below which nothing is taken off, and the spread beyond it that
+#: costs a factor 1/e.
+CONF_ERR_REL = 0.03
+SPREAD_REF, SPREAD_SCALE = 0.10, 0.05
+
+
+def _exp_so3(aa):
+    from ..camera import axis_angle_to_rotmat
+    return axis_angle_to_rotmat(np.ascontiguousarray(aa, np.float64))
+
+
+def _log_so3(R):
+    from ..camera import rotmat_to_axis_angle
+    return rotmat_to_axis_angle(np.ascontiguousarray(R, np.float64))
+
+
+def root_hypotheses(rotmat, transl) -> np.ndarray:
+    """Root start offsets (3, n, 3) radians for hypotheses 1..3 (see STARTS), as phi_0 in
+    R_0 = rotmat_0 Exp(phi_0).
+
+    1: the body turned by 180 deg about its own vertical axis (SMPL's y): facing the other way.
+    2: the root reflected through the plane through the camera centre perpendicular to the ray
+       to the person, R' = M R M with M = I - 2 r r^T (r the unit ray along transl): the same
+       silhouette under weak perspective for a flat torso, leaning the other way in depth.
+    3: both."""
+    R0 = np.asarray(rotmat, np.float64)[:, 0]
+    n = len(R0)
+    r = np.asarray(transl, np.float64)
+    r = r / np.linalg.norm(r, axis=1, keepdims=True)
+    M = np.eye(3) - 2 * r[:, :, None] * r[:, None, :]
+    flip = np.diag([-1.0, 1.0, -1.0])  # Exp(pi * y)
+    Rt = np.swapaxes(R0, -1, -2)
+    mirrored = M @ R0 @ M
+    cand = [R0 @ flip, mirrored, mirrored @ flip]
+    return np.stack([_log_so3(Rt @ c) for c in cand]).reshape(3, n, 3)
+
+
+def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_WEIGHTS["w_root"],
+                   w_pose=DEFAULT_WEIGHTS["w_pose"], w_betas_init=DEFAULT_WEIGHTS["w_betas_init"],
+                   w_transl=DEFAULT_WEIGHTS["w_transl"], **_) -> np.ndarray:
+    """Mahalanobis-like distance (n,) of fitted parameters from the starting estimate under the
+    fitter's own priors: sqrt(w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2
+    + w_betas_init |betas - betas_ref|^2 + w_transl |t - t_ref|^2). phi (n,24,3) radians (the
+    rotation offsets from the estimate), betas (n,K), transl (n,3) metres. The objective is
+    -2 log of the density, so this is the distance in units of the prior's standard deviation
+    (the absolute shape term w_shape |betas|^2 is left out: it is not a distance from the
+    estimate)."""
+    phi = np.asarray(phi, np.float64)
+    d2 = w_root * (phi[:, 0] ** 2).sum(-1) + w_pose * (phi[:, 1:] ** 2).sum((1, 2))
+    d2 = d2 + w_betas_init * ((np.asarray(betas) - betas_ref) ** 2).sum(1)
+    d2 = d2 + w_transl * ((np.asarray(transl) - transl_ref) ** 2).sum(1)
+    return np.sqrt(d2)
+
+
+def plausible_distance(num_params: int, quantile: float = 0.999) -> float:
+    """The prior distance below which a fit is plausible: the `quantile` of the distance of a
+    sample from the prior itself (chi distribution with num_params degrees of freedom;
+    Wilson-Hilferty approximation of the chi-square quantile, relative error < 1e-3 for
+    num_params >= 10)."""
+    if not 0.5 <= quantile < 1:
+        raise ValueError(f"plausible: expected a quantile in [0.5, 1), got {quantile!r}")
+    z, k = NormalDist().inv_cdf(quantile), float(num_params)
+    return math.sqrt(k * (1 - 2 / (9 * k) + z * math.sqrt(2 / (9 * k))) ** 3)
+
+
+def confidence(err_px, norm, converged, prior_dist, plausible, spread) -> np.ndarray:
+    """One number in [0, 1] per person (n,), the product of
+
+    * exp(-e / CONF_ERR_REL), e the full-image confidence-weighted mean reprojection error as a
+      fraction of the box height (norm, px): how well the keypoints are explained;
+    * min(1, exp(-(s - SPREAD_REF) / SPREAD_SCALE)), s the posterior spread of the
+      pelvis-relative joints (metres, fit_people's `spread`): how well the keypoints pin the
+      body down (0.5 when the spread is unknown, s < 0);
+    * 0.5 if the fit did not converge; exp(-(d - d_plausible)) when the prior distance d exceeds
+      the plausible range."""
+    e = np.asarray(err_px, np.float64) / np.asarray(norm, np.float64)
+    c = np.exp(-e / CONF_ERR_REL)
+    s = np.asarray(spread, np.float64)
+    c = c * np.where(s < 0, 0.5, np.minimum(1.0, np.exp(-(s - SPREAD_REF) / SPREAD_SCALE)))
+    c = c * np.where(np.asarray(converged, bool), 1.0, 0.5)
+    excess = np.maximum(np.asarray(prior_dist, np.float64) - plausible, 0.0)
+    return np.clip(c * np.exp(-excess), 0.0, 1.0)
+
+
+def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
+                *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
+                plausible: float = 0.999, **fit_options) -> dict:
+    """fit_people with re-starts and the acceptance test (module docs). Same arguments and
+    result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
+    (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
+    term at the estimate.
+
+    starts: 'one' (the estimate only), 'auto' (re-start the people whose error is above
+    restart_rel x norm or that did not converge), 'all' (every person from every start).
+    accept: apply the acceptance test. plausible: the prior-distance quantile of the test."""
+    if starts not in ("one", "auto", "all"):
+        raise ValueError(f"starts: expected 'one', 'auto' or 'all', got {starts!r}")
+    restart_rel = float(restart_rel)
+    if not (np.isfinite(restart_rel) and restart_rel >= 0):
+        raise ValueError(f"restart_rel: expected a finite number >= 0, got {restart_rel!r}")
+    weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
+    base = fit_people(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
+                      norm, **fit_options)
+    rot = np.asarray(rotmat, np.float64)
+    be0 = np.asarray(betas, np.float64)
+    t0 = np.asarray(transl, np.float64)
+    n = len(rot)
+    nrm = np.broadcast_to(np.asarray(norm, np.float64), (n,))
+    out = dict(base)
+    out["start"] = np.zeros(n, np.int64)
+    ok = base["status"] == 0
+    if starts == "all":
+        redo = np.flatnonzero(ok)
+    elif starts == "auto":
+        redo = np.flatnonzero(ok & ((base["err_final"] > restart_rel * nrm) | ~base["converged"]))
+    else:
+        redo = np.zeros(0, np.int64)
+    if len(redo):
+        kp = np.asarray(keypoints, np.float64)
+        f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
+        pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
+        sub = lambda a: np.ascontiguousarray(np.asarray(a)[redo])  # noqa: E731
+        r = len(redo)
+        # start 1: graduated non-convexity: a first fit with a robust scale 10x wider (far
+        # keypoints still pull instead of being treated as outliers), then the objective itself
+        wide = dict(fit_options, robust_scale=GNC_FACTOR * weights["robust_scale"])
+        s1 = fit_people(body, sub(rot), sub(be0), sub(t0), sub(kp), joint_index, sub(f), sub(pp),
+                        sub(nrm), **wide)
+        # starts 2..4: the root hypotheses. The prior is a mixture: each hypothesis is fitted
+        # with its root prior centred on the hypothesis, and its objective pays
+        # HYPOTHESIS_PENALTY (-2 log of its prior weight against the estimate's)
+        hyp = root_hypotheses(rot[redo], t0[redo])  # (3, r, 3)
+        H = 1 + len(hyp)
+        centre = np.concatenate([sub(rot)] * H)
+        for h, aa in enumerate(hyp, 1):
+            centre[h * r:(h + 1) * r, 0] = centre[h * r:(h + 1) * r, 0] @ _exp_so3(aa)
+        phs = np.zeros((H * r, 24, 3))
+        phs[:r] = s1["phi"]
+        tile = lambda a: np.concatenate([sub(a)] * H)  # noqa: E731
+        bs, ts = tile(be0), tile(t0)
+        bs[:r], ts[:r] = s1["betas"], s1["transl"]
+        alt = fit_people(body, centre, tile(be0), tile(t0), tile(kp), joint_index, tile(f),
+                         tile(pp), tile(nrm), phi_start=phs, betas_start=bs, transl_start=ts,
+                         **fit_options)
+        penalty = np.repeat([0.0] + [HYPOTHESIS_PENALTY] * (H - 1), r)
+        alt["objective"] = alt["objective"] + penalty
+        obj = np.where(alt["status"] == 0, alt["objective"], np.inf).reshape(H, r)
+        best = obj.argmin(0)
+        better = obj[best, np.arange(r)] < base["objective"][redo]
+        for k, i in enumerate(redo):
+            if not better[k]:
+                continue
+            a = best[k] * r + k
+            for key in ("rotmat", "betas", "transl", "phi", "err_final", "iterations",
+                        "converged", "objective", "data_cost", "prior_cost", "spread"):
+                out[key][i] = alt[key][a]
+            out["start"][i] = best[k] + 1
+    out["data_cost_start"] = base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
+    out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
+    if accept:
+        dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
+        dmax = plausible_distance(dof, plausible)
+        keep = ok & ((out["data_cost"] >= out["data_cost_start"]) | (out["prior_dist"] > dmax))
+        for i in np.flatnonzero(keep):
+            out["rotmat"][i], out["betas"][i], out["transl"][i] = rot[i], be0[i], t0[i]
+            out["phi"][i] = 0.0
+            out["err_final"][i] = out["err_init"][i]
+            out["objective"][i] = base["objective_start"][i]
+            out["data_cost"][i] = out["data_cost_start"][i]
+            out["prior_cost"][i] = base["objective_start"][i] - out["data_cost_start"][i]
+            out["prior_dist"][i] = 0.0
+            out["start"][i] = -1
+    return out

@@ -1,0 +1,285 @@
+"""Issue 17: the annotator's do-no-harm guard (re-starts, acceptance test) and its quality
+numbers (full-image errors for every loss, prior distance, confidence), each against its
+definition recomputed here with the float64 NumPy body of tests/reference."""
+import numpy as np
+import pytest
+
+from cliff.annotate import annotator as A
+from cliff.annotate import fit as F
+from cliff.annotate import guard as G
+from cliff.annotate import losses as L
+from cliff.annotate.keypoints import COCO17_TO_PART24, COCO17_TO_SMPLX
+from reference import scenes as S
+
+
+@pytest.fixture(scope="module")
+def body():
+    return S.procedural_body(0)
+
+
+@pytest.fixture(scope="module")
+def fb(body):
+    return F.FitBody.from_smpl(body)
+
+
+@pytest.fixture(scope="module")
+def scene(body):
+    return S.make_scene(body, 40, seed=5, rot_noise_deg=8, root_noise_deg=15, outliers=0.05)
+
+
+def _exact(body, seed):
+    """One person whose start is the truth and whose keypoints are exact (no noise, none hidden)."""
+    return S.make_scene(body, 1, seed=seed, pixel_noise=0, occlusion=0, rot_noise_deg=0,
+                        root_noise_deg=0, beta_noise=0, transl_noise=0)
+
+
+def _reproj(body, sc_kp, R, betas, t, focal, pp):
+    """Reference: per-keypoint full-image error (px, -1 where confidence 0) and the
+    confidence-weighted mean, from the NumPy SMPL forward pass and a pinhole camera."""
+    J = S.smpl_forward(body, R, betas, t)[:, COCO17_TO_SMPLX]
+    uv = focal * J[..., :2] / J[..., 2:] + np.asarray(pp)
+    d = np.linalg.norm(uv - sc_kp[..., :2], axis=-1)
+    c = sc_kp[..., 2]
+    return np.where(c > 0, d, -1.0), (c * d).sum(1) / c.sum(1)
+
+
+def test_guard_keeps_the_root_where_the_naive_fit_turns_it(body):
+    # Constructed: the start's root is exact, the keypoints are exact, but the start twists the
+    # three spine joints by 20 deg each. The old fit (weak root prior w_root = 1, one start)
+    # explains the shoulders by turning the whole body: the root gets > 20 deg worse. The
+    # default (root prior 30, guard) mostly untwists the spine and leaves the root within 5 deg.
+    sc = _exact(body, 2)
+    R0 = sc["rotmat"].copy()
+    for j in (3, 6, 9):
+        R0[0, j] = R0[0, j] @ S.rodrigues(np.array([0.0, np.deg2rad(20), 0.0]))
+    args = (F.FitBody.from_smpl(body), R0, sc["betas"], sc["transl"], sc["keypoints"],
+            sc["boxes"], sc["img_size"], sc["focal"])
+    naive = A.refine(*args, starts="one", accept=False, w_root=1.0)
+    new = A.refine(*args)
+    root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][:, 0])[0]  # noqa: E731
+    assert root(naive) > 20.0
+    assert root(new) < 5.0
+    assert new["err_final"][0] < 1.0  # and the keypoints are still explained (exact data)
+
+
+def test_restart_escapes_a_start_facing_the_wrong_way(body, fb):
+    # The start faces away from the camera (root turned 180 deg about the body's vertical);
+    # from there LM stays in the mirrored basin (error far above the 0 px of exact keypoints).
+    # The guard re-starts it (its error is above 2 % of the box) from the turned root
+    # hypothesis and keeps that fit: error < 1 px, root within 5 deg of the truth.
+    sc = _exact(body, 0)
+    R0 = sc["rotmat"].copy()
+    R0[0, 0] = R0[0, 0] @ np.diag([-1.0, 1.0, -1.0])
+    args = (fb, R0, sc["betas"], sc["transl"], sc["keypoints"], sc["boxes"], sc["img_size"],
+            sc["focal"])
+    b = 200 * A.center_scale(sc["boxes"])[1][0]
+    one = A.refine(*args, starts="one", accept=False)
+    assert one["err_final"][0] > 0.02 * b
+    new = A.refine(*args)
+    assert new["start"][0] in (2, 4)  # a turned hypothesis won
+    assert new["err_final"][0] < 1.0
+    assert L.rotation_angle_deg(new["rotmat"][:, 0], sc["rotmat"][:, 0])[0] < 5.0
+
+
+def test_acceptance_test_keeps_an_estimate_the_fit_cannot_improve(body, fb):
+    # The start reproduces the exact keypoints (data term 0): the fit can only trade keypoint
+    # error for the shape prior (it pulls betas towards 0), so it does not explain the
+    # keypoints better and the estimate is kept unchanged (start code -1).
+    sc = _exact(body, 1)
+    args = (fb, sc["rotmat"], sc["betas"], sc["transl"], sc["keypoints"], sc["boxes"],
+            sc["img_size"], sc["focal"])
+    r = A.refine(*args)
+    assert r["start"][0] == -1
+    np.testing.assert_array_equal(r["rotmat"], sc["rotmat"])
+    np.testing.assert_array_equal(r["betas"], sc["betas"])
+    assert r["prior_dist"][0] == 0.0
+    off = A.refine(*args, accept=False)
+    assert off["start"][0] == 0 and off["data_cost"][0] > off["data_cost_start"][0]
+
+
+def test_quality_fields_equal_their_definitions(body, fb, scene):
+    sc = scene
+    W, H = sc["img_size"]
+    f, pp = sc["focal"], (W / 2, H / 2)
+    r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+                 sc["boxes"], (W, H), f)
+    assert (r["status"] == 0).all()
+    kp_err, err = _reproj(body, sc["keypoints"], r["rotmat"], r["betas"], r["transl"], f, pp)
+    np.testing.assert_allclose(r["kp_err"], kp_err, atol=1e-7)
+    np.testing.assert_allclose(r["err_final"], err, atol=1e-7)
+    _, err0 = _reproj(body, sc["keypoints"], sc["init_rotmat"], sc["init_betas"],
+                      sc["init_transl"], f, pp)
+    np.testing.assert_allclose(r["err_init"], err0, atol=1e-7)
+    # prior distance: sqrt(w_root |phi_0|^2 + w_pose sum |phi_j|^2 + w_betas_init |db|^2),
+    # phi_j = Log(R0_j^T R_j) (NumPy reference log map), default weights 30, 10, 1
+    # (relative to the prior's centre: the estimate, or the winning root hypothesis)
+    centre = sc["init_rotmat"].copy()
+    hyp = G.root_hypotheses(sc["init_rotmat"], sc["init_transl"])
+    for i in np.flatnonzero(r["start"] >= 2):
+        centre[i, 0] = centre[i, 0] @ S.rodrigues(hyp[r["start"][i] - 2, i])
+    phi = S.rotmat_to_aa(np.swapaxes(centre, -1, -2) @ r["rotmat"])
+    d = np.sqrt(30 * (phi[:, 0] ** 2).sum(-1) + 10 * (phi[:, 1:] ** 2).sum((1, 2))
+                + ((r["betas"] - sc["init_betas"]) ** 2).sum(1))
+    np.testing.assert_allclose(r["prior_dist"], d, rtol=1e-6, atol=1e-9)
+    # confidence: exp(-(err / b) / 0.03) * min(1, exp(-(spread - 0.1) / 0.05)), halved if not
+    # converged, scaled by exp(-(d - d_max)) beyond the plausible distance (chi, 82 dof,
+    # 99.9 %: 11.29)
+    b = 200 * A.center_scale(sc["boxes"])[1]
+    conf = np.exp(-(err / b) / 0.03) * np.minimum(1, np.exp(-(r["spread"] - 0.1) / 0.05))
+    conf *= np.where(r["converged"], 1, 0.5)
+    conf *= np.exp(-np.maximum(d - 11.29, 0))
+    np.testing.assert_allclose(r["confidence"], conf, rtol=2e-3)
+    assert ((r["confidence"] >= 0) & (r["confidence"] <= 1)).all()
+
+
+def test_crop_loss_fit_err_is_the_full_image_error(body, fb, scene):
+    # The crop-loss fit runs in the crop camera, but fit_err is measured with the real camera:
+    # it equals the NumPy full-image error of the output parameters, not the crop-camera error.
+    sc = scene
+    W, H = sc["img_size"]
+    f, pp = sc["focal"], np.array([W / 2, H / 2])
+    r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+                 sc["boxes"], (W, H), f, loss="crop", w_root=1.0)
+    kp_err, err = _reproj(body, sc["keypoints"], r["rotmat"], r["betas"], r["transl"], f, pp)
+    np.testing.assert_allclose(r["err_final"], err, atol=1e-7)
+    np.testing.assert_allclose(r["kp_err"], kp_err, atol=1e-7)
+    # the crop camera's own error of the same fit is a different (smaller) number
+    center, scale = A.center_scale(sc["boxes"])
+    cf, cc = L.crop_camera(center, 200 * scale)
+    tc = L.cam_full_to_crop(r["transl"], center, 200 * scale, f, pp)
+    J = S.smpl_forward(body, r["rotmat"], r["betas"], tc)[:, COCO17_TO_SMPLX]
+    uv = cf[:, None, None] * J[..., :2] / J[..., 2:] + cc[:, None]
+    c = sc["keypoints"][..., 2]
+    crop_err = (c * np.linalg.norm(uv - sc["keypoints"][..., :2], axis=-1)).sum(1) / c.sum(1)
+    assert np.median(crop_err) < 0.7 * np.median(err)
+
+
+def test_annotate_writes_quality_fields_in_part_order(body, scene, tmp_path):
+    sc = {k: (v[:6] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    n = 6
+    W, H = sc["img_size"]
+    images = [np.zeros((H, W, 3), np.uint8)] * 2
+    it = iter([0, 3])
+
+    def pred(image, bx, focal):
+        s = next(it)
+        return {"rotmat": sc["init_rotmat"][s:s + 3], "betas": sc["init_betas"][s:s + 3],
+                "t_full": sc["init_transl"][s:s + 3]}
+    out = tmp_path / "pgt.npz"
+    res = A.annotate(images, [sc["keypoints"][:3], sc["keypoints"][3:]], smpl=body,
+                     boxes=[sc["boxes"][:3], sc["boxes"][3:]], predictor=pred, output=str(out),
+                     progress=False)
+    z = np.load(out)
+    assert z["fit_kp_err"].shape == (n, 24)
+    for k in ("fit_prior_dist", "fit_start", "fit_confidence"):
+        assert z[k].shape == (n,), k
+    # the same people refined directly (one batch, keypoints far outside the image dropped as
+    # annotate does): the written fields are refine's full-image numbers, keypoint errors
+    # moved to the part-24 order
+    kp, _ = A.clean_keypoints(sc["keypoints"], (W, H))
+    r = A.refine(F.FitBody.from_smpl(body), sc["init_rotmat"], sc["init_betas"],
+                 sc["init_transl"], kp, sc["boxes"], (W, H), sc["focal"])
+    np.testing.assert_allclose(z["fit_err"], r["err_final"], rtol=1e-12)
+    np.testing.assert_allclose(z["fit_confidence"], r["confidence"], rtol=1e-12)
+    # COCO keypoint k sits in part slot COCO17_TO_PART24[k]; slots without a source are -1
+    np.testing.assert_allclose(z["fit_kp_err"][:, COCO17_TO_PART24], r["kp_err"], rtol=1e-12)
+    rest = np.setdiff1d(np.arange(24), COCO17_TO_PART24)
+    assert (z["fit_kp_err"][:, rest] == -1).all()
+    # fit_err is the part-confidence-weighted mean of the used keypoints' errors
+    c = z["part"][..., 2] * (z["fit_kp_err"] >= 0)
+    np.testing.assert_allclose(z["fit_err"], (c * z["fit_kp_err"]).sum(1) / c.sum(1), rtol=1e-9)
+    assert ((z["fit_confidence"] >= 0) & (z["fit_confidence"] <= 1)).all()
+    assert len(res["skipped"]) == 0
+
+
+def test_fit_evaluate_matches_the_objective_recomputed(body, fb, scene):
+    # evaluate(): GM data term sum conf * c^2 s / (s + c^2), s = |uv - kp|^2 / (0.01 b)^2, c = 3,
+    # plus the priors centred on the reference, at arbitrary parameters
+    sc = scene
+    W, H = sc["img_size"]
+    f, pp = sc["focal"], np.array([W / 2, H / 2])
+    b = 200 * A.center_scale(sc["boxes"])[1]
+    ev = F.evaluate(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+                    COCO17_TO_SMPLX, f, pp, b, sc["rotmat"], sc["betas"], sc["transl"])
+    J = S.smpl_forward(body, sc["rotmat"], sc["betas"], sc["transl"])[:, COCO17_TO_SMPLX]
+    uv = f * J[..., :2] / J[..., 2:] + pp
+    s = ((uv - sc["keypoints"][..., :2]) ** 2).sum(-1) / (0.01 * b[:, None]) ** 2
+    data = (sc["keypoints"][..., 2] * 9 * s / (s + 9)).sum(1)
+    phi = S.rotmat_to_aa(np.swapaxes(sc["init_rotmat"], -1, -2) @ sc["rotmat"])
+    prior = (30 * (phi[:, 0] ** 2).sum(-1) + 10 * (phi[:, 1:] ** 2).sum((1, 2))
+             + ((sc["betas"] - sc["init_betas"]) ** 2).sum(1) + 0.1 * (sc["betas"] ** 2).sum(1))
+    np.testing.assert_allclose(ev["data_cost"], data, rtol=1e-9)
+    np.testing.assert_allclose(ev["prior_cost"], prior, rtol=1e-6)
+    np.testing.assert_allclose(ev["objective"], data + prior, rtol=1e-6)
+
+
+def test_fit_objective_outputs_and_start_offsets(fb, scene):
+    # objective_start is the objective at the start; phi_start = 0 is the default start; a
+    # start offset moves the result but the priors stay centred on rotmat (the final objective
+    # equals evaluate() at the result)
+    sc = scene
+    args = (fb, sc["init_rotmat"][:6], sc["init_betas"][:6], sc["init_transl"][:6],
+            sc["keypoints"][:6], COCO17_TO_SMPLX, sc["focal"], (960, 540), np.full(6, 300.0))
+    a = F.fit_people(*args)
+    z = F.fit_people(*args, phi_start=np.zeros((6, 24, 3)))
+    np.testing.assert_array_equal(a["rotmat"], z["rotmat"])
+    ev0 = F.evaluate(*args, sc["init_rotmat"][:6], sc["init_betas"][:6], sc["init_transl"][:6])
+    np.testing.assert_allclose(a["objective_start"], ev0["objective"], rtol=1e-9)
+    ph = np.zeros((6, 24, 3))
+    ph[:, 0] = [0.0, 0.3, 0.0]
+    o = F.fit_people(*args, phi_start=ph)
+    ev = F.evaluate(*args, o["rotmat"], o["betas"], o["transl"])
+    np.testing.assert_allclose(o["objective"], ev["objective"], rtol=1e-6)
+    np.testing.assert_allclose(o["data_cost"] + o["prior_cost"], o["objective"], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^phi_start: expected shape \(n, 24, 3\)"):
+        F.fit_people(*args, phi_start=np.zeros((5, 24, 3)))
+
+
+def test_plausible_distance_is_the_chi_quantile():
+    # the 99.9 % quantile of |z| for z ~ N(0, I_k), by sampling (400k draws: +-0.3 %)
+    rng = np.random.default_rng(0)
+    for k in (10, 82):
+        q = np.quantile(np.linalg.norm(rng.normal(size=(400_000, k)), axis=1), 0.999)
+        assert abs(G.plausible_distance(k) - q) < 0.01 * q
+    with pytest.raises(ValueError, match="plausible"):
+        G.plausible_distance(82, 1.0)
+
+
+def test_guard_rejects_bad_options(fb, scene):
+    sc = scene
+    args = (fb, sc["init_rotmat"][:2], sc["init_betas"][:2], sc["init_transl"][:2],
+            sc["keypoints"][:2], COCO17_TO_SMPLX, 1000.0, (960, 540), np.full(2, 300.0))
+    with pytest.raises(ValueError, match="^starts: expected 'one', 'auto' or 'all'"):
+        G.fit_guarded(*args, starts="many")
+    with pytest.raises(ValueError, match="^restart_rel: expected a finite number >= 0"):
+        G.fit_guarded(*args, restart_rel=float("nan"))
+
+
+def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
+    # spread = sqrt(mean_{i=1..23} trace(D_i H^-1 D_i^T)), H = sum_m conf_m rho'(s_m) / sigma^2
+    # duv_m^T duv_m + diag(prior weights) at the result (GM: rho'(s) = c^4 / (s + c^2)^2),
+    # D_i = d(J_i - J_0)/dx; H and D rebuilt here from fit_jacobian's analytic Jacobians
+    sc = scene
+    n = 4
+    W, H = sc["img_size"]
+    f, pp = sc["focal"], np.array([W / 2, H / 2])
+    norm = np.full(n, 300.0)
+    r = F.fit_people(fb, sc["init_rotmat"][:n], sc["init_betas"][:n], sc["init_transl"][:n],
+                     sc["keypoints"][:n], COCO17_TO_SMPLX, f, pp, norm)
+    K = fb.num_betas
+    P = 72 + K + 3
+    prior = np.r_[np.full(3, 30.0), np.full(69, 10.0), np.full(K, 1.0 + 0.1), np.zeros(3)]
+    for i in range(n):
+        J, uv, dJ, duv = F.fit_jacobian(fb, sc["init_rotmat"][i], r["phi"][i], r["betas"][i],
+                                        r["transl"][i], f, pp)
+        kp = sc["keypoints"][i]
+        Hm = np.diag(prior + 1e-9)
+        for m, j in enumerate(COCO17_TO_SMPLX):
+            if j < 0 or kp[m, 2] <= 0:
+                continue
+            s = ((uv[j] - kp[m, :2]) ** 2).sum() / 3.0 ** 2
+            w = kp[m, 2] * 81 / (s + 9) ** 2 / 3.0 ** 2
+            Hm += w * duv[j].T @ duv[j]
+        D = (dJ[1:24] - dJ[:1]).reshape(-1, P)
+        ref = np.sqrt(np.trace(D @ np.linalg.solve(Hm, D.T)) / 23)
+        np.testing.assert_allclose(r["spread"][i], ref, rtol=1e-6)
