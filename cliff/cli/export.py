@@ -131,7 +131,7 @@ def _sequences(paths: list[str]) -> list[tuple[str, list[str]]]:
 
 def run_predict_motion(args: argparse.Namespace, rep) -> int:
     import cliff
-    from . import _output_paths, _detector_ok
+    from . import _output_paths
     from ..files import STANDIN_NOTE, resolve
     from ..io.boxes import boxes_for, load_boxes
     from ..io.images import iter_frames
@@ -150,9 +150,12 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
     if args.max_missed < 0:
         raise ValueError(f"--max-missed: expected a non-negative number of frames, got {args.max_missed}")
     boxes = load_boxes(args.boxes) if args.boxes else None
-    if boxes is None and not _detector_ok():
-        raise RuntimeError("no person boxes: pass --boxes FILE, or install the built-in "
-                           "detector with pip install 'cliff-hps[detect]'")
+    people = None
+    if boxes is None:  # before the model load: a missing detector is reported at once
+        from ..detect import from_args, no_detector_message
+        people = from_args(args)
+        if people is None:
+            raise RuntimeError(no_detector_message())
     seqs = _sequences(args.paths)
     if not seqs:
         raise FileNotFoundError(f"{', '.join(args.paths)}: no images or videos found")
@@ -180,9 +183,9 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
                     if boxes is not None:
                         b = boxes_for(boxes, name)
                         b = np.zeros((0, 5), np.float32) if b is None else b
-                    else:
-                        from ..detect import detect_people
-                        b = detect_people(image)
+                    else:  # the chosen detector's rows -> [x1, y1, x2, y2, objectness]
+                        rows = people.rows([image])
+                        b = np.ascontiguousarray(rows[:, [1, 2, 3, 4, 5]], np.float32)
                     ids = tracker.update(b[:, :4], b[:, 4])
                     keep = ids >= 0
                     names.append(name)
