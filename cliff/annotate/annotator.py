@@ -25,11 +25,11 @@ nothing. Mismatched counts (boxes vs keypoints) raise ValueError.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Callable, Sequence
 
 import numpy as np
 
+from ..io.atomic import save_npz_atomic as _save_npz_atomic
 from ..io.images import read_image as _read_rgb
 
 from . import keypoints as kpmod
@@ -185,24 +185,9 @@ def _values_to_part24(values) -> np.ndarray:
 
 
 def save_npz_atomic(path: str, arrays: dict) -> None:
-    """Write an .npz so that `path` either keeps its old content or gets the complete new one:
-    write to a temporary file in the same directory, fsync, os.replace. An interrupt (e.g.
-    KeyboardInterrupt) removes the temporary file."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".cliff-annotate-", suffix=".npz.tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write an .npz atomically (cliff.io.atomic): `path` keeps its old content or gets the
+    complete new one; an interrupt removes the temporary file."""
+    _save_npz_atomic(path, arrays)
 
 
 def _image_size(image) -> tuple[int, int]:

@@ -240,14 +240,8 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
            "frame": (cat["frame"] if N else np.zeros(0)).astype(np.int64),
            "track_id": (cat["track_id"] if N else np.zeros(0)).astype(np.int64),
            "fps": np.float32(seq_info[0][2] if seq_info else 30.0)}
-    tmp = npz_path + ".tmp.npz"
-    try:
-        np.savez(tmp, **out)
-        os.replace(tmp, npz_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    from ..io.atomic import save_npz_atomic
+    save_npz_atomic(npz_path, out)
     if args.save_mesh and N:
         from ..io.mesh import save_obj, save_ply
         from ..io.results import _safe_stem

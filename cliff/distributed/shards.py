@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from typing import Any, Iterable
 
 import numpy as np
+
+from ..io.atomic import write_atomic
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -116,21 +117,7 @@ def range_shards(n: int, per_shard: int) -> list[list[int]]:
 
 # ---- files written atomically ---------------------------------------------------------------
 
-def _atomic_write(path: str, write) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".cliff-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+_atomic_write = write_atomic  # (path, write(fh)): cliff.io.atomic
 
 
 def write_json_atomic(path: str, obj: Any) -> None:

@@ -95,10 +95,8 @@ def _safe(name: str) -> str:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from ..io.atomic import write_atomic
+    write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _json_clean(x: Any) -> Any:

@@ -113,12 +113,8 @@ def write_bvh(path: str | os.PathLike, rest_joints, parents, rotmat, transl, fra
         vals = [*root[f]] + [a for j in order for a in ang[f, j]]
         lines.append(" ".join(f"{v:.6f}" for v in vals))
     path = os.fspath(path)
-    tmp = path + ".tmp"
+    from .atomic import write_atomic
     try:
-        with open(tmp, "w", encoding="ascii", newline="\n") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode("ascii")))
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise OSError(f"path: cannot write {path!r}: {exc}") from exc

@@ -117,18 +117,17 @@ def _write(path: str, gltf: dict, blob: bytearray) -> None:
     js += b" " * (-len(js) % 4)
     blob = bytes(blob) + b"\0" * (-len(blob) % 4)
     total = 12 + 8 + len(js) + 8 + len(blob)
-    tmp = os.fspath(path) + ".tmp"
+    from .atomic import write_atomic
+
+    def write(fh):
+        fh.write(struct.pack("<4sII", b"glTF", 2, total))
+        fh.write(struct.pack("<II", len(js), 0x4E4F534A))
+        fh.write(js)
+        fh.write(struct.pack("<II", len(blob), 0x004E4942))
+        fh.write(blob)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(struct.pack("<4sII", b"glTF", 2, total))
-            fh.write(struct.pack("<II", len(js), 0x4E4F534A))
-            fh.write(js)
-            fh.write(struct.pack("<II", len(blob), 0x004E4942))
-            fh.write(blob)
-        os.replace(tmp, path)
+        write_atomic(path, write)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise OSError(f"path: cannot write {os.fspath(path)!r}: {exc}") from exc
 
 

@@ -100,11 +100,5 @@ class ResultWriter:
         out = {"imgname": np.asarray(self.names, dtype=str)}
         for k, rows in self.rows.items():
             out[k] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, *shapes[k]), np.float32)
-        tmp = self.npz_path + ".tmp.npz"
-        try:
-            np.savez(tmp, **out)
-            os.replace(tmp, self.npz_path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        from .atomic import save_npz_atomic
+        save_npz_atomic(self.npz_path, out)
