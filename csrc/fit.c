@@ -465,18 +465,7 @@ static double joint_spread(const double *H, const double *dJ, size_t P, double *
 
 /* Solve (A) x = y for symmetric positive definite A (P,P) by Cholesky, in place in L. 0 = ok. */
 static int cholesky_solve(double *A, size_t P, const double *y, double *x) {
-    for (size_t j = 0; j < P; j++) {
-        double d = A[j * P + j];
-        for (size_t k = 0; k < j; k++) d -= A[j * P + k] * A[j * P + k];
-        if (!(d > 0.0)) return -1;
-        d = sqrt(d);
-        A[j * P + j] = d;
-        for (size_t i = j + 1; i < P; i++) {
-            double v = A[i * P + j];
-            for (size_t k = 0; k < j; k++) v -= A[i * P + k] * A[j * P + k];
-            A[i * P + j] = v / d;
-        }
-    }
+    if (cholesky_factor(A, P) != 0) return -1;
     for (size_t i = 0; i < P; i++) {
         double v = y[i];
         for (size_t k = 0; k < i; k++) v -= A[i * P + k] * x[k];
