@@ -22,19 +22,9 @@ BOX = [48.9, 19.1, 329.2, 425.1]  # the person in astronaut.jpg (boxes.json)
 
 
 @pytest.fixture(scope="session")
-def standin(tmp_path_factory):
+def standin(standin_res50):
     """Stand-in checkpoint + SMPL made once (what `cliff demo` would make in ~/.cache)."""
-    cache = tmp_path_factory.mktemp("cache")
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(cache)
-    try:
-        ckpt, smpl = cliff.files.standin_files("res50")
-    finally:
-        if old is None:
-            os.environ.pop("XDG_CACHE_HOME", None)
-        else:
-            os.environ["XDG_CACHE_HOME"] = old
-    return ckpt, smpl, str(cache)
+    return standin_res50
 
 
 def predict(standin, *args):

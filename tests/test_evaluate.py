@@ -485,9 +485,8 @@ def test_3dpw_sequence_files_give_intrinsics_and_keypoint_boxes(tmp_path, smpl_d
 # end to end with stand-in weights: the CLI, resumability, half resolution
 
 @pytest.fixture(scope="module")
-def res50_ckpt():
-    ckpt, _ = _standin.standin_files("res50")
-    return ckpt
+def res50_ckpt(standin_res50):
+    return standin_res50[0]
 
 
 def by_hand_3dpw(est, bodies, J, d, rows, root, half=False):

@@ -6,7 +6,6 @@ so the bodies are meaningless; identities, files, frame rates and shapes are wha
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -24,17 +23,9 @@ FRAMES, FPS = 16, 8.0
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, standin_res50):
     base = tmp_path_factory.mktemp("motion_cli")
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
-    try:
-        ckpt, smpl = cliff.files.standin_files("res50")
-    finally:
-        if old is None:
-            os.environ.pop("XDG_CACHE_HOME", None)
-        else:
-            os.environ["XDG_CACHE_HOME"] = old
+    ckpt, smpl, _ = standin_res50
     clip = write_walkers_video(base / "in", cliff.SMPL(smpl), name="walk.mp4", frames=FRAMES,
                                people=2, size=(192, 144), fps=FPS, seed=3)
     out = base / "out"

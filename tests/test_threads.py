@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 import cliff
-from cliff._standin import standin_files
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    return standin_files("res50", str(tmp_path_factory.mktemp("standin")))
+def files(standin_res50):
+    return standin_res50[:2]
 
 
 def _crops(n=2):

@@ -269,13 +269,12 @@ def test_detect_equals_heads_plus_postprocess(detector):
 # ---- the product ------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_cli_predict_uses_yolov3_and_writes_its_rows(weights, tmp_path):
+def test_cli_predict_uses_yolov3_and_writes_its_rows(weights, tmp_path, standin_res50):
     """`cliff predict` without --boxes runs YOLOv3 (threshold 0 keeps every candidate, so the
     random network finds 'people'); --max-people caps them; detection_all carries the
     detector's objectness and class score."""
     from cliff.cli import main
-    from cliff.files import standin_files
-    ckpt, smpl = standin_files("res50", str(tmp_path / "s"))
+    ckpt, smpl, _ = standin_res50
     photo = os.path.join(os.path.dirname(yolo.__file__), "..", "data", "astronaut.jpg")
     out = tmp_path / "r.npz"
     assert main(["predict", photo, photo, "--ckpt", ckpt, "--smpl", smpl, "--detector", "yolov3",
