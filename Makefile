@@ -38,7 +38,11 @@ test: build $(VENV)/.test
 test-fast: build $(VENV)/.test
 	$(PY) -m pytest -q -m "not slow" tests
 
-bench: build $(VENV)/.test
+$(VENV)/.bench: $(VENV)/.test pyproject.toml
+	$(PIP) install -e '.[test,bench]' --no-build-isolation
+	touch $@
+
+bench: build $(VENV)/.bench
 	$(PY) benchmarks/run_all.py
 
 clean:
