@@ -405,6 +405,8 @@ class Peer:
     def __init__(self, name, cfg, ckpt, inputs, opts, onnx=None):
         env = dict(os.environ)
         roots = [opts.cliff_root] if (name == "cliff" and opts.cliff_root) else []
+        if opts.omp_wait_policy:
+            env["OMP_WAIT_POLICY"] = opts.omp_wait_policy
         env.update(OMP_NUM_THREADS=str(opts.threads), MKL_NUM_THREADS=str(opts.threads),
                    PYTHONPATH=os.pathsep.join(roots + [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]))
         cmd = [sys.executable, __file__, "--worker", "--peer", name, "--ckpt", str(ckpt),
@@ -483,6 +485,10 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to build)")
     ap.add_argument("--no-torch-tuned", action="store_true")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
+                    help="OMP_WAIT_POLICY for every worker (the OpenMP peers, cliff and PyTorch, "
+                    "read it): passive = idle threads sleep at once instead of spinning, which "
+                    "matters on a machine shared with other jobs (docs/performance.md)")
     ap.add_argument("--no-onnx", action="store_true",
                     help="skip the ONNX Runtime and OpenVINO peers (and the ONNX export)")
     ap.add_argument("--ckpt-hr48", help="use this checkpoint instead of random weights")
@@ -517,6 +523,7 @@ def main(argv=None):
         print("cliff %s, oneDNN %s (ISA %s)" % (ci["cliff"], ci["onednn"], ci["onednn_isa"]))
     except Exception as e:  # noqa: BLE001 - a description line must not stop the benchmark
         print("cliff info unavailable: %s" % e)
+    print("OMP_WAIT_POLICY=%s" % (opts.omp_wait_policy or os.environ.get("OMP_WAIT_POLICY", "unset")))
     print("threads=%d rounds=%d runs/round=%d warmup=%d (timed runs per peer: %d)%s"
           % (opts.threads, opts.rounds, opts.runs, opts.warmup, opts.rounds * opts.runs,
              "  [--quick: not for claims]" if opts.quick else ""), flush=True)
