@@ -48,8 +48,13 @@ int main(int argc, char **argv) {
     uint32_t len;
     while (arr && fread(&len, 4, 1, f) == 1) {
         if (n == cap) {
-            fprintf(stderr, "bench_threads: more than %zu arrays\n", cap);
-            return 1;
+            cliff_array *more = realloc(arr, 2 * cap * sizeof *arr);
+            if (!more) {
+                fprintf(stderr, "bench_threads: out of memory\n");
+                return 1;
+            }
+            arr = more;
+            cap *= 2;
         }
         char *name = calloc(len + 1, 1);
         uint32_t ndim;
