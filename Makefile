@@ -85,7 +85,12 @@ asan: $(VENV)/.test
 	  $(abspath $(PY)) -c "import cliff, os; assert cliff.__file__.startswith(os.getcwd()), cliff.__file__" && \
 	  $(abspath $(PY)) -m pytest -q -p no:cacheprovider --capture=sys -x -m "not slow" $(ASAN_TESTS)
 
-bench: build $(VENV)/.test
+
+$(VENV)/.bench: $(VENV)/.test pyproject.toml
+	$(PIP) install -e '.[test,bench]' --no-build-isolation
+	touch $@
+
+bench: build $(VENV)/.bench
 	$(PY) benchmarks/run_all.py
 
 clean:

@@ -1,4 +1,4 @@
-"""CLIFF networks: cliff (oneDNN) vs PyTorch 2.13, side by side.
+"""CLIFF networks: cliff (oneDNN) vs PyTorch, ONNX Runtime and OpenVINO, side by side.
 
     python benchmarks/bench_model.py            # full: hr48+res50, batch 1+8, fp32+bf16
     python benchmarks/bench_model.py --quick    # smoke check: few runs
@@ -14,6 +14,18 @@ rounds with the order rotated every round):
   (channels_last), regressor float32, like ours;
 - ``torch-compile`` (only with ``--compile``): ``torch.compile`` (inductor) with
   ``torch._inductor.config.freezing = True``, channels_last; bf16 via autocast;
+- ``onnxruntime`` (fp32 only): the reference model exported to ONNX (``torch.onnx.export``,
+  legacy TorchScript exporter, opset 17, dynamic batch) with the same random weights, run by an
+  ``onnxruntime.InferenceSession`` (CPU provider, all graph optimisations, ``intra_op_num_threads``
+  = threads, sequential execution);
+- ``openvino-latency`` / ``openvino-throughput`` (fp32 only): the same ONNX file compiled by
+  OpenVINO for "CPU" with ``INFERENCE_PRECISION_HINT=f32`` (otherwise it would silently run
+  bf16/fp16 where the CPU has them), ``INFERENCE_NUM_THREADS`` = threads, and
+  ``PERFORMANCE_HINT`` LATENCY or THROUGHPUT; the throughput peer splits the batch over
+  ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` asynchronous requests (``AsyncInferQueue``), so it only
+  runs at batch > 1. The ONNX/OpenVINO peers compute bbox_info and the full-frame camera in NumPy
+  (the same float32 formulas), the network in their runtime. Missing packages (``pip install
+  -e '.[bench]'``) are reported as skipped rows;
 - ``cliff``: ``cliff.load_model(ckpt).predict(crops, boxes, img_size)`` (bf16:
   ``precision='bf16'``). Skipped with a message when ``cliff.load_model`` does not exist.
 
@@ -193,6 +205,88 @@ class _Skip(Exception):
     pass
 
 
+ONNX_PEERS = ("onnxruntime", "openvino-latency", "openvino-throughput")
+
+
+def _np_camera(boxes, img_size):
+    """bbox_info (N,3) and a crop->full camera function, float32, as tests/reference/torch_cliff."""
+    b = boxes.astype(np.float32)
+    w, h = np.float32(img_size[0]), np.float32(img_size[1])
+    f = np.float32(np.sqrt(np.float64(img_size[0]) ** 2 + np.float64(img_size[1]) ** 2))
+    cx, cy, s = b[:, 0], b[:, 1], b[:, 2]
+    info = np.stack([(cx - w / 2) / f * np.float32(2.8), (cy - h / 2) / f * np.float32(2.8),
+                     (s - np.float32(0.24) * f) / (np.float32(0.06) * f)], 1).astype(np.float32)
+
+    def full(cam):
+        bs = s * cam[:, 0] + np.float32(1e-9)
+        return np.stack([2 * (cx - w / 2) / bs + cam[:, 1], 2 * (cy - h / 2) / bs + cam[:, 2],
+                         2 * f / bs], 1)
+    return info, full
+
+
+def _onnx_runner(peer, onnx_path, threads, crops, boxes, img_size):
+    if not onnx_path:
+        raise _Skip("%s: no ONNX file (fp32 only)" % peer)
+    n = len(boxes)
+    if peer == "onnxruntime":
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise _Skip("onnxruntime is not installed: pip install -e '.[bench]'") from None
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+
+        def net(x, info):
+            return sess.run(None, {"crops": x, "bbox_info": info})
+    else:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise _Skip("openvino is not installed: pip install -e '.[bench]'") from None
+        hint = "LATENCY" if peer == "openvino-latency" else "THROUGHPUT"
+        if hint == "THROUGHPUT" and n == 1:
+            raise _Skip("openvino-throughput: only at batch > 1 (one request per stream)")
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", {
+            "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": hint,
+            "INFERENCE_NUM_THREADS": threads})
+        if compiled.get_property("INFERENCE_PRECISION_HINT") != ov.Type.f32:
+            raise _Skip("openvino did not accept INFERENCE_PRECISION_HINT=f32")
+        if hint == "LATENCY":
+            req = compiled.create_infer_request()
+
+            def net(x, info):
+                r = req.infer({"crops": x, "bbox_info": info})
+                return [r[o] for o in compiled.outputs]
+        else:
+            nreq = max(1, min(n, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))))
+            queue = ov.AsyncInferQueue(compiled, nreq)
+            parts = np.array_split(np.arange(n), nreq)
+            results = [None] * nreq
+
+            def done(request, k):
+                results[k] = [request.get_output_tensor(j).data.copy()
+                              for j in range(len(compiled.outputs))]
+            queue.set_callback(done)
+
+            def net(x, info):
+                for k, idx in enumerate(parts):
+                    queue.start_async({"crops": x[idx[0]:idx[-1] + 1],
+                                       "bbox_info": info[idx[0]:idx[-1] + 1]}, k)
+                queue.wait_all()
+                return [np.concatenate([r[j] for r in results]) for j in range(3)]
+
+    def run():
+        info, full = _np_camera(boxes, img_size)
+        rotmat, betas, cam = net(crops, info)
+        return rotmat, betas, cam, full(cam)
+    return run
+
+
 def worker(args):
     """Child process: build one peer, then answer JSON commands on stdin."""
     out = os.fdopen(os.dup(1), "w", buffering=1)
@@ -209,6 +303,8 @@ def worker(args):
     try:
         if args.peer == "cliff":
             run = _cliff_runner(args.ckpt, args.precision, args.threads, crops, boxes, img_size, info)
+        elif args.peer in ONNX_PEERS:
+            run = _onnx_runner(args.peer, args.onnx, args.threads, crops, boxes, img_size)
         else:
             run = _torch_runner(args.peer, args.ckpt, args.backbone, args.precision, args.threads,
                                 crops, boxes, img_size)
@@ -253,6 +349,43 @@ def write_checkpoint(path, backbone, seed):
                 "epoch": 7, "step": 8533}, str(path))
 
 
+def export_onnx(ckpt, backbone, path):
+    """The test suite's PyTorch reference with the checkpoint's weights -> ONNX (dynamic batch).
+
+    The legacy TorchScript exporter (``dynamo=False``): it traces the 3-iteration regressor
+    into a plain graph and needs no extra packages; opset 17."""
+    import warnings
+
+    import torch
+    sys.path.insert(0, str(REPO / "tests"))
+    from reference import torch_cliff as tc
+    model = tc.load_reference(ckpt, backbone)
+    x, i = torch.zeros(2, 3, 256, 192), torch.zeros(2, 3)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x, i), str(path), dynamo=False, opset_version=17,
+                          input_names=["crops", "bbox_info"], output_names=["rotmat", "betas", "cam"],
+                          dynamic_axes={"crops": {0: "n"}, "bbox_info": {0: "n"}, "rotmat": {0: "n"},
+                                        "betas": {0: "n"}, "cam": {0: "n"}})
+
+
+def cpu_description():
+    """'model name' and the vector ISA extensions that matter here, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = [n for n in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
+                       "amx_bf16") if n in flags]
+    return "%s; %d logical CPUs; %s" % (model, os.cpu_count() or 0, " ".join(isa) or "no AVX2")
+
+
 def make_inputs(path, n, seed=0):
     """n deterministic normalized crops (N,3,256,192) f32 + boxes + image size, saved as npz."""
     rng = np.random.default_rng(seed)
@@ -269,14 +402,18 @@ def make_inputs(path, n, seed=0):
 
 
 class Peer:
-    def __init__(self, name, cfg, ckpt, inputs, opts):
+    def __init__(self, name, cfg, ckpt, inputs, opts, onnx=None):
         env = dict(os.environ)
         roots = [opts.cliff_root] if (name == "cliff" and opts.cliff_root) else []
+        if opts.omp_wait_policy:
+            env["OMP_WAIT_POLICY"] = opts.omp_wait_policy
         env.update(OMP_NUM_THREADS=str(opts.threads), MKL_NUM_THREADS=str(opts.threads),
                    PYTHONPATH=os.pathsep.join(roots + [str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p]))
         cmd = [sys.executable, __file__, "--worker", "--peer", name, "--ckpt", str(ckpt),
                "--backbone", cfg[0], "--precision", cfg[1], "--inputs", str(inputs),
                "--threads", str(opts.threads), "--warmup", str(opts.warmup)]
+        if onnx:
+            cmd += ["--onnx", str(onnx)]
         self.name = name
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                   text=True, stderr=None if opts.verbose else subprocess.DEVNULL)
@@ -313,9 +450,15 @@ class Peer:
         self.p.wait()
 
 
-def run_config(cfg, ckpt, inputs, peers, opts):
+def run_config(cfg, ckpt, inputs, peers, opts, onnx=None):
     backbone, precision, batch = cfg
-    ps = [Peer(name, cfg, ckpt, inputs, opts) for name in peers]
+    ps = []
+    for name in peers:
+        if name in ONNX_PEERS and (precision != "fp32" or onnx is None):
+            continue  # the ONNX peers are fp32 peers
+        if name == "openvino-throughput" and batch == 1:
+            continue
+        ps.append(Peer(name, cfg, ckpt, inputs, opts, onnx))
     live = [p for p in ps if p.ready()]
     for r in range(opts.rounds):
         order = live[r % len(live):] + live[:r % len(live)] if live else []
@@ -342,6 +485,12 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to build)")
     ap.add_argument("--no-torch-tuned", action="store_true")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
+                    help="OMP_WAIT_POLICY for every worker (the OpenMP peers, cliff and PyTorch, "
+                    "read it): passive = idle threads sleep at once instead of spinning, which "
+                    "matters on a machine shared with other jobs (docs/performance.md)")
+    ap.add_argument("--no-onnx", action="store_true",
+                    help="skip the ONNX Runtime and OpenVINO peers (and the ONNX export)")
     ap.add_argument("--ckpt-hr48", help="use this checkpoint instead of random weights")
     ap.add_argument("--ckpt-res50")
     ap.add_argument("--cliff-root", help="import our side's cliff package from this source tree "
@@ -354,17 +503,27 @@ def main(argv=None):
     ap.add_argument("--backbone", help=argparse.SUPPRESS)
     ap.add_argument("--precision", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
+    ap.add_argument("--onnx", help=argparse.SUPPRESS)
     opts = ap.parse_args(argv)
     if opts.worker:
         return worker(opts)
     if opts.quick:
         opts.rounds, opts.runs, opts.warmup = 2, 1, 1
     peers = ["torch-eager"] + ([] if opts.no_torch_tuned else ["torch-tuned"])
-    peers += (["torch-compile"] if opts.compile else []) + ["cliff"]
+    peers += (["torch-compile"] if opts.compile else [])
+    peers += ([] if opts.no_onnx else list(ONNX_PEERS)) + ["cliff"]
 
     from cliff.model import expected_keys
     tmp = tempfile.TemporaryDirectory(prefix="bench_model_")
     rows, notes = [], []
+    print("CPU: %s" % cpu_description())
+    try:
+        import cliff
+        ci = cliff.info()
+        print("cliff %s, oneDNN %s (ISA %s)" % (ci["cliff"], ci["onednn"], ci["onednn_isa"]))
+    except Exception as e:  # noqa: BLE001 - a description line must not stop the benchmark
+        print("cliff info unavailable: %s" % e)
+    print("OMP_WAIT_POLICY=%s" % (opts.omp_wait_policy or os.environ.get("OMP_WAIT_POLICY", "unset")))
     print("threads=%d rounds=%d runs/round=%d warmup=%d (timed runs per peer: %d)%s"
           % (opts.threads, opts.rounds, opts.runs, opts.warmup, opts.rounds * opts.runs,
              "  [--quick: not for claims]" if opts.quick else ""), flush=True)
@@ -377,6 +536,15 @@ def main(argv=None):
         if ckpt is None:
             ckpt = Path(tmp.name) / ("%s-random.pt" % backbone)
             write_checkpoint(ckpt, backbone, seed=1)
+        onnx = None
+        if not opts.no_onnx and "fp32" in opts.precisions:
+            onnx = Path(tmp.name) / ("%s.onnx" % backbone)
+            print("exporting %s to ONNX ..." % backbone, flush=True)
+            try:
+                export_onnx(ckpt, backbone, onnx)
+            except Exception as e:  # noqa: BLE001 - reported; the other peers still run
+                notes.append("%s: ONNX export failed: %s: %s" % (backbone, type(e).__name__, e))
+                onnx = None
         weights_mb = sum(int(np.prod(s)) * 4 for s in expected_keys(backbone).values()) / 2**20
         for precision in opts.precisions:
             for batch in opts.batches:
@@ -385,7 +553,7 @@ def main(argv=None):
                     make_inputs(inputs, batch)
                 cfg = (backbone, precision, batch)
                 print("running %s %s batch %d ..." % cfg, flush=True)
-                ps = run_config(cfg, ckpt, inputs, peers, opts)
+                ps = run_config(cfg, ckpt, inputs, peers, opts, onnx)
                 med = {p.name: statistics.median(p.times) for p in ps if p.times}
                 for p in ps:
                     if p.skip:
@@ -423,6 +591,18 @@ def main(argv=None):
         if prec == "bf16" and (bb, "fp32", batch) in ours:
             lines.append("%s batch %d: cliff bf16 is %.2fx cliff fp32" % (
                 bb, batch, ours[(bb, "fp32", batch)]["median"] / r["median"]))
+    for (bb, prec, batch), r in sorted(ours.items()):
+        others = [o for o in rows if (o["backbone"], o["precision"], o["batch"]) == (bb, prec, batch)
+                  and o["peer"] != "cliff"]
+        if others:
+            best = min(others, key=lambda o: o["median"])
+            rss = [o["rss"] for o in others if o["rss"] is not None]
+            lines.append("%s %s batch %d: cliff is %.2fx the fastest peer (%s, %.1f ms); peak RSS %s "
+                         "(cliff %s MB, lowest peer %s MB)" % (
+                             bb, prec, batch, best["median"] / r["median"], best["peer"],
+                             best["median"], "lowest" if rss and r["rss"] is not None and
+                             r["rss"] < min(rss) else "NOT lowest", fmt(r["rss"], ".0f"),
+                             fmt(min(rss) if rss else None, ".0f")))
     for line in lines:
         print(line)
     if not ours:

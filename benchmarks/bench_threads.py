@@ -7,9 +7,11 @@ competing CPU-bound process, side by side in one run.
 Configurations (each timed in its own fresh process, because the OpenMP wait policy is read
 once when libgomp starts):
 
-- ``spin-default``: the thread setting before issue 14: all cores, libgomp's own wait policy
-  (workers spin ~0.3 M iterations before sleeping; ``CLIFF_OMP_PASSIVE=0``);
-- ``default``: today's default: all cores, ``OMP_WAIT_POLICY=PASSIVE`` set by ``import cliff``;
+- ``spin-default``: the thread setting before: all cores, libgomp's own wait policy (workers
+  spin ~0.3 M iterations before sleeping; ``GOMP_SPINCOUNT=300000``);
+- ``passive``: all cores, ``OMP_WAIT_POLICY=PASSIVE`` (idle workers sleep at once);
+- ``default``: today's default: all cores, the short spin cliff loads OpenMP with
+  (``GOMP_SPINCOUNT=10000``, cliff/_dnnl.py);
 - ``1-thread``: ``Model(threads=1)`` (wait policy irrelevant with one thread).
 
 Loads: ``quiet`` (nothing started by us; the machine may be shared, so "quiet" is
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = ("spin-default", "default", "1-thread")
+CONFIGS = ("spin-default", "passive", "default", "1-thread")
 
 
 def _worker(backbone: str, threads: int, runs: int) -> None:
@@ -63,10 +65,11 @@ def _run(config: str, backbone: str, runs: int) -> dict:
     for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "CLIFF_OMP_PASSIVE"):
         env.pop(k, None)
     threads = 0
-    if config == "spin-default":
-        env["CLIFF_OMP_PASSIVE"] = "0"
+    if config == "spin-default":  # libgomp's own default spin (what cliff had before)
+        env["GOMP_SPINCOUNT"] = "300000"
+    elif config == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     elif config == "1-thread":
-        env["CLIFF_OMP_PASSIVE"] = "0"
         threads = 1
     out = subprocess.run([sys.executable, __file__, "--worker", backbone, str(threads), str(runs)],
                          env=env, capture_output=True, text=True, check=True, cwd=REPO)
@@ -91,7 +94,7 @@ def main() -> None:
           f"ISA {info['onednn_isa']}; {a.backbone} stand-in, batch 1")
     ms: dict = {(load, c): [] for load in ("quiet", "busy") for c in CONFIGS}
     for r in range(a.rounds):
-        order = CONFIGS[r % 3:] + CONFIGS[:r % 3]
+        order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
         for load in (("quiet", "busy") if r % 2 == 0 else ("busy", "quiet")):
             spinner = None
             if load == "busy":

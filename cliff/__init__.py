@@ -6,14 +6,10 @@ Units: pixels for image quantities, metres for 3D; camera frame is OpenCV's
 from __future__ import annotations
 
 import numpy as _np
-import os as _os
 
 from ._version import __version__
 from . import _dnnl
-from ._threads import set_default_wait_policy as _passive
-
-_passive()  # before libgomp initialises (loaded with oneDNN just below); see cliff/_threads.py
-_dnnl.preload()
+_dnnl.preload()  # also starts OpenMP with a short spin (see cliff/_dnnl.py, cliff/_threads.py)
 try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - depends on the install
@@ -47,7 +43,7 @@ def info() -> dict:
         "onednn_isa": d["isa"],
         "onednn_library": _dnnl.library_path(),
         "num_threads": get_num_threads(),
-        "omp_wait_policy": _os.environ.get("OMP_WAIT_POLICY", "(libgomp default)"),
+        "omp_wait": _dnnl.wait_setting(),
     }
 
 

@@ -12,6 +12,15 @@ import os
 from importlib import metadata
 
 _handle = None
+GOMP_SPINCOUNT = "10000"  # the core's default spin before an OpenMP thread sleeps (see preload)
+
+
+_wait = "not loaded yet"
+
+
+def wait_setting() -> str:
+    """How libgomp's idle workers wait, as set when cliff loaded it (cliff.info())."""
+    return _wait
 
 
 def library_path() -> str | None:
@@ -40,4 +49,22 @@ def preload() -> None:
         # Fall back to the extension's RPATH / the system loader; the import of _core will
         # raise a clear ImportError if that fails too.
         return
-    _handle = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    # libgomp (loaded with libdnnl) reads its wait settings once, here. Its default spins
+    # 300000 iterations at every barrier before sleeping: on a machine shared with other jobs a
+    # spinning thread burns its time slice while the thread it waits for is descheduled (2
+    # threads up to 8x slower than 1, docs/performance.md#threads). 10000 keeps the spin that
+    # makes short layers cheap on an idle machine. A user's GOMP_SPINCOUNT or OMP_WAIT_POLICY
+    # wins; the variable is removed again so that child processes and other libraries never
+    # see it.
+    global _wait
+    ours = "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
+    _wait = (f"GOMP_SPINCOUNT={GOMP_SPINCOUNT} (cliff's default)" if ours else
+             ", ".join(f"{k}={os.environ[k]} (yours)" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+                       if k in os.environ))
+    if ours:
+        os.environ["GOMP_SPINCOUNT"] = GOMP_SPINCOUNT
+    try:
+        _handle = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    finally:
+        if ours:
+            del os.environ["GOMP_SPINCOUNT"]

@@ -7,15 +7,16 @@ Two knobs:
   it at every entry point from the handle, so several objects in one process (or a model per
   worker of a Ray actor / Dask worker) each keep their own share of the cores.
   ``None``/0 follows the process-wide ``cliff.set_num_threads`` (default: all cores).
-* ``OMP_WAIT_POLICY``: `import cliff` sets it to PASSIVE unless the user set it (or
-  ``GOMP_SPINCOUNT``) before, or set ``CLIFF_OMP_PASSIVE=0`` to keep libgomp's own default
-  (spin ~0.3 M iterations, then sleep): idle OpenMP workers sleep instead of spinning, which keeps the
-  default thread count from collapsing when another process competes for the cores
-  (benchmarks/bench_threads.py). It only takes effect if libgomp was not initialised yet.
+* How idle OpenMP workers wait: `import cliff` starts libgomp with a short spin
+  (``GOMP_SPINCOUNT=10000`` instead of libgomp's 300000, cliff/_dnnl.py) unless the user set
+  ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``: a worker sleeps soon after its work runs out, so the
+  default thread count does not collapse when another process competes for the cores, while the
+  spin still covers the short gaps between layers on an idle machine
+  (benchmarks/bench_threads.py compares it with libgomp's default and with PASSIVE). It only
+  takes effect if libgomp was not initialised yet.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -32,13 +33,3 @@ def check_threads(threads, name: str = "threads") -> int:
     if not 0 <= t <= MAX_THREADS:
         raise ValueError(f"{name}: expected None, 0 (process-wide count) or 1..{MAX_THREADS}, got {t}")
     return t
-
-
-def set_default_wait_policy() -> bool:
-    """PASSIVE OpenMP waiting unless the user chose a policy. Returns True when it set it."""
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
-        return False
-    if os.environ.get("CLIFF_OMP_PASSIVE", "1").strip() in ("0", "false", "no", "off"):
-        return False
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    return True
