@@ -12,7 +12,7 @@ import os
 from importlib import metadata
 
 _handle = None
-GOMP_SPINCOUNT = "10000"  # the core's default spin before an OpenMP thread sleeps (see preload)
+GOMP_SPINCOUNT = "200"  # the core's default spin before an OpenMP thread sleeps (see preload)
 
 
 _wait = "not loaded yet"
@@ -52,7 +52,7 @@ def preload() -> None:
     # libgomp (loaded with libdnnl) reads its wait settings once, here. Its default spins
     # 300000 iterations at every barrier before sleeping: on a machine shared with other jobs a
     # spinning thread burns its time slice while the thread it waits for is descheduled (2
-    # threads up to 8x slower than 1, docs/performance.md#threads). 10000 keeps the spin that
+    # threads up to 8x slower than 1, docs/performance.md#threads). 200 keeps a little spin that
     # makes short layers cheap on an idle machine. A user's GOMP_SPINCOUNT or OMP_WAIT_POLICY
     # wins; the variable is removed again so that child processes and other libraries never
     # see it.

@@ -8,7 +8,7 @@ Two knobs:
   worker of a Ray actor / Dask worker) each keep their own share of the cores.
   ``None``/0 follows the process-wide ``cliff.set_num_threads`` (default: all cores).
 * How idle OpenMP workers wait: `import cliff` starts libgomp with a short spin
-  (``GOMP_SPINCOUNT=10000`` instead of libgomp's 300000, cliff/_dnnl.py) unless the user set
+  (``GOMP_SPINCOUNT=200`` instead of libgomp's 300000, cliff/_dnnl.py) unless the user set
   ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``: a worker sleeps soon after its work runs out, so the
   default thread count does not collapse when another process competes for the cores, while the
   spin still covers the short gaps between layers on an idle machine
