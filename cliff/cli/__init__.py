@@ -132,7 +132,8 @@ def _output_paths(out: str, paths: list[str], backbone: str) -> tuple[str, str]:
 
 
 def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | None,
-                allow_standin: bool, rep: _Reporter, *, demo: bool = False) -> str:
+                allow_standin: bool, rep: _Reporter, *, demo: bool = False,
+                collect: dict | None = None) -> str:
     import cliff
     from ..files import STANDIN_NOTE, resolve
     from ..io.images import iter_frames, list_inputs
@@ -148,6 +149,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
+    if collect is not None:  # the demo fits the stand-in body afterwards (cli/demo_fit.py)
+        collect.update(standin=standin, smpl=smpl, results={})
     boxes = load_boxes(boxes_file) if boxes_file else None
     people = None
     if boxes is None:  # before the model load: a missing detector is reported at once
@@ -167,7 +170,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     npz_path, folder = _output_paths(args.output, paths, est.model.backbone)
     os.makedirs(folder, exist_ok=True)
     writer = ResultWriter(npz_path, folder, est.faces, pose_format=args.pose_format,
-                          mesh_format=args.save_mesh, render=args.render, K=args.intrinsics)
+                          mesh_format=args.save_mesh, render=args.render, K=args.intrinsics,
+                          standin=standin)
 
     K = args.intrinsics
     names: list[str] = []
@@ -210,6 +214,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
             if people is not None:
                 res["detection"] = dets.pop(0)
             writer.add(name, res, images.pop(name, None))
+            if collect is not None:
+                collect["results"][name] = res
             bar.update(1)
     finally:
         bar.close()  # before any error message, so it is not glued to the bar
@@ -237,8 +243,20 @@ def run_demo(args: argparse.Namespace, rep: _Reporter) -> str:
     out = os.path.join(args.output, "demo.npz")
     args_out = args.output
     args.output = out
-    path = run_predict(args, photos, os.path.join(here, "boxes.json"), True, rep, demo=True)
-    print(f"cliff demo: wrote {path}, meshes and front/side renders into {os.path.abspath(args_out)}/")
+    info: dict = {}
+    path = run_predict(args, photos, os.path.join(here, "boxes.json"), True, rep, demo=True,
+                       collect=info)
+    if not info["standin"]:
+        print(f"cliff demo: wrote {path}, meshes and front/side renders into {os.path.abspath(args_out)}/")
+        return path
+    from . import demo_fit
+    demo_fit.write_note(args_out)
+    fitted = demo_fit.fit_demo(info["smpl"], photos, args_out)
+    rep.say(f"cliff demo: stand-in body fitted to MediaPipe keypoints, mean reprojection error "
+            f"{fitted['fit_err_init'].mean():.1f} px -> {fitted['fit_err'].mean():.1f} px")
+    print(f"cliff demo: wrote STAND-IN results (random weights, blob body; see STANDIN.txt): "
+          f"{path}, fitted.npz, meshes and renders, and fitted bodies in "
+          f"{os.path.abspath(os.path.join(args_out, 'fitted'))}/")
     return path
 
 
