@@ -19,15 +19,27 @@ import numpy as np
 from .._version import __version__
 
 
+def _int(s: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """'1 person', '2 people', '0 images'."""
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
 def _positive_int(s: str) -> int:
-    v = int(s)
+    v = _int(s)
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
     return v
 
 
 def _threads(s: str) -> int:
-    v = int(s)
+    v = _int(s)
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected 0 (all cores) or a positive thread count, got {s}")
     return v
@@ -93,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import evaluate as cli_evaluate
     cli_evaluate.add_parser(sub)
     cli_export.add_parser(sub)
+    from . import cache as cli_cache
+    cli_cache.add_parser(sub)
     return parser
 
 
@@ -224,7 +238,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         raise OSError(f"no readable image or video among the inputs ({rep.errors} skipped)")
     writer.close()
     est.close()
-    rep.say(f"cliff: {writer.num_people} people in {writer.num_images} images -> {npz_path} "
+    rep.say(f"cliff: {_plural(writer.num_people, 'person', 'people')} in "
+            f"{_plural(writer.num_images, 'image')} -> {npz_path} "
             f"({time.perf_counter() - t0:.1f} s)")
     return npz_path
 
@@ -270,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in cliff.info().items():
                 print(f"{k}: {v}")
             return 0
+        if args.command == "cache":
+            from . import cache as cli_cache
+            return cli_cache.run(args)
         if args.command == "demo":
             run_demo(args, rep)
             return 0
