@@ -149,3 +149,22 @@ def test_make_test_shows_what_it_installs(tmp_path):
 def test_make_distclean_removes_the_standin_cache(tmp_path):
     lines = _make_dry_run("distclean", tmp_path)
     assert any('XDG_CACHE_HOME:-$HOME/.cache}/cliff' in ln and ln.startswith("rm -rf") for ln in lines)
+
+
+# ---- inputs checked before any model file is touched --------------------------------------
+
+@pytest.mark.parametrize("case", ["missing input", "missing boxes file", "bad boxes file"])
+def test_bad_inputs_fail_before_the_model_files(tmp_path, monkeypatch, capsys, case):
+    # --ckpt/--smpl point at files that do not exist: had they been looked at first, the error
+    # would name them; the input error must come first
+    monkeypatch.delenv("CLIFF_HOME", raising=False)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    args = {"missing input": [str(tmp_path / "nope.jpg")],
+            "missing boxes file": [PHOTO, "--boxes", str(tmp_path / "nope.json")],
+            "bad boxes file": [PHOTO, "--boxes", str(bad)]}[case]
+    assert main(["predict", *args, "--ckpt", str(tmp_path / "no.pt"), "--smpl",
+                 str(tmp_path / "no.pkl"), "-o", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err or "bad.json" in err
+    assert "no.pt" not in err and "no.pkl" not in err

@@ -160,22 +160,24 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     backbone = args.backbone
     if backbone is None:
         backbone = "hr48" if not args.ckpt else None
+    # inputs first: a missing path, a bad boxes file or -o fail before any model file is
+    # resolved, written (stand-ins) or loaded
+    inputs = list_inputs(paths)
+    if not inputs:
+        raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
+    boxes = load_boxes(boxes_file) if boxes_file else None
+    _output_paths(args.output, paths, backbone or "hr48")
     ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
     if collect is not None:  # the demo fits the stand-in body afterwards (cli/demo_fit.py)
         collect.update(standin=standin, smpl=smpl, results={})
-    boxes = load_boxes(boxes_file) if boxes_file else None
     people = None
     if boxes is None:  # before the model load: a missing detector is reported at once
         from ..detect import from_args, no_detector_message
         people = from_args(args)
         if people is None:
             raise RuntimeError(no_detector_message())
-    inputs = list_inputs(paths)
-    if not inputs:
-        raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
-    _output_paths(args.output, paths, backbone or "hr48")  # a bad -o fails before loading the model
 
     t0 = time.perf_counter()
     est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size)
