@@ -90,10 +90,10 @@ ANNOTATE = ["annotate", "--images", "d", "--keypoints", "k.json", "--ckpt", "c",
             "-o", "x.npz"]
 
 
-@pytest.mark.parametrize("command", ["predict", "demo", "annotate", "evaluate", "cache"])
+@pytest.mark.parametrize("command", ["predict", "demo", "annotate", "evaluate", "cache", "export"])
 def test_every_subcommand_takes_quiet(command):
     args = {"predict": ["predict", PHOTO, "-o", "x"], "demo": ["demo"],
-            "annotate": ANNOTATE, "cache": ["cache"],
+            "annotate": ANNOTATE, "cache": ["cache"], "export": ["export", "r.npz", "--format", "bvh"],
             "evaluate": ["evaluate", "3dpw", "--data", "d.npz", "--ckpt", "c",
                                                "--smpl-dir", "s"]}[command]
     ns = build_parser().parse_args(args + ["--quiet"])
