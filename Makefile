@@ -4,7 +4,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check -q
+# not -q: a first `make test` shows what it installs instead of minutes of silence
+PIP := $(PY) -m pip --disable-pip-version-check --progress-bar off
 BUILD_DEPS := "setuptools>=77" "numpy>=2.0" onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h') setup.py
 
@@ -12,18 +13,24 @@ SOURCES := $(shell find csrc -name '*.c' -o -name '*.h') setup.py
 
 all: build
 
+# The editable install does not build the core (CLIFF_NO_EXT=1): cliff/_core.stamp builds it
+# once, in place, where the editable install finds it.
 $(VENV)/.base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "== cliff: installing the build dependencies (setuptools, numpy, oneDNN) into $(VENV)"
 	$(PIP) install $(BUILD_DEPS)
-	$(PIP) install --no-build-isolation -e .
+	@echo "== cliff: installing cliff (editable, Python side; the C core is built next)"
+	CLIFF_NO_EXT=1 $(PIP) install --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base pyproject.toml
-	$(PIP) install -e '.[test]' --no-build-isolation
+	@echo "== cliff: installing the test dependencies (the [test] extra: pytest, torch, ...)"
+	CLIFF_NO_EXT=1 $(PIP) install -e '.[test]' --no-build-isolation
 	touch $@
 
 # Incremental rebuild of the C core in the source tree (the editable install points here).
 cliff/_core.stamp: $(SOURCES) $(VENV)/.base
+	@echo "== cliff: compiling the C core (csrc/, once; again only when a source changes)"
 	$(PY) setup.py -q build_ext --inplace -j 2
 	touch $@
 
@@ -96,5 +103,8 @@ bench: build $(VENV)/.bench
 clean:
 	rm -rf build cliff/_core*.so cliff/_core.stamp
 
+# also the stand-in files cliff caches (`cliff cache` lists them): $$XDG_CACHE_HOME/cliff or
+# ~/.cache/cliff
 distclean: clean
 	rm -rf $(VENV) *.egg-info
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/cliff"

@@ -41,17 +41,52 @@ def from_home(backbone: str) -> tuple[str | None, str | None]:
     return (ckpt if os.path.exists(ckpt) else None), (smpl if os.path.exists(smpl) else None)
 
 
+def home_paths(backbone: str) -> dict[str, str]:
+    """Every path looked for under $CLIFF_HOME (empty without it): the official `data/` layout,
+    the CLIFF checkpoint of `backbone` and the SMPL model."""
+    home = os.environ.get("CLIFF_HOME")
+    if not home:
+        return {}
+    return {"--ckpt": os.path.join(home, "ckpt", OFFICIAL_CKPT[backbone]),
+            "--smpl": os.path.join(home, "smpl", "SMPL_NEUTRAL.pkl")}
+
+
+def _check_home(ckpt: str | None, smpl: str | None, backbone: str) -> None:
+    """CLIFF_HOME set: every file not given explicitly must be there. Raises FileNotFoundError
+    listing every path looked for and which are missing (never a fall-back to stand-ins)."""
+    looked = home_paths(backbone)
+    needed = {flag: p for flag, p in looked.items() if (ckpt if flag == "--ckpt" else smpl) is None}
+    missing = [p for p in needed.values() if not os.path.isfile(p)]
+    if not missing:
+        return
+    lines = [f"  {p}  ({'MISSING' if p in missing else 'found'})" for p in needed.values()]
+    raise FileNotFoundError(
+        f"CLIFF_HOME={os.environ['CLIFF_HOME']} is set but {len(missing)} of the files looked for "
+        f"{'is' if len(missing) == 1 else 'are'} missing:\n" + "\n".join(lines) +
+        "\nput them there (the official CLIFF data/ layout, see README), pass --ckpt/--smpl, or "
+        "unset CLIFF_HOME to run on stand-in files")
+
+
 def resolve(ckpt: str | None, smpl: str | None, backbone: str, *, allow_standin: bool) -> tuple[str, str, bool]:
     """(checkpoint, smpl, is_standin): explicit paths win, then CLIFF_HOME, then stand-ins
-    (only when allowed). Raises FileNotFoundError saying where the real files come from."""
+    (only when allowed, and never while CLIFF_HOME is set). Raises FileNotFoundError saying
+    where the real files come from; with CLIFF_HOME set and files missing there, listing every
+    path looked for and which are missing; IsADirectoryError naming the flag for a folder."""
     if backbone not in OFFICIAL_CKPT:
         raise ValueError(f"backbone: expected 'hr48' or 'res50', got {backbone!r}")
+    for flag, p in (("--ckpt", ckpt), ("--smpl", smpl)):
+        if p is not None and os.path.isdir(p):
+            what = "a CLIFF checkpoint file, e.g. " + OFFICIAL_CKPT[backbone] if flag == "--ckpt" \
+                else "the SMPL model file SMPL_NEUTRAL.pkl"
+            raise IsADirectoryError(f"{flag}: {p} is a folder; expected {what} (for the official "
+                                    "data/ folder set CLIFF_HOME instead)")
+    _check_home(ckpt, smpl, backbone)
     home_ckpt, home_smpl = from_home(backbone)
     ckpt = ckpt or home_ckpt
     smpl = smpl or home_smpl
-    for p in (ckpt, smpl):
+    for flag, p in (("--ckpt", ckpt), ("--smpl", smpl)):
         if p is not None and not os.path.exists(p):
-            raise FileNotFoundError(f"{p}: no such file")
+            raise FileNotFoundError(f"{flag}: {p}: no such file")
     if ckpt and smpl:
         return ckpt, smpl, False
     if not allow_standin:

@@ -213,7 +213,7 @@ def test_without_boxes_or_detector_the_error_says_what_to_do(standin, tmp_path, 
     monkeypatch.setattr(cliff.detect, "available", lambda: False)
     rc = predict(standin, PHOTO, "-o", str(tmp_path))
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "--boxes" in err[0] and "cliff-hps[detect]" in err[0]
+    assert rc == 2 and len(err) == 1 and "--boxes" in err[0] and "[detect]" in err[0] and "cliff clone" in err[0]
 
 
 def test_negative_threads_is_an_argument_error(standin, tmp_path, capsys):

@@ -1,5 +1,5 @@
 """Differentiable torch versions of the full-frame supervision (optional: pip install
-"cliff-hps[torch]"). torch is imported inside the functions only, so importing this module
+".[torch]" in a cliff clone). torch is imported inside the functions only, so importing this module
 never needs torch. Same conventions, shapes and formulas as cliff.annotate.losses (NumPy) and the
 official cam_crop2full (docs/official.md#camera); tensors keep their dtype and device.
 """
@@ -12,7 +12,7 @@ def _torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError('cliff.torch needs PyTorch: pip install "cliff-hps[torch]"') from exc
+        raise ImportError('cliff.torch needs PyTorch: pip install ".[torch]" in a cliff clone') from exc
     return torch
 
 

@@ -19,15 +19,27 @@ import numpy as np
 from .._version import __version__
 
 
+def _int(s: str) -> int:
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    """'1 person', '2 people', '0 images'."""
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
 def _positive_int(s: str) -> int:
-    v = int(s)
+    v = _int(s)
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {s}")
     return v
 
 
 def _threads(s: str) -> int:
-    v = int(s)
+    v = _int(s)
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected 0 (all cores) or a positive thread count, got {s}")
     return v
@@ -93,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import evaluate as cli_evaluate
     cli_evaluate.add_parser(sub)
     cli_export.add_parser(sub)
+    from . import cache as cli_cache
+    cli_cache.add_parser(sub)
     return parser
 
 
@@ -132,7 +146,8 @@ def _output_paths(out: str, paths: list[str], backbone: str) -> tuple[str, str]:
 
 
 def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | None,
-                allow_standin: bool, rep: _Reporter, *, demo: bool = False) -> str:
+                allow_standin: bool, rep: _Reporter, *, demo: bool = False,
+                collect: dict | None = None) -> str:
     import cliff
     from ..files import STANDIN_NOTE, resolve
     from ..io.images import iter_frames, list_inputs
@@ -145,20 +160,24 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     backbone = args.backbone
     if backbone is None:
         backbone = "hr48" if not args.ckpt else None
+    # inputs first: a missing path, a bad boxes file or -o fail before any model file is
+    # resolved, written (stand-ins) or loaded
+    inputs = list_inputs(paths)
+    if not inputs:
+        raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
+    boxes = load_boxes(boxes_file) if boxes_file else None
+    _output_paths(args.output, paths, backbone or "hr48")
     ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
-    boxes = load_boxes(boxes_file) if boxes_file else None
+    if collect is not None:  # the demo fits the stand-in body afterwards (cli/demo_fit.py)
+        collect.update(standin=standin, smpl=smpl, results={})
     people = None
     if boxes is None:  # before the model load: a missing detector is reported at once
         from ..detect import from_args, no_detector_message
         people = from_args(args)
         if people is None:
             raise RuntimeError(no_detector_message())
-    inputs = list_inputs(paths)
-    if not inputs:
-        raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
-    _output_paths(args.output, paths, backbone or "hr48")  # a bad -o fails before loading the model
 
     t0 = time.perf_counter()
     est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size)
@@ -167,7 +186,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     npz_path, folder = _output_paths(args.output, paths, est.model.backbone)
     os.makedirs(folder, exist_ok=True)
     writer = ResultWriter(npz_path, folder, est.faces, pose_format=args.pose_format,
-                          mesh_format=args.save_mesh, render=args.render, K=args.intrinsics)
+                          mesh_format=args.save_mesh, render=args.render, K=args.intrinsics,
+                          standin=standin)
 
     K = args.intrinsics
     names: list[str] = []
@@ -210,6 +230,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
             if people is not None:
                 res["detection"] = dets.pop(0)
             writer.add(name, res, images.pop(name, None))
+            if collect is not None:
+                collect["results"][name] = res
             bar.update(1)
     finally:
         bar.close()  # before any error message, so it is not glued to the bar
@@ -218,7 +240,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         raise OSError(f"no readable image or video among the inputs ({rep.errors} skipped)")
     writer.close()
     est.close()
-    rep.say(f"cliff: {writer.num_people} people in {writer.num_images} images -> {npz_path} "
+    rep.say(f"cliff: {_plural(writer.num_people, 'person', 'people')} in "
+            f"{_plural(writer.num_images, 'image')} -> {npz_path} "
             f"({time.perf_counter() - t0:.1f} s)")
     return npz_path
 
@@ -237,8 +260,20 @@ def run_demo(args: argparse.Namespace, rep: _Reporter) -> str:
     out = os.path.join(args.output, "demo.npz")
     args_out = args.output
     args.output = out
-    path = run_predict(args, photos, os.path.join(here, "boxes.json"), True, rep, demo=True)
-    print(f"cliff demo: wrote {path}, meshes and front/side renders into {os.path.abspath(args_out)}/")
+    info: dict = {}
+    path = run_predict(args, photos, os.path.join(here, "boxes.json"), True, rep, demo=True,
+                       collect=info)
+    if not info["standin"]:
+        print(f"cliff demo: wrote {path}, meshes and front/side renders into {os.path.abspath(args_out)}/")
+        return path
+    from . import demo_fit
+    demo_fit.write_note(args_out)
+    fitted = demo_fit.fit_demo(info["smpl"], photos, args_out)
+    rep.say(f"cliff demo: stand-in body fitted to MediaPipe keypoints, mean reprojection error "
+            f"{fitted['fit_err_init'].mean():.1f} px -> {fitted['fit_err'].mean():.1f} px")
+    print(f"cliff demo: wrote STAND-IN results (random weights, blob body; see STANDIN.txt): "
+          f"{path}, fitted.npz, meshes and renders, and fitted bodies in "
+          f"{os.path.abspath(os.path.join(args_out, 'fitted'))}/")
     return path
 
 
@@ -252,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in cliff.info().items():
                 print(f"{k}: {v}")
             return 0
+        if args.command == "cache":
+            from . import cache as cli_cache
+            return cli_cache.run(args)
         if args.command == "demo":
             run_demo(args, rep)
             return 0

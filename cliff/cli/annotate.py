@@ -36,7 +36,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--min-keypoints", type=int, default=4,
                    help="skip people with fewer keypoints of confidence > 0")
     p.add_argument("--threads", type=int, default=0, help="threads (0 = all cores)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
+                   help="no progress bar (--no-progress: the former name, still accepted)")
     from ..distributed.cli import add_options  # --ray / --dask (docs/scale.md)
     add_options(p)
     return p

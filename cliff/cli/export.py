@@ -48,6 +48,7 @@ def add_parser(sub) -> None:
     e.add_argument("--correctives", action="store_true",
                    help="glb: carry SMPL's corrective shapes as morph targets (17 MB per person)")
     e.add_argument("-o", "--output", default=None, help="output folder (default: next to the npz)")
+    e.add_argument("--quiet", action="store_true", help="no messages (a stand-in warning stays)")
 
 
 def wants_motion(args: argparse.Namespace) -> bool:
@@ -109,7 +110,9 @@ def run_export(args: argparse.Namespace) -> int:
         paths = export_glb(res, smpl, out, per=args.per, fps=fps, correctives=args.correctives)
     else:
         paths = export_bvh(res, smpl, out, fps=fps)
-    print(f"cliff export: wrote {len(paths)} file(s): {', '.join(paths)}")
+    if not getattr(args, "quiet", False):
+        print(f"cliff export: wrote {len(paths)} file{'' if len(paths) == 1 else 's'}: "
+              f"{', '.join(paths)}")
     return 0
 
 
@@ -132,6 +135,7 @@ def _sequences(paths: list[str]) -> list[tuple[str, list[str]]]:
 def run_predict_motion(args: argparse.Namespace, rep) -> int:
     import cliff
     from . import _output_paths
+    from ..detect import from_args, no_detector_message
     from ..files import STANDIN_NOTE, resolve
     from ..io.boxes import boxes_for, load_boxes
     from ..io.images import iter_frames
@@ -150,12 +154,9 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
     if args.max_missed < 0:
         raise ValueError(f"--max-missed: expected a non-negative number of frames, got {args.max_missed}")
     boxes = load_boxes(args.boxes) if args.boxes else None
-    people = None
-    if boxes is None:  # before the model load: a missing detector is reported at once
-        from ..detect import from_args, no_detector_message
-        people = from_args(args)
-        if people is None:
-            raise RuntimeError(no_detector_message())
+    people = from_args(args) if boxes is None else None  # before the model load
+    if boxes is None and people is None:
+        raise RuntimeError(no_detector_message())
     seqs = _sequences(args.paths)
     if not seqs:
         raise FileNotFoundError(f"{', '.join(args.paths)}: no images or videos found")
@@ -183,9 +184,9 @@ def run_predict_motion(args: argparse.Namespace, rep) -> int:
                     if boxes is not None:
                         b = boxes_for(boxes, name)
                         b = np.zeros((0, 5), np.float32) if b is None else b
-                    else:  # the chosen detector's rows -> [x1, y1, x2, y2, objectness]
-                        rows = people.rows([image])
-                        b = np.ascontiguousarray(rows[:, [1, 2, 3, 4, 5]], np.float32)
+                    else:  # the chosen detector: [x1, y1, x2, y2, objectness]
+                        r = people.rows([image])
+                        b = np.ascontiguousarray(r[:, 1:6], np.float32)
                     ids = tracker.update(b[:, :4], b[:, 4])
                     keep = ids >= 0
                     names.append(name)

@@ -10,7 +10,7 @@ Two detectors:
 
 The MediaPipe detector is BlazePose (the pose detector and landmark models bundled in
 the `mediapipe==0.10.21` wheel: nothing is downloaded at run time), installed with the
-`detect` extra: ``pip install 'cliff-hps[detect]'``.
+`detect` extra: ``pip install '.[detect]' in a cliff clone``.
 
 Limits, honestly:
 - ONE person per image (the most prominent one). For crowds, bring your own boxes
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 _MISSING = ("the built-in person detector needs MediaPipe 0.10.21 "
-            "(pip install 'cliff-hps[detect]'); or pass person boxes (xyxy) yourself")
+            "(pip install '.[detect]' in a cliff clone); or pass person boxes (xyxy) yourself")
 
 
 def available() -> bool:
@@ -88,7 +88,7 @@ def no_detector_message() -> str:
     """What a user can do when no person detector is available."""
     return ("no person boxes and no person detector: pass boxes (--boxes FILE, or xyxy=...), or "
             "the official YOLOv3 weights (--detector-weights yolov3.weights, or put them in "
-            "$CLIFF_HOME/ckpt/yolov3.weights), or install MediaPipe (pip install 'cliff-hps[detect]'; "
+            "$CLIFF_HOME/ckpt/yolov3.weights), or install MediaPipe (pip install '.[detect]' in a cliff clone; "
             "one person per image)")
 
 

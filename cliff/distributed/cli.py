@@ -65,7 +65,7 @@ def predict_job(args: argparse.Namespace) -> tuple[dict, list, str]:
         from ..detect import available
         if not available():
             raise RuntimeError("no person boxes: pass --boxes FILE, or install the built-in "
-                               "detector with pip install 'cliff-hps[detect]'")
+                               "detector with pip install '.[detect]' in a cliff clone")
     backbone = args.backbone or ("hr48" if not args.ckpt else None)
     ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=args.standin)
     if standin:

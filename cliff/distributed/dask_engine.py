@@ -24,7 +24,7 @@ def _distributed():
     try:
         import distributed
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError("--dask needs dask.distributed: pip install 'cliff-hps[dask]'") from exc
+        raise RuntimeError("--dask needs dask.distributed: pip install '.[dask]' in a cliff clone") from exc
     return distributed
 
 

@@ -20,7 +20,7 @@ def _ray():
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError("--ray needs Ray: pip install 'cliff-hps[ray]'") from exc
+        raise RuntimeError("--ray needs Ray: pip install '.[ray]' in a cliff clone") from exc
     return ray
 
 

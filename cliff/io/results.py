@@ -10,6 +10,7 @@ official demo keeps working), N = people over all images:
     pred_joints    (N, 45, 3) float32     smplx SMPL joints, translation included (metres)
     focal_l        (N,) float32           focal length used (pixels)
     detection_all  (N, 8) float32         [img_idx, x1, y1, x2, y2, score, 1, 0]
+    standin        () bool                only in runs on stand-in files: True (meaningless bodies)
 
 The file is written to a temporary name and moved into place, so an interrupted run never
 leaves a half-written result.
@@ -32,11 +33,15 @@ def _safe_stem(name: str) -> str:
 
 class ResultWriter:
     def __init__(self, npz_path: str, folder: str, faces: np.ndarray, *, pose_format: str = "aa",
-                 mesh_format: str | None = None, render: bool = False, K=None):
+                 mesh_format: str | None = None, render: bool = False, K=None,
+                 standin: bool = False):
         if pose_format not in ("aa", "rotmat"):
             raise ValueError(f"pose_format: expected 'aa' or 'rotmat', got {pose_format!r}")
         self.npz_path, self.folder, self.faces = npz_path, folder, faces
         self.pose_format, self.mesh_format, self.render = pose_format, mesh_format, render
+        # stand-in files: the npz gets standin=True (absent otherwise: the official layout) and
+        # every render a "stand-in body" caption
+        self.standin = bool(standin)
         self.K = K  # the intrinsics the people were estimated with (None: CLIFF's default camera)
         self.names: list[str] = []
         self._stems: set[str] = set()  # file stems used so far: same-named inputs must not overwrite
@@ -89,9 +94,15 @@ class ResultWriter:
                 from ..pipeline import camera_for
                 _, focal, pp = camera_for(image.shape[1], image.shape[0], K=self.K)
             front = render(image, res["vertices"], self.faces, focal, pp) if n else image
+            if self.standin:
+                from ..cli.demo_fit import caption
+                front = caption(front)
             save_image(os.path.join(self.folder, "render", f"{stem}_front.jpg"), front)
             if n:
                 side = render(image, res["vertices"], self.faces, focal, pp, side_view=True)
+                if self.standin:
+                    from ..cli.demo_fit import caption
+                    side = caption(side)
                 save_image(os.path.join(self.folder, "render", f"{stem}_side.jpg"), side)
 
     def close(self) -> None:
@@ -100,5 +111,7 @@ class ResultWriter:
         out = {"imgname": np.asarray(self.names, dtype=str)}
         for k, rows in self.rows.items():
             out[k] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, *shapes[k]), np.float32)
+        if self.standin:
+            out["standin"] = np.bool_(True)
         from .atomic import save_npz_atomic
         save_npz_atomic(self.npz_path, out)
