@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # not -q: a first `make test` shows what it installs instead of minutes of silence
 PIP := $(PY) -m pip --disable-pip-version-check
-export PIP_PROGRESS_BAR := off  # pip shows what it installs, without progress bars in logs
+# pip shows what it installs, without progress bars in logs
+export PIP_PROGRESS_BAR := off
 BUILD_DEPS := "setuptools>=77" "numpy>=2.0" onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h') setup.py
 
