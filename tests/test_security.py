@@ -409,3 +409,38 @@ def test_render_side_view_size_must_be_ints():
     with pytest.raises(TypeError, match="two ints"):
         cliff.render(("480", "640"), np.zeros((1, 3, 3), np.float32), [[0, 1, 2]], 100.0,
                      side_view=True)
+
+
+# ---- zip members flagged as encrypted (found by the fuzzer) ----------------------------------
+
+def _flag_encrypted(data: bytes) -> bytes:
+    """The same archive with every central-directory entry flagged as encrypted (bit 0 of the
+    general purpose flags): zipfile then refuses to open the members with RuntimeError."""
+    b = bytearray(data)
+    i = b.find(b"PK\x01\x02")
+    while i >= 0:
+        b[i + 8] |= 1
+        i = b.find(b"PK\x01\x02", i + 4)
+    return bytes(b)
+
+
+def test_an_encrypted_npz_member_is_a_value_error(tmp_path):
+    import io as _io
+    buf = _io.BytesIO()
+    np.savez(buf, pose=np.zeros((1, 144), np.float32), shape=np.zeros((1, 10), np.float32),
+             cam=np.zeros((1, 3), np.float32))
+    path = tmp_path / "mean.npz"
+    path.write_bytes(_flag_encrypted(buf.getvalue()))
+    with pytest.raises(ValueError):
+        cio.load_mean_params(str(path))
+    with pytest.raises(ValueError):
+        cio.load_checkpoint(str(path))
+
+
+def test_an_encrypted_checkpoint_member_is_a_value_error(tmp_path):
+    good = tmp_path / "good.pt"
+    cio.save_checkpoint(str(good), {"w": np.ones(3, np.float32)})
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(_flag_encrypted(good.read_bytes()))
+    with pytest.raises(ValueError):
+        cio.load_checkpoint(str(bad))

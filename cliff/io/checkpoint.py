@@ -36,8 +36,9 @@ FORMATS = ("a PyTorch checkpoint (torch.save zip or legacy format), a .safetenso
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _MAX_PICKLE = 1 << 30  # data.pkl of a state dict is a few hundred kB
-# What zipfile/zlib raise on damaged archives (NotImplementedError: garbage version fields).
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+# What zipfile/zlib raise on damaged archives (NotImplementedError: garbage version fields;
+# RuntimeError: a member flagged as encrypted).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError,
                NotImplementedError, zlib.error, struct.error, KeyError)
 _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
                   IndexError, AttributeError, OverflowError, struct.error, MemoryError,

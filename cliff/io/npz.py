@@ -22,8 +22,8 @@ from .budget import BudgetError, Meter, describe
 
 __all__ = ["read_npz", "NPZ_ERRORS"]
 
-#: What zipfile / zlib / numpy raise on a damaged archive.
-NPZ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError,
+#: What zipfile / zlib / numpy raise on a damaged archive (RuntimeError: an encrypted member).
+NPZ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError,
               NotImplementedError, zlib.error, struct.error, KeyError, OSError,
               UnicodeDecodeError, SyntaxError, TypeError, IndexError, OverflowError)
 _MAX_MEMBERS = 100_000
