@@ -42,21 +42,11 @@ from cliff.annotate import losses as L  # noqa: E402
 from cliff.annotate.fit import FitBody  # noqa: E402
 from cliff.annotate.keypoints import COCO17_TO_SMPLX  # noqa: E402
 from reference import scenes as S  # noqa: E402
+from _machine import cpu_model  # noqa: E402
 
 SEVERITIES = {"moderate": dict(rot_noise_deg=8, root_noise_deg=15, beta_noise=0.5, transl_noise=0.05),
               "poor": dict(rot_noise_deg=15, root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)}
 BEFORE = dict(starts="one", accept=False, w_root=1.0)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def cpu_isa() -> str:
@@ -228,7 +218,7 @@ def main():
     from cliff._standin import smpl_arrays
     body = smpl_arrays(0)
     fb = FitBody.from_smpl(body)
-    print(f"cliff {cliff.__version__}; CPU: {cpu_name()} ({cpu_isa()}); {os.cpu_count()} logical CPUs; "
+    print(f"cliff {cliff.__version__}; CPU: {cpu_model()} ({cpu_isa()}); {os.cpu_count()} logical CPUs; "
           f"{args.people} people per severity, seed {args.seed}")
     print()
     cliff.set_num_threads(2)

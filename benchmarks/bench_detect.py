@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _machine import cpu_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,16 +65,6 @@ def worker(peer: str, weights: str, batch: int, threads: int) -> None:
             step()
             ts.append(time.perf_counter() - t0)
         print(" ".join(f"{v:.6f}" for v in ts), flush=True)
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main() -> None:

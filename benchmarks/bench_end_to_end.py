@@ -40,20 +40,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("crop", "network", "body", "render", "total")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def scene(n: int, seed: int = 0):

@@ -55,6 +55,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_description  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS_TORCH = ("torch-eager", "torch-tuned")
@@ -367,23 +368,6 @@ def export_onnx(ckpt, backbone, path):
                           input_names=["crops", "bbox_info"], output_names=["rotmat", "betas", "cam"],
                           dynamic_axes={"crops": {0: "n"}, "bbox_info": {0: "n"}, "rotmat": {0: "n"},
                                         "betas": {0: "n"}, "cam": {0: "n"}})
-
-
-def cpu_description():
-    """'model name' and the vector ISA extensions that matter here, from /proc/cpuinfo."""
-    model, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model == "unknown CPU":
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    isa = [n for n in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
-                       "amx_bf16") if n in flags]
-    return "%s; %d logical CPUs; %s" % (model, os.cpu_count() or 0, " ".join(isa) or "no AVX2")
 
 
 def make_inputs(path, n, seed=0):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -215,12 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--picture", help="also write the README picture (PNG) here")
     args = ap.parse_args(argv)
     info = cliff.info()
-    cpu = platform.processor() or "?"
-    if os.path.exists("/proc/cpuinfo"):
-        for ln in open("/proc/cpuinfo"):
-            if ln.startswith("model name"):
-                cpu = ln.split(":", 1)[1].strip()
-                break
+    from _machine import cpu_model
+    cpu = cpu_model()
     print(f"cpu: {cpu}; oneDNN ISA: {info['onednn_isa']}; python {sys.version.split()[0]}")
     print(f"\nsmoothing: {args.frames} frames at {FPS:g} fps, mean over {args.seeds} seeds "
           "(24 SMPL joints, stand-in body)")

@@ -36,17 +36,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import cliff  # noqa: E402
 from cliff._standin import random_state_dict, smpl_arrays  # noqa: E402
 from reference.composition import compose_batch, compose_run  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from _machine import cpu_model  # noqa: E402
 
 
 def boxes_for(rng, h, w, n):

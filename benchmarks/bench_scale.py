@@ -95,7 +95,8 @@ def main() -> None:
     from cliff.files import standin_files
 
     info = cliff.info()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+    from _machine import cpu_model
+    cpu = cpu_model()
     print(f"CPU: {cpu or platform.machine()}, {os.cpu_count()} logical cores; oneDNN {info['onednn']} "
           f"ISA {info['onednn_isa']}; {a.backbone} stand-in; {a.images} images 640x480, 1 person each")
     tmp = Path(tempfile.mkdtemp(prefix="cliff-bench-scale-"))

@@ -20,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+from _machine import cpu_model  # noqa: E402
 
 CASES = [("vertices+joints", 1, True), ("vertices+joints", 64, True),
          ("joints only", 1, False), ("joints only", 64, False)]
@@ -115,7 +116,7 @@ def main():
     import cliff
 
     print(f"# SMPL forward, {args.threads} thread(s), {args.rounds} alternating rounds, model: "
-          f"{args.model or 'cliff._standin (procedural, SMPL-sized)'}; cpu: {cpu_name()}; "
+          f"{args.model or 'cliff._standin (procedural, SMPL-sized)'}; cpu: {cpu_model()}; "
           f"load average at start: {os.getloadavg()[0]:.2f}; cliff {cliff.__version__}; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     results = {}
@@ -138,17 +139,6 @@ def main():
         full, fast = results[("vertices+joints", batch)]["cliff"], results[("joints only", batch)]["cliff"]
         print(f"cliff joints-only vs vertices+joints at batch {batch}: {full / fast:.1f}x faster")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from _machine import cpu_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = ("spin-default", "passive", "default", "1-thread")
@@ -90,7 +91,7 @@ def main() -> None:
 
     info = cliff.info()
     print(f"CPU: {platform.processor() or platform.machine()} "
-          f"{_cpu_model()}, {os.cpu_count()} logical cores; oneDNN {info['onednn']} "
+          f"{cpu_model()}, {os.cpu_count()} logical cores; oneDNN {info['onednn']} "
           f"ISA {info['onednn_isa']}; {a.backbone} stand-in, batch 1")
     ms: dict = {(load, c): [] for load in ("quiet", "busy") for c in CONFIGS}
     for r in range(a.rounds):
@@ -120,17 +121,6 @@ def main() -> None:
     print(f"\nquiet: default / spin-default time = {q:.3f}  (goal <= 1.05)")
     print(f"busy:  default throughput / 1-thread throughput = {b:.2f}  (goal >= 1; "
           f"spin-default had {b0:.2f})")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
 
 
 if __name__ == "__main__":

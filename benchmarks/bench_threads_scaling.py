@@ -95,7 +95,7 @@ def main(argv=None) -> int:
 
     import cliff
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_model import cpu_description
+    from _machine import cpu_description
     info = cliff.info()
     print("CPU: %s" % cpu_description())
     print("oneDNN %s (ISA %s); load average %.1f; threads %s; %d rounds x %d calls" % (
