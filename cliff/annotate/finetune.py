@@ -21,7 +21,7 @@ the rest of Mx stay as released. Loss, mean over people:
     + w_betas_init |beta - beta^0|^2 + w_shape |beta|^2
     + w_decay (|dc|^2 + |dMb|^2 + |U V^T|_F^2)                             towards the released weights
 
-Gradients are analytic: the fitter's joint Jacobians (cliff.fit.fit_jacobian, d uv / d(phi, beta,
+Gradients are analytic: the fitter's joint Jacobians (cliff.annotate.fit.fit_jacobian, d uv / d(phi, beta,
 t) with R = R0 Exp(phi)) chained through rot6d -> rotmat (closed form below), the camera
 (cam_crop_to_full, or the crop camera for the ablation) and the linear regressor. Adam on
 mini-batches, float64 NumPy, a fixed number of epochs.
@@ -219,7 +219,7 @@ class Finetuner:
         if not isinstance(reg, Regressor):
             raise TypeError(f"regressor: expected a cliff.finetune.Regressor, got {type(reg).__name__}")
         if not isinstance(body, FitBody):
-            raise TypeError(f"body: expected a cliff.fit.FitBody, got {type(body).__name__}")
+            raise TypeError(f"body: expected a cliff.annotate.fit.FitBody, got {type(body).__name__}")
         if body.num_betas != NSHAPE:
             raise ValueError(f"body: needs {NSHAPE} betas (the regressor's), got {body.num_betas}")
         x = _inputs(features, bbox_info)

@@ -125,7 +125,7 @@ def _positive(x, name, what="> 0"):
 
 def _check_body(body):
     if not isinstance(body, FitBody):
-        raise TypeError(f"body: expected a cliff.fit.FitBody, got {type(body).__name__}")
+        raise TypeError(f"body: expected a cliff.annotate.fit.FitBody, got {type(body).__name__}")
     par = np.asarray(body.parents)
     if not (par.shape == (24,) and par[0] < 0 and
             ((par[1:] >= 0) & (par[1:] < np.arange(1, 24))).all()):
