@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import types
 
 import numpy as np
 import pytest
@@ -37,19 +36,7 @@ def _write(tmp_path, name: str, data: bytes) -> str:
     return str(p)
 
 
-def _snapshot() -> dict:
-    """Every piece of process state a pickle could reach: the attributes of each allowlisted
-    class and function (and of the storage types), by identity."""
-    snap = {}
-    objs = [v for g in unpickle.ALLOWLIST.values() for v in g.values()]
-    objs += list(unpickle.TORCH_STORAGES.values()) + [unpickle.ChArray, unpickle.SparseMatrix]
-    for obj in objs:
-        state = {k: id(v) for k, v in vars(obj).items()} if hasattr(obj, "__dict__") else {}
-        if isinstance(obj, types.FunctionType):
-            state["__defaults__"] = obj.__defaults__
-            state["__kwdefaults__"] = obj.__kwdefaults__
-        snap[id(obj)] = state
-    return snap
+from fuzz_readers import process_state as _snapshot  # noqa: E402  (state a pickle could reach)
 
 
 def _equal(a, b) -> bool:
