@@ -277,14 +277,10 @@ static PyObject *Model_get_threads(ModelObject *self, void *closure) {
 
 static int Model_set_threads(ModelObject *self, PyObject *value, void *closure) {
     (void)closure;
-    long n = value ? PyLong_AsLong(value) : -1;
-    if (n == -1 && PyErr_Occurred()) return -1;
-    if (n < 0 || n > 4096) {
-        PyErr_SetString(PyExc_ValueError, "threads: expected 0 (process-wide count) or 1..4096");
-        return -1;
-    }
+    int n;
+    if (cliff_py_thread_count(value, "threads", "process-wide count", &n) < 0) return -1;
     if (acquire(self)) return -1;
-    cliff_net_set_num_threads(self->net, (int)n);
+    cliff_net_set_num_threads(self->net, n);
     release(self);
     return 0;
 }

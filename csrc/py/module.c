@@ -10,13 +10,9 @@
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg) {
     (void)self;
-    long n = PyLong_AsLong(arg);
-    if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 0 || n > 4096) {
-        PyErr_Format(PyExc_ValueError, "n: expected 0 (all cores) or a positive thread count, got %ld", n);
-        return NULL;
-    }
-    cliff_set_num_threads((int)n);
+    int n;
+    if (cliff_py_thread_count(arg, "n", "all cores", &n) < 0) return NULL;
+    cliff_set_num_threads(n);
     Py_RETURN_NONE;
 }
 

@@ -203,3 +203,19 @@ fail:
     Py_DECREF(aseq);
     return -1;
 }
+
+int cliff_py_thread_count(PyObject *value, const char *name, const char *zero, int *out) {
+    if (!value) {
+        PyErr_Format(PyExc_TypeError, "%s: cannot be deleted", name);
+        return -1;
+    }
+    long n = PyLong_AsLong(value);
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (n < 0 || n > 4096) {
+        PyErr_Format(PyExc_ValueError, "%s: expected 0 (%s) or a thread count 1..4096, got %ld", name,
+                     zero, n);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}

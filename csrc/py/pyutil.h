@@ -46,6 +46,9 @@ int cliff_py_all_finite(PyArrayObject *a);
 
 /* ValueError naming `name` if any element is NaN or infinite. 0 on success, -1 on error. */
 int cliff_py_check_finite(PyArrayObject *a, const char *name);
+/* A thread count argument: an int in 0..4096 (0 = `zero`, e.g. "all cores") -> *out; -1 with
+ * ValueError/TypeError naming `name` otherwise. */
+int cliff_py_thread_count(PyObject *value, const char *name, const char *zero, int *out);
 
 /* Number of elements in the leading dims (all but the last `trailing`). */
 npy_intp cliff_py_leading(PyArrayObject *a, int trailing);

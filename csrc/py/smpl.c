@@ -173,13 +173,9 @@ static PyObject *smpl_get_threads(PyObject *self, void *closure) {
 
 static int smpl_set_threads(PyObject *self, PyObject *value, void *closure) {
     (void)closure;
-    long n = value ? PyLong_AsLong(value) : -1;
-    if (n == -1 && PyErr_Occurred()) return -1;
-    if (n < 0 || n > 4096) {
-        PyErr_SetString(PyExc_ValueError, "threads: expected 0 (process-wide count) or 1..4096");
-        return -1;
-    }
-    cliff_smpl_set_num_threads(((SMPLObject *)self)->model, (int)n);
+    int n;
+    if (cliff_py_thread_count(value, "threads", "process-wide count", &n) < 0) return -1;
+    cliff_smpl_set_num_threads(((SMPLObject *)self)->model, n);
     return 0;
 }
 
