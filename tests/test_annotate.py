@@ -14,16 +14,6 @@ from cliff.annotate.keypoints import COCO17_TO_SMPLX
 
 
 @pytest.fixture(scope="module")
-def body():
-    return S.procedural_body(0)
-
-
-@pytest.fixture(scope="module")
-def fb(body):
-    return F.FitBody.from_smpl(body)
-
-
-@pytest.fixture(scope="module")
 def scene(body):
     return S.make_scene(body, 120, seed=11, rot_noise_deg=8, root_noise_deg=15)
 

@@ -13,16 +13,6 @@ from reference import scenes as S
 
 
 @pytest.fixture(scope="module")
-def body():
-    return S.procedural_body(0)
-
-
-@pytest.fixture(scope="module")
-def fb(body):
-    return F.FitBody.from_smpl(body)
-
-
-@pytest.fixture(scope="module")
 def scene(body):
     return S.make_scene(body, 40, seed=5, rot_noise_deg=8, root_noise_deg=15, outliers=0.05)
 

@@ -89,14 +89,6 @@ def reference(img_rgb, boxes, rescale=1.1):
     return np.stack(crops), np.array(centers), np.array(scales), windows
 
 
-@pytest.fixture
-def opencv_without_ipp():
-    old = cv2.ipp.useIPP()
-    cv2.ipp.setUseIPP(False)
-    yield
-    cv2.ipp.setUseIPP(old)
-
-
 def random_image(rng, h, w):
     return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
 

@@ -92,14 +92,6 @@ def test_bad_arguments_are_named(detector):
 SIZES = [(480, 640), (640, 480), (100, 37), (1000, 1333), (416, 416), (417, 300), (7, 9), (2000, 50)]
 
 
-@pytest.fixture
-def opencv_without_ipp():
-    old = cv2.ipp.useIPP()
-    cv2.ipp.setUseIPP(False)
-    yield
-    cv2.ipp.setUseIPP(old)
-
-
 @pytest.mark.parametrize("hw", SIZES)
 def test_letterbox_is_bit_equal_to_opencv_cubic(hw, opencv_without_ipp):
     """OpenCV's own 8-bit INTER_CUBIC (fixed-point coefficients, float32 vertical pass with an
