@@ -34,7 +34,28 @@ from .fit import DEFAULT_WEIGHTS, fit_people
 #: viewing ray, both; -1 = the acceptance test kept the estimate.
 STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale",
           2: "root turned 180 deg about the body's vertical", 3: "root mirrored in depth",
-          4: "root turned and mirrored", -1: "estimate kept (fit rejected)"}
+          4: "root turned and mirrored", 5: "root tilted +TILT about the camera's x axis",
+          6: "root tilted -TILT about the camera's x axis",
+          7: "root tilted +TILT about the camera's y axis",
+          8: "root tilted -TILT about the camera's y axis",
+          9: "estimate, root held (the free root did not explain the keypoints significantly better)",
+          -1: "estimate kept (fit rejected)"}
+
+#: The tilt (radians) of the root hypotheses 5..8: a regressor's root error from a poor crop is
+#: tens of degrees about an axis across the viewing ray, a basin the LM does not leave.
+TILT = math.radians(35.0)
+
+#: The root-hold rule: every person is also fitted with the root held at the estimate (its
+#: prior weight x HOLD_FACTOR); the free root is kept only if it lowers the keypoint term by at
+#: least ROOT_GAIN (in the data term's units: squared robust residuals over (0.01 b)^2; 10 is
+#: about the 98 % quantile of a chi-square with 3 degrees of freedom for the root's 3).
+HOLD_FACTOR = 100.0
+ROOT_GAIN = 10.0
+HELD_START = 9
+
+#: Two fits whose objectives differ by less than this (-2 log density: a likelihood ratio of
+#: e) explain the keypoints about equally well; their disagreement is the ambiguity.
+AMBIGUITY_DELTA = 2.0
 
 #: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
 #: robust scale.
@@ -45,11 +66,16 @@ GNC_FACTOR = 10.0
 #: likely a priori, i.e. the estimate 95 %.
 HYPOTHESIS_PENALTY = 2 * math.log(19.0)
 
-#: Confidence scales: the error (fraction of the box height) that costs a factor 1/e; the
-#: posterior joint spread (m) below which nothing is taken off, and the spread beyond it that
-#: costs a factor 1/e.
-CONF_ERR_REL = 0.03
-SPREAD_REF, SPREAD_SCALE = 0.10, 0.05
+#: The confidence's weights (see :func:`confidence`): a linear predictor of
+#: log(PA-MPJPE / 50 mm) from measured-in-the-image numbers, fitted by least squares on the
+#: development scenes of benchmarks/bench_annotate_quality.py (seed 3, both severities, 800
+#: people) and never on its report seeds. Keys: the error as a fraction of the box height,
+#: the posterior joint spread (m), the prior distance, the ambiguity (deg), 1 if not converged,
+#: the fraction of keypoints seen, and the constant.
+CONF_WEIGHTS = dict(err_rel=9.27, spread=4.12, prior_dist=0.361, ambiguity=0.007,
+                    not_converged=0.065, visible=-0.661, const=-1.081)
+#: Spread used where it is unknown (fit_people reports -1 when H could not be inverted).
+SPREAD_UNKNOWN = 0.2
 
 
 def _exp_so3(aa):
@@ -62,7 +88,7 @@ def _log_so3(R):
     return rotmat_to_axis_angle(np.ascontiguousarray(R, np.float64))
 
 
-def root_hypotheses(rotmat, transl) -> np.ndarray:
+def root_hypotheses(rotmat, transl, tilt: float = TILT) -> np.ndarray:
     """Root start offsets (3, n, 3) radians for hypotheses 1..3 (see STARTS), as phi_0 in
     R_0 = rotmat_0 Exp(phi_0).
 
@@ -80,7 +106,22 @@ def root_hypotheses(rotmat, transl) -> np.ndarray:
     Rt = np.swapaxes(R0, -1, -2)
     mirrored = M @ R0 @ M
     cand = [R0 @ flip, mirrored, mirrored @ flip]
-    return np.stack([_log_so3(Rt @ c) for c in cand]).reshape(3, n, 3)
+    if tilt:
+        for axis in (0, 1):
+            for sgn in (1.0, -1.0):
+                aa = np.zeros((n, 3))
+                aa[:, axis] = sgn * tilt
+                cand.append(_exp_so3(aa) @ R0)
+    return np.stack([_log_so3(Rt @ c) for c in cand]).reshape(len(cand), n, 3)
+
+
+def pose_disagreement(rot_a, rot_b) -> np.ndarray:
+    """Root-mean-square over the 24 joints of the angle (degrees) between two fits' rotations
+    (n,24,3,3) each: how differently two fits explain the same keypoints (n,)."""
+    a = np.asarray(rot_a, np.float64)
+    d = np.swapaxes(a, -1, -2) @ np.asarray(rot_b, np.float64)
+    ang = np.linalg.norm(_log_so3(d.reshape(-1, 3, 3)), axis=-1).reshape(a.shape[:2])
+    return np.degrees(np.sqrt((ang ** 2).mean(1)))
 
 
 def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_WEIGHTS["w_root"],
@@ -111,28 +152,33 @@ def plausible_distance(num_params: int, quantile: float = 0.999) -> float:
     return math.sqrt(k * (1 - 2 / (9 * k) + z * math.sqrt(2 / (9 * k))) ** 3)
 
 
-def confidence(err_px, norm, converged, prior_dist, plausible, spread) -> np.ndarray:
-    """One number in [0, 1] per person (n,), the product of
+def confidence(err_px, norm, converged, prior_dist, spread, ambiguity, visible) -> np.ndarray:
+    """One number in (0, 1) per person (n,): 1 / (1 + exp(z)) with
 
-    * exp(-e / CONF_ERR_REL), e the full-image confidence-weighted mean reprojection error as a
-      fraction of the box height (norm, px): how well the keypoints are explained;
-    * min(1, exp(-(s - SPREAD_REF) / SPREAD_SCALE)), s the posterior spread of the
-      pelvis-relative joints (metres, fit_people's `spread`): how well the keypoints pin the
-      body down (0.5 when the spread is unknown, s < 0);
-    * 0.5 if the fit did not converge; exp(-(d - d_plausible)) when the prior distance d exceeds
-      the plausible range."""
-    e = np.asarray(err_px, np.float64) / np.asarray(norm, np.float64)
-    c = np.exp(-e / CONF_ERR_REL)
+        z = const + w_e e + w_s s + w_d d + w_a a + w_c (1 - converged) + w_v v     (CONF_WEIGHTS)
+
+    e = err_px / norm (the full-image confidence-weighted mean reprojection error as a fraction
+    of the box height), s the posterior spread of the pelvis-relative joints (metres;
+    SPREAD_UNKNOWN where it is < 0, i.e. unknown), d the prior distance, a the ambiguity
+    (degrees, :func:`pose_disagreement` of fits that explain the keypoints about equally well),
+    v the fraction of the keypoints seen (confidence > 0). z predicts log(PA-MPJPE / 50 mm), so
+    0.5 is a predicted PA-MPJPE of 50 mm, 0.67 of 25 mm, 0.33 of 100 mm."""
+    w = CONF_WEIGHTS
     s = np.asarray(spread, np.float64)
-    c = c * np.where(s < 0, 0.5, np.minimum(1.0, np.exp(-(s - SPREAD_REF) / SPREAD_SCALE)))
-    c = c * np.where(np.asarray(converged, bool), 1.0, 0.5)
-    excess = np.maximum(np.asarray(prior_dist, np.float64) - plausible, 0.0)
-    return np.clip(c * np.exp(-excess), 0.0, 1.0)
+    z = (w["const"] + w["err_rel"] * np.asarray(err_px, np.float64) / np.asarray(norm, np.float64)
+         + w["spread"] * np.where(s < 0, SPREAD_UNKNOWN, s)
+         + w["prior_dist"] * np.asarray(prior_dist, np.float64)
+         + w["ambiguity"] * np.asarray(ambiguity, np.float64)
+         + w["not_converged"] * (~np.asarray(converged, bool))
+         + w["visible"] * np.asarray(visible, np.float64))
+    return 1.0 / (1.0 + np.exp(np.clip(z, -50, 50)))
 
 
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
-                plausible: float = 0.999, **fit_options) -> dict:
+                plausible: float = 0.999, tilt_deg: float = math.degrees(TILT),
+                root_gain: float = ROOT_GAIN,
+                **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
@@ -156,6 +202,7 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     nrm = np.broadcast_to(np.asarray(norm, np.float64), (n,))
     out = dict(base)
     out["start"] = np.zeros(n, np.int64)
+    amb = np.zeros(n)
     ok = base["status"] == 0
     if starts == "all":
         redo = np.flatnonzero(ok)
@@ -177,7 +224,7 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
         # starts 2..4: the root hypotheses. The prior is a mixture: each hypothesis is fitted
         # with its root prior centred on the hypothesis, and its objective pays
         # HYPOTHESIS_PENALTY (-2 log of its prior weight against the estimate's)
-        hyp = root_hypotheses(rot[redo], t0[redo])  # (3, r, 3)
+        hyp = root_hypotheses(rot[redo], t0[redo], math.radians(tilt_deg))  # (h, r, 3)
         H = 1 + len(hyp)
         centre = np.concatenate([sub(rot)] * H)
         for h, aa in enumerate(hyp, 1):
@@ -190,11 +237,21 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
         alt = fit_people(body, centre, tile(be0), tile(t0), tile(kp), joint_index, tile(f),
                          tile(pp), tile(nrm), phi_start=phs, betas_start=bs, transl_start=ts,
                          **fit_options)
-        penalty = np.repeat([0.0] + [HYPOTHESIS_PENALTY] * (H - 1), r)
+        penalty = np.repeat([0.0] + [HYPOTHESIS_PENALTY] * len(hyp), r)
         alt["objective"] = alt["objective"] + penalty
         obj = np.where(alt["status"] == 0, alt["objective"], np.inf).reshape(H, r)
         best = obj.argmin(0)
         better = obj[best, np.arange(r)] < base["objective"][redo]
+        # ambiguity: the largest disagreement with a start that ended within AMBIGUITY_DELTA
+        # of the kept objective (the estimate's own fit included)
+        objs = np.concatenate([base["objective"][redo][None], obj])
+        rots = np.concatenate([base["rotmat"][redo][None], alt["rotmat"].reshape(H, r, 24, 3, 3)])
+        win = np.where(better, best + 1, 0)
+        for h in range(H + 1):
+            near = (np.abs(objs[h] - objs[win, np.arange(r)]) < AMBIGUITY_DELTA) & (h != win)
+            if near.any():
+                dis = pose_disagreement(rots[h][near], rots[win[near], np.flatnonzero(near)])
+                amb[redo[near]] = np.maximum(amb[redo[near]], dis)
         for k, i in enumerate(redo):
             if not better[k]:
                 continue
@@ -203,6 +260,24 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
                         "converged", "objective", "data_cost", "prior_cost", "spread"):
                 out[key][i] = alt[key][a]
             out["start"][i] = best[k] + 1
+    if root_gain > 0 and ok.any():
+        # the root held at the estimate (w_root x HOLD): the free root must buy a significant
+        # drop of the keypoint term, else the held fit is kept
+        hw = dict(fit_options, w_root=HOLD_FACTOR * weights["w_root"])
+        held = fit_people(body, rotmat, betas, transl, keypoints, joint_index, focal,
+                          principal_point, norm, **hw)
+        extra = (HOLD_FACTOR - 1) * weights["w_root"] * (held["phi"][:, 0] ** 2).sum(-1)
+        held["objective"] = held["objective"] - extra
+        held["prior_cost"] = held["prior_cost"] - extra
+        use = ok & (held["status"] == 0) & (held["data_cost"] - out["data_cost"] < root_gain)
+        hok = ok & (held["status"] == 0)
+        amb[hok] = np.maximum(amb[hok], pose_disagreement(held["rotmat"][hok], out["rotmat"][hok]))
+        for i in np.flatnonzero(use):
+            for key in ("rotmat", "betas", "transl", "phi", "err_final", "iterations",
+                        "converged", "objective", "data_cost", "prior_cost", "spread"):
+                out[key][i] = held[key][i]
+            out["start"][i] = HELD_START
+    out["ambiguity"] = amb
     out["data_cost_start"] = base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
     if accept:
