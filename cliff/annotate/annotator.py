@@ -42,8 +42,7 @@ from .losses import cam_full_to_crop, crop_camera
 REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged", "fit_kp_err",
-                  "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread",
-                  "fit_ambiguity")
+                  "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread")
 #: People fitted per C call in annotate(refine='fit') (several images batched).
 FIT_BATCH = 256
 #: fit_options keys that are weights of the objective (the rest: max_iter, tol).
@@ -131,9 +130,8 @@ def _full_image_quality(body, out, rotmat, betas, t0, kp, jidx, f, pp, b, plausi
     used = (kp[ok][..., 2] > 0) & (jidx >= 0)
     out["visible"] = np.zeros(n)
     out["visible"][ok] = used.sum(1) / max(1, int((jidx >= 0).sum()))
-    out["confidence"][ok] = guard.confidence(end["err"], s(b), out["converged"][ok],
-                                             out["prior_dist"][ok], out["spread"][ok],
-                                             out["ambiguity"][ok], out["visible"][ok])
+    out["confidence"][ok] = guard.confidence(end["err"], s(b), out["prior_dist"][ok],
+                                             out["spread"][ok], out["visible"][ok])
 
 
 def model_joints(body: FitBody, rotmat, betas, transl) -> np.ndarray:
@@ -168,7 +166,6 @@ def pseudo_gt_record(body: FitBody, imgname, fitted: dict, keypoints) -> dict:
         "fit_start": np.asarray(fitted["start"], np.int64),
         "fit_confidence": np.asarray(fitted["confidence"], np.float64),
         "fit_spread": np.asarray(fitted["spread"], np.float64),
-        "fit_ambiguity": np.asarray(fitted["ambiguity"], np.float64),
     }
 
 
@@ -578,8 +575,7 @@ def _finish_image(body, prep, loss, fit, fit_options):
                "iterations": np.zeros(n, np.int64), "converged": np.ones(n, bool),
                "status": np.where(ok, 0, 2).astype(np.int64), "center": center, "scale": scale,
                "focal": np.full(n, f)}
-        out.update(start=np.zeros(n, np.int64), prior_dist=np.zeros(n), spread=np.full(n, -1.0),
-                   ambiguity=np.zeros(n))
+        out.update(start=np.zeros(n, np.int64), prior_dist=np.zeros(n), spread=np.full(n, -1.0))
         _full_image_quality(body, out, rot, betas, t, kp[keep], kpmod.smplx_index(
             kpmod.format_of(kp.shape[1])), np.full(n, f), np.tile([W / 2, H / 2], (n, 1)),
             200 * scale, fit_options.get("plausible", 0.999), fit_options)
@@ -613,7 +609,7 @@ def _concat(records):
              "fit_iters": np.zeros(0, np.int64), "fit_converged": np.zeros(0, bool),
              "fit_kp_err": np.zeros((0, 24)), "fit_prior_dist": np.zeros(0),
              "fit_start": np.zeros(0, np.int64), "fit_confidence": np.zeros(0),
-             "fit_spread": np.zeros(0), "fit_ambiguity": np.zeros(0),
+             "fit_spread": np.zeros(0),
              "fit_status": np.zeros(0, np.int64)}
     if not records:
         return empty

@@ -8,9 +8,11 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
 1. fits every person from the estimate;
 2. re-starts the people whose result still misses the keypoints (confidence-weighted mean
    reprojection error above ``restart_rel`` x box height, or not converged), or everyone with
-   ``starts="all"``, from the root hypotheses of :func:`root_hypotheses` (the known ambiguities
-   of a person seen from afar: facing towards/away from the camera, leaning towards/away from
-   it). Every start is fitted with the priors still centred on the estimate, so the final
+   ``starts="all"``, from the estimate through a wide-scale fit and from the root hypotheses of
+   :func:`root_hypotheses` (the known ambiguities of a person seen from afar: facing
+   towards/away from the camera, leaning towards/away from it; with ``tilt_deg`` > 0 also the
+   root tilted by +-tilt_deg about the camera's x and y axes). Every start is fitted with the
+   priors still centred on the estimate, so the final
    objectives (keypoint term + priors) of all starts of a person are comparable; the lowest
    wins;
 3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
@@ -18,7 +20,8 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    plausible range (the prior distance below the ``plausible`` quantile of the prior's own
    distribution, see :func:`plausible_distance`).
 
-The numbers (docs/annotate.md "Quality and do-no-harm"): `prior_distance`, `confidence`.
+The numbers (docs/annotate.md "Do no harm, quality and confidence"): `prior_distance`,
+`confidence`.
 """
 from __future__ import annotations
 
@@ -34,28 +37,11 @@ from .fit import DEFAULT_WEIGHTS, fit_people
 #: viewing ray, both; -1 = the acceptance test kept the estimate.
 STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale",
           2: "root turned 180 deg about the body's vertical", 3: "root mirrored in depth",
-          4: "root turned and mirrored", 5: "root tilted +TILT about the camera's x axis",
-          6: "root tilted -TILT about the camera's x axis",
-          7: "root tilted +TILT about the camera's y axis",
-          8: "root tilted -TILT about the camera's y axis",
-          9: "estimate, root held (the free root did not explain the keypoints significantly better)",
+          4: "root turned and mirrored", 5: "root tilted +tilt_deg about the camera's x axis",
+          6: "root tilted -tilt_deg about the camera's x axis",
+          7: "root tilted +tilt_deg about the camera's y axis",
+          8: "root tilted -tilt_deg about the camera's y axis",
           -1: "estimate kept (fit rejected)"}
-
-#: The tilt (radians) of the root hypotheses 5..8: a regressor's root error from a poor crop is
-#: tens of degrees about an axis across the viewing ray, a basin the LM does not leave.
-TILT = math.radians(35.0)
-
-#: The root-hold rule: every person is also fitted with the root held at the estimate (its
-#: prior weight x HOLD_FACTOR); the free root is kept only if it lowers the keypoint term by at
-#: least ROOT_GAIN (in the data term's units: squared robust residuals over (0.01 b)^2; 10 is
-#: about the 98 % quantile of a chi-square with 3 degrees of freedom for the root's 3).
-HOLD_FACTOR = 100.0
-ROOT_GAIN = 10.0
-HELD_START = 9
-
-#: Two fits whose objectives differ by less than this (-2 log density: a likelihood ratio of
-#: e) explain the keypoints about equally well; their disagreement is the ambiguity.
-AMBIGUITY_DELTA = 2.0
 
 #: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
 #: robust scale.
@@ -69,11 +55,11 @@ HYPOTHESIS_PENALTY = 2 * math.log(19.0)
 #: The confidence's weights (see :func:`confidence`): a linear predictor of
 #: log(PA-MPJPE / 50 mm) from measured-in-the-image numbers, fitted by least squares on the
 #: development scenes of benchmarks/bench_annotate_quality.py (seed 3, both severities, 800
-#: people) and never on its report seeds. Keys: the error as a fraction of the box height,
-#: the posterior joint spread (m), the prior distance, the ambiguity (deg), 1 if not converged,
-#: the fraction of keypoints seen, and the constant.
-CONF_WEIGHTS = dict(err_rel=9.27, spread=4.12, prior_dist=0.361, ambiguity=0.007,
-                    not_converged=0.065, visible=-0.661, const=-1.081)
+#: people; never on its report seed). Keys: the error as a fraction of the box height, the
+#: posterior joint spread (m), the prior distance, the fraction of keypoints seen, the constant.
+#: Convergence (fitted weight -0.01) and the disagreement of two fits of the same person (root
+#: held vs free; weight 0.001-0.002 per degree) carried no ranking information there: left out.
+CONF_WEIGHTS = dict(err_rel=9.71, spread=3.76, prior_dist=0.410, visible=-0.683, const=-1.160)
 #: Spread used where it is unknown (fit_people reports -1 when H could not be inverted).
 SPREAD_UNKNOWN = 0.2
 
@@ -88,15 +74,17 @@ def _log_so3(R):
     return rotmat_to_axis_angle(np.ascontiguousarray(R, np.float64))
 
 
-def root_hypotheses(rotmat, transl, tilt: float = TILT) -> np.ndarray:
-    """Root start offsets (3, n, 3) radians for hypotheses 1..3 (see STARTS), as phi_0 in
-    R_0 = rotmat_0 Exp(phi_0).
+def root_hypotheses(rotmat, transl, tilt: float = 0.0) -> np.ndarray:
+    """Root start offsets (h, n, 3) radians for the hypotheses (start codes 2.. of STARTS), as
+    phi_0 in R_0 = rotmat_0 Exp(phi_0); h = 3, or 7 with tilt > 0 (radians).
 
     1: the body turned by 180 deg about its own vertical axis (SMPL's y): facing the other way.
     2: the root reflected through the plane through the camera centre perpendicular to the ray
        to the person, R' = M R M with M = I - 2 r r^T (r the unit ray along transl): the same
        silhouette under weak perspective for a flat torso, leaning the other way in depth.
-    3: both."""
+    3: both.
+    4..7 (tilt > 0): Exp(+tilt x) R, Exp(-tilt x) R, Exp(+tilt y) R, Exp(-tilt y) R with x, y the
+       camera's axes: the body leaning forwards/backwards or turned, by tilt."""
     R0 = np.asarray(rotmat, np.float64)[:, 0]
     n = len(R0)
     r = np.asarray(transl, np.float64)
@@ -113,15 +101,6 @@ def root_hypotheses(rotmat, transl, tilt: float = TILT) -> np.ndarray:
                 aa[:, axis] = sgn * tilt
                 cand.append(_exp_so3(aa) @ R0)
     return np.stack([_log_so3(Rt @ c) for c in cand]).reshape(len(cand), n, 3)
-
-
-def pose_disagreement(rot_a, rot_b) -> np.ndarray:
-    """Root-mean-square over the 24 joints of the angle (degrees) between two fits' rotations
-    (n,24,3,3) each: how differently two fits explain the same keypoints (n,)."""
-    a = np.asarray(rot_a, np.float64)
-    d = np.swapaxes(a, -1, -2) @ np.asarray(rot_b, np.float64)
-    ang = np.linalg.norm(_log_so3(d.reshape(-1, 3, 3)), axis=-1).reshape(a.shape[:2])
-    return np.degrees(np.sqrt((ang ** 2).mean(1)))
 
 
 def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_WEIGHTS["w_root"],
@@ -152,32 +131,29 @@ def plausible_distance(num_params: int, quantile: float = 0.999) -> float:
     return math.sqrt(k * (1 - 2 / (9 * k) + z * math.sqrt(2 / (9 * k))) ** 3)
 
 
-def confidence(err_px, norm, converged, prior_dist, spread, ambiguity, visible) -> np.ndarray:
+def confidence(err_px, norm, prior_dist, spread, visible) -> np.ndarray:
     """One number in (0, 1) per person (n,): 1 / (1 + exp(z)) with
 
-        z = const + w_e e + w_s s + w_d d + w_a a + w_c (1 - converged) + w_v v     (CONF_WEIGHTS)
+        z = const + w_e e + w_s s + w_d d + w_v v                          (CONF_WEIGHTS)
 
-    e = err_px / norm (the full-image confidence-weighted mean reprojection error as a fraction
-    of the box height), s the posterior spread of the pelvis-relative joints (metres;
-    SPREAD_UNKNOWN where it is < 0, i.e. unknown), d the prior distance, a the ambiguity
-    (degrees, :func:`pose_disagreement` of fits that explain the keypoints about equally well),
-    v the fraction of the keypoints seen (confidence > 0). z predicts log(PA-MPJPE / 50 mm), so
-    0.5 is a predicted PA-MPJPE of 50 mm, 0.67 of 25 mm, 0.33 of 100 mm."""
+    e = err_px / norm (the full-image confidence-weighted mean reprojection error, px, as a
+    fraction of the box height norm, px), s the posterior spread of the pelvis-relative joints
+    (metres; SPREAD_UNKNOWN where it is < 0, i.e. unknown), d the prior distance
+    (:func:`prior_distance`), v the fraction of the keypoints seen (confidence > 0, among those
+    with a model joint). z predicts log(PA-MPJPE / 50 mm), so 0.5 is a predicted PA-MPJPE of
+    50 mm, 0.67 of 25 mm, 0.33 of 100 mm."""
     w = CONF_WEIGHTS
     s = np.asarray(spread, np.float64)
     z = (w["const"] + w["err_rel"] * np.asarray(err_px, np.float64) / np.asarray(norm, np.float64)
          + w["spread"] * np.where(s < 0, SPREAD_UNKNOWN, s)
          + w["prior_dist"] * np.asarray(prior_dist, np.float64)
-         + w["ambiguity"] * np.asarray(ambiguity, np.float64)
-         + w["not_converged"] * (~np.asarray(converged, bool))
          + w["visible"] * np.asarray(visible, np.float64))
     return 1.0 / (1.0 + np.exp(np.clip(z, -50, 50)))
 
 
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
-                plausible: float = 0.999, tilt_deg: float = math.degrees(TILT),
-                root_gain: float = ROOT_GAIN,
+                plausible: float = 0.999, tilt_deg: float = 0.0,
                 **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
@@ -186,12 +162,20 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
 
     starts: 'one' (the estimate only), 'auto' (re-start the people whose error is above
     restart_rel x norm or that did not converge), 'all' (every person from every start).
-    accept: apply the acceptance test. plausible: the prior-distance quantile of the test."""
+    accept: apply the acceptance test. plausible: the prior-distance quantile of the test.
+    tilt_deg: > 0 adds four root hypotheses (codes 5..8), the root tilted by +-tilt_deg degrees
+    about the camera's x and y axes: they escape a root that leans the wrong way (a basin where
+    spine and limbs twist to explain the keypoints), best with starts='all' since such fits
+    often meet the keypoints within restart_rel. Off by default: on the benchmark's noisy
+    scenes they changed the share of people made worse by < 1 point (docs/annotate.md)."""
     if starts not in ("one", "auto", "all"):
         raise ValueError(f"starts: expected 'one', 'auto' or 'all', got {starts!r}")
     restart_rel = float(restart_rel)
     if not (np.isfinite(restart_rel) and restart_rel >= 0):
         raise ValueError(f"restart_rel: expected a finite number >= 0, got {restart_rel!r}")
+    tilt_deg = float(tilt_deg)
+    if not (np.isfinite(tilt_deg) and 0 <= tilt_deg <= 180):
+        raise ValueError(f"tilt_deg: expected degrees in [0, 180], got {tilt_deg!r}")
     weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
     base = fit_people(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                       norm, **fit_options)
@@ -202,7 +186,6 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     nrm = np.broadcast_to(np.asarray(norm, np.float64), (n,))
     out = dict(base)
     out["start"] = np.zeros(n, np.int64)
-    amb = np.zeros(n)
     ok = base["status"] == 0
     if starts == "all":
         redo = np.flatnonzero(ok)
@@ -242,16 +225,6 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
         obj = np.where(alt["status"] == 0, alt["objective"], np.inf).reshape(H, r)
         best = obj.argmin(0)
         better = obj[best, np.arange(r)] < base["objective"][redo]
-        # ambiguity: the largest disagreement with a start that ended within AMBIGUITY_DELTA
-        # of the kept objective (the estimate's own fit included)
-        objs = np.concatenate([base["objective"][redo][None], obj])
-        rots = np.concatenate([base["rotmat"][redo][None], alt["rotmat"].reshape(H, r, 24, 3, 3)])
-        win = np.where(better, best + 1, 0)
-        for h in range(H + 1):
-            near = (np.abs(objs[h] - objs[win, np.arange(r)]) < AMBIGUITY_DELTA) & (h != win)
-            if near.any():
-                dis = pose_disagreement(rots[h][near], rots[win[near], np.flatnonzero(near)])
-                amb[redo[near]] = np.maximum(amb[redo[near]], dis)
         for k, i in enumerate(redo):
             if not better[k]:
                 continue
@@ -260,24 +233,6 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
                         "converged", "objective", "data_cost", "prior_cost", "spread"):
                 out[key][i] = alt[key][a]
             out["start"][i] = best[k] + 1
-    if root_gain > 0 and ok.any():
-        # the root held at the estimate (w_root x HOLD): the free root must buy a significant
-        # drop of the keypoint term, else the held fit is kept
-        hw = dict(fit_options, w_root=HOLD_FACTOR * weights["w_root"])
-        held = fit_people(body, rotmat, betas, transl, keypoints, joint_index, focal,
-                          principal_point, norm, **hw)
-        extra = (HOLD_FACTOR - 1) * weights["w_root"] * (held["phi"][:, 0] ** 2).sum(-1)
-        held["objective"] = held["objective"] - extra
-        held["prior_cost"] = held["prior_cost"] - extra
-        use = ok & (held["status"] == 0) & (held["data_cost"] - out["data_cost"] < root_gain)
-        hok = ok & (held["status"] == 0)
-        amb[hok] = np.maximum(amb[hok], pose_disagreement(held["rotmat"][hok], out["rotmat"][hok]))
-        for i in np.flatnonzero(use):
-            for key in ("rotmat", "betas", "transl", "phi", "err_final", "iterations",
-                        "converged", "objective", "data_cost", "prior_cost", "spread"):
-                out[key][i] = held[key][i]
-            out["start"][i] = HELD_START
-    out["ambiguity"] = amb
     out["data_cost_start"] = base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
     if accept:
