@@ -3,6 +3,10 @@ true error, and how fast is it on 1 and 2 threads.
 
     PYTHONPATH=. python benchmarks/bench_annotate_quality.py [--people 400] [--seed 3]
         [--peer-people 200] [--e2e-people 16] [--rounds 3] [--no-peer] [--no-e2e]
+        [--no-speed | --speed-only]
+
+Seeds: the guard and the confidence's weights were developed on seed 3 (DEV_SEED); the
+reported numbers use seed 2026 (REPORT_SEED, the default), which was never used to tune.
 
 Data: tests/reference/scenes.py make_scene with the cliff._standin body (as bench_annotate.py)
 but its own seed; people anywhere in a 1920x1080 image (95 % of the half-image), COCO-17
@@ -11,7 +15,10 @@ severities of regressor-like error: "moderate" (8 deg per body joint, 15 deg roo
 beta, 5 % translation) and "poor" (15 deg, 30 deg, 1.0, 10 %).
 
 "before" is the fit as it was (root prior w_root = 1, one start, no acceptance test), "after"
-the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard). "Worse" compares
+the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard), and "after +
+tilt hypotheses" the opt-in tilted-root starts tried for everyone. A second table counts why
+each worse person got worse (root moved off a good start, a wrong-root basin, limbs, depth,
+outliers among the keypoints, still far from them). "Worse" compares
 each person's result with its own starting estimate against the ground truth. A person's
 keypoints "can be fitted" when the true body itself projects within 20 px of them
 (confidence-weighted mean; the outliers can make even the truth miss them).
@@ -238,8 +245,9 @@ def speed_table(body, fb, args):
                     wall = res  # the optimisation itself, as bench_annotate.py times it
                 rows.setdefault((key, th), []).append((wall, time.process_time() - c0, n))
     print("| run | people | 1 thread: people/s (wall) | 2 threads: people/s (wall) | 2 vs 1 threads (wall) "
-          "| 1 thread: CPU ms/person | 2 threads: CPU ms/person | vs PyTorch peer, same threads |")
-    print("|" + "---|" * 8)
+          "| 1 thread: CPU ms/person | 2 threads: CPU ms/person | cores obtained (CPU s / wall s), 1 / 2 "
+          "threads | vs PyTorch peer, same threads |")
+    print("|" + "---|" * 9)
     med = {k: (float(np.median([w for w, _, _ in v])), float(np.median([c for _, c, _ in v])), v[0][2])
            for k, v in rows.items()}
     names = list(dict.fromkeys(k for k, _ in rows))
@@ -252,10 +260,12 @@ def speed_table(body, fb, args):
             r2 = (n / w2) / (med[(pk, 2)][2] / med[(pk, 2)][0])
             ratio = f"{r1:.1f}x / {r2:.1f}x faster"
         print(f"| {name} | {n} | {n / w1:,.0f} | {n / w2:,.0f} | {w1 / w2:.2f}x | {1000 * c1 / n:.2f} | "
-              f"{1000 * c2 / n:.2f} | {ratio} |")
+              f"{1000 * c2 / n:.2f} | {c1 / w1:.2f} / {c2 / w2:.2f} | {ratio} |")
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} logical CPUs "
           f"(above the thread count means other processes compete for the cores)")
+    print("'cores obtained' near 1 / 2 means the threads ran; well below means they waited for a "
+          "core and the 2-vs-1 wall ratio measures the machine's load, not the code")
 
 
 def main():
@@ -269,6 +279,7 @@ def main():
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-e2e", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true", help="only the speed table")
     args = ap.parse_args()
     from cliff._standin import smpl_arrays
     body = smpl_arrays(0)
@@ -277,8 +288,9 @@ def main():
           f"{args.people} people per severity, seed {args.seed}")
     print()
     cliff.set_num_threads(2)
-    kept = harm_table(body, fb, args)
-    ranking_table(kept)
+    if not args.speed_only:
+        kept = harm_table(body, fb, args)
+        ranking_table(kept)
     if not args.no_speed:
         speed_table(body, fb, args)
 
