@@ -284,6 +284,8 @@ def test_guard_rejects_bad_options(fb, scene):
         G.fit_guarded(*args, starts="many")
     with pytest.raises(ValueError, match="^restart_rel: expected a finite number >= 0"):
         G.fit_guarded(*args, restart_rel=float("nan"))
+    with pytest.raises(ValueError, match=r"^tilt_deg: expected degrees in \[0, 180\]"):
+        G.fit_guarded(*args, tilt_deg=-5)
 
 
 def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
