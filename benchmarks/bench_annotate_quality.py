@@ -1,7 +1,7 @@
 """Issue 17: does the annotator make anyone worse, do its quality numbers rank people by their
 true error, and how fast is it on 1 and 2 threads.
 
-    PYTHONPATH=. python benchmarks/bench_annotate_quality.py [--people 400] [--seed 3]
+    PYTHONPATH=. python benchmarks/bench_annotate_quality.py [--people 400] [--seed 2026]
         [--peer-people 200] [--e2e-people 16] [--rounds 3] [--no-peer] [--no-e2e]
         [--no-speed | --speed-only]
 
