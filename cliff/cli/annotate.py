@@ -36,8 +36,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--min-keypoints", type=int, default=4,
                    help="skip people with fewer keypoints of confidence > 0")
     p.add_argument("--no-guard", action="store_true",
-                   help="the plain fit: one start, no acceptance test (docs/annotate.md, "
-                        "'Do no harm'); the default fits under the do-no-harm guard")
+                   help="fit without the do-no-harm guard: one start, no acceptance test (the "
+                        "root prior stays 30; docs/annotate.md, 'Do no harm')")
     p.add_argument("--starts", choices=("auto", "all", "one"), default="auto",
                    help="re-starts of the guard: 'auto' (people whose fit misses the keypoints by "
                         "more than --restart-rel of the box, or did not converge), 'all', 'one' (none)")
