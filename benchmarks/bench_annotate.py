@@ -4,6 +4,10 @@ loss ablation (paper Table 2 analogue), and people per minute.
     PYTHONPATH=. python benchmarks/bench_annotate.py [--people 600] [--threads 2] [--body standin]
         [--no-peer] [--no-finetune] [--ft-epochs 20] [--ft-rank 16] [--ft-lr 1e-3]
 
+People per second on 1 and 2 threads side by side (fitter, whole annotator, PyTorch peer, with
+the cores each run obtained), the share of people made worse and the confidence's ranking:
+benchmarks/bench_annotate_quality.py (issue 17; docs/annotate.md).
+
 The last table (regressor_world) is the paper's step 3 (refine='finetune'): the regressor
 fine-tuned on the keypoints in a synthetic linear "regressor world" (cliff.annotate.finetune.synthetic_world)
 whose released-style regressor gives the scene's estimates plus a systematic domain shift.

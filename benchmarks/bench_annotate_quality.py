@@ -1,8 +1,12 @@
 """Issue 17: does the annotator make anyone worse, do its quality numbers rank people by their
 true error, and how fast is it on 1 and 2 threads.
 
-    PYTHONPATH=. python benchmarks/bench_annotate_quality.py [--people 400] [--seed 3]
+    PYTHONPATH=. python benchmarks/bench_annotate_quality.py [--people 400] [--seed 2026]
         [--peer-people 200] [--e2e-people 16] [--rounds 3] [--no-peer] [--no-e2e]
+        [--no-speed | --speed-only]
+
+Seeds: the guard and the confidence's weights were developed on seed 3 (DEV_SEED); the
+reported numbers use seed 2026 (REPORT_SEED, the default), which was never used to tune.
 
 Data: tests/reference/scenes.py make_scene with the cliff._standin body (as bench_annotate.py)
 but its own seed; people anywhere in a 1920x1080 image (95 % of the half-image), COCO-17
@@ -11,7 +15,10 @@ severities of regressor-like error: "moderate" (8 deg per body joint, 15 deg roo
 beta, 5 % translation) and "poor" (15 deg, 30 deg, 1.0, 10 %).
 
 "before" is the fit as it was (root prior w_root = 1, one start, no acceptance test), "after"
-the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard). "Worse" compares
+the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard), and "after +
+tilt hypotheses" the opt-in tilted-root starts tried for everyone. A second table counts why
+each worse person got worse (root moved off a good start, a wrong-root basin, limbs, depth,
+outliers among the keypoints, still far from them). "Worse" compares
 each person's result with its own starting estimate against the ground truth. A person's
 keypoints "can be fitted" when the true body itself projects within 20 px of them
 (confidence-weighted mean; the outliers can make even the truth miss them).
@@ -47,6 +54,11 @@ from _machine import cpu_model  # noqa: E402
 SEVERITIES = {"moderate": dict(rot_noise_deg=8, root_noise_deg=15, beta_noise=0.5, transl_noise=0.05),
               "poor": dict(rot_noise_deg=15, root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)}
 BEFORE = dict(starts="one", accept=False, w_root=1.0)
+#: The opt-in tilt hypotheses, tried from every person (cliff.annotate.guard.fit_guarded).
+TILTS = dict(tilt_deg=35.0, starts="all")
+#: Seeds: DEV_SEED was used to develop the guard and fit the confidence's weights
+#: (cliff.annotate.guard.CONF_WEIGHTS); the reported numbers use REPORT_SEED, never used to tune.
+DEV_SEED, REPORT_SEED = 3, 2026
 
 
 def cpu_isa() -> str:
@@ -67,13 +79,37 @@ def truth_error(body, sc):
     return (c * np.linalg.norm(uv - sc["keypoints"][..., :2], axis=-1)).sum(1) / c.sum(1)
 
 
+def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable):
+    """Why each worse person got worse (categories may overlap): counts."""
+    wr, wp = r1 > r0 + 5, pa1 > pa0 + 10
+    worse = wr | wp
+    kp = sc["keypoints"]
+    Jt = S.smpl_forward(body, sc["rotmat"], sc["betas"], sc["transl"])[:, COCO17_TO_SMPLX]
+    W, H = sc["img_size"]
+    uv = sc["focal"] * Jt[..., :2] / Jt[..., 2:] + [W / 2, H / 2]
+    outlier = ((np.linalg.norm(uv - kp[..., :2], axis=-1) > 15) & (kp[..., 2] > 0)).any(1)
+    z0 = np.abs(sc["init_transl"][:, 2] / sc["transl"][:, 2] - 1)
+    z1 = np.abs(r["transl"][:, 2] / sc["transl"][:, 2] - 1)
+    loc = lambda R: np.stack([L.rotation_angle_deg(R[:, j], sc["rotmat"][:, j])  # noqa: E731
+                              for j in (1, 2, 4, 5, 16, 17, 18, 19)], 1)
+    limb = (loc(r["rotmat"]) - loc(sc["init_rotmat"])).max(1) > 15
+    cats = {"root moved off a good start (start root <= 10 deg, root worse)": wr & (r0 <= 10),
+            "wrong-root basin (start root > 20 deg)": worse & (r0 > 20),
+            "PA-MPJPE worse with the root not worse (limbs)": wp & ~wr,
+            "a hip/knee/shoulder/elbow rotation > 15 deg worse": worse & limb,
+            "depth error grew by > 5 %": worse & (z1 > z0 + 0.05),
+            "a gross outlier among the keypoints": worse & outlier,
+            "still > 20 px, fittable": worse & (r["err_final"] > 20) & fittable}
+    return int(worse.sum()), {k: int(v.sum()) for k, v in cats.items()}
+
+
 def harm_table(body, fb, args):
     print("## Who is made worse (each person against its own start, true error)")
     print()
     print("| start | run | root deg (mean) | PA-MPJPE mm (mean) | root worse > 5 deg | PA-MPJPE worse > 10 mm "
           "| either | > 20 px, fittable / all | median px (full image) | converged | seconds |")
     print("|" + "---|" * 11)
-    kept = {}
+    kept, why = {}, {}
     for sev, kw in SEVERITIES.items():
         sc = S.make_scene(body, args.people, seed=args.seed, outliers=0.05, offcentre=0.95, **kw)
         W, H = sc["img_size"]
@@ -85,7 +121,10 @@ def harm_table(body, fb, args):
             return L.pa_mpjpe(J, gt) * 1000, L.rotation_angle_deg(R[:, 0], sc["rotmat"][:, 0])
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
         print(f"| {sev} | starting estimate | {r0.mean():.2f} | {pa0.mean():.1f} | | | | | | | |")
-        for name, opts in (("before (w_root 1, one start)", BEFORE), ("after (default)", {})):
+        whys = {}
+        for name, opts in (("before (w_root 1, one start)", BEFORE),
+                           ("after (default)", {}),
+                           ("after + tilt hypotheses for all (tilt_deg=35, starts=all; opt-in)", TILTS)):
             t0 = time.perf_counter()
             r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
                          sc["boxes"], (W, H), sc["focal"], **opts)
@@ -97,34 +136,56 @@ def harm_table(body, fb, args):
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
                   f"{far.sum()} | {np.median(r['err_final']):.2f} | {100 * r['converged'].mean():.0f} % | "
                   f"{dt:.1f} |")
+            whys[name] = breakdown(body, sc, r, r0, pa0, r1, pa1, fittable)
             if opts == {}:
-                kept[sev] = (r, pa1)
+                kept[sev] = (r, pa1, r1)
         starts = np.bincount(kept[sev][0]["start"] + 1, minlength=6)
         print(f"| {sev} | after: kept result by start (estimate kept / estimate / wide-scale / turned / "
               f"mirrored / both) | {' / '.join(map(str, starts))} | | | | | | | | |")
+        why[sev] = whys
+    print()
+    print("## Why people got worse (each worse person counted in every category that applies)")
+    print()
+    print("| start | run | worse | " + " | ".join(next(iter(next(iter(why.values())).values()))[1]) + " |")
+    print("|" + "---|" * (3 + 7))
+    for sev, whys in why.items():
+        for name, (nw, cats) in whys.items():
+            print(f"| {sev} | {name} | {nw} | " + " | ".join(str(v) for v in cats.values()) + " |")
     print()
     return kept
 
 
 def ranking_table(kept):
-    print("## Confidence ranking power (after, per severity)")
+    print("## Confidence ranking power (after, per severity; fit_confidence = "
+          "cliff.annotate.guard.confidence)")
     print()
-    print("| start | PA-MPJPE mm, all | best 80 % by fit_confidence | best 80 % by true PA-MPJPE (oracle) "
-          "| Spearman(confidence, -PA-MPJPE) | conf >= 0.8: kept, PA mm | conf >= 0.6: kept, PA mm "
-          "| conf >= 0.4: kept, PA mm |")
-    print("|" + "---|" * 8)
-    for sev, (r, pa) in kept.items():
+    print("| start | Spearman(confidence, -PA-MPJPE) | Spearman(confidence, -root error) "
+          "| Spearman of the previous confidence (session 1 of issue 17), PA / root "
+          "| PA-MPJPE mm: all / best 80 % / best 50 % by confidence / oracle 80 % "
+          "| root deg: all / best 80 % / best 50 % | conf >= 0.6: kept, PA, root | conf >= 0.5 "
+          "| conf >= 0.4 |")
+    print("|" + "---|" * 9)
+    rk = lambda x: np.argsort(np.argsort(x)).astype(float)  # noqa: E731
+    for sev, (r, pa, rt) in kept.items():
         c = r["confidence"]
-        k = int(round(0.8 * len(pa)))
-        by_c = pa[np.argsort(-c, kind="stable")[:k]].mean()
-        oracle = np.sort(pa)[:k].mean()
-        rk = lambda x: np.argsort(np.argsort(x)).astype(float)  # noqa: E731
-        rho = np.corrcoef(rk(c), rk(-pa))[0, 1]
+        order = np.argsort(-c, kind="stable")
+        best = lambda x, q: x[order[:int(round(q * len(x)))]].mean()  # noqa: E731
+        oracle = np.sort(pa)[:int(round(0.8 * len(pa)))].mean()
         cells = []
-        for thr in (0.8, 0.6, 0.4):
+        for thr in (0.6, 0.5, 0.4):
             m = c >= thr
-            cells.append(f"{100 * m.mean():.0f} %, {pa[m].mean():.1f}" if m.any() else "0 %")
-        print(f"| {sev} | {pa.mean():.1f} | {by_c:.1f} | {oracle:.1f} | {rho:.2f} | " + " | ".join(cells) + " |")
+            cells.append(f"{100 * m.mean():.0f} %, {pa[m].mean():.1f} mm, {rt[m].mean():.1f} deg"
+                         if m.any() else "0 %")
+        # the previous definition: exp(-(e/b)/0.03) min(1, exp(-(s - 0.1)/0.05)), halved if not
+        # converged, times exp(-max(0, d - 11.3))
+        b = 200 * r["scale"]
+        old = (np.exp(-(r["err_final"] / b) / 0.03)
+               * np.minimum(1, np.exp(-(np.where(r["spread"] < 0, 0.2, r["spread"]) - 0.1) / 0.05))
+               * np.where(r["converged"], 1, 0.5) * np.exp(-np.maximum(r["prior_dist"] - 11.3, 0)))
+        print(f"| {sev} | {np.corrcoef(rk(c), rk(-pa))[0, 1]:.2f} | {np.corrcoef(rk(c), rk(-rt))[0, 1]:.2f} "
+              f"| {np.corrcoef(rk(old), rk(-pa))[0, 1]:.2f} / {np.corrcoef(rk(old), rk(-rt))[0, 1]:.2f} "
+              f"| {pa.mean():.1f} / {best(pa, 0.8):.1f} / {best(pa, 0.5):.1f} / {oracle:.1f} "
+              f"| {rt.mean():.2f} / {best(rt, 0.8):.2f} / {best(rt, 0.5):.2f} | " + " | ".join(cells) + " |")
     print()
 
 
@@ -184,8 +245,9 @@ def speed_table(body, fb, args):
                     wall = res  # the optimisation itself, as bench_annotate.py times it
                 rows.setdefault((key, th), []).append((wall, time.process_time() - c0, n))
     print("| run | people | 1 thread: people/s (wall) | 2 threads: people/s (wall) | 2 vs 1 threads (wall) "
-          "| 1 thread: CPU ms/person | 2 threads: CPU ms/person | vs PyTorch peer, same threads |")
-    print("|" + "---|" * 8)
+          "| 1 thread: CPU ms/person | 2 threads: CPU ms/person | cores obtained (CPU s / wall s), 1 / 2 "
+          "threads | vs PyTorch peer, same threads |")
+    print("|" + "---|" * 9)
     med = {k: (float(np.median([w for w, _, _ in v])), float(np.median([c for _, c, _ in v])), v[0][2])
            for k, v in rows.items()}
     names = list(dict.fromkeys(k for k, _ in rows))
@@ -198,22 +260,26 @@ def speed_table(body, fb, args):
             r2 = (n / w2) / (med[(pk, 2)][2] / med[(pk, 2)][0])
             ratio = f"{r1:.1f}x / {r2:.1f}x faster"
         print(f"| {name} | {n} | {n / w1:,.0f} | {n / w2:,.0f} | {w1 / w2:.2f}x | {1000 * c1 / n:.2f} | "
-              f"{1000 * c2 / n:.2f} | {ratio} |")
+              f"{1000 * c2 / n:.2f} | {c1 / w1:.2f} / {c2 / w2:.2f} | {ratio} |")
     print()
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} logical CPUs "
           f"(above the thread count means other processes compete for the cores)")
+    print("'cores obtained' near 1 / 2 means the threads ran; well below means they waited for a "
+          "core and the 2-vs-1 wall ratio measures the machine's load, not the code")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=400)
-    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=REPORT_SEED,
+                    help=f"scene seed (default {REPORT_SEED}: the report seed; {DEV_SEED} = development)")
     ap.add_argument("--peer-people", type=int, default=200)
     ap.add_argument("--e2e-people", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-e2e", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true", help="only the speed table")
     args = ap.parse_args()
     from cliff._standin import smpl_arrays
     body = smpl_arrays(0)
@@ -222,8 +288,9 @@ def main():
           f"{args.people} people per severity, seed {args.seed}")
     print()
     cliff.set_num_threads(2)
-    kept = harm_table(body, fb, args)
-    ranking_table(kept)
+    if not args.speed_only:
+        kept = harm_table(body, fb, args)
+        ranking_table(kept)
     if not args.no_speed:
         speed_table(body, fb, args)
 

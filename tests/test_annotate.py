@@ -751,3 +751,41 @@ def test_cli_annotate_checks_files_before_loading_the_checkpoint(cli_files, tmp_
     assert "--smpl: no such file" in capsys.readouterr().err and loads == []
     assert main(argv[:-3] + ["-o", str(tmp_path / "no" / "dir.npz"), "--no-progress"]) == 2
     assert "-o/--output" in capsys.readouterr().err and loads == []
+
+
+def test_cli_annotate_min_confidence_drops_low_confidence_people(cli_files, tmp_path, capsys):
+    # the same run twice: without a threshold all 6 people are written; with the median
+    # confidence as --min-confidence exactly the people at or above it remain, in order
+    from cliff.cli import main
+    _, _, argv, _ = cli_files
+    assert main(argv) == 0
+    z = dict(np.load(tmp_path / "pgt.npz"))
+    c = z["fit_confidence"]
+    thr = float(np.median(c))
+    out2 = tmp_path / "pgt2.npz"
+    argv2 = [a if a != str(tmp_path / "pgt.npz") else str(out2) for a in argv]
+    assert main(argv2 + ["--min-confidence", str(thr)]) == 0
+    z2 = np.load(out2)
+    keep = c >= thr
+    assert len(z2["pose"]) == keep.sum() < len(c)
+    np.testing.assert_array_equal(z2["fit_confidence"], c[keep])
+    np.testing.assert_array_equal(z2["pose"], z["pose"][keep])
+    assert f"{(~keep).sum()} people below --min-confidence" in capsys.readouterr().err
+
+
+def test_cli_annotate_no_guard_is_the_plain_fit(cli_files, tmp_path):
+    # --no-guard: one start and no acceptance test: every person's fit_start is 0 (the estimate)
+    from cliff.cli import main
+    _, _, argv, _ = cli_files
+    assert main(argv + ["--no-guard"]) == 0
+    assert (np.load(tmp_path / "pgt.npz")["fit_start"] == 0).all()
+
+
+@pytest.mark.parametrize("opt, value, msg", [("--min-confidence", "1.5", "expected a number in [0, 1]"),
+                                             ("--restart-rel", "-1", "expected a finite number >= 0")])
+def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, msg):
+    from cliff.cli import main
+    _, _, argv, loads = cli_files
+    assert main(argv + [opt, value]) == 2
+    assert msg in capsys.readouterr().err
+    assert loads == []  # rejected before the checkpoint is loaded

@@ -71,6 +71,49 @@ def test_restart_escapes_a_start_facing_the_wrong_way(body, fb):
     assert L.rotation_angle_deg(new["rotmat"][:, 0], sc["rotmat"][:, 0])[0] < 5.0
 
 
+def test_tilt_hypotheses_escape_a_root_leaning_the_wrong_way(body, fb):
+    # The start's root leans 50 deg about the camera's x axis (towards the camera); the
+    # keypoints are exact. From there the fit twists spine and limbs until the keypoints are
+    # explained to ~2 px with the root still > 25 deg off: the error is below the re-start
+    # threshold, so the default guard keeps it. With the tilt hypotheses tried for everyone
+    # (tilt_deg=50, starts='all') the hypothesis tilted back (-x, code 6) wins on the objective
+    # and the root ends within 2 deg of the truth.
+    sc = _exact(body, 3)
+    R0 = sc["rotmat"].copy()
+    R0[0, 0] = S.rodrigues(np.array([np.deg2rad(50), 0.0, 0.0])) @ R0[0, 0]
+    args = (fb, R0, sc["betas"], sc["transl"], sc["keypoints"], sc["boxes"], sc["img_size"],
+            sc["focal"])
+    root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][:, 0])[0]  # noqa: E731
+    b = 200 * A.center_scale(sc["boxes"])[1][0]
+    plain = A.refine(*args)
+    assert root(plain) > 25.0 and plain["err_final"][0] < 0.02 * b
+    new = A.refine(*args, tilt_deg=50.0, starts="all")
+    assert new["start"][0] == 6
+    assert root(new) < 2.0 and new["err_final"][0] < 0.5
+
+
+def test_root_hypotheses_are_the_documented_rotations(body):
+    # hypotheses as R0 Exp(phi): turned = R0 Exp(pi y); mirrored = M R0 M (M the reflection along
+    # the ray); both; then tilts Exp(+-t x_cam) R0 and Exp(+-t y_cam) R0 (camera axes)
+    sc = S.make_scene(body, 3, seed=9)
+    R0 = sc["init_rotmat"][:, 0]
+    t = np.deg2rad(35)
+    hyp = G.root_hypotheses(sc["init_rotmat"], sc["init_transl"], t)
+    assert hyp.shape == (7, 3, 3)
+    r = sc["init_transl"] / np.linalg.norm(sc["init_transl"], axis=1, keepdims=True)
+    M = np.eye(3) - 2 * r[:, :, None] * r[:, None, :]
+    flip = np.diag([-1.0, 1.0, -1.0])
+    want = [R0 @ flip, M @ R0 @ M, M @ R0 @ M @ flip]
+    for ax in (0, 1):
+        for sg in (1, -1):
+            e = np.zeros(3)
+            e[ax] = sg * t
+            want.append(S.rodrigues(e)[None] @ R0)
+    for h in range(7):
+        np.testing.assert_allclose(R0 @ S.rodrigues(hyp[h]), want[h], atol=1e-9)
+    assert G.root_hypotheses(sc["init_rotmat"], sc["init_transl"]).shape == (3, 3, 3)
+
+
 def test_acceptance_test_keeps_an_estimate_the_fit_cannot_improve(body, fb):
     # The start reproduces the exact keypoints (data term 0): the fit can only trade keypoint
     # error for the shape prior (it pulls betas towards 0), so it does not explain the
@@ -105,20 +148,18 @@ def test_quality_fields_equal_their_definitions(body, fb, scene):
     # (relative to the prior's centre: the estimate, or the winning root hypothesis)
     centre = sc["init_rotmat"].copy()
     hyp = G.root_hypotheses(sc["init_rotmat"], sc["init_transl"])
-    for i in np.flatnonzero(r["start"] >= 2):
+    for i in np.flatnonzero((r["start"] >= 2) & (r["start"] <= 8)):  # root hypotheses
         centre[i, 0] = centre[i, 0] @ S.rodrigues(hyp[r["start"][i] - 2, i])
     phi = S.rotmat_to_aa(np.swapaxes(centre, -1, -2) @ r["rotmat"])
     d = np.sqrt(30 * (phi[:, 0] ** 2).sum(-1) + 10 * (phi[:, 1:] ** 2).sum((1, 2))
                 + ((r["betas"] - sc["init_betas"]) ** 2).sum(1))
     np.testing.assert_allclose(r["prior_dist"], d, rtol=1e-6, atol=1e-9)
-    # confidence: exp(-(err / b) / 0.03) * min(1, exp(-(spread - 0.1) / 0.05)), halved if not
-    # converged, scaled by exp(-(d - d_max)) beyond the plausible distance (chi, 82 dof,
-    # 99.9 %: 11.29)
+    # confidence: 1 / (1 + exp(z)), z = -1.160 + 9.71 err/b + 3.76 spread + 0.410 d
+    # - 0.683 (fraction of the 17 keypoints seen); z predicts log(PA-MPJPE / 50 mm)
     b = 200 * A.center_scale(sc["boxes"])[1]
-    conf = np.exp(-(err / b) / 0.03) * np.minimum(1, np.exp(-(r["spread"] - 0.1) / 0.05))
-    conf *= np.where(r["converged"], 1, 0.5)
-    conf *= np.exp(-np.maximum(d - 11.29, 0))
-    np.testing.assert_allclose(r["confidence"], conf, rtol=2e-3)
+    seen = (sc["keypoints"][..., 2] > 0).mean(1)
+    z = -1.160 + 9.71 * err / b + 3.76 * r["spread"] + 0.410 * d - 0.683 * seen
+    np.testing.assert_allclose(r["confidence"], 1 / (1 + np.exp(z)), rtol=1e-9)
     assert ((r["confidence"] >= 0) & (r["confidence"] <= 1)).all()
 
 
@@ -243,6 +284,8 @@ def test_guard_rejects_bad_options(fb, scene):
         G.fit_guarded(*args, starts="many")
     with pytest.raises(ValueError, match="^restart_rel: expected a finite number >= 0"):
         G.fit_guarded(*args, restart_rel=float("nan"))
+    with pytest.raises(ValueError, match=r"^tilt_deg: expected degrees in \[0, 180\]"):
+        G.fit_guarded(*args, tilt_deg=-5)
 
 
 def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):

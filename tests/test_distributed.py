@@ -226,6 +226,23 @@ def test_dask_annotate_writes_the_single_process_file(data, single, dask_client,
     assert_same_npz(single["annotate"], out)
 
 
+def test_dask_annotate_min_confidence_matches_the_single_process_file(data, single, dask_client,
+                                                                     tmp_path):
+    # --min-confidence travels with the job: the Dask run writes exactly the single-process
+    # file's people whose confidence is at least the threshold (here its median)
+    z = np.load(single["annotate"])
+    c = z["fit_confidence"]
+    thr = float(np.median(c))
+    dist = tmp_path / "dist.npz"
+    assert main(annotate_argv(data, dist, "--min-confidence", repr(thr), "--dask",
+                              dask_client.scheduler.address, "--shard-size", "3")) == 1
+    d = np.load(dist)
+    keep = c >= thr
+    assert 0 < keep.sum() < len(c)
+    np.testing.assert_array_equal(d["imgname"], z["imgname"][keep])
+    np.testing.assert_allclose(d["pose"], z["pose"][keep], rtol=0, atol=1e-9)
+
+
 def test_dask_killed_worker_is_replaced_and_its_shard_retried(data, single, dask_client, tmp_path):
     args = build_parser().parse_args(
         annotate_argv(data, tmp_path / "pgt.npz", "--dask", "x", "--shard-size", "2"))

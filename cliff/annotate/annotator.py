@@ -127,12 +127,11 @@ def _full_image_quality(body, out, rotmat, betas, t0, kp, jidx, f, pp, b, plausi
     out["err_init"][ok] = start["err"]
     out["err_final"][ok] = end["err"]
     out["kp_err"][ok] = end["kp_err"]
-    weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
-    dof = 72 + body.num_betas + (3 if weights["w_transl"] > 0 else 0)
-    out["confidence"][ok] = guard.confidence(end["err"], s(b), out["converged"][ok],
-                                             out["prior_dist"][ok],
-                                             guard.plausible_distance(dof, plausible),
-                                             out["spread"][ok])
+    used = (kp[ok][..., 2] > 0) & (jidx >= 0)
+    out["visible"] = np.zeros(n)
+    out["visible"][ok] = used.sum(1) / max(1, int((jidx >= 0).sum()))
+    out["confidence"][ok] = guard.confidence(end["err"], s(b), out["prior_dist"][ok],
+                                             out["spread"][ok], out["visible"][ok])
 
 
 def model_joints(body: FitBody, rotmat, betas, transl) -> np.ndarray:

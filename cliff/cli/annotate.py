@@ -35,6 +35,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--robust", choices=("gm", "huber", "none"), default="gm", help="robust 2D loss")
     p.add_argument("--min-keypoints", type=int, default=4,
                    help="skip people with fewer keypoints of confidence > 0")
+    p.add_argument("--no-guard", action="store_true",
+                   help="fit without the do-no-harm guard: one start, no acceptance test (the "
+                        "root prior stays 30; docs/annotate.md, 'Do no harm')")
+    p.add_argument("--starts", choices=("auto", "all", "one"), default="auto",
+                   help="re-starts of the guard: 'auto' (people whose fit misses the keypoints by "
+                        "more than --restart-rel of the box, or did not converge), 'all', 'one' (none)")
+    p.add_argument("--restart-rel", type=float, default=0.02,
+                   help="re-start threshold: mean reprojection error as a fraction of the box height")
+    p.add_argument("--tilt-deg", type=float, default=0.0,
+                   help="also re-start from the root tilted by +-this many degrees about the "
+                        "camera's x and y axes (0 = off; e.g. 35 with --starts all)")
+    p.add_argument("--min-confidence", type=float, default=0.0,
+                   help="drop people whose fit_confidence is below this from the output "
+                        "(0 = keep all; 0.5 ~ a predicted PA-MPJPE of 50 mm, docs/annotate.md)")
     p.add_argument("--threads", type=int, default=0, help="threads (0 = all cores)")
     p.add_argument("--quiet", "--no-progress", dest="no_progress", action="store_true",
                    help="no progress bar (--no-progress: the former name, still accepted)")
@@ -55,6 +69,12 @@ def check_args(args) -> None:
         raise ValueError("--finetune-epochs and --finetune-rank: expected >= 0")
     if args.min_keypoints < 0:
         raise ValueError(f"--min-keypoints: expected >= 0, got {args.min_keypoints}")
+    if not (np.isfinite(args.restart_rel) and args.restart_rel >= 0):
+        raise ValueError(f"--restart-rel: expected a finite number >= 0, got {args.restart_rel}")
+    if not (np.isfinite(args.tilt_deg) and 0 <= args.tilt_deg <= 180):
+        raise ValueError(f"--tilt-deg: expected degrees in [0, 180], got {args.tilt_deg}")
+    if not 0 <= args.min_confidence <= 1:
+        raise ValueError(f"--min-confidence: expected a number in [0, 1], got {args.min_confidence}")
     if args.threads < 0:
         raise ValueError(f"--threads: expected 0 (all cores) or a positive count, got {args.threads}")
     if not os.path.isdir(args.images):
@@ -92,10 +112,20 @@ def run(args) -> int:
     res = ann.annotate(paths, [k for _, k, _ in entries], model, smpl, boxes=boxes,
                        imgnames=[name for name, _, _ in entries], focal=args.focal,
                        loss=args.loss, min_keypoints=args.min_keypoints,
-                       progress=not args.no_progress, output=args.output,
+                       progress=not args.no_progress, output=None,
                        max_iter=args.max_iter, robust=args.robust, refine=args.refine,
+                       starts="one" if args.no_guard else args.starts,
+                       accept=not args.no_guard, restart_rel=args.restart_rel,
+                       tilt_deg=0.0 if args.no_guard else args.tilt_deg,
                        regressor=args.ckpt if args.refine != "fit" else None,
                        finetune_options={"epochs": args.finetune_epochs, "rank": args.finetune_rank})
+    keep = res["fit_confidence"] >= args.min_confidence
+    dropped = int((~keep).sum())
+    if dropped:
+        res.update({k: v[keep] for k, v in res.items() if k in ann.annotator.PSEUDO_GT_KEYS
+                    or k == "fit_status"})
+    ann.annotator.save_npz_atomic(args.output, {k: v for k, v in res.items()
+                                                if k not in ("skipped", "input_errors")})
     for i, p, why in res["input_errors"]:
         if p < 0:
             print(f"cliff: skipped {paths[i]}: {why}", file=sys.stderr)
@@ -105,6 +135,9 @@ def run(args) -> int:
     n = len(res["pose"])
     print(f"cliff annotate: {n} people written to {args.output}, {len(res['skipped'])} skipped",
           file=sys.stderr)
+    if dropped:
+        print(f"  {dropped} people below --min-confidence {args.min_confidence} not written",
+              file=sys.stderr)
     if n:
         print(f"  reprojection error (median px): {np.median(res['fit_err_init']):.2f} -> "
               f"{np.median(res['fit_err']):.2f}; converged {res['fit_converged'].mean():.0%}",

@@ -104,7 +104,11 @@ def annotate_job(args: argparse.Namespace) -> tuple[dict, list, str]:
     job = {"kind": "annotate", "ckpt": os.path.abspath(args.ckpt), "smpl": os.path.abspath(args.smpl),
            "keypoints": os.path.abspath(args.keypoints), "images": os.path.abspath(args.images),
            "focal": args.focal, "loss": args.loss, "min_keypoints": args.min_keypoints,
-           "max_iter": args.max_iter, "robust": args.robust}
+           "max_iter": args.max_iter, "robust": args.robust,
+           "guard": {"starts": "one" if args.no_guard else args.starts, "accept": not args.no_guard,
+                     "restart_rel": args.restart_rel,
+                     "tilt_deg": 0.0 if args.no_guard else args.tilt_deg},
+           "min_confidence": args.min_confidence}
     return job, range_shards(len(entries), args.shard_size or 64), args.output
 
 

@@ -156,13 +156,17 @@ class ShardRunner:
                                    boxes=[bx], imgnames=[name],
                                    focal=j.get("focal"), loss=j.get("loss", "full"),
                                    min_keypoints=int(j.get("min_keypoints", 4)), progress=False,
-                                   max_iter=int(j.get("max_iter", 30)), robust=j.get("robust", "gm"))
+                                   max_iter=int(j.get("max_iter", 30)), robust=j.get("robust", "gm"),
+                                   **j.get("guard", {}))
             except (OSError, ValueError, TypeError) as exc:  # nothing usable in this image
                 errors.append([path, str(exc)])
                 continue
             for _, p, why in res["input_errors"]:
                 errors.append([path if p < 0 else f"{name} person {p}", why])
             skipped.extend([i, p, why] for _, p, why in res["skipped"])
+            low = res["fit_confidence"] < float(j.get("min_confidence", 0.0))
+            if low.any():  # --min-confidence: not written (as `cliff annotate` does)
+                res.update({k: v[~low] for k, v in res.items() if k not in ("skipped", "input_errors")})
             if len(res["pose"]):
                 records.append({k: v for k, v in res.items() if k not in ("skipped", "input_errors")})
         arrays = ann._concat(records)
