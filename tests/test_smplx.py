@@ -5,7 +5,6 @@ transfer against SciPy; the readers' errors; SMPL-X meshes through export and re
 The stand-in is NOT SMPL-X (a rough skeleton with SMPL-X's sizes, tree, vertex-joint ids and
 landmark embedding): every formula is checked on it exactly as it would be on the real model.
 """
-import os
 import warnings
 
 import numpy as np

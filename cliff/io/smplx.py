@@ -30,10 +30,9 @@ from typing import Any, Dict, Mapping
 import numpy as np
 
 from . import pickle_writer as pw
-from .budget import BudgetError, Meter, guarded
-from .npz import read_npz
-from .smpl import _array, _csc_node, _err, _kintree, _validate
-from .unpickle import SparseMatrix, UnsafePickleError, restricted_load
+from .budget import guarded
+from .smpl import _array, _csc_node, _err, _kintree, _validate, read_model_dict
+from .unpickle import SparseMatrix
 
 __all__ = ["load_smplx", "save_smplx_npz", "save_smplx_pkl", "load_smplx2smpl", "SMPLX_KEYS",
            "NUM_VERTICES", "NUM_JOINTS", "NUM_FACES"]
@@ -110,29 +109,8 @@ def load_smplx(path: Any) -> Dict[str, np.ndarray]:
     return guarded(path, _EXPECTED, _load_smplx, path)
 
 
-def _read_raw(path: Any, expected: str) -> tuple:
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data:
-        raise _err(path, f"the file is empty; expected {expected}")
-    meter = Meter(path, len(data))
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return read_npz(data, meter, os.fspath(path), keys=_FILE_KEYS), meter
-    try:
-        raw = restricted_load(data, groups=("smpl",), meter=meter)
-    except UnsafePickleError as exc:
-        raise UnsafePickleError(f"{os.fspath(path)!s}: {exc}; expected {expected}") from None
-    except BudgetError as exc:
-        raise BudgetError(f"{os.fspath(path)!s}: {exc}") from None
-    except ValueError as exc:  # any malformed pickle
-        raise _err(path, f"not a readable pickle ({str(exc)[:200]}); expected {expected}") from None
-    if not isinstance(raw, dict):
-        raise _err(path, f"the pickle holds a {type(raw).__name__}, expected a dict; expected {expected}")
-    return raw, meter
-
-
 def _load_smplx(path: Any) -> Dict[str, np.ndarray]:
-    raw, meter = _read_raw(path, _EXPECTED)
+    raw, meter = read_model_dict(path, _EXPECTED, keys=_FILE_KEYS)
     return _validate_smplx(path, raw, meter)
 
 
@@ -210,20 +188,7 @@ def load_smplx2smpl(path: Any) -> Dict[str, np.ndarray]:
 
 
 def _load_map(path: Any) -> Dict[str, np.ndarray]:
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data:
-        raise _err(path, f"the file is empty; expected {_MAP_EXPECTED}")
-    meter = Meter(path, len(data))
-    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        raw: Any = read_npz(data, meter, os.fspath(path), keys=("mtx", "matrix"))
-    else:
-        try:
-            raw = restricted_load(data, groups=("smpl",), meter=meter)
-        except (UnsafePickleError, BudgetError) as exc:
-            raise type(exc)(f"{os.fspath(path)!s}: {exc}; expected {_MAP_EXPECTED}") from None
-        except ValueError as exc:
-            raise _err(path, f"not a readable pickle ({str(exc)[:200]}); expected {_MAP_EXPECTED}") from None
+    raw, meter = read_model_dict(path, _MAP_EXPECTED, keys=("mtx", "matrix"))
     if not isinstance(raw, Mapping) or not ("mtx" in raw or "matrix" in raw):
         raise _err(path, f"no 'mtx' or 'matrix' entry; expected {_MAP_EXPECTED}")
     key = "mtx" if "mtx" in raw else "matrix"
