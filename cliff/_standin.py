@@ -324,15 +324,18 @@ def smplx_arrays(seed: int = 0, num_betas: int = 300) -> dict:
 
 
 def smplx2smpl_arrays(seed: int = 0) -> dict:
-    """A stand-in SMPL-X -> SMPL deformation transfer: for each of the 6890 SMPL vertices 3
-    SMPL-X vertices and barycentric weights, as the dense (6890, 2 x 10475) 'mtx' of smplx's
-    file (the normal half zero except a few entries, which the mapping must ignore)."""
+    """A stand-in SMPL-X -> SMPL deformation transfer as the entries of smplx's sparse 'mtx'
+    (6890, 2 x 10475): ``{'shape', 'rows', 'cols', 'values'}``, 3 SMPL-X vertices with
+    barycentric weights per SMPL vertex, plus a few entries in the normal half (columns >=
+    10475), which the mapping must ignore. Write it with cliff.io.smplx.save_smplx2smpl_pkl."""
     rng = np.random.default_rng(seed)
-    mtx = np.zeros((6890, 2 * 10475))
-    cols = rng.integers(0, 10475, (6890, 3))
-    np.put_along_axis(mtx, cols, rng.dirichlet(np.ones(3), 6890), axis=1)
-    mtx[np.arange(0, 6890, 97), 10475 + np.arange(0, 6890, 97)] = 5.0
-    return {"mtx": mtx}
+    rows = np.repeat(np.arange(6890), 3)
+    cols = np.concatenate([rng.choice(10475, 3, replace=False) for _ in range(6890)])
+    values = rng.dirichlet(np.ones(3), 6890).reshape(-1)
+    extra = np.arange(0, 6890, 97)
+    return {"shape": (6890, 2 * 10475), "rows": np.concatenate([rows, extra]),
+            "cols": np.concatenate([cols, 10475 + extra]),
+            "values": np.concatenate([values, np.full(extra.size, 5.0)])}
 
 
 def _feeds_sum(name: str) -> bool:

@@ -137,22 +137,18 @@ def test_outputs_documented_layout(files):
     assert len(m.joint_names) == 127 and m.joint_names[55] == "nose" and m.joint_names[22] == "jaw"
 
 
-def test_npz_and_pkl_load_the_same_model(tmp_path):
-    arr = standin.smplx_arrays(2, 10)
-    sxio.save_smplx_npz(tmp_path / "a.npz", arr)
-    sxio.save_smplx_pkl(tmp_path / "a.pkl", arr)
-    a, b = cliff.io.load_smplx(tmp_path / "a.npz"), cliff.io.load_smplx(tmp_path / "a.pkl")
+def test_npz_and_pkl_load_the_same_model(files):
+    """The fixture's .pkl and 10-component .npz were written from one model."""
+    a, b = cliff.io.load_smplx(files["npz10"]), cliff.io.load_smplx(files["pkl10"])
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert a["shapedirs"].shape == (10475, 3, 10)  # the 10 expression components are dropped
 
 
-def test_official_npz_object_members_are_skipped_not_unpickled(tmp_path):
+def test_official_npz_object_members_are_skipped_not_unpickled(tmp_path, files):
     """The official npz also holds pickled dicts (joint2num, part2num): they are never read."""
-    arr = standin.smplx_arrays(2, 10)
-    sxio.save_smplx_npz(tmp_path / "a.npz", arr)
-    with np.load(tmp_path / "a.npz") as z:
+    with np.load(files["npz10"]) as z:
         d = dict(z)
     d["joint2num"] = np.array({"pelvis": 0}, dtype=object)
     np.savez(tmp_path / "b.npz", **d)
@@ -166,10 +162,8 @@ def test_smpl_file_is_refused_with_a_clear_error(tmp_path):
         cliff.io.load_smplx(tmp_path / "smpl.npz")
 
 
-def test_missing_landmarks_and_bad_files(tmp_path):
-    arr = standin.smplx_arrays(2, 10)
-    sxio.save_smplx_npz(tmp_path / "a.npz", arr)
-    with np.load(tmp_path / "a.npz") as z:
+def test_missing_landmarks_and_bad_files(tmp_path, files):
+    with np.load(files["npz10"]) as z:
         d = {k: v for k, v in z.items() if k != "lmk_bary_coords"}
     np.savez(tmp_path / "nolmk.npz", **d)
     with pytest.raises(ValueError, match="lmk_bary_coords"):
@@ -177,7 +171,7 @@ def test_missing_landmarks_and_bad_files(tmp_path):
     (tmp_path / "empty.pkl").write_bytes(b"")
     with pytest.raises(ValueError, match="empty"):
         cliff.io.load_smplx(tmp_path / "empty.pkl")
-    data = (tmp_path / "a.npz").read_bytes()
+    data = open(files["npz10"], "rb").read()
     (tmp_path / "cut.npz").write_bytes(data[:len(data) // 3])
     with pytest.raises(ValueError):
         cliff.io.load_smplx(tmp_path / "cut.npz")
@@ -228,17 +222,15 @@ def test_transfer_matches_scipy(tmp_path, files):
     (6890, 2 x 10475), the second half acting on normals) equals SciPy's product with the
     vertex half; SMPL joints through an SMPL J_regressor."""
     sparse = pytest.importorskip("scipy.sparse")
-    from cliff.io import pickle_writer as pw
-    from cliff.io.smpl import _csc_node
-    mtx = standin.smplx2smpl_arrays()["mtx"]
-    with open(tmp_path / "smplx2smpl_deftrafo_setup.pkl", "wb") as f:
-        pw.dump({"mtx": _csc_node(mtx)}, f, py2=True)
-    m = cliff.SMPLX(files["npz10"], 10, transfer=tmp_path / "smplx2smpl_deftrafo_setup.pkl")
-    R, b, t = random_body(3, 10, seed=9)
-    v = m(rotmat=R, betas=b, transl=t)["vertices"]
+    t = standin.smplx2smpl_arrays()
+    path = tmp_path / "smplx2smpl_deftrafo_setup.pkl"
+    sxio.save_smplx2smpl_pkl(path, t["shape"], t["rows"], t["cols"], t["values"])
+    m = cliff.SMPLX(files["npz10"], 10, transfer=path)
+    R, b, tr = random_body(3, 10, seed=9)
+    v = m(rotmat=R, betas=b, transl=tr)["vertices"]
     jreg = standin.smpl_arrays()["J_regressor"]
     out = m.to_smpl(v, J_regressor=jreg)
-    S = sparse.csc_matrix(mtx)[:, :10475]
+    S = sparse.csc_matrix((t["values"], (t["rows"], t["cols"])), shape=t["shape"])[:, :10475]
     want = np.stack([S @ vi.astype(np.float64) for vi in v])
     assert out["vertices"].shape == (3, 6890, 3) and out["vertices"].dtype == np.float32
     np.testing.assert_allclose(out["vertices"], want, atol=1e-6, rtol=0)
@@ -246,16 +238,17 @@ def test_transfer_matches_scipy(tmp_path, files):
 
 
 def test_transfer_dense_matrix_key_and_errors(tmp_path):
-    """'matrix' (dense, (6890, 10475)) is read too; wrong shapes and keys are refused."""
+    """'matrix' (dense, (6890, 10475); here a 0/1 uint8 vertex selection to keep it small)
+    is read too; wrong shapes and keys are refused."""
     from cliff.io import pickle_writer as pw
     rng = np.random.default_rng(0)
-    mat = np.zeros((6890, 10475))
-    mat[np.arange(6890), rng.integers(0, 10475, 6890)] = 1.0
+    mat = np.zeros((6890, 10475), np.uint8)
+    mat[np.arange(6890), rng.integers(0, 10475, 6890)] = 1
     np.savez(tmp_path / "t.npz", matrix=mat)
     t = cliff.io.load_smplx2smpl(tmp_path / "t.npz")
     v = rng.normal(size=(10475, 3))
-    out = cliff.SMPLX.__init__.__globals__["smplx_to_smpl"](t, v)["vertices"]
-    np.testing.assert_allclose(out, mat @ v, atol=1e-12)
+    from cliff.smplx import smplx_to_smpl
+    np.testing.assert_allclose(smplx_to_smpl(t, v)["vertices"], mat @ v, atol=1e-12)
     np.savez(tmp_path / "bad.npz", matrix=np.zeros((6890, 100)))
     with pytest.raises(ValueError, match=r"\(6890, 10475\)"):
         cliff.io.load_smplx2smpl(tmp_path / "bad.npz")

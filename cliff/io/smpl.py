@@ -198,9 +198,16 @@ def _csc_node(dense: np.ndarray) -> pw.Build:
     """A ``scipy.sparse.csc.csc_matrix`` as old SciPy pickled it (``_shape``, ``maxprint``,
     ``format`` and the three arrays), written without SciPy."""
     cols, rows = np.nonzero(dense.T)  # column-major order, rows sorted within a column
-    data = dense[rows, cols].astype(np.float64)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=dense.shape[1]))])
-    state = {"_shape": (int(dense.shape[0]), int(dense.shape[1])), "maxprint": 50,
+    return csc_node(dense.shape, rows, cols, dense[rows, cols])
+
+
+def csc_node(shape: tuple, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> pw.Build:
+    """:func:`_csc_node` from the entries (row, column, value) of a sparse matrix."""
+    order = np.lexsort((rows, cols))
+    rows, cols = np.asarray(rows)[order], np.asarray(cols)[order]
+    data = np.asarray(values, dtype=np.float64)[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=shape[1]))])
+    state = {"_shape": (int(shape[0]), int(shape[1])), "maxprint": 50,
              "format": "csc",
              "indices": pw.ndarray_node(rows.astype(np.int32), py2=True),
              "indptr": pw.ndarray_node(indptr.astype(np.int32), py2=True),

@@ -31,10 +31,11 @@ import numpy as np
 
 from . import pickle_writer as pw
 from .budget import guarded
-from .smpl import _array, _csc_node, _err, _kintree, _validate, read_model_dict
+from .smpl import _array, _csc_node, _err, _kintree, _validate, csc_node, read_model_dict
 from .unpickle import SparseMatrix
 
-__all__ = ["load_smplx", "save_smplx_npz", "save_smplx_pkl", "load_smplx2smpl", "SMPLX_KEYS",
+__all__ = ["load_smplx", "save_smplx_npz", "save_smplx_pkl", "load_smplx2smpl",
+           "save_smplx2smpl_pkl", "SMPLX_KEYS",
            "NUM_VERTICES", "NUM_JOINTS", "NUM_FACES"]
 
 NUM_VERTICES, NUM_JOINTS, NUM_FACES = 10475, 55, 20908
@@ -185,6 +186,14 @@ def load_smplx2smpl(path: Any) -> Dict[str, np.ndarray]:
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path: expected a deformation-transfer file path, got {type(path).__name__}")
     return guarded(path, _MAP_EXPECTED, _load_map, path)
+
+
+def save_smplx2smpl_pkl(path: Any, shape: tuple, rows: Any, cols: Any, values: Any) -> None:
+    """Write a deformation transfer like smplx's file: a protocol-2 pickle of ``{'mtx': a
+    scipy.sparse.csc.csc_matrix}`` with the given entries (written without SciPy)."""
+    with open(path, "wb") as f:
+        pw.dump({"mtx": csc_node(tuple(shape), np.asarray(rows), np.asarray(cols),
+                                 np.asarray(values))}, f, py2=True)
 
 
 def _load_map(path: Any) -> Dict[str, np.ndarray]:
