@@ -5,6 +5,7 @@ transfer against SciPy; the readers' errors; SMPL-X meshes through export and re
 The stand-in is NOT SMPL-X (a rough skeleton with SMPL-X's sizes, tree, vertex-joint ids and
 landmark embedding): every formula is checked on it exactly as it would be on the real model.
 """
+import os
 import warnings
 
 import numpy as np
@@ -298,3 +299,26 @@ def test_results_writer_sizes_for_an_empty_smplx_run(tmp_path):
         assert z["pred_joints"].shape == (0, 127, 3)
     with pytest.raises(ValueError, match="body"):
         ResultWriter(str(tmp_path / "x.npz"), str(tmp_path), np.zeros((1, 3), np.int32), body="mano")
+
+
+# ---- hostile files --------------------------------------------------------------------------
+
+def _hostile_smpl_files():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fuzz"))
+    import corpus
+    return corpus.hostile_files()["smpl"]
+
+
+@pytest.mark.parametrize("reader", ["load_smplx", "load_smplx2smpl"])
+def test_hostile_model_files_are_refused_quickly(tmp_path, reader):
+    """The committed hostile SMPL corpus (bombs, huge headers, sparse bombs, non-finite data)
+    through the SMPL-X readers: a ValueError/OSError each, fast (same bounded reading path)."""
+    import time
+    for name, data in _hostile_smpl_files().items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        t0 = time.perf_counter()
+        with pytest.raises((ValueError, OSError)):
+            getattr(cliff.io, reader)(path)
+        assert time.perf_counter() - t0 < 0.5, name
