@@ -322,3 +322,24 @@ def test_hostile_model_files_are_refused_quickly(tmp_path, reader):
         with pytest.raises((ValueError, OSError)):
             getattr(cliff.io, reader)(path)
         assert time.perf_counter() - t0 < 0.5, name
+
+
+def test_threads_and_concurrent_calls(files):
+    """A model's own thread count; calls from several Python threads (the GIL is released,
+    the model serializes its calls) give the single-threaded result."""
+    import threading
+    m = cliff.SMPLX(files["npz10"], 10, threads=1)
+    assert m.threads == 1
+    R, b, t = random_body(8, 10, seed=13)
+    want = m(rotmat=R, betas=b, transl=t)["vertices"]
+    got = [None] * 4
+
+    def work(i):
+        got[i] = m(rotmat=R, betas=b, transl=t)["vertices"]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for g in got:
+        np.testing.assert_array_equal(g, want)
