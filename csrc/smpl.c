@@ -259,6 +259,12 @@ void cliff_body_vertex_joint_ids(const cliff_body *m, int32_t *ids) {
     if (m && ids) memcpy(ids, m->sel, sizeof(int32_t) * (size_t)m->NX);
 }
 
+size_t cliff_body_default_vertex_joint_ids(cliff_body_kind kind, int32_t *ids) {
+    const int32_t *src = kind == CLIFF_BODY_SMPLX ? smplx_vertex_joint_ids : vertex_joint_ids;
+    if (ids) memcpy(ids, src, sizeof(int32_t) * CLIFF_SMPL_NUM_VERTEX_JOINTS);
+    return CLIFF_SMPL_NUM_VERTEX_JOINTS;
+}
+
 cliff_body_params cliff_body_default_params(void) {
     cliff_body_params p;
     memset(&p, 0, sizeof p);
