@@ -636,6 +636,46 @@ CLIFF_API cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const doub
                                           const double *t, const double *cam, double *joints,
                                           double *uv, double *djoints, double *duv);
 
+/* ---- focal length: HumanFoV (fov.c) ----------------------------------------------------- */
+/* CameraHMR's HumanFoV camera model: the full image letterboxed to 256 x 256 as its release does
+ * (OpenCV INTER_AREA resize to fit, centred on white 255, ImageNet normalisation, RGB), the
+ * 720-channel HRNet-W48 trunk, global average pool, fc3(fc1(x)) -> 2 numbers of which the second
+ * is the vertical field of view (radians); focal = H / (2 tan(vfov / 2)) pixels of the original
+ * image. Facts and sources: docs/official.md ("CameraHMR HumanFoV"), docs/focal.md. A cliff_fov
+ * serializes its own execution (safe from several threads). */
+typedef struct cliff_fov cliff_fov;
+#define CLIFF_FOV_SIZE 256
+#define CLIFF_FOV_FEATURES 720
+
+/* arrays: the checkpoint's state_dict (backbone.*, fc1.*, fc3.*; fc2.* and
+ * backbone.final_layer.* are unused and ignored). EINVAL naming the key when one is missing,
+ * misshapen or unexpected. The arrays are copied (packed); the caller keeps ownership. */
+CLIFF_API cliff_status cliff_fov_create(cliff_precision precision, const cliff_array *arrays,
+                                        size_t n_arrays, cliff_fov **out);
+CLIFF_API void cliff_fov_free(cliff_fov *f);
+CLIFF_API void cliff_fov_set_num_threads(cliff_fov *f, int n);
+CLIFF_API int cliff_fov_get_num_threads(const cliff_fov *f);
+CLIFF_API size_t cliff_fov_weight_bytes(const cliff_fov *f);
+/* Size of the resized image inside the 256 x 256 canvas (the release's resize_image). EINVAL
+ * for an empty image, a side over 2^24, or one that would resize to 0 pixels. */
+CLIFF_API cliff_status cliff_fov_letterbox_size(size_t height, size_t width, size_t *new_h,
+                                                size_t *new_w);
+/* image (height, width, 3) uint8 -> out (256, 256, 3) uint8, channels kept in order. */
+CLIFF_API cliff_status cliff_fov_letterbox_u8(const uint8_t *image, size_t height, size_t width,
+                                              uint8_t *out);
+/* image (height, width, 3) uint8 RGB (bgr: BGR) -> out (256, 256, 3) float32 normalised RGB. */
+CLIFF_API cliff_status cliff_fov_preprocess(const uint8_t *image, size_t height, size_t width,
+                                            bool bgr, float *out);
+/* inputs (n, 256, 256, 3) float32 (as cliff_fov_preprocess writes them) -> raw (n, 2) head
+ * outputs (raw[:, 1] = vfov, radians); features (n, 720) pooled trunk output or NULL. */
+CLIFF_API cliff_status cliff_fov_run(cliff_fov *f, const float *inputs, size_t n, float *raw,
+                                     float *features);
+/* n full images (heights[i], widths[i], 3) uint8 -> vfov (n) radians and focal (n) pixels;
+ * either may be NULL. Preprocessing and network in one call, batches of up to 8 images. */
+CLIFF_API cliff_status cliff_fov_predict(cliff_fov *f, const uint8_t *const *images,
+                                         const size_t *heights, const size_t *widths, size_t n,
+                                         bool bgr, float *vfov, float *focal);
+
 #ifdef __cplusplus
 }
 #endif

@@ -75,6 +75,7 @@ int cliff_py_smpl_init(PyObject *m);
 int cliff_py_fit_init(PyObject *m);
 int cliff_py_model_init(PyObject *m);
 int cliff_py_estimate_init(PyObject *m);
+int cliff_py_fov_init(PyObject *m);
 
 /* The cliff_net of a cliff._core.Model, marked in use so that close() defers freeing it until
  * cliff_py_model_release; NULL with ValueError when the model is closed. GIL held. */
