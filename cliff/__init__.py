@@ -65,6 +65,7 @@ from .model import Model, load_model  # noqa: E402  networks on oneDNN
 from .smpl import SMPL  # noqa: E402  body model
 from .render import default_colors, render, render_side, save_image  # noqa: E402
 from .pipeline import Estimator  # noqa: E402  photos -> bodies
+from .focal import FocalEstimator  # noqa: E402  learned focal length (HumanFoV)
 from .io.images import read_image  # noqa: E402
 from .io.mesh import save_obj, save_ply  # noqa: E402
 from .io.boxes import load_boxes  # noqa: E402
@@ -98,4 +99,5 @@ __all__ = [
     "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",
     "evaluate",
     "motion", "export_glb", "export_bvh",
+    "FocalEstimator",
 ]

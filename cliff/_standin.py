@@ -381,3 +381,69 @@ def yolo_weights(path: str | os.PathLike, seed: int = 0) -> str:
             w.tofile(f)
     os.replace(tmp, path)
     return path
+
+
+def fov_state_dict(seed: int = 0) -> Dict[str, np.ndarray]:
+    """Deterministic random HumanFoV weights (CameraHMR's camera model) with every key of its
+    file (:func:`cliff.focal.fov_keys`, the core's table), in state_dict order.
+
+    Trunk convs and BatchNorms follow :func:`random_state_dict`'s scheme (He-normal x 0.8,
+    x 0.3 on convs feeding a sum; BN near identity); fc1, fc2 ~ N(0, 1/fan_in), zero-mean biases;
+    fc3 small (std 0.03/sqrt(1024)) with biases (0.9, 0.8), so the predicted vertical field of
+    view is about 0.7 rad (40 degrees) and varies a little from image to image. Nothing here was trained.
+    """
+    from .focal import fov_keys
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError("seed: expected a non-negative int, got %r" % (seed,))
+    keys = fov_keys()
+    rng = np.random.default_rng([int(seed), 13])
+    out: Dict[str, np.ndarray] = {}
+    for name, shape in keys.items():
+        leaf = name.rsplit(".", 1)[-1]
+        owner = name[: -len(leaf) - 1]
+        if leaf == "num_batches_tracked":
+            out[name] = np.array(1000, dtype=np.int64)
+            continue
+        if len(shape) == 4:
+            fan_in = shape[1] * shape[2] * shape[3]
+            a = rng.standard_normal(shape) * (0.8 * (0.3 if _feeds_sum(name) else 1.0) * np.sqrt(2.0 / fan_in))
+        elif owner + ".running_mean" in keys:
+            a = {"weight": lambda: 1 + rng.uniform(-0.2, 0.2, shape),
+                 "bias": lambda: 0.05 * rng.standard_normal(shape),
+                 "running_mean": lambda: 0.1 * rng.standard_normal(shape),
+                 "running_var": lambda: rng.uniform(0.5, 2.0, shape)}[leaf]()
+        elif len(keys.get(owner + ".weight", ())) == 4:
+            a = 0.02 * rng.standard_normal(shape)
+        elif name == "fc3.weight":
+            a = rng.standard_normal(shape) * (0.03 / np.sqrt(shape[1]))
+        elif name == "fc3.bias":
+            a = np.array([0.9, 0.8])
+        elif leaf == "weight":
+            a = rng.standard_normal(shape) / np.sqrt(shape[1])
+        else:
+            a = 0.01 * rng.standard_normal(shape)
+        out[name] = np.ascontiguousarray(a, dtype=np.float32)
+    return out
+
+
+def save_fov_checkpoint(path: str | os.PathLike, state: Dict[str, np.ndarray] | None = None,
+                        seed: int = 0) -> str:
+    """Write HumanFoV weights in the layout of CameraHMR's ``cam_model_cleaned.ckpt``: a torch.save
+    zip whose ``'state_dict'`` entry holds FLNet's keys without prefix."""
+    from .io import save_checkpoint
+    save_checkpoint(path, fov_state_dict(seed) if state is None else state, prefix="",
+                    entry="state_dict")
+    return os.fspath(path)
+
+
+def standin_fov_file(folder: str | None = None) -> str:
+    """Path of a deterministic stand-in HumanFoV file (cam_model_cleaned.ckpt layout), created on
+    first use, then reused."""
+    folder = folder or os.path.join(cache_dir(), f"standin-{__version__}")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "standin-cam_model_cleaned.ckpt")
+    if not os.path.exists(path):
+        tmp = path + f".tmp{os.getpid()}"
+        save_fov_checkpoint(tmp, seed=0)
+        os.replace(tmp, path)
+    return path

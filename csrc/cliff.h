@@ -653,6 +653,10 @@ typedef struct cliff_fov cliff_fov;
 CLIFF_API cliff_status cliff_fov_create(cliff_precision precision, const cliff_array *arrays,
                                         size_t n_arrays, cliff_fov **out);
 CLIFF_API void cliff_fov_free(cliff_fov *f);
+/* Every entry of the release's cam_model_cleaned.ckpt 'state_dict' (1874) in PyTorch order:
+ * backbone.* (with the unused backbone.final_layer), fc1, fc2 (unused), fc3. Table owned by the
+ * library (as cliff_net_arch_keys). */
+CLIFF_API cliff_status cliff_fov_arch_keys(const cliff_arch_key **keys, size_t *n_keys);
 CLIFF_API void cliff_fov_set_num_threads(cliff_fov *f, int n);
 CLIFF_API int cliff_fov_get_num_threads(const cliff_fov *f);
 CLIFF_API size_t cliff_fov_weight_bytes(const cliff_fov *f);

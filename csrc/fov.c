@@ -18,6 +18,7 @@
 #define NF CLIFF_FOV_FEATURES
 #define MAX_BATCH NN_MAX_BATCH
 #define FC_HIDDEN 1024
+#define C48 48 /* branch 0 of HRNet-W48, the input of the unused heatmap layer */
 
 /* ---- the release's resize_image: OpenCV INTER_AREA to fit 256, centred on white -------------- */
 
@@ -242,6 +243,80 @@ cliff_status cliff_fov_preprocess(const uint8_t *image, size_t height, size_t wi
 
 /* ---- the network ------------------------------------------------------------------------- */
 
+/* The trunk as the release's FLNet.backbone holds it: the 720-neck HRNet on 256 x 256, no regressor. */
+static const nn_spec fov_spec = {.trunk = "hr48_720", .prefix = "backbone.", .h = S, .w = S};
+
+/* ---- the file's keys: the trunk's (from its layer table), the unused heatmap layer, the head -- */
+
+typedef char fov_key_name[NN_NAME + 24];
+static pthread_mutex_t keys_lock = PTHREAD_MUTEX_INITIALIZER;
+static cliff_arch_key *fov_keys; /* built on first use, kept for the process */
+static size_t n_fov_keys;
+
+static void set_key(cliff_arch_key *k, fov_key_name *store, const char *name, int ndim, int64_t d0,
+                    int64_t d1, int64_t d2, int64_t d3) {
+    snprintf(*store, sizeof *store, "%s", name);
+    k->name = *store;
+    k->ndim = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    for (int i = 0; i < 4; i++) k->shape[i] = i < ndim ? d[i] : 0;
+    k->dtype = CLIFF_DTYPE_F32;
+}
+
+static cliff_status build_fov_keys(void) {
+    nn_graph g;
+    cliff_status st = nn_build_spec(&g, &fov_spec);
+    if (st) return st;
+    cliff_arch_key *trunk = NULL;
+    size_t nt = 0;
+    st = nn_arch_keys(&g, &trunk, &nt);
+    g_free(&g);
+    if (st) return st;
+    /* PyTorch order: ... stage4, final_layer, downsample_stage_1..3 (assignment order of
+     * PoseHighResolutionNet.__init__), then FLNet's fc1, fc2, fc3 */
+    const size_t n = nt + 8;
+    cliff_arch_key *k = malloc(n * (sizeof *k + sizeof(fov_key_name)));
+    if (!k) {
+        free(trunk);
+        return cliff_fail(CLIFF_ENOMEM, "out of memory listing HumanFoV's keys");
+    }
+    fov_key_name *names = (fov_key_name *)(k + n);
+    size_t o = 0;
+    int placed = 0;
+    for (size_t i = 0; i <= nt; i++) {
+        if (!placed && (i == nt || strncmp(trunk[i].name, "backbone.downsample_stage_", 26) == 0)) {
+            set_key(&k[o], &names[o], "backbone.final_layer.weight", 4, 24, C48, 1, 1), o++;
+            set_key(&k[o], &names[o], "backbone.final_layer.bias", 1, 24, 0, 0, 0), o++;
+            placed = 1;
+        }
+        if (i == nt) break;
+        k[o] = trunk[i];
+        snprintf(names[o], sizeof names[o], "%s", trunk[i].name);
+        k[o].name = names[o];
+        o++;
+    }
+    set_key(&k[o], &names[o], "fc1.weight", 2, FC_HIDDEN, NF, 0, 0), o++;
+    set_key(&k[o], &names[o], "fc1.bias", 1, FC_HIDDEN, 0, 0, 0), o++;
+    set_key(&k[o], &names[o], "fc2.weight", 2, FC_HIDDEN, FC_HIDDEN, 0, 0), o++;
+    set_key(&k[o], &names[o], "fc2.bias", 1, FC_HIDDEN, 0, 0, 0), o++;
+    set_key(&k[o], &names[o], "fc3.weight", 2, 2, FC_HIDDEN, 0, 0), o++;
+    set_key(&k[o], &names[o], "fc3.bias", 1, 2, 0, 0, 0), o++;
+    free(trunk);
+    fov_keys = k;
+    n_fov_keys = o;
+    return CLIFF_OK;
+}
+
+cliff_status cliff_fov_arch_keys(const cliff_arch_key **keys, size_t *n_keys) {
+    if (!keys || !n_keys) return cliff_fail(CLIFF_EINVAL, "cliff_fov_arch_keys: keys and n_keys are required");
+    pthread_mutex_lock(&keys_lock);
+    cliff_status st = fov_keys ? CLIFF_OK : build_fov_keys();
+    pthread_mutex_unlock(&keys_lock);
+    *keys = st ? NULL : fov_keys;
+    *n_keys = st ? 0 : n_fov_keys;
+    return st;
+}
+
 struct cliff_fov {
     pthread_mutex_t lock;
     nn_model model;
@@ -286,6 +361,19 @@ cliff_status cliff_fov_create(cliff_precision precision, const cliff_array *arra
     const nn_array *w3 = b1 ? need(arrs, n_arrays, "fc3.weight", 2, 2, FC_HIDDEN, &st) : NULL;
     const nn_array *b3 = w3 ? need(arrs, n_arrays, "fc3.bias", 1, 2, 0, &st) : NULL;
     if (!b3) return st;
+    /* every key of the file must be there, nothing else (a clear error naming the first ones) */
+    const cliff_arch_key *keys;
+    size_t nk;
+    if ((st = cliff_fov_arch_keys(&keys, &nk))) return st;
+    for (size_t j = 0; j < nk; j++) {
+        const nn_array *a = nn_find(arrs, n_arrays, keys[j].name);
+        if (!a) return cliff_fail(CLIFF_EINVAL, "HumanFoV checkpoint: key '%s' is missing", keys[j].name);
+        int ok = (int)a->ndim == keys[j].ndim || (keys[j].ndim == 0 && a->ndim == 0);
+        for (int d = 0; ok && d < keys[j].ndim; d++) ok = a->shape[d] == keys[j].shape[d];
+        if (!ok) return cliff_fail(CLIFF_EINVAL, "HumanFoV checkpoint: '%s' has the wrong shape", keys[j].name);
+    }
+    if (n_arrays != nk) return cliff_fail(CLIFF_EINVAL, "HumanFoV checkpoint: %zu entries, expected %zu "
+                                          "(unexpected keys)", n_arrays, nk);
     /* the trunk gets the backbone's arrays only (its unused heatmap layer and the head left out) */
     nn_array *sub = malloc((n_arrays ? n_arrays : 1) * sizeof *sub);
     cliff_fov *f = calloc(1, sizeof *f);
@@ -312,7 +400,8 @@ cliff_status cliff_fov_create(cliff_precision precision, const cliff_array *arra
         }
     }
     omp_set_num_threads(cliff_threads());
-    st = nn_model_init(&f->model, "fov", precision == CLIFF_PRECISION_BF16 ? NN_BF16 : NN_F32, sub, ns, NULL, NULL);
+    st = nn_model_init_spec(&f->model, &fov_spec, "HumanFoV", precision == CLIFF_PRECISION_BF16 ? NN_BF16 : NN_F32,
+                            sub, ns, NULL, NULL);
     free(sub);
     if (st) {
         free(f);

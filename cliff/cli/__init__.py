@@ -55,6 +55,16 @@ def _intrinsics(s: str) -> tuple[float, float, float, float]:
     return v  # type: ignore[return-value]
 
 
+def _focal(s: str):
+    """--focal: a focal length in pixels, or "learned" (HumanFoV, with --fov-ckpt)."""
+    if s == "learned":
+        return s
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected a focal length in pixels or "learned"') from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt", help="CLIFF checkpoint (.pt as released, or .safetensors/.npz)")
     p.add_argument("--smpl", help="SMPL model (SMPL_NEUTRAL.pkl as released, or smplx-style .npz)")
@@ -65,8 +75,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_threads, default=0, help="CPU threads (0 = all cores)")
     p.add_argument("--pose-format", choices=("aa", "rotmat"), default="aa")
     cam = p.add_mutually_exclusive_group()
-    cam.add_argument("--focal", type=float, help="focal length in pixels (default: image diagonal)")
+    cam.add_argument("--focal", type=_focal, help='focal length in pixels (default: image diagonal), or '
+                     '"learned": estimated per image by HumanFoV (needs --fov-ckpt)')
     cam.add_argument("--intrinsics", type=_intrinsics, metavar="FX,FY,CX,CY")
+    p.add_argument("--fov-ckpt", help="CameraHMR's HumanFoV weights (cam_model_cleaned.ckpt) for --focal learned")
     p.add_argument("--save-mesh", choices=("obj", "ply"), help="write one mesh per person")
     p.add_argument("--render", action="store_true", help="write front overlay and side view images")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
@@ -179,8 +191,20 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         if people is None:
             raise RuntimeError(no_detector_message())
 
+    learned = getattr(args, "focal", None) == "learned"
+    fov_ckpt = getattr(args, "fov_ckpt", None)
+    if fov_ckpt and not learned:
+        raise ValueError('--fov-ckpt: only used with --focal learned')
+    if learned and not fov_ckpt:
+        if not standin:
+            raise FileNotFoundError("--focal learned needs --fov-ckpt: CameraHMR's cam_model_cleaned.ckpt "
+                                    "(see docs/focal.md; cliff downloads nothing)")
+        from .._standin import standin_fov_file
+        fov_ckpt = standin_fov_file()
+
     t0 = time.perf_counter()
-    est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size)
+    est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size,
+                    focal="learned" if learned else None, fov_ckpt=fov_ckpt if learned else None)
     rep.say(f"cliff: {est.model.backbone} loaded in {time.perf_counter() - t0:.1f} s "
             f"({cliff.get_num_threads()} threads)")
     npz_path, folder = _output_paths(args.output, paths, est.model.backbone)
@@ -225,7 +249,7 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
 
     bar = tqdm(total=None, unit="img", disable=args.quiet, desc="cliff", leave=False)
     try:
-        for i, res in enumerate(est.run_many(items(), focal=args.focal, K=K)):
+        for i, res in enumerate(est.run_many(items(), focal=None if learned else args.focal, K=K)):
             name = names[i]
             if people is not None:
                 res["detection"] = dets.pop(0)

@@ -553,7 +553,7 @@ class _TensorWriter:
 
 def save_checkpoint(path: PathLike, state_dict: Mapping[str, Any],
                     extra: Optional[Mapping[str, Any]] = None, *, legacy: bool = False,
-                    prefix: str = "module.", location: str = "cpu") -> None:
+                    prefix: str = "module.", location: str = "cpu", entry: str = "model") -> None:
     """Write ``{'model': {prefix + name: tensor}, **extra}`` as a file ``torch.load`` reads
     (``weights_only=True`` too) without needing PyTorch here.
 
@@ -566,20 +566,24 @@ def save_checkpoint(path: PathLike, state_dict: Mapping[str, Any],
     top-level entries (ints, floats, str, None, lists, tuples, dicts, arrays).
     ``location``: the device tag stored with each storage (``'cuda:0'`` mimics a file saved
     on a GPU; torch.load then needs ``map_location='cpu'`` on a CPU-only machine).
-    ``prefix`` is prepended to every key (``''`` for none).
+    ``prefix`` is prepended to every key (``''`` for none). ``entry``: the top-level key that
+    holds the state dict (``'model'``; ``'state_dict'`` as PyTorch Lightning and CameraHMR's
+    cleaned files have it).
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict: expected a mapping name -> array, got {type(state_dict).__name__}")
     extra = dict(extra or {})
-    if "model" in extra:
-        raise ValueError("extra: must not contain 'model' (that entry holds the state dict)")
+    if entry not in ("model", "state_dict"):
+        raise ValueError(f"entry: expected 'model' or 'state_dict', got {entry!r}")
+    if entry in extra:
+        raise ValueError(f"extra: must not contain {entry!r} (that entry holds the state dict)")
     tw = _TensorWriter(str(location), legacy)
     items = {}
     for k, v in state_dict.items():
         if not isinstance(k, str):
             raise TypeError(f"state_dict: key {k!r} is not a string")
         items[prefix + k] = tw.tensor(k, v)
-    top = {"model": pw.Reduce(pw.Global("collections", "OrderedDict"), (), items)}
+    top = {entry: pw.Reduce(pw.Global("collections", "OrderedDict"), (), items)}
     for k, v in extra.items():
         top[k] = tw.value(str(k), v)
     path = os.fspath(path)

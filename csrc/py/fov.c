@@ -260,7 +260,34 @@ static PyObject *py_letterbox(PyObject *self, PyObject *arg) {
     return (PyObject *)out;
 }
 
+/* fov_arch_keys() -> [(name, shape, dtype)] */
+static PyObject *py_arch_keys(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    const cliff_arch_key *keys;
+    size_t n;
+    cliff_status st = cliff_fov_arch_keys(&keys, &n);
+    if (st) return cliff_py_raise(st);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (!list) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const cliff_arch_key *k = &keys[i];
+        PyObject *shape = PyTuple_New(k->ndim);
+        if (!shape) goto fail;
+        for (int d = 0; d < k->ndim; d++) PyTuple_SET_ITEM(shape, d, PyLong_FromLongLong(k->shape[d]));
+        PyObject *item = Py_BuildValue("(sNs)", k->name, shape, k->dtype == CLIFF_DTYPE_I64 ? "int64" : "float32");
+        if (!item) goto fail;
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+fail:
+    Py_DECREF(list);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"fov_arch_keys", py_arch_keys, METH_NOARGS,
+     "fov_arch_keys() -> [(name, shape, dtype)]: every key of HumanFoV's file, state_dict order."},
     {"fov_open", py_open, METH_VARARGS, "fov_open(precision, names, arrays) -> capsule."},
     {"fov_close", py_close, METH_O, "fov_close(capsule) -> None."},
     {"fov_threads", py_threads, METH_VARARGS, "fov_threads(capsule[, n]) -> int."},
