@@ -12,6 +12,7 @@ def facts() -> dict[str, Any]: ...  # crop_height, crop_width, imagenet_mean, im
 # ---- architecture facts (csrc/nn/arch.c, csrc/py/arch.c) ----
 def net_arch_keys(backbone: str, /) -> list[tuple[str, tuple[int, ...], str]]: ...  # (key, shape, dtype)
 def net_facts() -> dict[str, Any]: ...  # backbones, features, pose6d, betas, cam, state, regressor_input
+def families() -> tuple[dict[str, Any], ...]: ...  # the core's CLIFF family table (cliff.families)
 def regressor_collapse(
     names: list[str], arrays: list[npt.ArrayLike], /
 ) -> dict[str, npt.NDArray[np.float64]]: ...  # Mx (157, 2051), Ms (157, 157), c, init (157,)

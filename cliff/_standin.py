@@ -286,19 +286,23 @@ def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
     keys = expected_keys(backbone)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError("seed: expected a non-negative int, got %r" % (seed,))
-    rng = np.random.default_rng([int(seed), 0 if backbone == "hr48" else 1])
+    from .model import NETWORKS
+    rng = np.random.default_rng([int(seed), 0 if backbone == "hr48" else 1 if backbone == "res50"
+                                 else NETWORKS.index(backbone)])
     dec_scale = {"decpose": 0.03, "decshape": 0.05, "deccam": 0.01}
     out: Dict[str, np.ndarray] = {}
     for name, shape in keys.items():
         leaf = name.rsplit(".", 1)[-1]
         owner = name[: -len(leaf) - 1]
-        if name == "init_pose":
-            pose = _small_rotations_6d(rng, NUM_POSE6D // 6, 0.4)
+        if leaf == "init_pose":  # "init_pose" (official) or "head.init_pose"
+            npose = shape[1]
+            pose = _small_rotations_6d(rng, npose // 6, 0.4)
             pose[0] = MEAN_ROOT_6D
-            a = pose.reshape(1, NUM_POSE6D)
-        elif name == "init_shape":
-            a = np.array(MEAN_SHAPE).reshape(1, NUM_BETAS)
-        elif name == "init_cam":
+            a = pose.reshape(1, npose)
+        elif leaf == "init_shape":  # SMPL-X heads: the mean shape and a 0 for the 11th beta
+            a = np.zeros((1, shape[1]))
+            a[0, :NUM_BETAS] = MEAN_SHAPE
+        elif leaf == "init_cam":
             a = np.array(MEAN_CAM).reshape(1, NUM_CAM)
         elif leaf == "num_batches_tracked":
             out[name] = np.array(1000, dtype=np.int64)
@@ -315,9 +319,9 @@ def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
         elif len(keys.get(owner + ".weight", ())) == 4:  # conv bias
             a = 0.02 * rng.standard_normal(shape)
         elif leaf == "weight":  # Linear [out, in]
-            a = rng.standard_normal(shape) * (dec_scale.get(owner, 1.0) / np.sqrt(shape[1]))
+            a = rng.standard_normal(shape) * (dec_scale.get(owner.rsplit(".", 1)[-1], 1.0) / np.sqrt(shape[1]))
         else:  # Linear bias
-            a = 0.01 * dec_scale.get(owner, 1.0) * rng.standard_normal(shape)
+            a = 0.01 * dec_scale.get(owner.rsplit(".", 1)[-1], 1.0) * rng.standard_normal(shape)
         out[name] = np.ascontiguousarray(a, dtype=np.float32)
     return out
 

@@ -257,6 +257,13 @@ CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_la
 CLIFF_API void cliff_net_set_num_threads(cliff_net *net, int n);
 CLIFF_API int cliff_net_get_num_threads(const cliff_net *net);
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
+/* Sizes of a network: its input crop, feature width and regressor outputs (pose6d = 6 x joints;
+ * 0 for a bare trunk such as "hr48_720"). The official two: 256 x 192, 2048, 144, 10, 3. */
+typedef struct {
+    int crop_height, crop_width, features, pose6d, betas, cam;
+    cliff_bbox_form bbox_info; /* the bbox_info form its regressor was trained with */
+} cliff_net_dims;
+CLIFF_API void cliff_net_get_dims(const cliff_net *net, cliff_net_dims *out);
 /* Bytes of the activation arenas + scratchpads of the cached plans (one per batch size). */
 CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);
 
@@ -311,6 +318,28 @@ CLIFF_API cliff_status cliff_net_regressor(const cliff_net *net, double *Mx, dou
  * fc2, dec*; others are ignored). EINVAL naming the key when one is missing or misshapen. */
 CLIFF_API cliff_status cliff_regressor_collapse(const cliff_array *arrays, size_t n_arrays,
                                                 double *Mx, double *Ms, double *c, double *init);
+
+/* ---- network families (nn/arch.c; docs/models.md) ---------------------------------------- */
+/* Every released CLIFF network the engine runs, as data: its trunk, input crop, bbox_info
+ * normalisation, regressor sizes, body model and checkpoint layout. cliff_net_create and
+ * cliff_net_arch_keys take `backbone`; the regressor state is [pose6d (joints x 6) | betas |
+ * cam (3)] and its input [features | bbox_info (3)]. */
+typedef enum { CLIFF_BODY_SMPL = 0, CLIFF_BODY_SMPLX = 1 } cliff_body_kind;
+typedef struct {
+    const char *name;       /* "cliff-hr48", "cliff-res50", "mmhuman3d-res50", "bedlam-cliff", ... */
+    const char *backbone;   /* what cliff_net_create / cliff_net_arch_keys take */
+    const char *trunk;      /* "hr48" (2048 neck) | "res50" | "hr48_720" (720-channel conv neck) */
+    const char *key_prefix; /* prefix of the network's keys in the file ("model." for Lightning) */
+    const char *ignored;    /* ';'-separated key prefixes (after key_prefix) that are not read */
+    const char *release;    /* where the weights are published */
+    int crop_height, crop_width;
+    cliff_bbox_form bbox_info; /* CLIFF_BBOX_RELEASED (CLIFF's scaled form) | CLIFF_BBOX_PAPER (BEDLAM: /f) */
+    int features, joints, betas; /* regressor: feature width, 6D joints, betas */
+    cliff_body_kind body;
+    int lightning; /* 1: a PyTorch Lightning file; keys outside the network's are not read */
+} cliff_family;
+/* Family i (0, 1: the official hr48, res50), NULL when i >= the number of families. */
+CLIFF_API const cliff_family *cliff_family_get(size_t i);
 
 /* ---- detector (nn/yolo.c) ----------------------------------------------------------- */
 /* The official demo's person detector: YOLOv3 (darknet yolov3.cfg, 416x416 input, 80 COCO
