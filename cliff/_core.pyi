@@ -63,6 +63,7 @@ def crop(
     bgr: bool = False,
     nhwc: bool = False,
     ipp: bool = False,
+    square: int = 0,  # 0: CLIFF's 256x192 crop; n: BEDLAM's square n x n crop
 ) -> dict[str, npt.NDArray[Any]]: ...
 def render(image: npt.ArrayLike, vertices: npt.ArrayLike, faces: npt.ArrayLike,
            fxfy: tuple[float, float], pp: tuple[float, float], colors: npt.ArrayLike,

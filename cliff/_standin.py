@@ -326,6 +326,95 @@ def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
     return out
 
 
+def family_file_state(family: str, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Every entry of a released ``family`` file's state dict, random, in that file's order and
+    naming (docs/official.md#families): the network's weights (:func:`random_state_dict` of the
+    family) plus what the release's file also carries and the core never reads.
+
+    - ``mmhuman3d-res50`` (mmcv ``.pth``): ``backbone.*``, ``head.*``, then stand-ins of the
+      body-model buffers (``body_model_train.*``, ``body_model_test.*``);
+    - ``bedlam-cliff`` / ``bedlam-cliff-x`` (Lightning ``.ckpt``): the trainer's ``J_regressor``
+      buffer, ``model.backbone.*`` with the unused ``final_layer`` (1x1 conv 48 -> 24, with bias)
+      before the conv neck, ``model.head.*`` with the unused ``downsample_module`` (three 3x3
+      stride-2 convs 720 -> 720 with bias, BN) after ``deccam``, then stand-ins of the body-model
+      buffers (``model.smpl.smpl.*``, ``smpl.*``).
+
+    Body-model stand-ins are zeros of the real names and shapes; nothing here is SMPL.
+    """
+    from .families import family as get_family
+    fam = get_family(family)
+    if fam.official:
+        raise ValueError(f"family: {family!r} is an official layout; use random_state_dict")
+    net = random_state_dict(fam.backbone, seed)
+    rng = np.random.default_rng([int(seed), 99])
+    out: Dict[str, np.ndarray] = {}
+
+    def bn(pfx: str, c: int) -> None:
+        out[pfx + ".weight"] = np.ones(c, np.float32)
+        out[pfx + ".bias"] = np.zeros(c, np.float32)
+        out[pfx + ".running_mean"] = np.zeros(c, np.float32)
+        out[pfx + ".running_var"] = np.ones(c, np.float32)
+        out[pfx + ".num_batches_tracked"] = np.array(1000, np.int64)
+
+    if fam.lightning:
+        out["J_regressor"] = np.zeros((17, 6890), np.float32)
+        for k, v in net.items():
+            if k.startswith("backbone.downsample_stage_1.") and "model.backbone.final_layer.weight" not in out:
+                out["model.backbone.final_layer.weight"] = (0.01 * rng.standard_normal((24, 48, 1, 1))).astype(np.float32)
+                out["model.backbone.final_layer.bias"] = np.zeros(24, np.float32)
+            out["model." + k] = v
+        f = fam.features
+        for i in range(3):
+            out[f"model.head.downsample_module.{i}.0.weight"] = (
+                0.01 * rng.standard_normal((f, f, 3, 3))).astype(np.float32)
+            out[f"model.head.downsample_module.{i}.0.bias"] = np.zeros(f, np.float32)
+            bn(f"model.head.downsample_module.{i}.1", f)
+        for pfx in ("model.smpl.smpl.", "smpl."):
+            out[pfx + "v_template"] = np.zeros((6890, 3), np.float32)
+            out[pfx + "J_regressor"] = np.zeros((24, 6890), np.float32)
+    else:
+        out.update(net)
+        for pfx in ("body_model_train.", "body_model_test."):
+            out[pfx + "v_template"] = np.zeros((6890, 3), np.float32)
+            out[pfx + "J_regressor"] = np.zeros((24, 6890), np.float32)
+    return out
+
+
+def save_family_file(path: str | os.PathLike, family: str, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Write a stand-in of a released ``family`` file in its exact layout (no PyTorch needed);
+    returns the network weights as the core names them (what :class:`cliff.Model` reads).
+
+    - ``mmhuman3d-res50``: ``{'meta': {...}, 'state_dict': ..., 'optimizer': {...}}`` (mmcv's
+      ``save_checkpoint``);
+    - ``bedlam-cliff`` / ``bedlam-cliff-x``: a PyTorch Lightning checkpoint ``{'epoch',
+      'global_step', 'pytorch-lightning_version', 'state_dict', 'loops', 'callbacks',
+      'optimizer_states', 'lr_schedulers', 'hparams_name', 'hyper_parameters'}``.
+    """
+    from .families import family as get_family
+    from .io import save_checkpoint
+    fam = get_family(family)
+    sd = family_file_state(family, seed)
+    adam = {"state": {0: {"step": np.array(5.0, np.float32), "exp_avg": np.zeros(4, np.float32),
+                          "exp_avg_sq": np.zeros(4, np.float32)}},
+            "param_groups": [{"lr": 5e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                              "params": [0]}]}
+    if fam.lightning:
+        extra = {"epoch": 41, "global_step": 123456, "pytorch-lightning_version": "1.7.7",
+                 "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"current": {"completed": 41}}}},
+                 "callbacks": {"ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min'}": {
+                     "best_model_score": np.array(61.5, np.float32), "dirpath": "logs/ckpt"}},
+                 "optimizer_states": [adam], "lr_schedulers": [], "hparams_name": "hparams",
+                 "hyper_parameters": {"MODEL": {"BACKBONE": "hrnet_w48-conv"},
+                                      "DATASET": {"IMG_RES": 224}, "TRIAL": {"bedlam_bbox": True}}}
+    else:
+        extra = {"meta": {"mmcv_version": "1.6.1", "time": "Fri Mar 24 12:00:00 2023", "epoch": 150,
+                          "iter": 1000, "config": "model = dict(type='CliffImageBodyModelEstimator')"},
+                 "optimizer": {"backbone": adam, "head": adam}}
+    save_checkpoint(path, sd, extra=extra, prefix="", key="state_dict")
+    from .families import select_state
+    return select_state(sd, fam)[0]
+
+
 def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "cliff")
@@ -436,7 +525,7 @@ def save_fov_checkpoint(path: str | os.PathLike, state: Dict[str, np.ndarray] | 
     zip whose ``'state_dict'`` entry holds FLNet's keys without prefix."""
     from .io import save_checkpoint
     save_checkpoint(path, fov_state_dict(seed) if state is None else state, prefix="",
-                    entry="state_dict")
+                    key="state_dict")
     return os.fspath(path)
 
 

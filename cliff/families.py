@@ -44,6 +44,8 @@ class Family:
     betas: int         #: shape coefficients (10 | 11)
     body: str          #: "smpl" | "smplx"
     lightning: bool    #: a PyTorch Lightning file: keys outside the network's are not read
+    crop_window: str = "cliff"  #: "cliff" (4:3, rounded corners) | "square" (BEDLAM's SPIN-style)
+    box_rescale: float = 1.1    #: box enlargement of the release's demo crop
 
     @property
     def official(self) -> bool:
@@ -55,7 +57,8 @@ FAMILIES: Tuple[Family, ...] = tuple(
     Family(name=f["name"], backbone=f["backbone"], trunk=f["trunk"], key_prefix=f["key_prefix"],
            ignored=tuple(p for p in f["ignored"].split(";") if p), release=f["release"],
            crop=tuple(f["crop"]), bbox_info=f["bbox_info"], features=f["features"],
-           joints=f["joints"], betas=f["betas"], body=f["body"], lightning=f["lightning"])
+           joints=f["joints"], betas=f["betas"], body=f["body"], lightning=f["lightning"],
+           crop_window=f["crop_window"], box_rescale=f["box_rescale"])
     for f in _core.families())
 
 _BY_NAME: Dict[str, Family] = {**{f.name: f for f in FAMILIES}, **{f.backbone: f for f in FAMILIES}}

@@ -337,6 +337,8 @@ typedef struct {
     int features, joints, betas; /* regressor: feature width, 6D joints, betas */
     cliff_body_kind body;
     int lightning; /* 1: a PyTorch Lightning file; keys outside the network's are not read */
+    int crop_window;    /* cliff_window_rule of its release's demo crop (crop.c) */
+    double box_rescale; /* box enlargement of that crop (CLIFF 1.1, BEDLAM's tracker boxes 1.0) */
 } cliff_family;
 /* Family i (0, 1: the official hr48, res50), NULL when i >= the number of families. */
 CLIFF_API const cliff_family *cliff_family_get(size_t i);
@@ -432,14 +434,23 @@ CLIFF_API extern const float cliff_imagenet_std[3];
  *   CLIFF_RESIZE_OPENCV OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */
 typedef enum { CLIFF_RESIZE_OPENCV = 0, CLIFF_RESIZE_IPP = 1 } cliff_resize;
 
+/* The crop window: CLIFF's (a 4:3 window of 200*scale pixels high, corners rounded half to
+ * even, 256 x 192 output) or the square SPIN-style window of BEDLAM's demo (200*scale pixels
+ * square, corners truncated toward zero as NumPy's astype(int), out_height x out_width output;
+ * boxes become the multi-person tracker's square: centre x1 + w/2, y1 + h/2, side max(w, h)
+ * times rescale). docs/crop.md#bedlam. */
+typedef enum { CLIFF_WINDOW_CLIFF = 0, CLIFF_WINDOW_SQUARE = 1 } cliff_window_rule;
+
 typedef struct {
     double rescale;      /* box enlargement (official: 1.1); boxes functions only */
     cliff_layout layout; /* CLIFF_LAYOUT_NCHW_F32 (official input) or CLIFF_LAYOUT_NHWC_F32 */
     cliff_resize resize; /* default CLIFF_RESIZE_IPP (the official demo's numbers) */
     bool bgr;            /* the image is BGR (e.g. from OpenCV): channels swapped while reading */
+    int out_height, out_width; /* 0, 0 with CLIFF_WINDOW_CLIFF; e.g. 224, 224 with the square one */
+    cliff_window_rule window;  /* default CLIFF_WINDOW_CLIFF */
 } cliff_crop_params;
 
-/* {rescale 1.1, CLIFF_LAYOUT_NCHW_F32, CLIFF_RESIZE_IPP, bgr false}. */
+/* {rescale 1.1, CLIFF_LAYOUT_NCHW_F32, CLIFF_RESIZE_IPP, bgr false, 0, 0, CLIFF_WINDOW_CLIFF}. */
 CLIFF_API cliff_crop_params cliff_crop_default_params(void);
 
 /* Official crop window of each (centre, scale): ulbr (n,4) = [ul_x, ul_y, br_x, br_y] pixels,

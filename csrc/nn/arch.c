@@ -149,18 +149,18 @@ cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *coun
  * name. */
 static const cliff_family families[] = {
     {"cliff-hr48", "hr48", "hr48", "", "", "official CLIFF (huawei-noah/noah-research), res/hr48-...pt",
-     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0},
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
     {"cliff-res50", "res50", "res50", "", "", "official CLIFF (huawei-noah/noah-research), res/res50-...pt",
-     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0},
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
     {"mmhuman3d-res50", "mmhuman3d-res50", "res50", "", "body_model_train.;body_model_test.;disc.",
      "open-mmlab/mmhuman3d configs/cliff, resnet50_cliff-8328e2e2_20230327.pth",
-     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0},
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
     {"bedlam-cliff", "bedlam-cliff", "hr48_720", "model.", "backbone.final_layer.;head.downsample_module.",
      "pixelite1201/BEDLAM, cliff.ckpt (real-data CLIFF, SMPL)",
-     224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 24, 10, CLIFF_BODY_SMPL, 1},
+     224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 24, 10, CLIFF_BODY_SMPL, 1, CLIFF_WINDOW_SQUARE, 1.0},
     {"bedlam-cliff-x", "bedlam-cliff-x", "hr48_720", "model.", "backbone.final_layer.;head.downsample_module.",
      "pixelite1201/BEDLAM, bedlam_cliff.ckpt (SMPL-X body)",
-     224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 22, 11, CLIFF_BODY_SMPLX, 1},
+     224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 22, 11, CLIFF_BODY_SMPLX, 1, CLIFF_WINDOW_SQUARE, 1.0},
 };
 #define N_FAMILIES (sizeof families / sizeof *families)
 

@@ -107,11 +107,12 @@ static PyObject *py_families(PyObject *mod, PyObject *noargs) {
     for (size_t i = 0; out && cliff_family_get(i); i++) {
         const cliff_family *f = cliff_family_get(i);
         PyObject *d = Py_BuildValue(
-            "{s:s,s:s,s:s,s:s,s:s,s:s,s:(ii),s:s,s:i,s:i,s:i,s:s,s:O}", "name", f->name, "backbone", f->backbone,
+            "{s:s,s:s,s:s,s:s,s:s,s:s,s:(ii),s:s,s:i,s:i,s:i,s:s,s:O,s:s,s:d}", "name", f->name, "backbone", f->backbone,
             "trunk", f->trunk, "key_prefix", f->key_prefix, "ignored", f->ignored, "release", f->release,
             "crop", f->crop_height, f->crop_width, "bbox_info", f->bbox_info == CLIFF_BBOX_PAPER ? "paper" : "released",
             "features", f->features, "joints", f->joints, "betas", f->betas,
-            "body", f->body == CLIFF_BODY_SMPLX ? "smplx" : "smpl", "lightning", f->lightning ? Py_True : Py_False);
+            "body", f->body == CLIFF_BODY_SMPLX ? "smplx" : "smpl", "lightning", f->lightning ? Py_True : Py_False,
+            "crop_window", f->crop_window == CLIFF_WINDOW_SQUARE ? "square" : "cliff", "box_rescale", f->box_rescale);
         if (!d || PyList_Append(out, d) < 0) {
             Py_XDECREF(d);
             Py_CLEAR(out);

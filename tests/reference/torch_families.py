@@ -145,3 +145,20 @@ def bbox_info_plain(boxes, img_size, focal):
     f = torch.as_tensor(focal, dtype=torch.float32).reshape(-1).expand(boxes.shape[0])
     info = torch.stack([boxes[:, 0] - size[:, 0] / 2.0, boxes[:, 1] - size[:, 1] / 2.0, boxes[:, 2]], -1)
     return info / f[:, None]
+
+
+def cam_full_bedlam(cam, boxes, img_size, focal, crop_res=224):
+    """BEDLAM's crop camera -> full-frame translation (SMPLCamHead): with r = b / res,
+    tz = 2 f / (r res s), tx' = tx + 2 (cx - W/2) / (s b), ty' = ty + 2 (cy - H/2) / (s b)."""
+    cam = torch.as_tensor(cam, dtype=torch.float32)
+    boxes = torch.as_tensor(boxes, dtype=torch.float32)
+    n = boxes.shape[0]
+    size = torch.as_tensor(img_size, dtype=torch.float32).reshape(-1, 2).expand(n, 2)
+    f = torch.as_tensor(focal, dtype=torch.float32).reshape(-1).expand(n)
+    s, tx, ty = cam.unbind(1)
+    b = boxes[:, 2]
+    r = b / crop_res
+    tz = 2 * f / (r * crop_res * s)
+    cx = 2 * (boxes[:, 0] - size[:, 0] / 2.0) / (s * b)
+    cy = 2 * (boxes[:, 1] - size[:, 1] / 2.0) / (s * b)
+    return torch.stack([tx + cx, ty + cy, tz], -1)
