@@ -63,6 +63,7 @@ from .camera import (  # noqa: E402  geometry in C
 from .crop import crop  # noqa: E402  official preprocessing
 from .model import Model, load_model  # noqa: E402  networks on oneDNN
 from .smpl import SMPL  # noqa: E402  body model
+from .smplx import SMPLX  # noqa: E402  SMPL-X body model
 from .render import default_colors, render, render_side, save_image  # noqa: E402
 from .pipeline import Estimator  # noqa: E402  photos -> bodies
 from .focal import FocalEstimator  # noqa: E402  learned focal length (HumanFoV)
@@ -93,7 +94,7 @@ __all__ = [
     "__version__", "info", "set_num_threads", "get_num_threads",
     "rot6d_to_rotmat", "rotmat_to_axis_angle", "axis_angle_to_rotmat", "estimate_focal_length",
     "boxes_to_center_scale", "bbox_info", "cam_crop_to_full", "project_points",
-    "crop", "Model", "load_model", "SMPL", "save_obj", "save_ply",
+    "crop", "Model", "load_model", "SMPL", "SMPLX", "save_obj", "save_ply",
     "render", "render_side", "default_colors", "save_image", "read_image",
     "Estimator", "load_boxes",
     "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",

@@ -238,6 +238,106 @@ def procedural_body(seed: int = 0, num_betas: int = 10, num_verts: int = 6890) -
             "weights": W, "parents": PARENTS.copy(), "faces": faces}
 
 
+# SMPL-X's kinematic tree (docs/smplx.md#skeleton): SMPL's first 22 joints, jaw and eyes on
+# the head (15), then 15 finger joints per hand (index, middle, pinky, ring, thumb; 3 each,
+# chained) on the left (20) then right (21) wrist.
+SMPLX_PARENTS = np.concatenate([
+    SMPL_PARENTS[:22], [15, 15, 15],
+    *[[w, 25 + 15 * h + 3 * f, 26 + 15 * h + 3 * f] for h, w in ((0, 20), (1, 21)) for f in range(5)],
+]).astype(np.int64)
+SMPLX_VERTEX_JOINT_IDS = (9120, 9929, 9448, 616, 6, 5770, 5780, 8846, 8463, 8474, 8635,
+                          5361, 4933, 5058, 5169, 5286, 8079, 7669, 7794, 7905, 8022)
+# their attached joint: face on the head, toes/heels on the feet, fingertips on the last
+# phalanx (index, middle, ring, pinky, thumb order of the tips -> 27, 30, 36, 33, 39 on the left)
+_SMPLX_VJ_JOINT = (15, 15, 15, 15, 15, 10, 10, 7, 11, 11, 8,
+                   39, 27, 30, 36, 33, 54, 42, 45, 51, 48)
+
+
+def _smplx_rest_joints() -> np.ndarray:
+    J = np.zeros((55, 3))
+    J[:22] = _REST[:22]
+    J[22] = _REST[15] + (0.0, -0.04, 0.05)            # jaw
+    J[23] = _REST[15] + (0.03, 0.03, 0.07)            # left eye
+    J[24] = _REST[15] + (-0.03, 0.03, 0.07)           # right eye
+    for h, w, sx in ((0, 20, 1.0), (1, 21, -1.0)):
+        for f, dz in enumerate((0.03, 0.01, -0.03, -0.01, 0.05)):  # index middle pinky ring thumb
+            for k in range(3):
+                J[25 + 15 * h + 3 * f + k] = J[w] + (sx * (0.09 + 0.025 * k), -0.01 * (f == 4), dz)
+    return J
+
+
+def smplx_arrays(seed: int = 0, num_betas: int = 300) -> dict:
+    """A deterministic SMPL-X stand-in (NOT SMPL-X; a rough skeleton with vertices scattered
+    along its bones), in the ``cliff.io.load_smplx`` contract: 10475 vertices, 20908 faces,
+    55 joints with SMPL-X's tree, the 21 vertex joints at smplx's vertex ids, 51 landmarks,
+    ``num_betas`` shape components (300, or at most 10 for the 10 + 10 layout), pose blend
+    shapes for all 54 joints, a non-flat mean hand pose, plus ``expression_dirs`` (random) so
+    that files written from it hold real expression blend shapes."""
+    if num_betas not in range(0, 11) and num_betas != 300:
+        raise ValueError(f"num_betas: expected 0..10 or 300 (SMPL-X's layouts), got {num_betas!r}")
+    rng = np.random.default_rng(seed)
+    V, J = 10475, 55
+    rest = _smplx_rest_joints()
+    v = np.zeros((V, 3))
+    owner = np.zeros(V, np.int64)
+    taken = np.zeros(V, bool)
+    special = np.array(SMPLX_VERTEX_JOINT_IDS)
+    for vid, j in zip(special, _SMPLX_VJ_JOINT):
+        v[vid] = rest[j] + rng.normal(scale=0.01, size=3)
+        owner[vid] = j
+    taken[special] = True
+    Jreg = np.zeros((J, V))
+    free = np.flatnonzero(~taken)
+    offs = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]]) * 0.01
+    for j in range(J):
+        ids = free[6 * j:6 * j + 6]
+        v[ids] = rest[j] + offs
+        owner[ids] = j
+        Jreg[j, ids] = 1.0 / 6.0
+        taken[ids] = True
+    others = np.flatnonzero(~taken)
+    js = rng.integers(1, J, others.size)
+    t = rng.uniform(size=(others.size, 1))
+    v[others] = rest[SMPLX_PARENTS[js]] + t * (rest[js] - rest[SMPLX_PARENTS[js]]) \
+        + rng.normal(scale=0.02, size=(others.size, 3))
+    owner[others] = np.where(t[:, 0] > 0.5, js, SMPLX_PARENTS[js])
+    W = np.zeros((V, J))
+    child = owner > 0
+    W[np.flatnonzero(~child), 0] = 1.0
+    c = np.flatnonzero(child)
+    W[c, owner[c]] = 0.7
+    W[c, SMPLX_PARENTS[owner[c]]] += 0.3
+    A = rng.normal(scale=0.01, size=(num_betas, 3, 3))
+    shapedirs = np.einsum("lab,vb->val", A, v) + rng.normal(scale=0.001, size=(V, 3, num_betas))
+    n_expr = 100 if num_betas == 300 else 10
+    expression_dirs = rng.normal(scale=0.002, size=(V, 3, n_expr))
+    posedirs = rng.normal(scale=0.003, size=(V, 3, 9 * (J - 1)))
+    faces = np.stack([np.arange(V - 2), np.arange(1, V - 1), np.arange(2, V)], 1)
+    faces = np.resize(faces, (20908, 3)).astype(np.int32)
+    head = np.flatnonzero(np.isin(faces, np.flatnonzero(owner == 15)).any(1))
+    return {"v_template": v, "shapedirs": shapedirs, "posedirs": posedirs, "J_regressor": Jreg,
+            "weights": W, "parents": SMPLX_PARENTS.copy(), "faces": faces,
+            "lmk_faces_idx": head[rng.choice(head.size, 51, replace=False)].astype(np.int32),
+            "lmk_bary_coords": rng.dirichlet(np.ones(3), 51),
+            "hands_meanl": rng.normal(scale=0.2, size=45), "hands_meanr": rng.normal(scale=0.2, size=45),
+            "expression_dirs": expression_dirs}
+
+
+def smplx2smpl_arrays(seed: int = 0) -> dict:
+    """A stand-in SMPL-X -> SMPL deformation transfer as the entries of smplx's sparse 'mtx'
+    (6890, 2 x 10475): ``{'shape', 'rows', 'cols', 'values'}``, 3 SMPL-X vertices with
+    barycentric weights per SMPL vertex, plus a few entries in the normal half (columns >=
+    10475), which the mapping must ignore. Write it with cliff.io.smplx.save_smplx2smpl_pkl."""
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(np.arange(6890), 3)
+    cols = np.concatenate([rng.choice(10475, 3, replace=False) for _ in range(6890)])
+    values = rng.dirichlet(np.ones(3), 6890).reshape(-1)
+    extra = np.arange(0, 6890, 97)
+    return {"shape": (6890, 2 * 10475), "rows": np.concatenate([rows, extra]),
+            "cols": np.concatenate([cols, 10475 + extra]),
+            "values": np.concatenate([values, np.full(extra.size, 5.0)])}
+
+
 def _feeds_sum(name: str) -> bool:
     """Convs whose (BN'd) output is added to another tensor: residual branches and HRNet fuse
     terms. They are scaled down so that the sums stay O(1) through all modules."""

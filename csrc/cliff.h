@@ -195,6 +195,71 @@ CLIFF_API cliff_status cliff_smpl_fit_body(const cliff_smpl *model, size_t k, do
                                            double *Jdirs, int64_t *parents, double *vt,
                                            double *vdirs, double *vpose, double *vweights);
 
+/* ---- body models: SMPL and SMPL-X (smpl.c) -------------------------------------------- */
+/* One handle type for both bodies: a cliff_body IS a cliff_smpl (every cliff_smpl_* function
+ * above takes either), so the estimator and the bindings need no second code path. The kind
+ * fixes the sizes; the forward pass reads the rotations of the first num_pose_joints joints
+ * (SMPL 24; SMPL-X 22 = global orient + 21 body joints, the network's output) and keeps every
+ * other joint (SMPL-X: jaw, eyes, 2 x 15 finger joints) at its rest rotation (identity unless
+ * rest_rotmats is given; smplx's SMPLXLayer, which BEDLAM uses, rests them at the identity).
+ * Expression is zero (its blend shapes are not loaded). docs/smplx.md.
+ * Output joints: the J skeleton joints, the vertex joints (SMPL: 21 = smplx's 'smplh' ids; SMPL-X:
+ * 21 = smplx's 'smplx' ids, same names and order), then the landmarks (SMPL-X: smplx's 51 static
+ * face landmarks, barycentric points of triangles) - SMPL 45, SMPL-X 55 + 21 + 51 = 127 joints,
+ * smplx's default joint output for both. */
+enum {
+    CLIFF_SMPLX_NUM_VERTICES = 10475,
+    CLIFF_SMPLX_NUM_FACES = 20908,
+    CLIFF_SMPLX_NUM_JOINTS = 55,
+    CLIFF_SMPLX_NUM_POSE_FEATURES = 486,  /* 54 non-root joints x 9 */
+    CLIFF_SMPLX_NUM_BODY_POSE_JOINTS = 22, /* global orient + 21 body joints */
+    CLIFF_SMPLX_NUM_VERTEX_JOINTS = 21,
+    CLIFF_SMPLX_NUM_LANDMARKS = 51,
+    CLIFF_SMPLX_NUM_OUTPUT_JOINTS = 127,   /* 55 + 21 + 51 */
+    CLIFF_BODY_MAX_JOINTS = 55,
+};
+
+typedef enum { CLIFF_BODY_SMPL = 0, CLIFF_BODY_SMPLX = 1 } cliff_body_kind;
+typedef struct cliff_smpl cliff_body;
+
+typedef struct {
+    cliff_body_kind kind;
+    size_t num_vertices, num_joints;  /* must be the kind's: SMPL 6890, 24; SMPL-X 10475, 55 */
+    size_t num_betas;                 /* K, 0..300 */
+    size_t num_pose_joints;           /* rotations forward reads, root first; 0 = all joints */
+    /* model arrays, float64 contiguous, copied: v_template (V,3); shapedirs (V,3,K);
+     * posedirs (V,3,9(J-1)); J_regressor (J,V) dense; weights (V,J); parents (J,) */
+    const double *v_template, *shapedirs, *posedirs, *J_regressor, *weights;
+    const int64_t *parents;
+    const double *rest_rotmats;       /* (J,3,3) rotations of joints >= num_pose_joints, or NULL = identity */
+    /* vertex joints: NULL = the kind's smplx ids (21) */
+    size_t num_vertex_joints;
+    const int32_t *vertex_joint_ids;
+    /* landmarks: (L,3) triangle corners (vertex ids) and (L,3) barycentric weights; L <= 256 */
+    size_t num_landmarks;
+    const int32_t *landmark_vertices;
+    const double *landmark_weights;
+    /* triangles (F,3), kept for the caller (render, export); may be 0/NULL */
+    size_t num_faces;
+    const int32_t *faces;
+} cliff_body_params;
+
+CLIFF_API cliff_body_params cliff_body_default_params(void);
+CLIFF_API cliff_status cliff_body_create(const cliff_body_params *params, cliff_body **out);
+CLIFF_API cliff_body_kind cliff_body_get_kind(const cliff_body *body);
+CLIFF_API size_t cliff_body_num_vertices(const cliff_body *body);
+CLIFF_API size_t cliff_body_num_joints(const cliff_body *body);        /* skeleton joints J */
+CLIFF_API size_t cliff_body_num_pose_joints(const cliff_body *body);   /* rotations per body in forward */
+CLIFF_API size_t cliff_body_num_vertex_joints(const cliff_body *body);
+CLIFF_API size_t cliff_body_num_landmarks(const cliff_body *body);
+CLIFF_API size_t cliff_body_num_output_joints(const cliff_body *body); /* J + vertex joints + landmarks */
+CLIFF_API size_t cliff_body_num_faces(const cliff_body *body);
+CLIFF_API const int32_t *cliff_body_faces(const cliff_body *body);     /* (F,3) or NULL; owned by body */
+CLIFF_API void cliff_body_vertex_joint_ids(const cliff_body *body, int32_t *ids); /* (num_vertex_joints,) */
+/* num_betas: cliff_smpl_num_betas; forward: cliff_smpl_forward with rotmats (n, num_pose_joints, 3, 3),
+ * vertices (n, V, 3), joints (n, num_output_joints, 3), joints_rest (n, J, 3); threads:
+ * cliff_smpl_set_num_threads; free: cliff_smpl_free. cliff_smpl_fit_body is SMPL only. */
+
 
 /* ---- networks (nn/) ------------------------------------------------------------------ */
 /* CLIFF's encoder (HRNet-W48 "hr48" or ResNet-50 "res50") and iterative regressor on oneDNN.

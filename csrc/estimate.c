@@ -50,6 +50,8 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
         return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, got %d",
                           (int)p.resize);
     if (p.n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %zu", p.n_iter);
+    if (cliff_body_get_kind(smpl) != CLIFF_BODY_SMPL)
+        return cliff_fail(CLIFF_EINVAL, "smpl: the estimator drives an SMPL body (24 rotations); this body is SMPL-X");
     if (cliff_smpl_num_betas(smpl) < 10)
         return cliff_fail(CLIFF_EINVAL, "smpl: CLIFF predicts 10 shape components, the model has %zu",
                           cliff_smpl_num_betas(smpl));

@@ -37,11 +37,9 @@
 #endif
 
 enum {
-    V = CLIFF_SMPL_NUM_VERTICES,
-    J = CLIFF_SMPL_NUM_JOINTS,
-    NP = CLIFF_SMPL_NUM_POSE_FEATURES,
-    NX = CLIFF_SMPL_NUM_VERTEX_JOINTS,
-    NOUT = CLIFF_SMPL_NUM_OUTPUT_JOINTS,
+    MAXJ = CLIFF_BODY_MAX_JOINTS,
+    MAX_VERTICES = 1 << 20,
+    MAX_EXTRA = 256,     /* vertex joints + landmarks */
     LANES = 8,           /* vertices per panel */
     PW = 3 * LANES,      /* floats per panel row */
     GROUP = 4,           /* bodies per kernel call */
@@ -49,11 +47,20 @@ enum {
 };
 
 /* smplx's 'smplh' vertex ids for SMPL: face 5, feet 6, fingertips left then right. */
-static const int32_t vertex_joint_ids[NX] = {
+static const int32_t vertex_joint_ids[CLIFF_SMPL_NUM_VERTEX_JOINTS] = {
     332, 6260, 2800, 4071, 583,           /* nose right_eye left_eye right_ear left_ear */
     3216, 3226, 3387, 6617, 6624, 6787,   /* left_big_toe left_small_toe left_heel, right_... */
     2746, 2319, 2445, 2556, 2673,         /* left_thumb left_index left_middle left_ring left_pinky */
     6191, 5782, 5905, 6016, 6133,         /* right_thumb right_index right_middle right_ring right_pinky */
+};
+
+/* smplx's 'smplx' vertex ids for SMPL-X, in the same joint order (vertex_joint_selector:
+ * nose, eyes, ears; big toe, small toe, heel left then right; fingertips left then right). */
+static const int32_t smplx_vertex_joint_ids[CLIFF_SMPLX_NUM_VERTEX_JOINTS] = {
+    9120, 9929, 9448, 616, 6,             /* nose right_eye left_eye right_ear left_ear */
+    5770, 5780, 8846, 8463, 8474, 8635,   /* left_big_toe left_small_toe left_heel, right_... */
+    5361, 4933, 5058, 5169, 5286,         /* left thumb index middle ring pinky */
+    8079, 7669, 7794, 7905, 8022,         /* right thumb index middle ring pinky */
 };
 
 /* Per-body data the panel kernel reads: features, skinning transforms, translation. */
@@ -68,7 +75,12 @@ struct cliff_smpl;
 typedef void (*panel_fn)(const struct cliff_smpl *m, int p, const body_ref *b, int nb);
 
 struct cliff_smpl {
-    int K, F, num_panels;
+    cliff_body_kind kind;
+    int V, J, NP;          /* vertices, joints, pose features of the file (9 (J - 1)) */
+    int JP;                /* joints whose rotation forward reads (root first); the others rest */
+    int NX, NL, NS, XW;    /* vertex joints, landmarks, selected vertices (NX + 3 NL), x row width */
+    int NOUT;              /* output joints: J + NX + NL */
+    int K, F, num_panels;  /* betas, features (K + 9 (JP - 1)), panels */
     atomic_int threads; /* 0 = the process-wide count (cliff_set_num_threads) */
     float *dirs;           /* (num_panels, F, PW) */
     float *tmpl;           /* (num_panels, PW) */
@@ -77,12 +89,17 @@ struct cliff_smpl {
     float *pj_weight;      /* (total, LANES) their weights for the panel's vertices */
     double *J_tmpl;        /* (24, 3) J_reg . v_template */
     double *J_dirs;        /* (24, 3, K) J_reg . shapedirs */
-    int parents[J];
-    float *x_dirs;         /* (F, 64) blend columns of the 21 vertex joints (63 used) */
-    float x_tmpl[64];
-    float x_weights[NX][J];
-    double *x64;           /* float64 rows of the 21 vertex joints (cliff_smpl_fit_body): */
-    double *x64_dirs, *x64_pose, *x64_weights; /* vt (21,3), vdirs (21,3,K), vpose (21,3,207), vweights (21,24) */
+    int parents[MAXJ];
+    float rest[MAXJ][9];   /* rotation of the joints >= JP (identity unless given) */
+    int32_t *sel;          /* (NS) selected vertices: the vertex joints, then 3 per landmark */
+    float *lmk_w;          /* (NL, 3) barycentric weights of the landmarks */
+    int32_t *faces;        /* (num_faces, 3) or NULL */
+    size_t num_faces;
+    float *x_dirs;         /* (F, XW) blend columns of the selected vertices (3 NS used) */
+    float *x_tmpl;         /* (XW) */
+    float *x_weights;      /* (NS, J) */
+    double *x64;           /* float64 rows of the vertex joints (cliff_smpl_fit_body): */
+    double *x64_dirs, *x64_pose, *x64_weights; /* vt (NX,3), vdirs (NX,3,K), vpose (NX,3,NP), vweights (NX,J) */
     panel_fn panel;
     pthread_mutex_t lock;
     float *scratch;        /* per-call body data, grows with the batch size */
@@ -91,7 +108,7 @@ struct cliff_smpl {
 
 /* ---- panel kernels: blend shapes then skinning for the 8 vertices of panel p ---------- */
 
-static inline void skin_store(int p, const body_ref *b, const float *T,
+static inline void skin_store(int V, int p, const body_ref *b, const float *T,
                               const float *pos) {
     /* T (12, LANES) per-vertex 3x4 transforms; pos (3, LANES) planar rest-posed vertices. */
     int v0 = p * LANES, nv = V - v0 < LANES ? V - v0 : LANES;
@@ -122,7 +139,7 @@ static void panel_generic(const cliff_smpl *m, int p, const body_ref *b, int nb)
             for (int e = 0; e < 12; e++)
                 for (int i = 0; i < LANES; i++) T[e * LANES + i] += w[i] * a[e];
         }
-        skin_store(p, &b[g], T, acc);
+        skin_store(m->V, p, &b[g], T, acc);
     }
 }
 
@@ -180,7 +197,7 @@ static AVX_FMA void panel_avx(const cliff_smpl *m, int p, const body_ref *b, int
         for (int g = 0; g < nb; g++) blend1_avx(d, t0, F, b[g].feat, vp[g]);
     /* Skin: out = sum_q w_q (R_q v + t_q) + transl, for the panel's joints q. */
     const int q0 = m->pj_start[p], q1 = m->pj_start[p + 1];
-    const int v0 = p * LANES, nv = V - v0 < LANES ? V - v0 : LANES;
+    const int V = m->V, v0 = p * LANES, nv = V - v0 < LANES ? V - v0 : LANES;
     for (int g = 0; g < nb; g++) {
         const __m256 x = _mm256_load_ps(vp[g]), y = _mm256_load_ps(vp[g] + 8),
                      z = _mm256_load_ps(vp[g] + 16);
@@ -224,6 +241,25 @@ static panel_fn choose_kernel(void) {
 void cliff_smpl_vertex_joint_ids(int32_t *ids) { memcpy(ids, vertex_joint_ids, sizeof vertex_joint_ids); }
 
 size_t cliff_smpl_num_betas(const cliff_smpl *m) { return m ? (size_t)m->K : 0; }
+cliff_body_kind cliff_body_get_kind(const cliff_body *m) { return m ? m->kind : CLIFF_BODY_SMPL; }
+size_t cliff_body_num_vertices(const cliff_body *m) { return m ? (size_t)m->V : 0; }
+size_t cliff_body_num_joints(const cliff_body *m) { return m ? (size_t)m->J : 0; }
+size_t cliff_body_num_pose_joints(const cliff_body *m) { return m ? (size_t)m->JP : 0; }
+size_t cliff_body_num_vertex_joints(const cliff_body *m) { return m ? (size_t)m->NX : 0; }
+size_t cliff_body_num_landmarks(const cliff_body *m) { return m ? (size_t)m->NL : 0; }
+size_t cliff_body_num_output_joints(const cliff_body *m) { return m ? (size_t)m->NOUT : 0; }
+size_t cliff_body_num_faces(const cliff_body *m) { return m ? m->num_faces : 0; }
+const int32_t *cliff_body_faces(const cliff_body *m) { return m ? m->faces : NULL; }
+void cliff_body_vertex_joint_ids(const cliff_body *m, int32_t *ids) {
+    if (m && ids) memcpy(ids, m->sel, sizeof(int32_t) * (size_t)m->NX);
+}
+
+cliff_body_params cliff_body_default_params(void) {
+    cliff_body_params p;
+    memset(&p, 0, sizeof p);
+    p.kind = CLIFF_BODY_SMPL;
+    return p;
+}
 
 void cliff_smpl_free(cliff_smpl *m) {
     if (!m) return;
@@ -235,6 +271,11 @@ void cliff_smpl_free(cliff_smpl *m) {
     cliff_free(m->J_tmpl);
     cliff_free(m->J_dirs);
     cliff_free(m->x_dirs);
+    cliff_free(m->x_tmpl);
+    cliff_free(m->x_weights);
+    cliff_free(m->sel);
+    cliff_free(m->lmk_w);
+    cliff_free(m->faces);
     cliff_free(m->x64);
     cliff_free(m->scratch);
     pthread_mutex_destroy(&m->lock);
@@ -250,15 +291,41 @@ static int all_finite(const double *x, size_t n) {
 }
 
 /* Blend-shape value of feature f (< K: shape, else pose) for vertex v, axis c. */
-static double dir_value(const double *shapedirs, const double *posedirs, int K, int v, int c, int f) {
+static double dir_value(const double *shapedirs, const double *posedirs, int K, int NP, int v, int c, int f) {
     return f < K ? shapedirs[((size_t)v * 3 + c) * K + f] : posedirs[((size_t)v * 3 + c) * NP + f - K];
 }
 
-cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs, size_t num_betas,
-                               const double *posedirs, const double *J_regressor,
-                               const double *weights, const int64_t *parents, cliff_smpl **out) {
-    if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: out is NULL");
+cliff_status cliff_body_create(const cliff_body_params *prm, cliff_body **out) {
+    if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_body_create: out is NULL");
     *out = NULL;
+    if (!prm) return cliff_fail(CLIFF_EINVAL, "cliff_body_create: params is NULL");
+    const double *v_template = prm->v_template, *shapedirs = prm->shapedirs, *posedirs = prm->posedirs,
+                 *J_regressor = prm->J_regressor, *weights = prm->weights;
+    const int64_t *parents = prm->parents;
+    const size_t num_betas = prm->num_betas;
+    if (prm->kind != CLIFF_BODY_SMPL && prm->kind != CLIFF_BODY_SMPLX)
+        return cliff_fail(CLIFF_EINVAL, "kind: expected CLIFF_BODY_SMPL or CLIFF_BODY_SMPLX, got %d", (int)prm->kind);
+    const int smplx = prm->kind == CLIFF_BODY_SMPLX;
+    const size_t want_v = smplx ? CLIFF_SMPLX_NUM_VERTICES : CLIFF_SMPL_NUM_VERTICES,
+                 want_j = smplx ? CLIFF_SMPLX_NUM_JOINTS : CLIFF_SMPL_NUM_JOINTS;
+    if (prm->num_vertices != want_v || prm->num_joints != want_j)
+        return cliff_fail(CLIFF_EINVAL, "%s: expected %zu vertices and %zu joints, got %zu and %zu",
+                          smplx ? "SMPL-X" : "SMPL", want_v, want_j, prm->num_vertices, prm->num_joints);
+    const int V = (int)want_v, J = (int)want_j, NP = 9 * (J - 1);
+    const int JP = prm->num_pose_joints ? (int)prm->num_pose_joints : J;
+    if (prm->num_pose_joints > (size_t)J)
+        return cliff_fail(CLIFF_EINVAL, "num_pose_joints: expected 1..%d, got %zu", J, prm->num_pose_joints);
+    const int32_t *vx = prm->vertex_joint_ids ? prm->vertex_joint_ids
+                                              : smplx ? smplx_vertex_joint_ids : vertex_joint_ids;
+    const int NX = prm->vertex_joint_ids ? (int)prm->num_vertex_joints
+                                         : smplx ? CLIFF_SMPLX_NUM_VERTEX_JOINTS : CLIFF_SMPL_NUM_VERTEX_JOINTS;
+    if (prm->vertex_joint_ids && prm->num_vertex_joints > MAX_EXTRA)
+        return cliff_fail(CLIFF_EINVAL, "num_vertex_joints: expected at most %d, got %zu", MAX_EXTRA,
+                          prm->num_vertex_joints);
+    if (prm->num_landmarks > MAX_EXTRA || (prm->num_landmarks && (!prm->landmark_vertices || !prm->landmark_weights)))
+        return cliff_fail(CLIFF_EINVAL, "landmarks: expected at most %d, with their vertices and weights, got %zu",
+                          MAX_EXTRA, prm->num_landmarks);
+    const int NL = (int)prm->num_landmarks;
     if (!v_template || !posedirs || !J_regressor || !weights || !parents || (num_betas > 0 && !shapedirs))
         return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: a model array is NULL");
     if (num_betas > MAX_BETAS)
@@ -270,11 +337,25 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
         if (parents[j] < 0 || parents[j] >= j)
             return cliff_fail(CLIFF_EINVAL, "parents: joint %d has parent %lld; expected a parent "
                               "index in [0, %d) (joints in topological order)", j, (long long)parents[j], j);
-    const int K = (int)num_betas, F = K + NP;
+    for (int x = 0; x < NX; x++)
+        if (vx[x] < 0 || vx[x] >= V)
+            return cliff_fail(CLIFF_EINVAL, "vertex_joint_ids: entry %d is %d, expected a vertex in [0, %d)", x, (int)vx[x], V);
+    for (int l = 0; l < 3 * NL; l++)
+        if (prm->landmark_vertices[l] < 0 || prm->landmark_vertices[l] >= V)
+            return cliff_fail(CLIFF_EINVAL, "landmark_vertices: entry %d is %d, expected a vertex in [0, %d)", l,
+                              (int)prm->landmark_vertices[l], V);
+    if (prm->num_faces && !prm->faces) return cliff_fail(CLIFF_EINVAL, "faces: NULL with num_faces > 0");
+    if (prm->num_faces > (size_t)1 << 24)
+        return cliff_fail(CLIFF_EINVAL, "num_faces: expected at most %d, got %zu", 1 << 24, prm->num_faces);
+    for (size_t i = 0; i < 3 * prm->num_faces; i++)
+        if (prm->faces[i] < 0 || prm->faces[i] >= V)
+            return cliff_fail(CLIFF_EINVAL, "faces: entry %zu is %d, expected a vertex in [0, %d)", i, (int)prm->faces[i], V);
+    const int K = (int)num_betas, F = K + 9 * (JP - 1);
     struct { const char *name; const double *p; size_t n; } arrays[] = {
         {"v_template", v_template, (size_t)V * 3}, {"shapedirs", shapedirs, (size_t)V * 3 * K},
         {"posedirs", posedirs, (size_t)V * 3 * NP}, {"J_regressor", J_regressor, (size_t)J * V},
-        {"weights", weights, (size_t)V * J},
+        {"weights", weights, (size_t)V * J}, {"rest_rotmats", prm->rest_rotmats, prm->rest_rotmats ? (size_t)J * 9 : 0},
+        {"landmark_weights", prm->landmark_weights, (size_t)NL * 3},
     };
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         if (arrays[i].n && !all_finite(arrays[i].p, arrays[i].n))
@@ -287,11 +368,41 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
         free(m);
         return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: cannot create a mutex");
     }
+    m->kind = prm->kind;
+    m->V = V;
+    m->J = J;
+    m->NP = NP;
+    m->JP = JP;
+    m->NX = NX;
+    m->NL = NL;
+    m->NS = NX + 3 * NL;
+    m->XW = (3 * m->NS + 15) & ~15;
+    m->NOUT = J + NX + NL;
     m->K = K;
     m->F = F;
     m->num_panels = (V + LANES - 1) / LANES;
-    const int P = m->num_panels;
+    const int P = m->num_panels, NS = m->NS, XW = m->XW;
     for (int j = 0; j < J; j++) m->parents[j] = (int)parents[j];
+    for (int j = 0; j < J; j++)
+        for (int e = 0; e < 9; e++)
+            m->rest[j][e] = prm->rest_rotmats ? (float)prm->rest_rotmats[9 * j + e] : (e % 4 == 0 ? 1.0f : 0.0f);
+
+    /* The template the panels blend from: v_template plus the pose blend shapes of the joints
+     * that stay at rest (nothing when they rest at the identity), float64. */
+    double *vt = (double *)v_template, *vt_own = NULL;
+    if (prm->rest_rotmats && JP < J) {
+        vt = vt_own = cliff_alloc(sizeof(double) * (size_t)V * 3);
+        if (!vt) goto nomem;
+        for (int v = 0; v < V; v++)
+            for (int c = 0; c < 3; c++) {
+                double s = v_template[(size_t)v * 3 + c];
+                const double *pd = posedirs + ((size_t)v * 3 + c) * NP;
+                for (int j = JP; j < J; j++)
+                    for (int e = 0; e < 9; e++)
+                        s += pd[(j - 1) * 9 + e] * (prm->rest_rotmats[9 * j + e] - (e % 4 == 0 ? 1.0 : 0.0));
+                vt[(size_t)v * 3 + c] = s;
+            }
+    }
 
     /* Skinning weights: per panel, the joints with a non-zero weight on any of its vertices. */
     int total = 0;
@@ -300,9 +411,26 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
     m->tmpl = cliff_alloc(sizeof(float) * (size_t)P * PW);
     m->J_tmpl = cliff_alloc(sizeof(double) * J * 3);
     m->J_dirs = cliff_alloc(sizeof(double) * J * 3 * (K ? K : 1));
-    m->x_dirs = cliff_alloc(sizeof(float) * (size_t)F * 64);
-    m->x64 = cliff_alloc(sizeof(double) * NX * (3 + 3 * (size_t)K + 3 * NP + J));
-    if (!m->pj_start || !m->dirs || !m->tmpl || !m->J_tmpl || !m->J_dirs || !m->x_dirs || !m->x64) goto nomem;
+    m->x_dirs = cliff_alloc(sizeof(float) * (size_t)F * XW);
+    m->x_tmpl = cliff_alloc(sizeof(float) * (size_t)XW);
+    m->x_weights = cliff_alloc(sizeof(float) * (size_t)NS * J);
+    m->sel = cliff_alloc(sizeof(int32_t) * (size_t)(NS ? NS : 1));
+    m->lmk_w = cliff_alloc(sizeof(float) * (size_t)(NL ? 3 * NL : 1));
+    m->x64 = cliff_alloc(sizeof(double) * NX * (3 + 3 * (size_t)K + 3 * NP + J) + 1);
+    if (!m->pj_start || !m->dirs || !m->tmpl || !m->J_tmpl || !m->J_dirs || !m->x_dirs || !m->x_tmpl ||
+        !m->x_weights || !m->sel || !m->lmk_w || !m->x64)
+        goto nomem;
+    if (prm->num_faces) {
+        m->faces = cliff_alloc(sizeof(int32_t) * 3 * prm->num_faces);
+        if (!m->faces) goto nomem;
+        memcpy(m->faces, prm->faces, sizeof(int32_t) * 3 * prm->num_faces);
+        m->num_faces = prm->num_faces;
+    }
+    memcpy(m->sel, vx, sizeof(int32_t) * (size_t)NX);
+    for (int l = 0; l < 3 * NL; l++) {
+        m->sel[NX + l] = prm->landmark_vertices[l];
+        m->lmk_w[l] = (float)prm->landmark_weights[l];
+    }
     for (int p = 0; p < P; p++) {
         m->pj_start[p] = total;
         for (int j = 0; j < J; j++)
@@ -335,33 +463,36 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
         for (int c = 0; c < 3; c++)
             for (int i = 0; i < LANES; i++) {
                 int v = p * LANES + i;
-                m->tmpl[(size_t)p * PW + c * LANES + i] = v < V ? (float)v_template[(size_t)v * 3 + c] : 0.0f;
+                m->tmpl[(size_t)p * PW + c * LANES + i] = v < V ? (float)vt[(size_t)v * 3 + c] : 0.0f;
                 float *d = m->dirs + (size_t)p * F * PW + c * LANES + i;
                 for (int f = 0; f < F; f++)
-                    d[(size_t)f * PW] = v < V ? (float)dir_value(shapedirs, posedirs, K, v, c, f) : 0.0f;
+                    d[(size_t)f * PW] = v < V ? (float)dir_value(shapedirs, posedirs, K, NP, v, c, f) : 0.0f;
             }
 
-    /* The 21 vertex joints: template, blend columns (F, 64) and dense weights. */
-    memset(m->x_tmpl, 0, sizeof m->x_tmpl);
-    memset(m->x_dirs, 0, sizeof(float) * (size_t)F * 64);
-    for (int x = 0; x < NX; x++) {
-        int v = vertex_joint_ids[x];
+    /* The selected vertices (vertex joints, landmark corners): template, blend columns
+     * (F, XW) and dense weights. */
+    memset(m->x_tmpl, 0, sizeof(float) * (size_t)XW);
+    memset(m->x_dirs, 0, sizeof(float) * (size_t)F * XW);
+    for (int x = 0; x < NS; x++) {
+        int v = m->sel[x];
         for (int c = 0; c < 3; c++) {
-            m->x_tmpl[3 * x + c] = (float)v_template[(size_t)v * 3 + c];
+            m->x_tmpl[3 * x + c] = (float)vt[(size_t)v * 3 + c];
             for (int f = 0; f < F; f++)
-                m->x_dirs[(size_t)f * 64 + 3 * x + c] = (float)dir_value(shapedirs, posedirs, K, v, c, f);
+                m->x_dirs[(size_t)f * XW + 3 * x + c] = (float)dir_value(shapedirs, posedirs, K, NP, v, c, f);
         }
-        for (int j = 0; j < J; j++) m->x_weights[x][j] = (float)weights[(size_t)v * J + j];
+        for (int j = 0; j < J; j++) m->x_weights[(size_t)x * J + j] = (float)weights[(size_t)v * J + j];
     }
-    /* ... and their float64 rows for the fitter */
+    cliff_free(vt_own);
+    vt = NULL;
+    /* ... and the vertex joints' float64 rows for the fitter */
     m->x64_dirs = m->x64 + NX * 3;
     m->x64_pose = m->x64_dirs + (size_t)NX * 3 * K;
     m->x64_weights = m->x64_pose + (size_t)NX * 3 * NP;
     for (int x = 0; x < NX; x++) {
-        size_t v = (size_t)vertex_joint_ids[x];
+        size_t v = (size_t)vx[x];
         memcpy(m->x64 + x * 3, v_template + v * 3, 3 * sizeof(double));
         if (K) memcpy(m->x64_dirs + (size_t)x * 3 * K, shapedirs + v * 3 * K, 3 * (size_t)K * sizeof(double));
-        memcpy(m->x64_pose + (size_t)x * 3 * NP, posedirs + v * 3 * NP, 3 * NP * sizeof(double));
+        memcpy(m->x64_pose + (size_t)x * 3 * NP, posedirs + v * 3 * NP, 3 * (size_t)NP * sizeof(double));
         memcpy(m->x64_weights + (size_t)x * J, weights + v * J, J * sizeof(double));
     }
 
@@ -383,8 +514,26 @@ cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs
     *out = m;
     return CLIFF_OK;
 nomem:
+    cliff_free(vt_own);
     cliff_smpl_free(m);
     return cliff_fail(CLIFF_ENOMEM, "cliff_smpl_create: out of memory");
+}
+
+cliff_status cliff_smpl_create(const double *v_template, const double *shapedirs, size_t num_betas,
+                               const double *posedirs, const double *J_regressor,
+                               const double *weights, const int64_t *parents, cliff_smpl **out) {
+    cliff_body_params p = cliff_body_default_params();
+    p.num_vertices = CLIFF_SMPL_NUM_VERTICES;
+    p.num_joints = CLIFF_SMPL_NUM_JOINTS;
+    p.num_betas = num_betas;
+    p.v_template = v_template;
+    p.shapedirs = shapedirs;
+    p.posedirs = posedirs;
+    p.J_regressor = J_regressor;
+    p.weights = weights;
+    p.parents = parents;
+    if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_create: out is NULL");
+    return cliff_body_create(&p, out);
 }
 
 /* ---- the fitter's body ------------------------------------------------------------------ */
@@ -393,6 +542,9 @@ cliff_status cliff_smpl_fit_body(const cliff_smpl *m, size_t k, double *J0, doub
                                  int64_t *parents, double *vt, double *vdirs, double *vpose,
                                  double *vweights) {
     if (!m) return cliff_fail(CLIFF_EINVAL, "cliff_smpl_fit_body: model is NULL");
+    if (m->kind != CLIFF_BODY_SMPL)
+        return cliff_fail(CLIFF_EINVAL, "cliff_smpl_fit_body: the fitter's body is SMPL's; this model is SMPL-X");
+    const int J = m->J, NX = m->NX, NP = m->NP;
     if (k > (size_t)m->K)
         return cliff_fail(CLIFF_EINVAL, "num_betas: expected at most %d (the model's num_betas), got %zu",
                           m->K, k);
@@ -414,8 +566,8 @@ cliff_status cliff_smpl_fit_body(const cliff_smpl *m, size_t k, double *J0, doub
 /* Per-body preparation: rest joints, features, forward kinematics, skinning transforms. */
 static void prepare_body(const cliff_smpl *m, const float *R, const float *beta, int k,
                          float *feat, float *A, float *joints, float *joints_rest, const float *tr) {
-    const int K = m->K;
-    double Jr[J][3], G[J][12];
+    const int K = m->K, J = m->J, JP = m->JP;
+    double Jr[MAXJ][3], G[MAXJ][12];
     for (int j = 0; j < J; j++)
         for (int c = 0; c < 3; c++) {
             const double *d = m->J_dirs + ((size_t)j * 3 + c) * K;
@@ -427,11 +579,11 @@ static void prepare_body(const cliff_smpl *m, const float *R, const float *beta,
         for (int j = 0; j < J; j++)
             for (int c = 0; c < 3; c++) joints_rest[j * 3 + c] = (float)Jr[j][c];
     for (int l = 0; l < K; l++) feat[l] = l < k ? beta[l] : 0.0f;
-    for (int j = 1; j < J; j++)
+    for (int j = 1; j < JP; j++)
         for (int e = 0; e < 9; e++)
             feat[K + (j - 1) * 9 + e] = R[j * 9 + e] - ((e % 4 == 0) ? 1.0f : 0.0f);
     for (int j = 0; j < J; j++) {
-        const float *Rj = R + 9 * j;
+        const float *Rj = j < JP ? R + 9 * j : m->rest[j];
         int pa = m->parents[j];
         double rel[3];
         for (int c = 0; c < 3; c++) rel[c] = Jr[j][c] - (pa >= 0 ? Jr[pa][c] : 0.0);
@@ -457,27 +609,43 @@ static void prepare_body(const cliff_smpl *m, const float *R, const float *beta,
     }
 }
 
-/* Joints-only path: blend and skin the 21 vertices behind the vertex joints. */
+/* Landmarks (output joints J + NX ..) from the posed corners of their triangles, without
+ * transl (pv (3 NL, 3)), as smplx does before adding transl. */
+static void landmarks(const cliff_smpl *m, const float *pv, const float *tr, float *joints) {
+    for (int l = 0; l < m->NL; l++)
+        for (int r = 0; r < 3; r++) {
+            const float *w = m->lmk_w + 3 * l;
+            joints[3 * (m->J + m->NX + l) + r] =
+                w[0] * pv[9 * l + r] + w[1] * pv[9 * l + 3 + r] + w[2] * pv[9 * l + 6 + r] + tr[r];
+        }
+}
+
+/* Joints-only path: blend and skin the selected vertices (vertex joints, landmark corners). */
 static void vertex_joints_only(const cliff_smpl *m, const float *feat, const float *A,
-                               const float *tr, float *joints) {
-    float pos[64];
-    memcpy(pos, m->x_tmpl, sizeof pos);
+                               const float *tr, float *joints, float *pos) {
+    /* pos: (XW + 9 NL) scratch */
+    const int J = m->J, XW = m->XW;
+    float *pv = pos + XW;
+    memcpy(pos, m->x_tmpl, sizeof(float) * (size_t)XW);
     for (int f = 0; f < m->F; f++) {
-        const float *d = m->x_dirs + (size_t)f * 64, x = feat[f];
-        for (int i = 0; i < 64; i++) pos[i] += x * d[i];
+        const float *d = m->x_dirs + (size_t)f * XW, x = feat[f];
+        for (int i = 0; i < XW; i++) pos[i] += x * d[i];
     }
-    for (int x = 0; x < NX; x++) {
+    for (int x = 0; x < m->NS; x++) {
         float T[12] = {0};
         for (int j = 0; j < J; j++) {
-            float w = m->x_weights[x][j];
+            float w = m->x_weights[(size_t)x * J + j];
             if (w == 0.0f) continue;
             for (int e = 0; e < 12; e++) T[e] += w * A[12 * j + e];
         }
         const float *p = pos + 3 * x;
-        for (int r = 0; r < 3; r++)
-            joints[3 * (J + x) + r] = T[4 * r] * p[0] + T[4 * r + 1] * p[1] + T[4 * r + 2] * p[2]
-                                    + T[4 * r + 3] + tr[r];
+        for (int r = 0; r < 3; r++) {
+            float s = T[4 * r] * p[0] + T[4 * r + 1] * p[1] + T[4 * r + 2] * p[2] + T[4 * r + 3];
+            if (x < m->NX) joints[3 * (J + x) + r] = s + tr[r];
+            else pv[3 * (x - m->NX) + r] = s;
+        }
     }
+    landmarks(m, pv, tr, joints);
 }
 
 void cliff_smpl_set_num_threads(cliff_smpl *m, int n) {
@@ -500,10 +668,14 @@ cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, c
     if (n == 0) return CLIFF_OK;
     if (!rotmats || !joints || (k > 0 && !betas))
         return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: rotmats, joints (and betas when k > 0) are required");
+    const int V = m->V, J = m->J, NX = m->NX, NOUT = m->NOUT;
     if (n > ((size_t)1 << 40) / ((size_t)V * 3))
         return cliff_fail(CLIFF_EINVAL, "cliff_smpl_forward: batch of %zu bodies is too large", n);
 
-    const size_t fstride = ((size_t)m->F + 15) & ~(size_t)15, bstride = fstride + 12 * J + 16;
+    /* per body: features, transforms A (J, 12), transl (16), joints-only scratch */
+    const size_t fstride = ((size_t)m->F + 15) & ~(size_t)15,
+                 xstride = vertices ? 0 : (((size_t)m->XW + 9 * (size_t)m->NL + 15) & ~(size_t)15),
+                 bstride = fstride + 12 * (size_t)J + 16 + xstride;
     pthread_mutex_lock(&m->lock);
     if (m->scratch_cap < n * bstride) {
         cliff_free(m->scratch);
@@ -525,9 +697,9 @@ cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, c
         float *feat = scratch + (size_t)i * bstride, *A = feat + fstride, *tr = A + 12 * J;
         const float *t = transl ? transl + 3 * i : zero3;
         memcpy(tr, t, 3 * sizeof(float));
-        prepare_body(m, rotmats + (size_t)i * J * 9, k ? betas + (size_t)i * k : NULL, k, feat, A,
+        prepare_body(m, rotmats + (size_t)i * m->JP * 9, k ? betas + (size_t)i * k : NULL, k, feat, A,
                      joints + (size_t)i * NOUT * 3, joints_rest ? joints_rest + (size_t)i * J * 3 : NULL, tr);
-        if (!vertices) vertex_joints_only(m, feat, A, tr, joints + (size_t)i * NOUT * 3);
+        if (!vertices) vertex_joints_only(m, feat, A, tr, joints + (size_t)i * NOUT * 3, tr + 16);
     }
 
     if (vertices) {
@@ -542,15 +714,24 @@ cliff_status cliff_smpl_forward(cliff_smpl *m, size_t n, const float *rotmats, c
                     b[g].feat = feat;
                     b[g].A = feat + fstride;
                     b[g].transl = feat + fstride + 12 * J;
-                    b[g].out = vertices + (i0 + g) * V * 3;
+                    b[g].out = vertices + (i0 + g) * (size_t)V * 3;
                 }
                 m->panel(m, p, b, nb);
             }
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             for (int x = 0; x < NX; x++)
-                memcpy(joints + (i * NOUT + J + x) * 3, vertices + (i * V + vertex_joint_ids[x]) * 3,
+                memcpy(joints + (i * NOUT + J + x) * 3, vertices + (i * V + m->sel[x]) * 3,
                        3 * sizeof(float));
+            if (m->NL) {
+                const float *tr = scratch + i * bstride + fstride + 12 * J;
+                float pv[9 * MAX_EXTRA];
+                for (int l = 0; l < 3 * m->NL; l++)
+                    for (int r = 0; r < 3; r++)
+                        pv[3 * l + r] = vertices[(i * V + m->sel[NX + l]) * 3 + r] - tr[r];
+                landmarks(m, pv, tr, joints + i * NOUT * 3);
+            }
+        }
     }
     pthread_mutex_unlock(&m->lock);
     return CLIFF_OK;

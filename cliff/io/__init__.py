@@ -7,6 +7,7 @@ with an allowlist (see :mod:`cliff.io.unpickle` and docs/io.md).
 from .unpickle import UnsafePickleError, restricted_load
 from .checkpoint import load_checkpoint, save_checkpoint, save_safetensors
 from .smpl import load_smpl, save_smpl_npz, save_smpl_pkl
+from .smplx import load_smplx, load_smplx2smpl, save_smplx_npz, save_smplx_pkl
 from .mean_params import load_mean_params
 
 __all__ = [
@@ -18,5 +19,9 @@ __all__ = [
     "load_smpl",
     "save_smpl_pkl",
     "save_smpl_npz",
+    "load_smplx",
+    "load_smplx2smpl",
+    "save_smplx_npz",
+    "save_smplx_pkl",
     "load_mean_params",
 ]

@@ -14,6 +14,9 @@ official demo keeps working), N = people over all images:
     focal_learned  (num_images,) float32  only with a learned focal (--focal learned): HumanFoV's
                                           focal per image, pixels (NaN: not run, no person)
 
+With an SMPL-X body (``body="smplx"``, BEDLAM-CLIFF) the same keys hold pose (N, 66) [or
+(N, 22, 3, 3)], shape (N, 11) and pred_joints (N, 127, 3) (smplx's SMPL-X joints).
+
 The file is written to a temporary name and moved into place, so an interrupted run never
 leaves a half-written result.
 """
@@ -27,6 +30,11 @@ import numpy as np
 from ..camera import estimate_focal_length
 
 
+# body -> (pose joints, betas, output joints): SMPL (official CLIFF) and SMPL-X (BEDLAM-CLIFF:
+# global orient + 21 body joints, 11 betas, smplx's 127 joints)
+_BODY_SHAPES = {"smpl": (24, 10, 45), "smplx": (22, 11, 127)}
+
+
 def _safe_stem(name: str) -> str:
     base = os.path.basename(name)
     stem, _ = os.path.splitext(base) if ":" not in base else (base.replace(":", "_"), "")
@@ -36,7 +44,10 @@ def _safe_stem(name: str) -> str:
 class ResultWriter:
     def __init__(self, npz_path: str, folder: str, faces: np.ndarray, *, pose_format: str = "aa",
                  mesh_format: str | None = None, render: bool = False, K=None,
-                 standin: bool = False):
+                 standin: bool = False, body: str = "smpl"):
+        if body not in _BODY_SHAPES:
+            raise ValueError(f"body: expected one of {tuple(_BODY_SHAPES)}, got {body!r}")
+        self.body = body  # the sizes of an empty file: SMPL (official layout) or SMPL-X
         if pose_format not in ("aa", "rotmat"):
             raise ValueError(f"pose_format: expected 'aa' or 'rotmat', got {pose_format!r}")
         self.npz_path, self.folder, self.faces = npz_path, folder, faces
@@ -111,8 +122,9 @@ class ResultWriter:
                 save_image(os.path.join(self.folder, "render", f"{stem}_side.jpg"), side)
 
     def close(self) -> None:
-        shapes = {"pose": (72,) if self.pose_format == "aa" else (24, 3, 3), "shape": (10,),
-                  "global_t": (3,), "pred_joints": (45, 3), "focal_l": (), "detection_all": (8,)}
+        nj, nb, nout = _BODY_SHAPES[self.body]
+        shapes = {"pose": (3 * nj,) if self.pose_format == "aa" else (nj, 3, 3), "shape": (nb,),
+                  "global_t": (3,), "pred_joints": (nout, 3), "focal_l": (), "detection_all": (8,)}
         out = {"imgname": np.asarray(self.names, dtype=str)}
         for k, rows in self.rows.items():
             out[k] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, *shapes[k]), np.float32)

@@ -160,27 +160,34 @@ def load_smpl(path: Any) -> Dict[str, np.ndarray]:
     return guarded(path, _EXPECTED, _load_smpl, path)
 
 
-def _load_smpl(path: Any) -> Dict[str, np.ndarray]:
+def read_model_dict(path: Any, expected: str, keys: Any = None) -> tuple:
+    """``(raw, meter)``: the dict of a model file, an ``.npz`` (content-detected; ``keys``:
+    read only these members) or a pickle read by the restricted unpickler (group "smpl":
+    chumpy and SciPy sparse stand-ins), with errors naming ``path`` and ``expected``."""
     with open(path, "rb") as f:
         data = f.read()
     if not data:
-        raise _err(path, f"the file is empty; expected {_EXPECTED}")
+        raise _err(path, f"the file is empty; expected {expected}")
     meter = Meter(path, len(data))
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        raw: Mapping[str, Any] = read_npz(data, meter, os.fspath(path))
-    else:
-        try:
-            raw = restricted_load(data, groups=("smpl",), meter=meter)
-        except UnsafePickleError as exc:
-            raise UnsafePickleError(f"{os.fspath(path)!s}: {exc}; expected {_EXPECTED}") from None
-        except BudgetError as exc:
-            raise BudgetError(f"{os.fspath(path)!s}: {exc}") from None
-        except ValueError as exc:  # any malformed pickle
-            raise _err(path, f"not a readable pickle ({str(exc)[:200]}); expected "
-                       f"{_EXPECTED}") from None
-        if not isinstance(raw, dict):
-            raise _err(path, f"the pickle holds a {type(raw).__name__}, expected a dict; "
-                       f"expected {_EXPECTED}")
+        return read_npz(data, meter, os.fspath(path), keys=keys), meter
+    try:
+        raw = restricted_load(data, groups=("smpl",), meter=meter)
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"{os.fspath(path)!s}: {exc}; expected {expected}") from None
+    except BudgetError as exc:
+        raise BudgetError(f"{os.fspath(path)!s}: {exc}") from None
+    except ValueError as exc:  # any malformed pickle
+        raise _err(path, f"not a readable pickle ({str(exc)[:200]}); expected "
+                   f"{expected}") from None
+    if not isinstance(raw, dict):
+        raise _err(path, f"the pickle holds a {type(raw).__name__}, expected a dict; "
+                   f"expected {expected}")
+    return raw, meter
+
+
+def _load_smpl(path: Any) -> Dict[str, np.ndarray]:
+    raw, meter = read_model_dict(path, _EXPECTED)
     return _validate(path, raw, meter)
 
 
@@ -191,9 +198,16 @@ def _csc_node(dense: np.ndarray) -> pw.Build:
     """A ``scipy.sparse.csc.csc_matrix`` as old SciPy pickled it (``_shape``, ``maxprint``,
     ``format`` and the three arrays), written without SciPy."""
     cols, rows = np.nonzero(dense.T)  # column-major order, rows sorted within a column
-    data = dense[rows, cols].astype(np.float64)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=dense.shape[1]))])
-    state = {"_shape": (int(dense.shape[0]), int(dense.shape[1])), "maxprint": 50,
+    return csc_node(dense.shape, rows, cols, dense[rows, cols])
+
+
+def csc_node(shape: tuple, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> pw.Build:
+    """:func:`_csc_node` from the entries (row, column, value) of a sparse matrix."""
+    order = np.lexsort((rows, cols))
+    rows, cols = np.asarray(rows)[order], np.asarray(cols)[order]
+    data = np.asarray(values, dtype=np.float64)[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=shape[1]))])
+    state = {"_shape": (int(shape[0]), int(shape[1])), "maxprint": 50,
              "format": "csc",
              "indices": pw.ndarray_node(rows.astype(np.int32), py2=True),
              "indptr": pw.ndarray_node(indptr.astype(np.int32), py2=True),

@@ -303,6 +303,14 @@ class SparseMatrix:
     def toarray(self, meter: Optional[Meter] = None) -> np.ndarray:
         """Dense float64 (or the stored dtype) array; duplicates are summed like SciPy does.
         ``meter``: charged for the dense array before it is allocated."""
+        return self._convert(meter, dense=True)
+
+    def triplets(self) -> tuple:
+        """``(shape, rows, cols, data)`` of the stored entries (int64, int64, stored dtype),
+        checked like :meth:`toarray` but without densifying (duplicates are kept)."""
+        return self._convert(None, dense=False)
+
+    def _convert(self, meter: Optional[Meter], dense: bool) -> Any:
         st = self.state
         if st is None:
             raise ValueError("scipy.sparse matrix without state")
@@ -335,6 +343,9 @@ class SparseMatrix:
         if indices.size and (indices.min() < 0 or indices.max() >= ninner):
             raise ValueError(f"scipy.sparse {fmt} matrix: an index is out of range")
         outer = np.repeat(np.arange(nouter, dtype=np.int64), np.diff(indptr))
+        if not dense:
+            rows, cols = (indices, outer) if fmt == "csc" else (outer, indices)
+            return (nrows, ncols), rows, cols, data
         dense = np.zeros((nrows, ncols), dtype=np.result_type(data.dtype, np.float64)
                          if data.dtype.kind in "biu" else data.dtype)
         if fmt == "csc":

@@ -79,6 +79,52 @@ static void res50_keys(const float *init_pose, const float *init_cam) {
     }
 }
 
+/* ---- an SMPL-X body through cliff_body_create: sizes, queries, rest pose, landmarks ---- */
+static int smplx_checks(void) {
+    enum { V = CLIFF_SMPLX_NUM_VERTICES, J = CLIFF_SMPLX_NUM_JOINTS, P = CLIFF_SMPLX_NUM_POSE_FEATURES };
+    int64_t parents[J];
+    for (int j = 0; j < J; j++) parents[j] = j - 1; /* a chain: valid, in topological order */
+    double *vt = calloc((size_t)V * 3, sizeof *vt), *pd = calloc((size_t)V * 3 * P, sizeof *pd);
+    double *jr = calloc((size_t)J * V, sizeof *jr), *w = calloc((size_t)V * J, sizeof *w);
+    float *verts = malloc(sizeof(float) * V * 3), joints[CLIFF_SMPLX_NUM_OUTPUT_JOINTS * 3];
+    CHECK(vt && pd && jr && w && verts, "out of memory");
+    for (int v = 0; v < V; v++) {
+        vt[3 * v] = 1e-4 * v;
+        w[(size_t)v * J] = 1.0;
+    }
+    for (int j = 0; j < J; j++) jr[(size_t)j * V + j] = 1.0;
+    int32_t tri[3] = {10, 20, 30}, faces[3] = {0, 1, 2};
+    double bary[3] = {0.2, 0.3, 0.5};
+    cliff_body_params p = cliff_body_default_params();
+    p.kind = CLIFF_BODY_SMPLX;
+    p.num_vertices = V;
+    p.num_joints = CLIFF_SMPL_NUM_JOINTS; /* wrong for SMPL-X: refused */
+    p.num_pose_joints = CLIFF_SMPLX_NUM_BODY_POSE_JOINTS;
+    p.v_template = vt; p.posedirs = pd; p.J_regressor = jr; p.weights = w; p.parents = parents;
+    p.num_landmarks = 1; p.landmark_vertices = tri; p.landmark_weights = bary;
+    p.num_faces = 1; p.faces = faces;
+    cliff_body *body = NULL;
+    CHECK(cliff_body_create(&p, &body) == CLIFF_EINVAL && body == NULL, "SMPL joint count accepted");
+    p.num_joints = J;
+    CHECK(cliff_body_create(&p, &body) == CLIFF_OK, "smplx create: %s", cliff_last_error());
+    CHECK(cliff_body_get_kind(body) == CLIFF_BODY_SMPLX && cliff_body_num_vertices(body) == V &&
+          cliff_body_num_joints(body) == J && cliff_body_num_pose_joints(body) == 22 &&
+          cliff_body_num_output_joints(body) == 55 + 21 + 1 && cliff_body_num_faces(body) == 1 &&
+          cliff_body_faces(body)[2] == 2 && cliff_smpl_num_betas(body) == 0, "smplx queries");
+    float rot[22 * 9], transl[3] = {0.5f, -0.25f, 3.0f};
+    for (int j = 0; j < 22; j++)
+        for (int i = 0; i < 9; i++) rot[9 * j + i] = (i % 4 == 0) ? 1.0f : 0.0f;
+    CHECK(cliff_smpl_forward(body, 1, rot, NULL, 0, transl, verts, joints, NULL) == CLIFF_OK,
+          "smplx forward: %s", cliff_last_error());
+    CHECK(fabs(verts[3 * 9000] - (0.9 + 0.5)) < 1e-5, "smplx vertex");
+    CHECK(fabs(joints[3 * (55 + 21)] - (1e-4 * (0.2 * 10 + 0.3 * 20 + 0.5 * 30) + 0.5)) < 1e-6, "landmark");
+    CHECK(cliff_smpl_fit_body(body, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL) == CLIFF_EINVAL,
+          "fit_body accepted an SMPL-X body");
+    cliff_smpl_free(body);
+    free(vt); free(pd); free(jr); free(w); free(verts);
+    return 0;
+}
+
 int main(void) {
     int ma, mi, pa;
     cliff_dnnl_version(&ma, &mi, &pa);
@@ -239,6 +285,7 @@ int main(void) {
     free(pd);
     free(jr);
     free(w);
+    if (smplx_checks()) return 1;
     printf("ok\n");
     return 0;
 }
