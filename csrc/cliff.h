@@ -389,7 +389,7 @@ CLIFF_API cliff_status cliff_regressor_collapse(const cliff_array *arrays, size_
  * normalisation, regressor sizes, body model and checkpoint layout. cliff_net_create and
  * cliff_net_arch_keys take `backbone`; the regressor state is [pose6d (joints x 6) | betas |
  * cam (3)] and its input [features | bbox_info (3)]. */
-typedef enum { CLIFF_BODY_SMPL = 0, CLIFF_BODY_SMPLX = 1 } cliff_body_kind;
+/* cliff_body_kind (CLIFF_BODY_SMPL, CLIFF_BODY_SMPLX): see the body model section above */
 typedef struct {
     const char *name;       /* "cliff-hr48", "cliff-res50", "mmhuman3d-res50", "bedlam-cliff", ... */
     const char *backbone;   /* what cliff_net_create / cliff_net_arch_keys take */
