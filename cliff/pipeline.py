@@ -102,7 +102,10 @@ class Estimator:
     >>> out = est.run(image_rgb, xyxy=[[x1, y1, x2, y2]])
     >>> out["vertices"].shape, out["joints2d"].shape      # (N, 6890, 3) m, (N, 45, 2) px
 
-    ckpt: a path (official .pt, or .safetensors/.npz with the same keys) or a loaded cliff.Model.
+    ckpt: a path (official .pt, or .safetensors/.npz with the same keys; or any released CLIFF
+        of cliff.families: mmhuman3d's .pth, BEDLAM's cliff.ckpt) or a loaded cliff.Model. The
+        crop, bbox_info and box enlargement are the family's (rescale None: its default).
+        SMPL-X families (bedlam_cliff.ckpt) need an SMPL-X body: not yet (ValueError).
     smpl: a path (official .pkl or smplx-style .npz) or a cliff.SMPL.
     batch_size: people per network call in run_many (crops of several images are batched).
     threads: the thread count of this estimator's network and body model (None: the
@@ -111,7 +114,7 @@ class Estimator:
     """
 
     def __init__(self, ckpt: Any, smpl: Any, *, backbone: str | None = None,
-                 precision: str = "fp32", batch_size: int = 8, rescale: float = BOX_RESCALE,
+                 precision: str = "fp32", batch_size: int = 8, rescale: float | None = None,
                  threads: int | None = None):
         from ._threads import check_threads
         nthreads = check_threads(threads)
@@ -120,6 +123,8 @@ class Estimator:
         self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)
         self.smpl = smpl if isinstance(smpl, SMPL) else SMPL(smpl)
         self.batch_size = int(batch_size)
+        if rescale is None:  # the release's own box enlargement (CLIFF 1.1, BEDLAM 1.0)
+            rescale = self.model.family.box_rescale
         if not isinstance(rescale, (int, float, np.integer, np.floating)) or not 0 < rescale < np.inf:
             raise ValueError(f"rescale: expected a finite number > 0, got {rescale!r}")
         self.rescale = float(rescale)
