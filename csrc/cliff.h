@@ -90,6 +90,10 @@ CLIFF_API void cliff_axis_angle_to_rotmat_f64(const double *aa, size_t n, double
 
 /* Person box -> centre and scale (official bbox_from_detector with 4:3 padding):
  * xyxy (n,4) pixels -> center (n,2) pixels, scale (n,) with b = 200*scale the crop height. */
+/* BEDLAM's (its multi-person tracker's) square box: w = x2 - x1, h = y2 - y1, centre
+ * (x1 + w/2, y1 + h/2), scale = max(w, h) * rescale / 200 (the crop side is 200*scale pixels). */
+CLIFF_API void cliff_boxes_to_center_scale_square_f64(const double *xyxy, size_t n, double rescale,
+                                                      double *center, double *scale);
 CLIFF_API void cliff_boxes_to_center_scale_f64(const double *xyxy, size_t n, double rescale,
                                                double *center, double *scale);
 
@@ -327,6 +331,8 @@ CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
 typedef struct {
     int crop_height, crop_width, features, pose6d, betas, cam;
     cliff_bbox_form bbox_info; /* the bbox_info form its regressor was trained with */
+    int crop_window;           /* cliff_window_rule of its release's crop */
+    int body;                  /* cliff_body_kind its outputs drive */
 } cliff_net_dims;
 CLIFF_API void cliff_net_get_dims(const cliff_net *net, cliff_net_dims *out);
 /* Bytes of the activation arenas + scratchpads of the cached plans (one per batch size). */

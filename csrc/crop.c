@@ -130,6 +130,23 @@ static cliff_status make_window(double cx, double cy, double scale, size_t i, co
     return CLIFF_OK;
 }
 
+void cliff_boxes_to_center_scale_square_f64(const double *xyxy, size_t n, double rescale,
+                                            double *center, double *scale) {
+    for (size_t i = 0; i < n; i++) {
+        const double *b = xyxy + 4 * i;
+        double w = b[2] - b[0], h = b[3] - b[1];
+        center[2 * i] = b[0] + w / 2.0;
+        center[2 * i + 1] = b[1] + h / 2.0;
+        scale[i] = (w > h ? w : h) * rescale / 200.0;
+    }
+}
+
+cliff_status cliff_crop_check_window(double cx, double cy, double scale, const cliff_crop_params *p,
+                                     const char *what, size_t i) {
+    window w;
+    return make_window(cx, cy, scale, i, what, p, &w);
+}
+
 cliff_status cliff_crop_check_box(double cx, double cy, double scale, const char *what, size_t i) {
     window w;
     const cliff_crop_params p = cliff_crop_default_params();
@@ -432,10 +449,7 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
         for (size_t i = 0; i < n; i++) {
             double b[4];
             for (int k = 0; k < 4; k++) b[k] = x64 ? x64[4 * i + k] : (double)x32[4 * i + k];
-            double w = b[2] - b[0], h = b[3] - b[1];
-            c[2 * i] = b[0] + w / 2.0;
-            c[2 * i + 1] = b[1] + h / 2.0;
-            sc[i] = (w > h ? w : h) * rescale / 200.0;
+            cliff_boxes_to_center_scale_square_f64(b, 1, rescale, c + 2 * i, sc + i);
         }
     else if (x64) cliff_boxes_to_center_scale_f64(x64, n, rescale, c, sc);
     else cliff_boxes_to_center_scale_f32in(x32, n, rescale, c, sc);

@@ -21,19 +21,7 @@ TOL = 1e-4
 
 
 def _strict_reference(path, fam):
-    """The release's module built from the file: mmhuman3d -> MMHCliff from state_dict minus the
-    body-model buffers; BEDLAM -> BedlamHMR from the Lightning state_dict's 'model.backbone.' /
-    'model.head.' entries (everything else: trainer buffers and body models)."""
-    ck = torch.load(str(path), map_location="cpu", weights_only=True)
-    sd = ck["state_dict"]
-    if fam.lightning:
-        model = tf.BedlamHMR(fam.joints, fam.betas)
-        sub = {k[len("model."):]: v for k, v in sd.items() if k.startswith(("model.backbone.", "model.head."))}
-    else:
-        model = tf.MMHCliff()
-        sub = {k: v for k, v in sd.items() if k.startswith(("backbone.", "head."))}
-    model.load_state_dict(sub, strict=True)
-    return model.eval()
+    return tf.load_release(path, fam.lightning, fam.joints, fam.betas)
 
 
 @pytest.fixture(scope="module", params=["mmhuman3d-res50", "bedlam-cliff", "bedlam-cliff-x"])

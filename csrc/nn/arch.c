@@ -174,7 +174,7 @@ cliff_status nn_spec_of(const char *name, nn_spec *out) {
         return CLIFF_OK;
     }
     if (name && strcmp(name, "hr48_720") == 0) { /* the bare trunk, BEDLAM's layout and crop */
-        *out = (nn_spec){"hr48_720", "backbone.", 224, 224, {"", 0, 0, 0}, CLIFF_BBOX_PAPER};
+        *out = (nn_spec){"hr48_720", "backbone.", 224, 224, {"", 0, 0, 0}, CLIFF_BBOX_PAPER, CLIFF_WINDOW_SQUARE, 0};
         return CLIFF_OK;
     }
     for (size_t i = 0; name && i < N_FAMILIES; i++) {
@@ -187,6 +187,8 @@ cliff_status nn_spec_of(const char *name, nn_spec *out) {
         out->w = f->crop_width;
         out->head = (nn_head_dims){"", f->features, 6 * f->joints, f->betas};
         out->bbox_form = (int)f->bbox_info;
+        out->crop_window = f->crop_window;
+        out->body = (int)f->body;
         if (!official) snprintf(out->head.prefix, sizeof out->head.prefix, "head.");
         return CLIFF_OK;
     }
@@ -212,6 +214,8 @@ cliff_status nn_build_spec(nn_graph *g, const nn_spec *s) {
         return cliff_fail(CLIFF_EINVAL, "trunk: expected 'hr48', 'res50', 'hr48_720' or 'yolov3', got '%s'", s->trunk);
     g->head = s->head;
     g->bbox_form = s->bbox_form;
+    g->crop_window = s->crop_window;
+    g->body = s->body;
     if (st == CLIFF_OK && g->failed) st = cliff_fail(CLIFF_ENOMEM, "out of memory building the network");
     if (st) g_free(g);
     return st;

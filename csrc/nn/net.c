@@ -101,6 +101,8 @@ void cliff_net_get_dims(const cliff_net *net, cliff_net_dims *out) {
     out->betas = net->reg.d.nbeta;
     out->cam = net->reg.ns ? CLIFF_NET_CAM : 0;
     out->bbox_info = (cliff_bbox_form)net->model.g.bbox_form;
+    out->crop_window = net->model.g.crop_window;
+    out->body = net->model.g.body;
 }
 
 size_t cliff_net_work_bytes(const cliff_net *net) {

@@ -107,6 +107,7 @@ typedef struct {
     int hr_h, hr_w; /* HRNet builders: size of branch 0 */
     nn_head_dims head; /* the regressor whose keys go with this table (arch keys, checks) */
     int bbox_form;     /* cliff_bbox_form its regressor takes */
+    int crop_window, body;
 } nn_graph;
 
 /* What a network is made of: a trunk ("hr48" | "res50" | "hr48_720" | "yolov3"), its key prefix
@@ -117,6 +118,7 @@ typedef struct {
     int h, w;
     nn_head_dims head;
     int bbox_form; /* cliff_bbox_form of the regressor's bbox_info */
+    int crop_window, body; /* cliff_window_rule of its crop, cliff_body_kind of its outputs */
 } nn_spec;
 
 #define HR720_FEATURES 720

@@ -162,3 +162,20 @@ def cam_full_bedlam(cam, boxes, img_size, focal, crop_res=224):
     cx = 2 * (boxes[:, 0] - size[:, 0] / 2.0) / (s * b)
     cy = 2 * (boxes[:, 1] - size[:, 1] / 2.0) / (s * b)
     return torch.stack([tx + cx, ty + cy, tz], -1)
+
+
+def load_release(path, lightning, joints=24, betas=10):
+    """The release's module built from its file with strict key checks: mmhuman3d ->
+    :class:`MMHCliff` from ``state_dict`` minus the body-model buffers; BEDLAM (Lightning) ->
+    :class:`BedlamHMR` from the ``state_dict`` entries under ``model.backbone.`` / ``model.head.``
+    (everything else: trainer buffers and body models). Eval mode."""
+    ck = torch.load(str(path), map_location="cpu", weights_only=True)
+    sd = ck["state_dict"]
+    if lightning:
+        model = BedlamHMR(joints, betas)
+        sub = {k[len("model."):]: v for k, v in sd.items() if k.startswith(("model.backbone.", "model.head."))}
+    else:
+        model = MMHCliff()
+        sub = {k: v for k, v in sd.items() if k.startswith(("backbone.", "head."))}
+    model.load_state_dict(sub, strict=True)
+    return model.eval()
