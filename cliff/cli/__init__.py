@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--standin", action="store_true",
                    help="run on stand-in files when --ckpt/--smpl are missing (meaningless bodies)")
     _common(p)
+    p.add_argument("--smplx", help="SMPL-X model (SMPLX_NEUTRAL.npz/.pkl as released) for SMPL-X checkpoints "
+                   "(BEDLAM's bedlam_cliff.ckpt); instead of --smpl")
     from . import export as cli_export
     cli_export.add_predict_options(p)  # --track/--smooth/--export (docs/motion.md)
     _distributed_options(p)
@@ -179,7 +181,15 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
     boxes = load_boxes(boxes_file) if boxes_file else None
     _output_paths(args.output, paths, backbone or "hr48")
-    ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
+    smplx = getattr(args, "smplx", None)
+    if smplx:  # an SMPL-X checkpoint and body, both given by the user
+        if args.smpl:
+            raise ValueError("--smpl, --smplx: give one body model")
+        if not args.ckpt:
+            raise FileNotFoundError("--smplx needs --ckpt: an SMPL-X checkpoint (BEDLAM's bedlam_cliff.ckpt)")
+        ckpt, smpl, standin = args.ckpt, None, False
+    else:
+        ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
     if collect is not None:  # the demo fits the stand-in body afterwards (cli/demo_fit.py)
@@ -203,7 +213,8 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         fov_ckpt = standin_fov_file()
 
     t0 = time.perf_counter()
-    est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size,
+    est = Estimator(ckpt, smpl, smplx=smplx or None, backbone=backbone, precision=args.precision,
+                    batch_size=args.batch_size,
                     focal="learned" if learned else None, fov_ckpt=fov_ckpt if learned else None)
     rep.say(f"cliff: {est.model.backbone} loaded in {time.perf_counter() - t0:.1f} s "
             f"({cliff.get_num_threads()} threads)")
@@ -211,7 +222,7 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     os.makedirs(folder, exist_ok=True)
     writer = ResultWriter(npz_path, folder, est.faces, pose_format=args.pose_format,
                           mesh_format=args.save_mesh, render=args.render, K=args.intrinsics,
-                          standin=standin)
+                          standin=standin, body=getattr(est.smpl, "kind", "smpl"))
 
     K = args.intrinsics
     names: list[str] = []
