@@ -136,6 +136,10 @@ def detect_family(keys_shapes: Mapping[str, np.ndarray]) -> Family:
             best = (score, fam, missing, unexpected, wrong)
     names = ", ".join(f.name for f in FAMILIES)
     _, fam, missing, unexpected, wrong = best
+    from .focal import is_fov_checkpoint
+    if is_fov_checkpoint(keys_shapes):
+        raise ValueError("this is CameraHMR's HumanFoV camera model (cam_model_cleaned.ckpt), not a CLIFF "
+                         "network: pass it as fov_ckpt= / --fov-ckpt with focal=\"learned\" / --focal learned")
 
     def first(lst: Iterable[str]) -> str:
         lst = list(lst)

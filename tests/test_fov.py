@@ -236,3 +236,8 @@ def test_cli_focal_learned_without_weights_says_what_is_needed(standin_res50, tm
                "--focal", "learned", "-o", str(tmp_path / "o.npz"), "--quiet", "--boxes",
                os.path.join(DATA, "boxes.json")])
     assert rc != 0
+
+
+def test_the_fov_file_given_as_a_network_checkpoint_says_where_it_goes(fov_file):
+    with pytest.raises(ValueError, match="HumanFoV camera model.*--fov-ckpt"):
+        cliff.load_model(fov_file)
