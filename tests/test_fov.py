@@ -241,3 +241,13 @@ def test_cli_focal_learned_without_weights_says_what_is_needed(standin_res50, tm
 def test_the_fov_file_given_as_a_network_checkpoint_says_where_it_goes(fov_file):
     with pytest.raises(ValueError, match="HumanFoV camera model.*--fov-ckpt"):
         cliff.load_model(fov_file)
+
+
+def test_bf16_is_close_to_fp32(fov_file, fe, photos):
+    """bf16 convolutions (AVX-512 CPUs): the focal within 1 % of fp32's."""
+    try:
+        f16 = cliff.FocalEstimator(fov_file, precision="bf16")
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    with f16:
+        np.testing.assert_allclose(f16.predict(photos), fe.predict(photos), rtol=1e-2)
