@@ -229,13 +229,13 @@ def test_cli_predict_focal_learned_stores_the_focal(standin_res50, fov_file, fe,
     np.testing.assert_array_equal(r["focal_l"], [f])
 
 
-def test_cli_focal_learned_without_weights_says_what_is_needed(standin_res50, tmp_path):
+def test_cli_focal_learned_without_weights_says_what_is_needed(standin_res50, tmp_path, capsys):
     from cliff.cli import main
     ckpt, smpl = standin_res50[:2]
     rc = main(["predict", os.path.join(DATA, "cameraman.jpg"), "--ckpt", ckpt, "--smpl", smpl,
                "--focal", "learned", "-o", str(tmp_path / "o.npz"), "--quiet", "--boxes",
                os.path.join(DATA, "boxes.json")])
-    assert rc != 0
+    assert rc == 2 and "--focal learned needs --fov-ckpt" in capsys.readouterr().err
 
 
 def test_the_fov_file_given_as_a_network_checkpoint_says_where_it_goes(fov_file):
