@@ -33,6 +33,8 @@ from test_crop_bedlam import bedlam_crop  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(cliff.__file__), "data")
 TOL = 1e-4
+# a 50 MB SMPL-X stand-in, two HRNet-W48 references in PyTorch: make test-slow (CI runs it)
+pytestmark = pytest.mark.slow
 BOXES = [[150.0, 40.0, 330.0, 480.0], [300.0, 200.0, 500.0, 500.0]]
 
 
