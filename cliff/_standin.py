@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from . import _core
 from ._version import __version__
 from typing import Dict
 
@@ -245,8 +246,7 @@ SMPLX_PARENTS = np.concatenate([
     SMPL_PARENTS[:22], [15, 15, 15],
     *[[w, 25 + 15 * h + 3 * f, 26 + 15 * h + 3 * f] for h, w in ((0, 20), (1, 21)) for f in range(5)],
 ]).astype(np.int64)
-SMPLX_VERTEX_JOINT_IDS = (9120, 9929, 9448, 616, 6, 5770, 5780, 8846, 8463, 8474, 8635,
-                          5361, 4933, 5058, 5169, 5286, 8079, 7669, 7794, 7905, 8022)
+SMPLX_VERTEX_JOINT_IDS = tuple(int(i) for i in _core.smplx_vertex_joint_ids())  # the core's table
 # their attached joint: face on the head, toes/heels on the feet, fingertips on the last
 # phalanx (index, middle, ring, pinky, thumb order of the tips -> 27, 30, 36, 33, 39 on the left)
 _SMPLX_VJ_JOINT = (15, 15, 15, 15, 15, 10, 10, 7, 11, 11, 8,

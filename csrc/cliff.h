@@ -260,6 +260,9 @@ CLIFF_API size_t cliff_body_num_output_joints(const cliff_body *body); /* J + ve
 CLIFF_API size_t cliff_body_num_faces(const cliff_body *body);
 CLIFF_API const int32_t *cliff_body_faces(const cliff_body *body);     /* (F,3) or NULL; owned by body */
 CLIFF_API void cliff_body_vertex_joint_ids(const cliff_body *body, int32_t *ids); /* (num_vertex_joints,) */
+/* The kind's smplx vertex-joint table (SMPL: 'smplh' ids, SMPL-X: 'smplx' ids, 21 each, same
+ * joint names and order); ids may be NULL. Returns the count. */
+CLIFF_API size_t cliff_body_default_vertex_joint_ids(cliff_body_kind kind, int32_t *ids);
 /* num_betas: cliff_smpl_num_betas; forward: cliff_smpl_forward with rotmats (n, num_pose_joints, 3, 3),
  * vertices (n, V, 3), joints (n, num_output_joints, 3), joints_rest (n, J, 3); threads:
  * cliff_smpl_set_num_threads; free: cliff_smpl_free. cliff_smpl_fit_body is SMPL only. */

@@ -1,5 +1,10 @@
-/* smpl.c - the SMPL body model: shape and pose blend shapes, joints, forward kinematics and
- * linear blend skinning for a batch of bodies (docs/official.md#smpl-forward, smplx semantics).
+/* smpl.c - the SMPL and SMPL-X body models: shape and pose blend shapes, joints, forward
+ * kinematics and linear blend skinning for a batch of bodies (docs/official.md#smpl-forward,
+ * #smplx; smplx semantics). One size-parameterised body (cliff_body_create): the kind fixes V
+ * and J; forward reads the rotations of the first JP joints and keeps the others at fixed rest
+ * rotations, whose pose blend shapes are folded into the template at load (SMPL: JP = J = 24;
+ * SMPL-X as BEDLAM drives it: JP = 22 of 55, so the blend has K + 189 features, not K + 486).
+ * The sizes below are SMPL's for concreteness (V = 6890, 24 joints, 207 pose features).
  *
  * Layout chosen at load time so that one pass over memory does all per-vertex work:
  *  - The shape and pose blend shapes form one matrix of F = K + 207 "features" (K betas, then
@@ -14,8 +19,8 @@
  *    A forward pass then costs 24 x 3 x K multiply-adds for the joints.
  *  - Skinning weights are kept per panel as the few joints that touch its 8 vertices.
  *  - Forward kinematics runs in float64 per body (24 4x4 products, negligible).
- *  - The 21 vertex joints have their own small copy of their blend-shape columns so that the
- *    joints-only pass never touches the big matrix.
+ *  - The vertex joints (and SMPL-X's landmark triangle corners) have their own small copy of
+ *    their blend-shape columns so that the joints-only pass never touches the big matrix.
  * Work is split over panels (vertices) with OpenMP; bodies are processed in groups of 4 inside
  * a panel. The handle's scratch grows with the batch size only and is reused across calls; calls
  * on one handle are serialized by a mutex. */
@@ -252,6 +257,12 @@ size_t cliff_body_num_faces(const cliff_body *m) { return m ? m->num_faces : 0; 
 const int32_t *cliff_body_faces(const cliff_body *m) { return m ? m->faces : NULL; }
 void cliff_body_vertex_joint_ids(const cliff_body *m, int32_t *ids) {
     if (m && ids) memcpy(ids, m->sel, sizeof(int32_t) * (size_t)m->NX);
+}
+
+size_t cliff_body_default_vertex_joint_ids(cliff_body_kind kind, int32_t *ids) {
+    const int32_t *src = kind == CLIFF_BODY_SMPLX ? smplx_vertex_joint_ids : vertex_joint_ids;
+    if (ids) memcpy(ids, src, sizeof(int32_t) * CLIFF_SMPL_NUM_VERTEX_JOINTS);
+    return CLIFF_SMPL_NUM_VERTEX_JOINTS;
 }
 
 cliff_body_params cliff_body_default_params(void) {

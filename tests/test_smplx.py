@@ -21,6 +21,10 @@ smplx = pytest.importorskip("smplx")
 
 TOL = 1e-5  # metres: the brief's bound for float32 cliff vs float32 smplx
 
+# docs/official.md#smplx: smplx's 'smplx' vertex ids (nose, eyes, ears, toes, heels, tips)
+SMPLX_VERTEX_JOINTS = [9120, 9929, 9448, 616, 6, 5770, 5780, 8846, 8463, 8474, 8635,
+                       5361, 4933, 5058, 5169, 5286, 8079, 7669, 7794, 7905, 8022]
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -128,7 +132,7 @@ def test_outputs_documented_layout(files):
     R, b, t = random_body(2, 10, seed=4)
     out = m(rotmat=R, betas=b, transl=t)
     v, j = out["vertices"], out["joints"]
-    np.testing.assert_array_equal(m.vertex_joint_ids, standin.SMPLX_VERTEX_JOINT_IDS)
+    np.testing.assert_array_equal(m.vertex_joint_ids, SMPLX_VERTEX_JOINTS)
     np.testing.assert_array_equal(j[:, 55:76], v[:, m.vertex_joint_ids])
     tri = arr["faces"][arr["lmk_faces_idx"]]
     lmk = np.einsum("lk,nlkc->nlc", arr["lmk_bary_coords"], v[:, tri])
@@ -322,3 +326,24 @@ def test_hostile_model_files_are_refused_quickly(tmp_path, reader):
         with pytest.raises((ValueError, OSError)):
             getattr(cliff.io, reader)(path)
         assert time.perf_counter() - t0 < 0.5, name
+
+
+def test_threads_and_concurrent_calls(files):
+    """A model's own thread count; calls from several Python threads (the GIL is released,
+    the model serializes its calls) give the single-threaded result."""
+    import threading
+    m = cliff.SMPLX(files["npz10"], 10, threads=1)
+    assert m.threads == 1
+    R, b, t = random_body(8, 10, seed=13)
+    want = m(rotmat=R, betas=b, transl=t)["vertices"]
+    got = [None] * 4
+
+    def work(i):
+        got[i] = m(rotmat=R, betas=b, transl=t)["vertices"]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for g in got:
+        np.testing.assert_array_equal(g, want)

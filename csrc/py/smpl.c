@@ -280,6 +280,15 @@ static PyObject *smpl_vertex_joint_ids(PyObject *mod, PyObject *noargs) {
     return (PyObject *)a;
 }
 
+static PyObject *smplx_vertex_joint_ids(PyObject *mod, PyObject *noargs) {
+    (void)mod;
+    (void)noargs;
+    const npy_intp d[] = {(npy_intp)cliff_body_default_vertex_joint_ids(CLIFF_BODY_SMPLX, NULL)};
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, d, NPY_INT32);
+    if (a) cliff_body_default_vertex_joint_ids(CLIFF_BODY_SMPLX, PyArray_DATA(a));
+    return (PyObject *)a;
+}
+
 static PyObject *smpl_fit_body(PyObject *self, PyObject *arg) {
     Py_ssize_t k = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
     if (k == -1 && PyErr_Occurred()) return NULL;
@@ -367,6 +376,8 @@ static PyType_Spec smpl_spec = {
 static PyMethodDef smpl_functions[] = {
     {"smpl_vertex_joint_ids", smpl_vertex_joint_ids, METH_NOARGS,
      "smpl_vertex_joint_ids() -> int32 (21,): SMPL vertex of each of joints 24..44."},
+    {"smplx_vertex_joint_ids", smplx_vertex_joint_ids, METH_NOARGS,
+     "smplx_vertex_joint_ids() -> int32 (21,): SMPL-X vertex of each of joints 55..75."},
     {NULL, NULL, 0, NULL},
 };
 
