@@ -42,12 +42,35 @@ def estimate_focal_length(
 
 # ---- SMPL (csrc/smpl.c, csrc/py/smpl.c) ----
 class SMPL:
-    """SMPL body model in C. Arrays are copied (float64 in; float32 compute)."""
+    """SMPL or SMPL-X body model in C (cliff_body). Arrays are copied (float64 in; float32
+    compute). kind="smplx": SMPL-X sizes; num_pose_joints: rotations forward reads (0 = all);
+    rest_rotmats (J,3,3) for the other joints (None = identity); landmark_vertices /
+    landmark_weights (L,3); faces (F,3) kept for the caller."""
     def __init__(self, v_template: npt.ArrayLike, shapedirs: npt.ArrayLike,
                  posedirs: npt.ArrayLike, J_regressor: npt.ArrayLike, weights: npt.ArrayLike,
-                 parents: npt.ArrayLike) -> None: ...
+                 parents: npt.ArrayLike, *, kind: str = "smpl", num_pose_joints: int = 0,
+                 rest_rotmats: npt.ArrayLike | None = None,
+                 landmark_vertices: npt.ArrayLike | None = None,
+                 landmark_weights: npt.ArrayLike | None = None,
+                 faces: npt.ArrayLike | None = None) -> None: ...
     @property
     def num_betas(self) -> int: ...
+    @property
+    def kind(self) -> str: ...  # "smpl" or "smplx"
+    @property
+    def num_vertices(self) -> int: ...
+    @property
+    def num_joints(self) -> int: ...
+    @property
+    def num_pose_joints(self) -> int: ...
+    @property
+    def num_output_joints(self) -> int: ...
+    @property
+    def num_landmarks(self) -> int: ...
+    @property
+    def faces(self) -> np.ndarray: ...
+    @property
+    def vertex_joint_ids(self) -> np.ndarray: ...
     threads: int  # this model's thread count; 0 assigned = follow set_num_threads
     def forward(self, rotmat: npt.ArrayLike | None = None, pose: npt.ArrayLike | None = None,
                 betas: npt.ArrayLike | None = None, transl: npt.ArrayLike | None = None, *,
@@ -55,6 +78,7 @@ class SMPL:
     def fit_body(self, k: int, /) -> dict[str, np.ndarray]: ...  # J0, Jdirs, parents, vt, vdirs, vpose, vweights
 
 def smpl_vertex_joint_ids() -> np.ndarray: ...
+def smplx_vertex_joint_ids() -> np.ndarray: ...
 def crop(
     image: npt.ArrayLike,
     xyxy: npt.ArrayLike,
