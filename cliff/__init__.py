@@ -75,6 +75,7 @@ from . import evaluate  # noqa: E402  benchmarks: cliff.evaluate(...) is callabl
 from .annotate.fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
 from .motion import export_bvh, export_glb  # noqa: E402  animation files (docs/motion.md)
 from . import motion  # noqa: E402  tracking and smoothing
+from . import families  # noqa: E402  released CLIFF networks as data (docs/models.md)
 from . import _compat  # noqa: E402
 
 _compat.install()
@@ -101,4 +102,5 @@ __all__ = [
     "evaluate",
     "motion", "export_glb", "export_bvh",
     "FocalEstimator",
+    "families",
 ]

@@ -180,7 +180,8 @@ class Model:
         """Run encoder and regressor.
 
         crops: (N, 3, 256, 192) float32 normalized ((x/255 - mean)/std, ImageNet mean/std, RGB)
-            or (N, 256, 192, 3) uint8 RGB (normalized inside).
+            or (N, 256, 192, 3) uint8 RGB (normalized inside); other families: their crop
+            size (``self.family.crop``, e.g. 224 x 224 for BEDLAM-CLIFF).
         boxes: (N, 3) = [cx, cy, b] in full-image pixels (b = 200*scale, the crop height), b > 0.
         img_size: (N, 2) or (2,) = (W, H) pixels, > 0.
         focal: (N,) or scalar pixels, > 0; default sqrt(W^2 + H^2).
@@ -188,7 +189,9 @@ class Model:
 
         Returns float32 arrays: rotmat (N,24,3,3), pose (N,72) axis-angle (radians, joint-major),
         betas (N,10), cam_crop (N,3) = (s, tx, ty), t_full (N,3) metres (SMPL translation in the
-        full-image camera), bbox_info (N,3), focal (N,), features (N,2048).
+        full-image camera), bbox_info (N,3), focal (N,), features (N,2048). Other families
+        (cliff.families): J = family.joints rotations (22 for SMPL-X bodies), family.betas
+        betas, family.features features, bbox_info in the family's form.
         """
         self._check_open()
         crops = self._crops(crops)

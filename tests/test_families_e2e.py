@@ -18,6 +18,8 @@ from cliff.cli import main
 from reference import torch_cliff as tc
 from reference import torch_families as tf
 
+pytestmark = pytest.mark.slow  # two released networks end to end, with their references
+
 DATA = os.path.join(os.path.dirname(cliff.__file__), "data")
 PHOTO = os.path.join(DATA, "astronaut.jpg")
 BOXES = os.path.join(DATA, "boxes.json")
