@@ -23,6 +23,7 @@ SCRIPTS = [
     ("bench_motion.py", [], ["--frames", "150", "--seeds", "2"]),
     ("bench_threads.py", [], ["--rounds", "1", "--runs", "5"]),
     ("bench_scale.py", [], ["--images", "8"]),
+    ("bench_families.py", [], ["--quick", "--batches", "1"]),
 ]
 
 

@@ -66,6 +66,7 @@ from .smpl import SMPL  # noqa: E402  body model
 from .smplx import SMPLX  # noqa: E402  SMPL-X body model
 from .render import default_colors, render, render_side, save_image  # noqa: E402
 from .pipeline import Estimator  # noqa: E402  photos -> bodies
+from .focal import FocalEstimator  # noqa: E402  learned focal length (HumanFoV)
 from .io.images import read_image  # noqa: E402
 from .io.mesh import save_obj, save_ply  # noqa: E402
 from .io.boxes import load_boxes  # noqa: E402
@@ -74,6 +75,7 @@ from . import evaluate  # noqa: E402  benchmarks: cliff.evaluate(...) is callabl
 from .annotate.fit import FitBody, fit_people  # noqa: E402  the annotator's per-person refinement
 from .motion import export_bvh, export_glb  # noqa: E402  animation files (docs/motion.md)
 from . import motion  # noqa: E402  tracking and smoothing
+from . import families  # noqa: E402  released CLIFF networks as data (docs/models.md)
 from . import _compat  # noqa: E402
 
 _compat.install()
@@ -99,4 +101,6 @@ __all__ = [
     "annotate", "constants", "detect", "files", "io", "FitBody", "fit_people",
     "evaluate",
     "motion", "export_glb", "export_bvh",
+    "FocalEstimator",
+    "families",
 ]

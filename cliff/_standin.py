@@ -386,19 +386,23 @@ def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
     keys = expected_keys(backbone)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError("seed: expected a non-negative int, got %r" % (seed,))
-    rng = np.random.default_rng([int(seed), 0 if backbone == "hr48" else 1])
+    from .model import NETWORKS
+    rng = np.random.default_rng([int(seed), 0 if backbone == "hr48" else 1 if backbone == "res50"
+                                 else NETWORKS.index(backbone)])
     dec_scale = {"decpose": 0.03, "decshape": 0.05, "deccam": 0.01}
     out: Dict[str, np.ndarray] = {}
     for name, shape in keys.items():
         leaf = name.rsplit(".", 1)[-1]
         owner = name[: -len(leaf) - 1]
-        if name == "init_pose":
-            pose = _small_rotations_6d(rng, NUM_POSE6D // 6, 0.4)
+        if leaf == "init_pose":  # "init_pose" (official) or "head.init_pose"
+            npose = shape[1]
+            pose = _small_rotations_6d(rng, npose // 6, 0.4)
             pose[0] = MEAN_ROOT_6D
-            a = pose.reshape(1, NUM_POSE6D)
-        elif name == "init_shape":
-            a = np.array(MEAN_SHAPE).reshape(1, NUM_BETAS)
-        elif name == "init_cam":
+            a = pose.reshape(1, npose)
+        elif leaf == "init_shape":  # SMPL-X heads: the mean shape and a 0 for the 11th beta
+            a = np.zeros((1, shape[1]))
+            a[0, :NUM_BETAS] = MEAN_SHAPE
+        elif leaf == "init_cam":
             a = np.array(MEAN_CAM).reshape(1, NUM_CAM)
         elif leaf == "num_batches_tracked":
             out[name] = np.array(1000, dtype=np.int64)
@@ -415,11 +419,100 @@ def random_state_dict(backbone: str, seed: int = 0) -> Dict[str, np.ndarray]:
         elif len(keys.get(owner + ".weight", ())) == 4:  # conv bias
             a = 0.02 * rng.standard_normal(shape)
         elif leaf == "weight":  # Linear [out, in]
-            a = rng.standard_normal(shape) * (dec_scale.get(owner, 1.0) / np.sqrt(shape[1]))
+            a = rng.standard_normal(shape) * (dec_scale.get(owner.rsplit(".", 1)[-1], 1.0) / np.sqrt(shape[1]))
         else:  # Linear bias
-            a = 0.01 * dec_scale.get(owner, 1.0) * rng.standard_normal(shape)
+            a = 0.01 * dec_scale.get(owner.rsplit(".", 1)[-1], 1.0) * rng.standard_normal(shape)
         out[name] = np.ascontiguousarray(a, dtype=np.float32)
     return out
+
+
+def family_file_state(family: str, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Every entry of a released ``family`` file's state dict, random, in that file's order and
+    naming (docs/official.md#families): the network's weights (:func:`random_state_dict` of the
+    family) plus what the release's file also carries and the core never reads.
+
+    - ``mmhuman3d-res50`` (mmcv ``.pth``): ``backbone.*``, ``head.*``, then stand-ins of the
+      body-model buffers (``body_model_train.*``, ``body_model_test.*``);
+    - ``bedlam-cliff`` / ``bedlam-cliff-x`` (Lightning ``.ckpt``): the trainer's ``J_regressor``
+      buffer, ``model.backbone.*`` with the unused ``final_layer`` (1x1 conv 48 -> 24, with bias)
+      before the conv neck, ``model.head.*`` with the unused ``downsample_module`` (three 3x3
+      stride-2 convs 720 -> 720 with bias, BN) after ``deccam``, then stand-ins of the body-model
+      buffers (``model.smpl.smpl.*``, ``smpl.*``).
+
+    Body-model stand-ins are zeros of the real names and shapes; nothing here is SMPL.
+    """
+    from .families import family as get_family
+    fam = get_family(family)
+    if fam.official:
+        raise ValueError(f"family: {family!r} is an official layout; use random_state_dict")
+    net = random_state_dict(fam.backbone, seed)
+    rng = np.random.default_rng([int(seed), 99])
+    out: Dict[str, np.ndarray] = {}
+
+    def bn(pfx: str, c: int) -> None:
+        out[pfx + ".weight"] = np.ones(c, np.float32)
+        out[pfx + ".bias"] = np.zeros(c, np.float32)
+        out[pfx + ".running_mean"] = np.zeros(c, np.float32)
+        out[pfx + ".running_var"] = np.ones(c, np.float32)
+        out[pfx + ".num_batches_tracked"] = np.array(1000, np.int64)
+
+    if fam.lightning:
+        out["J_regressor"] = np.zeros((17, 6890), np.float32)
+        for k, v in net.items():
+            if k.startswith("backbone.downsample_stage_1.") and "model.backbone.final_layer.weight" not in out:
+                out["model.backbone.final_layer.weight"] = (0.01 * rng.standard_normal((24, 48, 1, 1))).astype(np.float32)
+                out["model.backbone.final_layer.bias"] = np.zeros(24, np.float32)
+            out["model." + k] = v
+        f = fam.features
+        for i in range(3):
+            out[f"model.head.downsample_module.{i}.0.weight"] = (
+                0.01 * rng.standard_normal((f, f, 3, 3))).astype(np.float32)
+            out[f"model.head.downsample_module.{i}.0.bias"] = np.zeros(f, np.float32)
+            bn(f"model.head.downsample_module.{i}.1", f)
+        for pfx in ("model.smpl.smpl.", "smpl."):
+            out[pfx + "v_template"] = np.zeros((6890, 3), np.float32)
+            out[pfx + "J_regressor"] = np.zeros((24, 6890), np.float32)
+    else:
+        out.update(net)
+        for pfx in ("body_model_train.", "body_model_test."):
+            out[pfx + "v_template"] = np.zeros((6890, 3), np.float32)
+            out[pfx + "J_regressor"] = np.zeros((24, 6890), np.float32)
+    return out
+
+
+def save_family_file(path: str | os.PathLike, family: str, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Write a stand-in of a released ``family`` file in its exact layout (no PyTorch needed);
+    returns the network weights as the core names them (what :class:`cliff.Model` reads).
+
+    - ``mmhuman3d-res50``: ``{'meta': {...}, 'state_dict': ..., 'optimizer': {...}}`` (mmcv's
+      ``save_checkpoint``);
+    - ``bedlam-cliff`` / ``bedlam-cliff-x``: a PyTorch Lightning checkpoint ``{'epoch',
+      'global_step', 'pytorch-lightning_version', 'state_dict', 'loops', 'callbacks',
+      'optimizer_states', 'lr_schedulers', 'hparams_name', 'hyper_parameters'}``.
+    """
+    from .families import family as get_family
+    from .io import save_checkpoint
+    fam = get_family(family)
+    sd = family_file_state(family, seed)
+    adam = {"state": {0: {"step": np.array(5.0, np.float32), "exp_avg": np.zeros(4, np.float32),
+                          "exp_avg_sq": np.zeros(4, np.float32)}},
+            "param_groups": [{"lr": 5e-5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
+                              "params": [0]}]}
+    if fam.lightning:
+        extra = {"epoch": 41, "global_step": 123456, "pytorch-lightning_version": "1.7.7",
+                 "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"current": {"completed": 41}}}},
+                 "callbacks": {"ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min'}": {
+                     "best_model_score": np.array(61.5, np.float32), "dirpath": "logs/ckpt"}},
+                 "optimizer_states": [adam], "lr_schedulers": [], "hparams_name": "hparams",
+                 "hyper_parameters": {"MODEL": {"BACKBONE": "hrnet_w48-conv"},
+                                      "DATASET": {"IMG_RES": 224}, "TRIAL": {"bedlam_bbox": True}}}
+    else:
+        extra = {"meta": {"mmcv_version": "1.6.1", "time": "Fri Mar 24 12:00:00 2023", "epoch": 150,
+                          "iter": 1000, "config": "model = dict(type='CliffImageBodyModelEstimator')"},
+                 "optimizer": {"backbone": adam, "head": adam}}
+    save_checkpoint(path, sd, extra=extra, prefix="", key="state_dict")
+    from .families import select_state
+    return select_state(sd, fam)[0]
 
 
 def cache_dir() -> str:
@@ -480,4 +573,70 @@ def yolo_weights(path: str | os.PathLike, seed: int = 0) -> str:
             w *= np.float32(gain / np.sqrt(c * k * k))
             w.tofile(f)
     os.replace(tmp, path)
+    return path
+
+
+def fov_state_dict(seed: int = 0) -> Dict[str, np.ndarray]:
+    """Deterministic random HumanFoV weights (CameraHMR's camera model) with every key of its
+    file (:func:`cliff.focal.fov_keys`, the core's table), in state_dict order.
+
+    Trunk convs and BatchNorms follow :func:`random_state_dict`'s scheme (He-normal x 0.8,
+    x 0.3 on convs feeding a sum; BN near identity); fc1, fc2 ~ N(0, 1/fan_in), zero-mean biases;
+    fc3 small (std 0.03/sqrt(1024)) with biases (0.9, 0.8), so the predicted vertical field of
+    view is about 0.7 rad (40 degrees) and varies a little from image to image. Nothing here was trained.
+    """
+    from .focal import fov_keys
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError("seed: expected a non-negative int, got %r" % (seed,))
+    keys = fov_keys()
+    rng = np.random.default_rng([int(seed), 13])
+    out: Dict[str, np.ndarray] = {}
+    for name, shape in keys.items():
+        leaf = name.rsplit(".", 1)[-1]
+        owner = name[: -len(leaf) - 1]
+        if leaf == "num_batches_tracked":
+            out[name] = np.array(1000, dtype=np.int64)
+            continue
+        if len(shape) == 4:
+            fan_in = shape[1] * shape[2] * shape[3]
+            a = rng.standard_normal(shape) * (0.8 * (0.3 if _feeds_sum(name) else 1.0) * np.sqrt(2.0 / fan_in))
+        elif owner + ".running_mean" in keys:
+            a = {"weight": lambda: 1 + rng.uniform(-0.2, 0.2, shape),
+                 "bias": lambda: 0.05 * rng.standard_normal(shape),
+                 "running_mean": lambda: 0.1 * rng.standard_normal(shape),
+                 "running_var": lambda: rng.uniform(0.5, 2.0, shape)}[leaf]()
+        elif len(keys.get(owner + ".weight", ())) == 4:
+            a = 0.02 * rng.standard_normal(shape)
+        elif name == "fc3.weight":
+            a = rng.standard_normal(shape) * (0.03 / np.sqrt(shape[1]))
+        elif name == "fc3.bias":
+            a = np.array([0.9, 0.8])
+        elif leaf == "weight":
+            a = rng.standard_normal(shape) / np.sqrt(shape[1])
+        else:
+            a = 0.01 * rng.standard_normal(shape)
+        out[name] = np.ascontiguousarray(a, dtype=np.float32)
+    return out
+
+
+def save_fov_checkpoint(path: str | os.PathLike, state: Dict[str, np.ndarray] | None = None,
+                        seed: int = 0) -> str:
+    """Write HumanFoV weights in the layout of CameraHMR's ``cam_model_cleaned.ckpt``: a torch.save
+    zip whose ``'state_dict'`` entry holds FLNet's keys without prefix."""
+    from .io import save_checkpoint
+    save_checkpoint(path, fov_state_dict(seed) if state is None else state, prefix="",
+                    key="state_dict")
+    return os.fspath(path)
+
+
+def standin_fov_file(folder: str | None = None) -> str:
+    """Path of a deterministic stand-in HumanFoV file (cam_model_cleaned.ckpt layout), created on
+    first use, then reused."""
+    folder = folder or os.path.join(cache_dir(), f"standin-{__version__}")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "standin-cam_model_cleaned.ckpt")
+    if not os.path.exists(path):
+        tmp = path + f".tmp{os.getpid()}"
+        save_fov_checkpoint(tmp, seed=0)
+        os.replace(tmp, path)
     return path

@@ -1,4 +1,5 @@
-"""Official CLIFF preprocessing: person boxes -> normalised 256x192 network inputs (C core)."""
+"""Official CLIFF preprocessing: person boxes -> normalised 256x192 network inputs (C core);
+BEDLAM's 224x224 square crop for its families (``family=``)."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -15,11 +16,12 @@ __all__ = ["crop", "CROP_HEIGHT", "CROP_WIDTH", "IMAGENET_MEAN", "IMAGENET_STD"]
 def crop(
     image: npt.ArrayLike,
     xyxy: npt.ArrayLike,
-    rescale: float = BOX_RESCALE,
+    rescale: float | None = None,
     *,
     bgr: bool = False,
     layout: Literal["nchw", "nhwc"] = "nchw",
     resize: Literal["ipp", "opencv"] = "ipp",
+    family: str = "cliff-hr48",
 ) -> dict[str, Any]:
     """Crop and normalise person boxes exactly as the official CLIFF demo does.
 
@@ -47,7 +49,8 @@ def crop(
             views, torch CPU tensors) is accepted.
         xyxy: (N, 4) or (4,) person boxes ``[x1, y1, x2, y2]`` in pixels (x2 >= x1,
             y2 >= y1, finite). A (4,) box gives N = 1.
-        rescale: box enlargement factor; the official demo uses 1.1.
+        rescale: box enlargement factor; default: the family's (the official demo uses 1.1,
+            BEDLAM's demo 1.0: its tracker boxes are used as they are).
         bgr: the image is in BGR order (OpenCV); channels are swapped while cropping.
         layout: ``"nchw"`` -> crops (N, 3, 256, 192), the official network input;
             ``"nhwc"`` -> (N, 256, 192, 3), the same values channel-last (for consumers
@@ -60,6 +63,11 @@ def crop(
             docs/official.md#crop describes), what ``cv2.resize`` computes without IPP (e.g. on ARM). The two differ by ~1e-4 per normalised
             value at most on hard edges of large boxes (2e-4 for a 2000-pixel box on random
             noise, ~5e-6 on photos).
+        family: whose demo crop to reproduce (:mod:`cliff.families`): the CLIFF families
+            (official, mmhuman3d) take the steps above; ``"bedlam-cliff"`` / ``"bedlam-cliff-x"``
+            take BEDLAM's: the tracker's square box (centre ``x1 + w/2, y1 + h/2``, side
+            ``max(w, h) * rescale``), the SPIN-style square window (corners truncated toward
+            zero), the resize to 224 x 224 and the same normalisation (docs/crop.md#bedlam).
 
     Returns:
         dict with
@@ -77,7 +85,12 @@ def crop(
         raise ValueError(f"layout: expected 'nchw' or 'nhwc', got {layout!r}")
     if resize not in ("opencv", "ipp"):
         raise ValueError(f"resize: expected 'opencv' or 'ipp', got {resize!r}")
+    from .families import family as get_family
+    fam = get_family(family)
+    if rescale is None:
+        rescale = fam.box_rescale
     if isinstance(rescale, (bool, np.bool_)) or not isinstance(rescale, (int, float, np.number)):
         raise TypeError(f"rescale: expected a number, got {type(rescale).__name__}")
+    square = fam.crop[0] if fam.crop_window == "square" else 0
     return _core.crop(image, xyxy, float(rescale), bgr=bool(bgr), nhwc=layout == "nhwc",
-                      ipp=resize == "ipp")
+                      ipp=resize == "ipp", square=square)

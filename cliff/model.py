@@ -18,7 +18,7 @@ from . import _core
 from .camera import estimate_focal_length
 from .constants import BACKBONES, CROP_HEIGHT as CROP_H, CROP_WIDTH as CROP_W
 
-__all__ = ["Model", "load_model", "detect_backbone", "expected_keys", "BACKBONES"]
+__all__ = ["Model", "load_model", "detect_backbone", "expected_keys", "BACKBONES", "NETWORKS"]
 
 Shape = Tuple[int, ...]
 
@@ -26,6 +26,12 @@ Shape = Tuple[int, ...]
 @functools.lru_cache(maxsize=None)
 def _arch_keys(backbone: str) -> tuple:
     return tuple((name, shape) for name, shape, _ in _core.net_arch_keys(backbone))
+
+
+#: Every network the core builds by name: the official backbones, the other families (see
+#: cliff.families) and the bare 720-neck HRNet-W48 trunk ("hr48_720").
+NETWORKS: tuple = BACKBONES + tuple(f["backbone"] for f in _core.families()
+                                    if f["backbone"] not in BACKBONES) + ("hr48_720",)
 
 
 def expected_keys(backbone: str) -> Dict[str, Shape]:
@@ -36,8 +42,8 @@ def expected_keys(backbone: str) -> Dict[str, Shape]:
     """
     if not isinstance(backbone, str):
         raise TypeError(f"backbone: expected a str, got {type(backbone).__name__}")
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone: expected one of {BACKBONES}, got {backbone!r}")
+    if backbone not in NETWORKS:
+        raise ValueError(f"backbone: expected one of {NETWORKS}, got {backbone!r}")
     return dict(_arch_keys(backbone))
 
 
@@ -85,10 +91,13 @@ class Model:
     """
 
     def __init__(self, core, backbone: str, precision: str, num_params: int):
+        from .families import family
         self._core = core
         self.backbone = backbone
         self.precision = precision
         self.num_params = num_params
+        #: the network's family (cliff.families.Family): crop, bbox_info form, head sizes, body
+        self.family = family(backbone)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -110,13 +119,25 @@ class Model:
             state = dict(src)
         if consume and isinstance(src, dict):
             src.clear()
+        from .families import FAMILIES, detect_family, select_state
         try:
             detected = detect_backbone(state.keys())
         except ValueError as exc:
-            raise ValueError(f"checkpoint: {exc}") from None
+            # not an official CLIFF layout: one of the other families (cliff.families)
+            try:
+                fam = detect_family(state)
+            except ValueError as exc2:
+                raise ValueError(f"checkpoint: {exc2}") from None
+            if backbone is not None and backbone not in (fam.name, fam.backbone):
+                known = tuple(f.name for f in FAMILIES)
+                raise ValueError(f"checkpoint holds a {fam.name} network but backbone={backbone!r} "
+                                 f"was requested (families: {known})") from None
+            state = select_state(state, fam)[0]
+            backbone = detected = fam.backbone
+            del exc
         if backbone is None:
             backbone = detected
-        elif backbone not in BACKBONES:
+        elif backbone not in NETWORKS:
             raise ValueError(f"backbone: expected one of {BACKBONES} or None, got {backbone!r}")
         elif backbone != detected:
             raise ValueError(
@@ -134,6 +155,7 @@ class Model:
 
     # ---- inference ----------------------------------------------------------------------
     def _crops(self, crops) -> np.ndarray:
+        CROP_H, CROP_W = self.family.crop
         a = np.asarray(crops)
         if a.ndim != 4:
             raise ValueError(
@@ -142,13 +164,13 @@ class Model:
         if a.dtype == np.uint8:
             if a.shape[1:] != (CROP_H, CROP_W, 3):
                 raise ValueError(f"crops: uint8 crops must be (N, {CROP_H}, {CROP_W}, 3) RGB "
-                                 f"(256x192, height x width), got shape {a.shape}")
+                                 f"({CROP_H}x{CROP_W}, height x width), got shape {a.shape}")
             return a
         if a.dtype.kind not in "fiu":
             raise TypeError(f"crops: expected float32 or uint8 crops, got dtype {a.dtype}")
         if a.shape[1:] != (3, CROP_H, CROP_W):
             raise ValueError(f"crops: expected (N, 3, {CROP_H}, {CROP_W}) normalized float32 "
-                             f"(256x192, height x width), got shape {a.shape}")
+                             f"({CROP_H}x{CROP_W}, height x width), got shape {a.shape}")
         a = np.ascontiguousarray(a, dtype=np.float32)
         if not np.isfinite(a).all():
             raise ValueError("crops: contains NaN or infinite values")
@@ -158,7 +180,8 @@ class Model:
         """Run encoder and regressor.
 
         crops: (N, 3, 256, 192) float32 normalized ((x/255 - mean)/std, ImageNet mean/std, RGB)
-            or (N, 256, 192, 3) uint8 RGB (normalized inside).
+            or (N, 256, 192, 3) uint8 RGB (normalized inside); other families: their crop
+            size (``self.family.crop``, e.g. 224 x 224 for BEDLAM-CLIFF).
         boxes: (N, 3) = [cx, cy, b] in full-image pixels (b = 200*scale, the crop height), b > 0.
         img_size: (N, 2) or (2,) = (W, H) pixels, > 0.
         focal: (N,) or scalar pixels, > 0; default sqrt(W^2 + H^2).
@@ -166,7 +189,9 @@ class Model:
 
         Returns float32 arrays: rotmat (N,24,3,3), pose (N,72) axis-angle (radians, joint-major),
         betas (N,10), cam_crop (N,3) = (s, tx, ty), t_full (N,3) metres (SMPL translation in the
-        full-image camera), bbox_info (N,3), focal (N,), features (N,2048).
+        full-image camera), bbox_info (N,3), focal (N,), features (N,2048). Other families
+        (cliff.families): J = family.joints rotations (22 for SMPL-X bodies), family.betas
+        betas, family.features features, bbox_info in the family's form.
         """
         self._check_open()
         crops = self._crops(crops)

@@ -84,13 +84,13 @@ def camera_for(width: int, height: int, focal: Any = None, K: Any = None):
     return f, (f, f), (width / 2.0, height / 2.0)
 
 
-def _empty(n_vertices: int) -> dict[str, np.ndarray]:
+def _empty(n_vertices: int, nj: int = 24, nb: int = 10, nout: int = 45) -> dict[str, np.ndarray]:
     z = np.zeros
-    return {"rotmat": z((0, 24, 3, 3), np.float32), "pose": z((0, 72), np.float32),
-            "betas": z((0, 10), np.float32), "cam_crop": z((0, 3), np.float32),
+    return {"rotmat": z((0, nj, 3, 3), np.float32), "pose": z((0, 3 * nj), np.float32),
+            "betas": z((0, nb), np.float32), "cam_crop": z((0, 3), np.float32),
             "t_full": z((0, 3), np.float32), "bbox_info": z((0, 3), np.float32),
             "focal": z((0,), np.float32), "vertices": z((0, n_vertices, 3), np.float32),
-            "joints": z((0, 45, 3), np.float32), "joints2d": z((0, 45, 2), np.float32),
+            "joints": z((0, nout, 3), np.float32), "joints2d": z((0, nout, 2), np.float32),
             "xyxy": z((0, 4), np.float32), "center": z((0, 2), np.float64),
             "scale": z((0,), np.float64)}
 
@@ -102,24 +102,37 @@ class Estimator:
     >>> out = est.run(image_rgb, xyxy=[[x1, y1, x2, y2]])
     >>> out["vertices"].shape, out["joints2d"].shape      # (N, 6890, 3) m, (N, 45, 2) px
 
-    ckpt: a path (official .pt, or .safetensors/.npz with the same keys) or a loaded cliff.Model.
-    smpl: a path (official .pkl or smplx-style .npz) or a cliff.SMPL.
+    ckpt: a path (official .pt, or .safetensors/.npz with the same keys; or any released CLIFF
+        of cliff.families: mmhuman3d's .pth, BEDLAM's cliff.ckpt) or a loaded cliff.Model. The
+        crop, bbox_info and box enlargement are the family's (rescale None: its default).
+        SMPL-X families (bedlam_cliff.ckpt) drive an SMPL-X body (smplx=).
+    smpl: a path (official .pkl or smplx-style .npz) or a cliff.SMPL; or a cliff.SMPLX.
+    smplx: for SMPL-X families: the user's SMPL-X model (SMPLX_NEUTRAL.npz/.pkl, loaded with the
+        family's beta count, hands and face at rest) or a cliff.SMPLX; give smpl or smplx.
+        Outputs then have the family's sizes: rotmat (N,22,3,3), pose (N,66), betas (N,11),
+        vertices (N,10475,3), joints/joints2d (N,127,...) in cliff.SMPLX.joint_names order.
     batch_size: people per network call in run_many (crops of several images are batched).
     threads: the thread count of this estimator's network and body model (None: the
     process-wide cliff.set_num_threads count); several estimators in one process can so split
     the cores. Results do not depend on it.
+    focal="learned" with fov_ckpt (CameraHMR's cam_model_cleaned.ckpt, or a
+    cliff.FocalEstimator): each image's focal length comes from HumanFoV (one run per image with
+    people, batched across images) instead of the image diagonal; a focal or K given to run()
+    still wins. Results then carry "focal_learned" (the image's estimate, pixels).
     """
 
-    def __init__(self, ckpt: Any, smpl: Any, *, backbone: str | None = None,
-                 precision: str = "fp32", batch_size: int = 8, rescale: float = BOX_RESCALE,
-                 threads: int | None = None):
+    def __init__(self, ckpt: Any, smpl: Any = None, *, smplx: Any = None, backbone: str | None = None,
+                 precision: str = "fp32", batch_size: int = 8, rescale: float | None = None,
+                 threads: int | None = None, focal: str | None = None, fov_ckpt: Any = None):
         from ._threads import check_threads
         nthreads = check_threads(threads)
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
         self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)
-        self.smpl = smpl if isinstance(smpl, SMPL) else SMPL(smpl)
+        self.smpl = self._body(smpl, smplx)
         self.batch_size = int(batch_size)
+        if rescale is None:  # the release's own box enlargement (CLIFF 1.1, BEDLAM 1.0)
+            rescale = self.model.family.box_rescale
         if not isinstance(rescale, (int, float, np.integer, np.floating)) or not 0 < rescale < np.inf:
             raise ValueError(f"rescale: expected a finite number > 0, got {rescale!r}")
         self.rescale = float(rescale)
@@ -130,6 +143,50 @@ class Estimator:
             raise ValueError("ckpt: the model is closed")
         # borrows the network and the body model (and keeps both objects alive)
         self._core = _core.Estimator(self.model._core, self.smpl._model, self.rescale)
+        self.fov = self._learned_focal(focal, fov_ckpt, precision, nthreads)
+        self._own_fov = self.fov is not None and self.fov is not fov_ckpt
+
+    def _body(self, smpl: Any, smplx: Any):
+        """The body model the family drives: cliff.SMPL or cliff.SMPLX (with its beta count)."""
+        from .smplx import SMPLX
+        fam = self.model.family
+        if smpl is not None and smplx is not None:
+            raise ValueError("smpl, smplx: give one body model, not both")
+        if smplx is not None:
+            if fam.body != "smplx":
+                raise ValueError(f"smplx: this checkpoint ({fam.name}) regresses an SMPL body; pass smpl=")
+            return smplx if isinstance(smplx, SMPLX) else SMPLX(smplx, num_betas=fam.betas)
+        if smpl is None:
+            raise ValueError("smpl: a body model is required (smpl=SMPL_NEUTRAL.pkl, or smplx= for SMPL-X "
+                             "checkpoints)")
+        if isinstance(smpl, (SMPL, SMPLX)):
+            return smpl
+        if fam.body == "smplx":
+            raise ValueError(f"this checkpoint regresses an SMPL-X body ({fam.joints} body joints, "
+                             f"{fam.betas} betas); pass an SMPL-X model (smplx=...)")
+        return SMPL(smpl)
+
+    def _empty(self) -> dict[str, np.ndarray]:
+        fam, body = self.model.family, self.smpl
+        nout = len(body.joint_names) if getattr(body, "kind", "smpl") == "smplx" else 45
+        return _empty(body.v_template.shape[0], fam.joints, fam.betas, nout)
+
+    @staticmethod
+    def _learned_focal(focal: Any, fov_ckpt: Any, precision: str, nthreads: int):
+        """focal="learned": HumanFoV (cliff.FocalEstimator) gives each image's focal length."""
+        from .focal import FocalEstimator
+        if focal is None:
+            if fov_ckpt is not None:
+                raise ValueError('fov_ckpt: only used with focal="learned"')
+            return None
+        if focal != "learned":
+            raise ValueError(f'focal: expected None (the image diagonal, or run(focal=...)) or "learned", got {focal!r}')
+        if fov_ckpt is None:
+            raise ValueError('focal="learned" needs fov_ckpt: the path of CameraHMR\'s cam_model_cleaned.ckpt '
+                             "(or a cliff.FocalEstimator)")
+        if isinstance(fov_ckpt, FocalEstimator):
+            return fov_ckpt
+        return FocalEstimator(fov_ckpt, precision=precision, threads=nthreads or None)
 
     @property
     def faces(self) -> np.ndarray:
@@ -138,6 +195,8 @@ class Estimator:
 
     def close(self) -> None:
         self.model.close()
+        if self._own_fov:
+            self.fov.close()
 
     def __enter__(self):
         return self
@@ -154,26 +213,51 @@ class Estimator:
             from .detect import default_boxes
             xyxy = default_boxes(np.ascontiguousarray(img[..., ::-1] if bgr else img))
         boxes = np.ascontiguousarray(_as_boxes(xyxy))
+        learn = self.fov is not None and focal is None and K is None
         f, fxfy, pp = camera_for(w, h, focal, K)
-        return {"image": img, "boxes": boxes, "camera": (*fxfy, *pp), "n": len(boxes)}
+        return {"image": img, "boxes": boxes, "camera": (*fxfy, *pp), "n": len(boxes), "learn": learn}
+
+    def _learn_focals(self, preps: list[dict], bgr: bool) -> None:
+        """HumanFoV once per image that has people (one C call for all of them): the focal
+        replaces the image-diagonal default in that image's camera (bbox_info and t_full)."""
+        todo = [p for p in preps if p.get("learn") and p["n"]]
+        if not todo:
+            return
+        vfov, focal = self.fov.predict_fov([p["image"] for p in todo], bgr=bgr)
+        for p, v, f in zip(todo, vfov, focal):
+            if not (0 < v < np.pi and np.isfinite(f) and f > 0):
+                raise ValueError(f"HumanFoV predicted a vertical field of view of {float(v):.4g} rad for a "
+                                 f"{p['image'].shape[1]}x{p['image'].shape[0]} image (expected 0 < vfov < pi): "
+                                 "is fov_ckpt CameraHMR's cam_model_cleaned.ckpt?")
+            h, w = p["image"].shape[:2]
+            p["camera"] = (float(f), float(f), w / 2.0, h / 2.0)
+            p["image_focal"] = float(f)
 
     def _predict(self, preps: list[dict], bgr: bool) -> list[dict]:
         """One C call for the people of several prepared images."""
+        self._learn_focals(preps, bgr)
         if not any(p["n"] for p in preps):
-            return [_empty(self.smpl.v_template.shape[0]) for _ in preps]
+            return [self._tag(self._empty(), p) for p in preps]
         live = [p for p in preps if p["n"]]
         out = self._core.run([p["image"] for p in live], [p["boxes"] for p in live],
                              np.array([p["camera"] for p in live], dtype=np.float64), bool(bgr))
         results, start = [], 0
         for p in preps:
             if not p["n"]:
-                results.append(_empty(self.smpl.v_template.shape[0]))
+                results.append(self._tag(self._empty(), p))
                 continue
             res = {k: v[start:start + p["n"]] for k, v in out.items()}
             res["xyxy"] = p["boxes"].astype(np.float32)
             start += p["n"]
-            results.append(res)
+            results.append(self._tag(res, p))
         return results
+
+    def _tag(self, res: dict, prep: dict) -> dict:
+        """With focal="learned": res["focal_learned"], HumanFoV's focal for the image (pixels;
+        NaN when it was not run: no person, or the call gave focal/K)."""
+        if self.fov is not None:
+            res["focal_learned"] = np.float32(prep.get("image_focal", np.nan))
+        return res
 
     def run(self, image: Any, xyxy: Any = None, focal: Any = None, K: Any = None, *,
             bgr: bool = False) -> dict[str, np.ndarray]:
@@ -182,7 +266,8 @@ class Estimator:
         image: (H, W, 3) uint8 **RGB** (pass bgr=True for OpenCV's BGR order).
         xyxy: (N, 4) person boxes in pixels; None runs the default detector (cliff.detect.choose:
             YOLOv3 when $CLIFF_HOME/ckpt/yolov3.weights exists, else MediaPipe).
-        focal: pixels (default: the image diagonal); K: 3x3 intrinsics or (fx, fy, cx, cy).
+        focal: pixels (default: the image diagonal, or HumanFoV's estimate when the estimator
+            was built with focal="learned"); K: 3x3 intrinsics or (fx, fy, cx, cy).
         Returns a dict of arrays with N rows: rotmat (N,24,3,3), pose (N,72) axis-angle,
         betas (N,10), cam_crop (N,3), t_full (N,3) m, bbox_info (N,3), focal (N,),
         vertices (N,6890,3) m, joints (N,45,3) m, joints2d (N,45,2) px, xyxy (N,4),

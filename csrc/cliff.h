@@ -90,6 +90,10 @@ CLIFF_API void cliff_axis_angle_to_rotmat_f64(const double *aa, size_t n, double
 
 /* Person box -> centre and scale (official bbox_from_detector with 4:3 padding):
  * xyxy (n,4) pixels -> center (n,2) pixels, scale (n,) with b = 200*scale the crop height. */
+/* BEDLAM's (its multi-person tracker's) square box: w = x2 - x1, h = y2 - y1, centre
+ * (x1 + w/2, y1 + h/2), scale = max(w, h) * rescale / 200 (the crop side is 200*scale pixels). */
+CLIFF_API void cliff_boxes_to_center_scale_square_f64(const double *xyxy, size_t n, double rescale,
+                                                      double *center, double *scale);
 CLIFF_API void cliff_boxes_to_center_scale_f64(const double *xyxy, size_t n, double rescale,
                                                double *center, double *scale);
 
@@ -325,6 +329,15 @@ CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_la
 CLIFF_API void cliff_net_set_num_threads(cliff_net *net, int n);
 CLIFF_API int cliff_net_get_num_threads(const cliff_net *net);
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
+/* Sizes of a network: its input crop, feature width and regressor outputs (pose6d = 6 x joints;
+ * 0 for a bare trunk such as "hr48_720"). The official two: 256 x 192, 2048, 144, 10, 3. */
+typedef struct {
+    int crop_height, crop_width, features, pose6d, betas, cam;
+    cliff_bbox_form bbox_info; /* the bbox_info form its regressor was trained with */
+    int crop_window;           /* cliff_window_rule of its release's crop */
+    int body;                  /* cliff_body_kind its outputs drive */
+} cliff_net_dims;
+CLIFF_API void cliff_net_get_dims(const cliff_net *net, cliff_net_dims *out);
 /* Bytes of the activation arenas + scratchpads of the cached plans (one per batch size). */
 CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);
 
@@ -379,6 +392,30 @@ CLIFF_API cliff_status cliff_net_regressor(const cliff_net *net, double *Mx, dou
  * fc2, dec*; others are ignored). EINVAL naming the key when one is missing or misshapen. */
 CLIFF_API cliff_status cliff_regressor_collapse(const cliff_array *arrays, size_t n_arrays,
                                                 double *Mx, double *Ms, double *c, double *init);
+
+/* ---- network families (nn/arch.c; docs/models.md) ---------------------------------------- */
+/* Every released CLIFF network the engine runs, as data: its trunk, input crop, bbox_info
+ * normalisation, regressor sizes, body model and checkpoint layout. cliff_net_create and
+ * cliff_net_arch_keys take `backbone`; the regressor state is [pose6d (joints x 6) | betas |
+ * cam (3)] and its input [features | bbox_info (3)]. */
+/* cliff_body_kind (CLIFF_BODY_SMPL, CLIFF_BODY_SMPLX): see the body model section above */
+typedef struct {
+    const char *name;       /* "cliff-hr48", "cliff-res50", "mmhuman3d-res50", "bedlam-cliff", ... */
+    const char *backbone;   /* what cliff_net_create / cliff_net_arch_keys take */
+    const char *trunk;      /* "hr48" (2048 neck) | "res50" | "hr48_720" (720-channel conv neck) */
+    const char *key_prefix; /* prefix of the network's keys in the file ("model." for Lightning) */
+    const char *ignored;    /* ';'-separated key prefixes (after key_prefix) that are not read */
+    const char *release;    /* where the weights are published */
+    int crop_height, crop_width;
+    cliff_bbox_form bbox_info; /* CLIFF_BBOX_RELEASED (CLIFF's scaled form) | CLIFF_BBOX_PAPER (BEDLAM: /f) */
+    int features, joints, betas; /* regressor: feature width, 6D joints, betas */
+    cliff_body_kind body;
+    int lightning; /* 1: a PyTorch Lightning file; keys outside the network's are not read */
+    int crop_window;    /* cliff_window_rule of its release's demo crop (crop.c) */
+    double box_rescale; /* box enlargement of that crop (CLIFF 1.1, BEDLAM's tracker boxes 1.0) */
+} cliff_family;
+/* Family i (0, 1: the official hr48, res50), NULL when i >= the number of families. */
+CLIFF_API const cliff_family *cliff_family_get(size_t i);
 
 /* ---- detector (nn/yolo.c) ----------------------------------------------------------- */
 /* The official demo's person detector: YOLOv3 (darknet yolov3.cfg, 416x416 input, 80 COCO
@@ -471,14 +508,23 @@ CLIFF_API extern const float cliff_imagenet_std[3];
  *   CLIFF_RESIZE_OPENCV OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */
 typedef enum { CLIFF_RESIZE_OPENCV = 0, CLIFF_RESIZE_IPP = 1 } cliff_resize;
 
+/* The crop window: CLIFF's (a 4:3 window of 200*scale pixels high, corners rounded half to
+ * even, 256 x 192 output) or the square SPIN-style window of BEDLAM's demo (200*scale pixels
+ * square, corners truncated toward zero as NumPy's astype(int), out_height x out_width output;
+ * boxes become the multi-person tracker's square: centre x1 + w/2, y1 + h/2, side max(w, h)
+ * times rescale). docs/crop.md#bedlam. */
+typedef enum { CLIFF_WINDOW_CLIFF = 0, CLIFF_WINDOW_SQUARE = 1 } cliff_window_rule;
+
 typedef struct {
     double rescale;      /* box enlargement (official: 1.1); boxes functions only */
     cliff_layout layout; /* CLIFF_LAYOUT_NCHW_F32 (official input) or CLIFF_LAYOUT_NHWC_F32 */
     cliff_resize resize; /* default CLIFF_RESIZE_IPP (the official demo's numbers) */
     bool bgr;            /* the image is BGR (e.g. from OpenCV): channels swapped while reading */
+    int out_height, out_width; /* 0, 0 with CLIFF_WINDOW_CLIFF; e.g. 224, 224 with the square one */
+    cliff_window_rule window;  /* default CLIFF_WINDOW_CLIFF */
 } cliff_crop_params;
 
-/* {rescale 1.1, CLIFF_LAYOUT_NCHW_F32, CLIFF_RESIZE_IPP, bgr false}. */
+/* {rescale 1.1, CLIFF_LAYOUT_NCHW_F32, CLIFF_RESIZE_IPP, bgr false, 0, 0, CLIFF_WINDOW_CLIFF}. */
 CLIFF_API cliff_crop_params cliff_crop_default_params(void);
 
 /* Official crop window of each (centre, scale): ulbr (n,4) = [ul_x, ul_y, br_x, br_y] pixels,
@@ -703,6 +749,50 @@ CLIFF_API cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const doub
                                           const double *phi, const double *betas,
                                           const double *t, const double *cam, double *joints,
                                           double *uv, double *djoints, double *duv);
+
+/* ---- focal length: HumanFoV (fov.c) ----------------------------------------------------- */
+/* CameraHMR's HumanFoV camera model: the full image letterboxed to 256 x 256 as its release does
+ * (OpenCV INTER_AREA resize to fit, centred on white 255, ImageNet normalisation, RGB), the
+ * 720-channel HRNet-W48 trunk, global average pool, fc3(fc1(x)) -> 2 numbers of which the second
+ * is the vertical field of view (radians); focal = H / (2 tan(vfov / 2)) pixels of the original
+ * image. Facts and sources: docs/official.md ("CameraHMR HumanFoV"), docs/focal.md. A cliff_fov
+ * serializes its own execution (safe from several threads). */
+typedef struct cliff_fov cliff_fov;
+#define CLIFF_FOV_SIZE 256
+#define CLIFF_FOV_FEATURES 720
+
+/* arrays: the checkpoint's state_dict (backbone.*, fc1.*, fc3.*; fc2.* and
+ * backbone.final_layer.* are unused and ignored). EINVAL naming the key when one is missing,
+ * misshapen or unexpected. The arrays are copied (packed); the caller keeps ownership. */
+CLIFF_API cliff_status cliff_fov_create(cliff_precision precision, const cliff_array *arrays,
+                                        size_t n_arrays, cliff_fov **out);
+CLIFF_API void cliff_fov_free(cliff_fov *f);
+/* Every entry of the release's cam_model_cleaned.ckpt 'state_dict' (1874) in PyTorch order:
+ * backbone.* (with the unused backbone.final_layer), fc1, fc2 (unused), fc3. Table owned by the
+ * library (as cliff_net_arch_keys). */
+CLIFF_API cliff_status cliff_fov_arch_keys(const cliff_arch_key **keys, size_t *n_keys);
+CLIFF_API void cliff_fov_set_num_threads(cliff_fov *f, int n);
+CLIFF_API int cliff_fov_get_num_threads(const cliff_fov *f);
+CLIFF_API size_t cliff_fov_weight_bytes(const cliff_fov *f);
+/* Size of the resized image inside the 256 x 256 canvas (the release's resize_image). EINVAL
+ * for an empty image, a side over 2^24, or one that would resize to 0 pixels. */
+CLIFF_API cliff_status cliff_fov_letterbox_size(size_t height, size_t width, size_t *new_h,
+                                                size_t *new_w);
+/* image (height, width, 3) uint8 -> out (256, 256, 3) uint8, channels kept in order. */
+CLIFF_API cliff_status cliff_fov_letterbox_u8(const uint8_t *image, size_t height, size_t width,
+                                              uint8_t *out);
+/* image (height, width, 3) uint8 RGB (bgr: BGR) -> out (256, 256, 3) float32 normalised RGB. */
+CLIFF_API cliff_status cliff_fov_preprocess(const uint8_t *image, size_t height, size_t width,
+                                            bool bgr, float *out);
+/* inputs (n, 256, 256, 3) float32 (as cliff_fov_preprocess writes them) -> raw (n, 2) head
+ * outputs (raw[:, 1] = vfov, radians); features (n, 720) pooled trunk output or NULL. */
+CLIFF_API cliff_status cliff_fov_run(cliff_fov *f, const float *inputs, size_t n, float *raw,
+                                     float *features);
+/* n full images (heights[i], widths[i], 3) uint8 -> vfov (n) radians and focal (n) pixels;
+ * either may be NULL. Preprocessing and network in one call, batches of up to 8 images. */
+CLIFF_API cliff_status cliff_fov_predict(cliff_fov *f, const uint8_t *const *images,
+                                         const size_t *heights, const size_t *widths, size_t n,
+                                         bool bgr, float *vfov, float *focal);
 
 #ifdef __cplusplus
 }

@@ -19,5 +19,8 @@ int cliff_threads(void);
 /* crop.c: EINVAL (message "<what>[i]: ...") unless the official crop window of (cx, cy, scale)
  * is valid for cliff_crop_center_scale (finite, scale > 0, not empty, at most 2^24 a side). */
 cliff_status cliff_crop_check_box(double cx, double cy, double scale, const char *what, size_t i);
+/* The same for the window of crop params p (e.g. BEDLAM's square one). */
+cliff_status cliff_crop_check_window(double cx, double cy, double scale, const cliff_crop_params *p,
+                                     const char *what, size_t i);
 
 #endif

@@ -21,8 +21,8 @@
 #include <omp.h>
 #include <string.h>
 
-#define CW CLIFF_CROP_WIDTH
-#define CH CLIFF_CROP_HEIGHT
+#define MAX_OW 256 /* widest output crop */
+#define MAX_OH 512
 #define ROWS_PER_TASK 32
 #define MAX_SIDE ((int64_t)1 << 24)
 
@@ -31,6 +31,7 @@ enum { MODE_LINEAR = 0, MODE_COPY = 1, MODE_AREA2 = 2 };
 typedef struct {
     int64_t ulx, uly, w, h; /* window origin and size in image pixels */
     int mode;
+    int ow, oh; /* output crop size */
 } window;
 
 static const uint8_t k_zero_pixel[3] = {0, 0, 0};
@@ -41,6 +42,32 @@ static double round_even_clamped(double v) {
     if (!(v > -lim)) return -lim;
     if (!(v < lim)) return lim;
     return nearbyint(v);
+}
+
+/* Truncation toward zero of NumPy's astype(int), clamped like round_even_clamped. */
+static double trunc_clamped(double v) {
+    const double lim = 9007199254740992.0;
+    if (!(v > -lim)) return -lim;
+    if (!(v < lim)) return lim;
+    return trunc(v);
+}
+
+/* The square window of the SPIN-style crop BEDLAM's demo uses (image_utils.crop):
+ * T = [[r1/h, 0, r1 (0.5 - cx/h)], [0, r0/h, r0 (0.5 - cy/h)]] with h = 200 scale, res =
+ * (r0, r1) = (oh, ow); corners inv(T) (0, 0, 1) and inv(T) (r0, r1, 1) truncated toward zero
+ * (astype(int)); note the release passes res[0] as the x of the far corner. */
+static void window_corners_spin(double cx, double cy, double scale, int oh, int ow, double ul[2],
+                                double br[2]) {
+    const double r0 = oh, r1 = ow;
+    double h = 200.0 * scale;
+    double a = r1 / h, c = r1 * (-cx / h + 0.5);
+    double b = r0 / h, d = r0 * (-cy / h + 0.5);
+    double ia = 1.0 / a, ib = 1.0 / b;
+    double tx = -c * ia, ty = -d * ib;
+    ul[0] = trunc_clamped(tx);
+    ul[1] = trunc_clamped(ty);
+    br[0] = trunc_clamped(ia * r0 + tx);
+    br[1] = trunc_clamped(ib * r1 + ty);
 }
 
 static void window_corners(double cx, double cy, double scale, double ul[2], double br[2]) {
@@ -71,14 +98,18 @@ void cliff_crop_window(const double *center, const double *scale, size_t n, int6
 }
 
 static cliff_status make_window(double cx, double cy, double scale, size_t i, const char *what,
-                                window *win) {
+                                const cliff_crop_params *p, window *win) {
     if (!isfinite(cx) || !isfinite(cy) || !isfinite(scale))
         return cliff_fail(CLIFF_EINVAL, "%s[%zu]: centre and scale must be finite", what, i);
     if (!(scale > 0))
         return cliff_fail(CLIFF_EINVAL, "%s[%zu]: degenerate box (scale %g; width and height "
                           "are both zero)", what, i, scale);
     double ul[2], br[2];
-    window_corners(cx, cy, scale, ul, br);
+    const int OW = p->out_width ? p->out_width : CLIFF_CROP_WIDTH, OH = p->out_height ? p->out_height : CLIFF_CROP_HEIGHT;
+    if (p->window == CLIFF_WINDOW_SQUARE)
+        window_corners_spin(cx, cy, scale, OH, OW, ul, br);
+    else
+        window_corners(cx, cy, scale, ul, br);
     double w = br[0] - ul[0], h = br[1] - ul[1];
     if (!(w >= 1 && h >= 1))
         return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too small, its crop window is empty "
@@ -91,15 +122,35 @@ static cliff_status make_window(double cx, double cy, double scale, size_t i, co
     win->uly = (int64_t)ul[1];
     win->w = (int64_t)w;
     win->h = (int64_t)h;
-    win->mode = (win->w == CW && win->h == CH)           ? MODE_COPY
-                : (win->w == 2 * CW && win->h == 2 * CH) ? MODE_AREA2
+    win->ow = OW;
+    win->oh = OH;
+    win->mode = (win->w == OW && win->h == OH)           ? MODE_COPY
+                : (win->w == 2 * OW && win->h == 2 * OH) ? MODE_AREA2
                                                           : MODE_LINEAR;
     return CLIFF_OK;
 }
 
+void cliff_boxes_to_center_scale_square_f64(const double *xyxy, size_t n, double rescale,
+                                            double *center, double *scale) {
+    for (size_t i = 0; i < n; i++) {
+        const double *b = xyxy + 4 * i;
+        double w = b[2] - b[0], h = b[3] - b[1];
+        center[2 * i] = b[0] + w / 2.0;
+        center[2 * i + 1] = b[1] + h / 2.0;
+        scale[i] = (w > h ? w : h) * rescale / 200.0;
+    }
+}
+
+cliff_status cliff_crop_check_window(double cx, double cy, double scale, const cliff_crop_params *p,
+                                     const char *what, size_t i) {
+    window w;
+    return make_window(cx, cy, scale, i, what, p, &w);
+}
+
 cliff_status cliff_crop_check_box(double cx, double cy, double scale, const char *what, size_t i) {
     window w;
-    return make_window(cx, cy, scale, i, what, &w);
+    const cliff_crop_params p = cliff_crop_default_params();
+    return make_window(cx, cy, scale, i, what, &p, &w);
 }
 
 typedef struct {
@@ -117,13 +168,15 @@ static inline const uint8_t *window_pixel(const source *s, const window *win, in
     return s->image + (y * s->width + x) * 3;
 }
 
-static inline void store_row(const source *s, const float *v, size_t i, int dy, float *out) {
-    /* v: one output row, 192 pixels x 3 channels (RGB), values 0..255 -> normalised. */
-    float nv[CW * 3];
+static inline void store_row(const source *s, const window *win, const float *v, size_t i, int dy,
+                             float *out) {
+    /* v: one output row, ow pixels x 3 channels (RGB), values 0..255 -> normalised. */
+    const int CW = win->ow, CH = win->oh;
+    float nv[MAX_OW * 3];
     for (int x = 0; x < CW; x++)
         for (int k = 0; k < 3; k++) nv[x * 3 + k] = (v[x * 3 + k] / 255.0f - cliff_imagenet_mean[k]) / cliff_imagenet_std[k];
     if (s->nhwc) {
-        memcpy(out + ((i * CH + (size_t)dy) * CW) * 3, nv, sizeof nv);
+        memcpy(out + ((i * CH + (size_t)dy) * CW) * 3, nv, sizeof(float) * 3 * (size_t)CW);
     } else {
         for (int k = 0; k < 3; k++) {
             float *o = out + ((i * 3 + (size_t)k) * CH + (size_t)dy) * CW;
@@ -133,20 +186,22 @@ static inline void store_row(const source *s, const float *v, size_t i, int dy, 
 }
 
 static void rows_copy(const source *s, const window *win, size_t i, int y0, int y1, float *out) {
-    float v[CW * 3];
+    const int CW = win->ow;
+    float v[MAX_OW * 3];
     for (int dy = y0; dy < y1; dy++) {
         for (int x = 0; x < CW; x++) {
             const uint8_t *p = window_pixel(s, win, dy, x);
             for (int k = 0; k < 3; k++) v[x * 3 + k] = (float)p[s->chan[k]];
         }
-        store_row(s, v, i, dy, out);
+        store_row(s, win, v, i, dy, out);
     }
 }
 
 /* OpenCV switches INTER_LINEAR to INTER_AREA for an exact 2x shrink: the mean of each 2x2
  * block, summed in the order (0,0) (0,1) (1,0) (1,1) and scaled by 0.25f (exact here). */
 static void rows_area2(const source *s, const window *win, size_t i, int y0, int y1, float *out) {
-    float v[CW * 3];
+    const int CW = win->ow;
+    float v[MAX_OW * 3];
     for (int dy = y0; dy < y1; dy++) {
         for (int x = 0; x < CW; x++) {
             const uint8_t *p00 = window_pixel(s, win, 2 * dy, 2 * x);
@@ -161,13 +216,13 @@ static void rows_area2(const source *s, const window *win, size_t i, int y0, int
                 v[x * 3 + k] = sum * 0.25f;
             }
         }
-        store_row(s, v, i, dy, out);
+        store_row(s, win, v, i, dy, out);
     }
 }
 
 typedef struct {
-    int64_t off0[CW], off1[CW]; /* byte offset of the two source pixels in an image row, -1 = pad */
-    float a0[CW], a1[CW];
+    int64_t off0[MAX_OW], off1[MAX_OW]; /* byte offset of the two source pixels in an image row, -1 = pad */
+    float a0[MAX_OW], a1[MAX_OW];
 } xtable;
 
 /* Source coordinate of output index d: OpenCV's own code rounds it to float and takes the
@@ -187,6 +242,7 @@ static inline void source_coord(int ipp, int d, int64_t src, int dst, int64_t *s
 }
 
 static void make_xtable(const source *s, const window *win, xtable *t) {
+    const int CW = win->ow;
     for (int dx = 0; dx < CW; dx++) {
         int64_t sx;
         float fx;
@@ -204,6 +260,7 @@ static void make_xtable(const source *s, const window *win, xtable *t) {
 
 /* Horizontal pass of one window row: h = S0*a0 + S1*a1 per channel (RGB order). */
 static void hrow(const source *s, const window *win, const xtable *t, int64_t r, float *h) {
+    const int CW = win->ow;
     int64_t y = win->uly + r;
     if (y < 0 || y >= s->height) {
         memset(h, 0, sizeof(float) * CW * 3);
@@ -226,6 +283,7 @@ static void hrow(const source *s, const window *win, const xtable *t, int64_t r,
  * gives an FMA-instruction version and a default one (libm's correctly rounded fmaf). */
 __attribute__((target_clones("fma", "default")))
 static void hrow_ipp(const source *s, const window *win, const xtable *t, int64_t r, float *h) {
+    const int CW = win->ow;
     int64_t y = win->uly + r;
     if (y < 0 || y >= s->height) {
         memset(h, 0, sizeof(float) * CW * 3);
@@ -244,15 +302,16 @@ static void hrow_ipp(const source *s, const window *win, const xtable *t, int64_
 }
 
 __attribute__((target_clones("fma", "default")))
-static void vrow_ipp(const float *h0, const float *h1, float b, float *v) {
+static void vrow_ipp(const float *h0, const float *h1, float b, float *v, int CW) {
     for (int k = 0; k < CW * 3; k++) v[k] = fmaf(b, h1[k] - h0[k], h0[k]);
 }
 
 static void rows_linear(const source *s, const window *win, size_t i, int y0, int y1,
                         float *out) {
+    const int CW = win->ow, CH = win->oh;
     xtable t;
     make_xtable(s, win, &t);
-    float buf[2][CW * 3], v[CW * 3];
+    float buf[2][MAX_OW * 3], v[MAX_OW * 3];
     int64_t cached[2] = {-1, -1};
     for (int dy = y0; dy < y1; dy++) {
         int64_t sy;
@@ -276,14 +335,14 @@ static void rows_linear(const source *s, const window *win, size_t i, int y0, in
         }
         const float *h0 = buf[s0], *h1 = buf[s1];
         if (s->ipp) {
-            vrow_ipp(h0, h1, b1, v);
+            vrow_ipp(h0, h1, b1, v, CW);
         } else {
             for (int k = 0; k < CW * 3; k++) {
                 float m0 = h0[k] * b0, m1 = h1[k] * b1;
                 v[k] = m0 + m1;
             }
         }
-        store_row(s, v, i, dy, out);
+        store_row(s, win, v, i, dy, out);
     }
 }
 
@@ -293,13 +352,14 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
     source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2},
                 p->layout == CLIFF_LAYOUT_NHWC_F32, p->resize == CLIFF_RESIZE_IPP};
     if (p->bgr) s.chan[0] = 2, s.chan[2] = 0;
-    const int per = CH / ROWS_PER_TASK;
+    const int CH = p->out_height ? p->out_height : CLIFF_CROP_HEIGHT;
+    const int per = (CH + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     const long long tasks = (long long)n * per;
     omp_set_num_threads(cliff_threads());
 #pragma omp parallel for schedule(dynamic, 1)
     for (long long task = 0; task < tasks; task++) {
         size_t i = (size_t)(task / per);
-        int y0 = (int)(task % per) * ROWS_PER_TASK, y1 = y0 + ROWS_PER_TASK;
+        int y0 = (int)(task % per) * ROWS_PER_TASK, y1 = y0 + ROWS_PER_TASK < CH ? y0 + ROWS_PER_TASK : CH;
         const window *win = &wins[i];
         if (win->mode == MODE_COPY) rows_copy(&s, win, i, y0, y1, out);
         else if (win->mode == MODE_AREA2) rows_area2(&s, win, i, y0, y1, out);
@@ -310,7 +370,8 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
 
 cliff_crop_params cliff_crop_default_params(void) {
     return (cliff_crop_params){.rescale = 1.1, .layout = CLIFF_LAYOUT_NCHW_F32,
-                               .resize = CLIFF_RESIZE_IPP, .bgr = false};
+                               .resize = CLIFF_RESIZE_IPP, .bgr = false, .out_height = 0,
+                               .out_width = 0, .window = CLIFF_WINDOW_CLIFF};
 }
 
 static cliff_status check_image(const uint8_t *image, size_t height, size_t width,
@@ -318,6 +379,15 @@ static cliff_status check_image(const uint8_t *image, size_t height, size_t widt
     if (p->layout != CLIFF_LAYOUT_NCHW_F32 && p->layout != CLIFF_LAYOUT_NHWC_F32)
         return cliff_fail(CLIFF_EINVAL, "layout: the crop writes CLIFF_LAYOUT_NCHW_F32 or "
                           "CLIFF_LAYOUT_NHWC_F32, got %d", (int)p->layout);
+    if (p->window != CLIFF_WINDOW_CLIFF && p->window != CLIFF_WINDOW_SQUARE)
+        return cliff_fail(CLIFF_EINVAL, "window: expected CLIFF_WINDOW_CLIFF or CLIFF_WINDOW_SQUARE, got %d",
+                          (int)p->window);
+    if (p->out_width < 0 || p->out_width > MAX_OW || p->out_height < 0 || p->out_height > MAX_OH ||
+        (p->window == CLIFF_WINDOW_CLIFF && (p->out_width || p->out_height)))
+        return cliff_fail(CLIFF_EINVAL, "out_height/out_width: expected 0 (256 x 192) or, with the square "
+                          "window, 1..%d x 1..%d, got %d x %d", MAX_OH, MAX_OW, p->out_height, p->out_width);
+    if (p->window == CLIFF_WINDOW_SQUARE && (p->out_width < 1 || p->out_height < 1))
+        return cliff_fail(CLIFF_EINVAL, "out_height/out_width: the square window needs an output size");
     if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP)
         return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, "
                           "got %d", (int)p->resize);
@@ -340,7 +410,7 @@ cliff_status cliff_crop_center_scale(const uint8_t *image, size_t height, size_t
     window *wins = cliff_alloc(n * sizeof *wins);
     if (!wins) return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu windows", n);
     for (size_t i = 0; i < n && !st; i++)
-        st = make_window(center[2 * i], center[2 * i + 1], scale[i], i, "center/scale", &wins[i]);
+        st = make_window(center[2 * i], center[2 * i + 1], scale[i], i, "center/scale", p, &wins[i]);
     if (!st) st = crop_windows(image, height, width, wins, n, p, out);
     cliff_free(wins);
     return st;
@@ -375,10 +445,16 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
         return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu boxes", n);
     }
     double *c = cs, *sc = cs + 2 * n;
-    if (x64) cliff_boxes_to_center_scale_f64(x64, n, rescale, c, sc);
+    if (p->window == CLIFF_WINDOW_SQUARE) /* the multi-person tracker's square box (BEDLAM demo) */
+        for (size_t i = 0; i < n; i++) {
+            double b[4];
+            for (int k = 0; k < 4; k++) b[k] = x64 ? x64[4 * i + k] : (double)x32[4 * i + k];
+            cliff_boxes_to_center_scale_square_f64(b, 1, rescale, c + 2 * i, sc + i);
+        }
+    else if (x64) cliff_boxes_to_center_scale_f64(x64, n, rescale, c, sc);
     else cliff_boxes_to_center_scale_f32in(x32, n, rescale, c, sc);
     for (size_t i = 0; i < n && !st; i++)
-        st = make_window(c[2 * i], c[2 * i + 1], sc[i], i, "xyxy", &wins[i]);
+        st = make_window(c[2 * i], c[2 * i + 1], sc[i], i, "xyxy", p, &wins[i]);
     if (!st) st = crop_windows(image, height, width, wins, n, p, out);
     if (!st && center) memcpy(center, c, n * 2 * sizeof(double));
     if (!st && scale) memcpy(scale, sc, n * sizeof(double));

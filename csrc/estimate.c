@@ -18,14 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NJ CLIFF_SMPL_NUM_JOINTS
-#define NOUT CLIFF_SMPL_NUM_OUTPUT_JOINTS
+/* per estimator: the network's joints (SMPL 24, SMPL-X 22) and the body's output joints
+ * (SMPL 45, SMPL-X 127) */
+#define NJ ((size_t)est->d.pose6d / 6)
+#define NOUT (est->nout)
 #define MAX_SIDE ((size_t)1 << 31)
 
 struct cliff_estimator {
     cliff_net *net;   /* borrowed */
     cliff_smpl *smpl; /* borrowed */
     cliff_estimator_params p;
+    cliff_net_dims d; /* the network's family: crop, bbox_info form, joints, betas */
+    cliff_crop_params crop; /* its crop (window rule and size; layout NHWC float32) */
+    size_t nout;            /* the body's output joints */
 };
 
 cliff_estimator_params cliff_estimator_default_params(void) {
@@ -50,14 +55,31 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
         return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, got %d",
                           (int)p.resize);
     if (p.n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %zu", p.n_iter);
-    if (cliff_body_get_kind(smpl) != CLIFF_BODY_SMPL)
-        return cliff_fail(CLIFF_EINVAL, "smpl: the estimator drives an SMPL body (24 rotations); this body is SMPL-X");
-    if (cliff_smpl_num_betas(smpl) < 10)
-        return cliff_fail(CLIFF_EINVAL, "smpl: CLIFF predicts 10 shape components, the model has %zu",
+    cliff_net_dims d;
+    cliff_net_get_dims(net, &d);
+    if (!d.pose6d) return cliff_fail(CLIFF_EINVAL, "net: a bare trunk has no regressor");
+    if ((int)cliff_body_get_kind(smpl) != (int)d.body) {
+        if (d.body == CLIFF_BODY_SMPLX)
+            return cliff_fail(CLIFF_EINVAL, "this checkpoint regresses an SMPL-X body (%d body joints, %d betas); "
+                              "pass an SMPL-X model (smplx=...)", d.pose6d / 6, d.betas);
+        return cliff_fail(CLIFF_EINVAL, "smpl: this checkpoint regresses an SMPL body (%d rotations); the body "
+                          "model given is SMPL-X", d.pose6d / 6);
+    }
+    if (cliff_body_num_pose_joints(smpl) != (size_t)d.pose6d / 6)
+        return cliff_fail(CLIFF_EINVAL, "smpl: the network regresses %d rotations, the body model reads %zu",
+                          d.pose6d / 6, cliff_body_num_pose_joints(smpl));
+    if (cliff_smpl_num_betas(smpl) < (size_t)d.betas)
+        return cliff_fail(CLIFF_EINVAL, "smpl: CLIFF predicts %d shape components, the model has %zu", d.betas,
                           cliff_smpl_num_betas(smpl));
     cliff_estimator *e = calloc(1, sizeof *e);
     if (!e) return cliff_fail(CLIFF_ENOMEM, "out of memory");
-    *e = (cliff_estimator){net, smpl, p};
+    cliff_crop_params cp = {.rescale = 0, .layout = CLIFF_LAYOUT_NHWC_F32, .resize = p.resize, .bgr = false};
+    if (d.crop_window == CLIFF_WINDOW_SQUARE) {
+        cp.window = CLIFF_WINDOW_SQUARE;
+        cp.out_height = d.crop_height;
+        cp.out_width = d.crop_width;
+    }
+    *e = (cliff_estimator){net, smpl, p, d, cp, cliff_body_num_output_joints(smpl)};
     *out = e;
     return CLIFF_OK;
 }
@@ -70,18 +92,19 @@ typedef struct {
     const size_t *frame;   /* (N,) frame of each person */
     const double *center;  /* (N,2) */
     const double *scale;   /* (N,) */
-    cliff_resize resize;
+    cliff_crop_params crop;
+    size_t item;           /* floats per crop */
 } crop_source;
 
 static cliff_status fill_crops(void *ctx, size_t i0, size_t b, float *dst) {
     const crop_source *s = ctx;
-    const size_t item = 3 * (size_t)CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH;
+    const size_t item = s->item;
     for (size_t i = i0; i < i0 + b;) {
         size_t k = s->frame[i], j = i;
         while (j < i0 + b && s->frame[j] == k) j++; /* persons i..j-1: one frame, one call */
         const cliff_frame *f = &s->frames[k];
-        cliff_crop_params cp = {.rescale = 0, .layout = CLIFF_LAYOUT_NHWC_F32,
-                                .resize = s->resize, .bgr = f->bgr};
+        cliff_crop_params cp = s->crop;
+        cp.bgr = f->bgr;
         cliff_status st = cliff_crop_center_scale(f->pixels, f->height, f->width,
                                                   s->center + 2 * i, s->scale + i, j - i, &cp,
                                                   dst + (i - i0) * item);
@@ -136,7 +159,8 @@ cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frame
     if (st || N == 0) return st;
 
     /* Work arrays; an output the caller wants is written in place. */
-    const size_t nf = N * (9 * NJ + 10 + 3 + 3 + 3 + NOUT * 3 + 3 + 2 + 1 + 144),
+    const size_t NB = (size_t)est->d.betas;
+    const size_t nf = N * (9 * NJ + NB + 3 + 3 + 3 + NOUT * 3 + 3 + 2 + 1 + 6 * NJ),
                  nd = N * 3, nz = N;
     float *wf = malloc(nf * sizeof(float));
     double *wd = malloc(nd * sizeof(double));
@@ -147,7 +171,7 @@ cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frame
     }
     float *q = wf;
 #define TAKE(dst, count) ((q += (count)), (dst) ? (dst) : q - (count))
-    float *rotmat = TAKE(out->rotmat, N * 9 * NJ), *betas = TAKE(out->betas, N * 10),
+    float *rotmat = TAKE(out->rotmat, N * 9 * NJ), *betas = TAKE(out->betas, N * NB),
           *cam = TAKE(out->cam_crop, N * 3), *t_full = TAKE(out->t_full, N * 3),
           *bbox_info = TAKE(out->bbox_info, N * 3), *joints = TAKE(out->joints, N * NOUT * 3);
 #undef TAKE
@@ -159,11 +183,15 @@ cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frame
     const char *what = n_frames == 1 ? "xyxy" : "frames[].xyxy";
     for (size_t k = 0, i0 = 0; k < n_frames; i0 += frames[k].n_boxes, k++) {
         const cliff_frame *f = &frames[k];
-        cliff_boxes_to_center_scale_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);
+        if (est->crop.window == CLIFF_WINDOW_SQUARE)
+            cliff_boxes_to_center_scale_square_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);
+        else
+            cliff_boxes_to_center_scale_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);
         const float fo = (float)(0.5 * (f->camera.fx + f->camera.fy));
         for (size_t j = 0; j < f->n_boxes; j++) {
             size_t i = i0 + j;
-            if ((st = cliff_crop_check_box(center[2 * i], center[2 * i + 1], scale[i], what, j))) goto done;
+            if ((st = cliff_crop_check_window(center[2 * i], center[2 * i + 1], scale[i], &est->crop, what, j)))
+                goto done;
             frame[i] = k;
             boxes[3 * i + 0] = (float)center[2 * i];
             boxes[3 * i + 1] = (float)center[2 * i + 1];
@@ -173,20 +201,21 @@ cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frame
             focal[i] = fo;
         }
     }
-    cliff_bbox_info_f32(boxes, pp, focal, N, CLIFF_BBOX_RELEASED, bbox_info);
+    cliff_bbox_info_f32(boxes, pp, focal, N, est->d.bbox_info, bbox_info);
 
-    crop_source src = {frames, frame, center, scale, est->p.resize};
+    crop_source src = {frames, frame, center, scale, est->crop,
+                       3 * (size_t)est->d.crop_height * (size_t)est->d.crop_width};
     st = nn_net_run_fill(est->net, N, fill_crops, &src, bbox_info, est->p.n_iter, out->features, pose6d,
                          betas, cam);
     if (st) goto done;
     cliff_rot6d_to_rotmat_f32(pose6d, N * NJ, rotmat);
     if (out->pose) cliff_rotmat_to_axis_angle_f32(rotmat, N * NJ, out->pose);
     cliff_cam_crop_to_full_f32(cam, boxes, pp, focal, N, t_full);
-    if (!all_finite(rotmat, N * 9 * NJ) || !all_finite(betas, N * 10) || !all_finite(t_full, N * 3)) {
+    if (!all_finite(rotmat, N * 9 * NJ) || !all_finite(betas, N * NB) || !all_finite(t_full, N * 3)) {
         st = cliff_fail(CLIFF_EINVAL, "the network produced NaN or infinite values (corrupt weights?)");
         goto done;
     }
-    st = cliff_smpl_forward(est->smpl, N, rotmat, betas, 10, t_full, out->vertices, joints, NULL);
+    st = cliff_smpl_forward(est->smpl, N, rotmat, betas, NB, t_full, out->vertices, joints, NULL);
     if (st) goto done;
     if (out->joints2d)
         for (size_t k = 0, i0 = 0; k < n_frames; i0 += frames[k].n_boxes, k++) {

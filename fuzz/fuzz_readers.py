@@ -37,7 +37,8 @@ def process_state() -> dict:
     from cliff.io import unpickle
     snap = {}
     objs = [v for g in unpickle.ALLOWLIST.values() for v in g.values()]
-    objs += list(unpickle.TORCH_STORAGES.values()) + [unpickle.ChArray, unpickle.SparseMatrix]
+    objs += list(unpickle.TORCH_STORAGES.values()) + [unpickle.ChArray, unpickle.SparseMatrix,
+                                                      unpickle.InertObject, unpickle._InertClass]
     for obj in objs:
         state = {k: id(v) for k, v in vars(obj).items()} if hasattr(obj, "__dict__") else {}
         if isinstance(obj, types.FunctionType):

@@ -55,6 +55,16 @@ def _intrinsics(s: str) -> tuple[float, float, float, float]:
     return v  # type: ignore[return-value]
 
 
+def _focal(s: str):
+    """--focal: a focal length in pixels, or "learned" (HumanFoV, with --fov-ckpt)."""
+    if s == "learned":
+        return s
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected a focal length in pixels or "learned"') from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ckpt", help="CLIFF checkpoint (.pt as released, or .safetensors/.npz)")
     p.add_argument("--smpl", help="SMPL model (SMPL_NEUTRAL.pkl as released, or smplx-style .npz)")
@@ -65,8 +75,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_threads, default=0, help="CPU threads (0 = all cores)")
     p.add_argument("--pose-format", choices=("aa", "rotmat"), default="aa")
     cam = p.add_mutually_exclusive_group()
-    cam.add_argument("--focal", type=float, help="focal length in pixels (default: image diagonal)")
+    cam.add_argument("--focal", type=_focal, help='focal length in pixels (default: image diagonal), or '
+                     '"learned": estimated per image by HumanFoV (needs --fov-ckpt)')
     cam.add_argument("--intrinsics", type=_intrinsics, metavar="FX,FY,CX,CY")
+    p.add_argument("--fov-ckpt", help="CameraHMR's HumanFoV weights (cam_model_cleaned.ckpt) for --focal learned")
     p.add_argument("--save-mesh", choices=("obj", "ply"), help="write one mesh per person")
     p.add_argument("--render", action="store_true", help="write front overlay and side view images")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
@@ -86,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--standin", action="store_true",
                    help="run on stand-in files when --ckpt/--smpl are missing (meaningless bodies)")
     _common(p)
+    p.add_argument("--smplx", help="SMPL-X model (SMPLX_NEUTRAL.npz/.pkl as released) for SMPL-X checkpoints "
+                   "(BEDLAM's bedlam_cliff.ckpt); instead of --smpl")
     from . import export as cli_export
     cli_export.add_predict_options(p)  # --track/--smooth/--export (docs/motion.md)
     _distributed_options(p)
@@ -167,7 +181,15 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         raise FileNotFoundError(f"{', '.join(paths)}: no images or videos found")
     boxes = load_boxes(boxes_file) if boxes_file else None
     _output_paths(args.output, paths, backbone or "hr48")
-    ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
+    smplx = getattr(args, "smplx", None)
+    if smplx:  # an SMPL-X checkpoint and body, both given by the user
+        if args.smpl:
+            raise ValueError("--smpl, --smplx: give one body model")
+        if not args.ckpt:
+            raise FileNotFoundError("--smplx needs --ckpt: an SMPL-X checkpoint (BEDLAM's bedlam_cliff.ckpt)")
+        ckpt, smpl, standin = args.ckpt, None, False
+    else:
+        ckpt, smpl, standin = resolve(args.ckpt, args.smpl, backbone or "hr48", allow_standin=allow_standin)
     if standin:
         print(STANDIN_NOTE, file=sys.stderr)
     if collect is not None:  # the demo fits the stand-in body afterwards (cli/demo_fit.py)
@@ -179,15 +201,28 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
         if people is None:
             raise RuntimeError(no_detector_message())
 
+    learned = getattr(args, "focal", None) == "learned"
+    fov_ckpt = getattr(args, "fov_ckpt", None)
+    if fov_ckpt and not learned:
+        raise ValueError('--fov-ckpt: only used with --focal learned')
+    if learned and not fov_ckpt:
+        if not standin:
+            raise FileNotFoundError("--focal learned needs --fov-ckpt: CameraHMR's cam_model_cleaned.ckpt "
+                                    "(see docs/focal.md; cliff downloads nothing)")
+        from .._standin import standin_fov_file
+        fov_ckpt = standin_fov_file()
+
     t0 = time.perf_counter()
-    est = Estimator(ckpt, smpl, backbone=backbone, precision=args.precision, batch_size=args.batch_size)
+    est = Estimator(ckpt, smpl, smplx=smplx or None, backbone=backbone, precision=args.precision,
+                    batch_size=args.batch_size,
+                    focal="learned" if learned else None, fov_ckpt=fov_ckpt if learned else None)
     rep.say(f"cliff: {est.model.backbone} loaded in {time.perf_counter() - t0:.1f} s "
             f"({cliff.get_num_threads()} threads)")
     npz_path, folder = _output_paths(args.output, paths, est.model.backbone)
     os.makedirs(folder, exist_ok=True)
     writer = ResultWriter(npz_path, folder, est.faces, pose_format=args.pose_format,
                           mesh_format=args.save_mesh, render=args.render, K=args.intrinsics,
-                          standin=standin)
+                          standin=standin, body=getattr(est.smpl, "kind", "smpl"))
 
     K = args.intrinsics
     names: list[str] = []
@@ -225,7 +260,7 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
 
     bar = tqdm(total=None, unit="img", disable=args.quiet, desc="cliff", leave=False)
     try:
-        for i, res in enumerate(est.run_many(items(), focal=args.focal, K=K)):
+        for i, res in enumerate(est.run_many(items(), focal=None if learned else args.focal, K=K)):
             name = names[i]
             if people is not None:
                 res["detection"] = dets.pop(0)

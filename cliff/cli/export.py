@@ -134,6 +134,9 @@ def _sequences(paths: list[str]) -> list[tuple[str, list[str]]]:
 
 def run_predict_motion(args: argparse.Namespace, rep) -> int:
     import cliff
+    if getattr(args, "focal", None) == "learned":  # one camera for the whole clip is needed here
+        raise ValueError("--focal learned: not supported with --track/--smooth/--export (a clip needs one "
+                         "camera); estimate it once with cliff.FocalEstimator and pass --focal F")
     from . import _output_paths
     from ..detect import from_args, no_detector_message
     from ..files import STANDIN_NOTE, resolve

@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     say = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr))
     if args.command == "predict":
+        if getattr(args, "focal", None) == "learned":
+            raise ValueError("--focal learned: not supported with --ray/--dask yet; run without them")
         job, shards, out = predict_job(args)
     else:
         job, shards, out = annotate_job(args)

@@ -22,7 +22,7 @@ import numpy as np
 from . import pickle_writer as pw
 from .budget import BudgetError, Meter, describe, get_budget, guarded
 from .npz import read_npz
-from .unpickle import (TORCH_STORAGES, RestrictedUnpickler, StorageRef, TensorRef,
+from .unpickle import (TORCH_STORAGES, InertObject, RestrictedUnpickler, StorageRef, TensorRef,
                        TorchStorageType, UnsafePickleError, resolve)
 
 __all__ = ["load_checkpoint", "save_checkpoint", "save_safetensors", "FORMATS"]
@@ -216,6 +216,9 @@ def _finish(path: Any, sd: Mapping, get_array: Any, strip_module_prefix: bool
             out[k] = np.asarray(v, order="C")
         elif isinstance(v, np.generic):
             out[k] = np.asarray(v)
+        elif isinstance(v, InertObject):
+            raise _err(path, f"entry {describe(k)} is an object of class {v.cls_name}, not a tensor "
+                       "(the state dict must hold tensors only)")
         else:
             keys = ", ".join(describe(x, 40) for x in list(sd.keys())[:8])
             raise _err(path, f"entry {describe(k)} is a {type(v).__name__}, not a tensor; the "
@@ -324,7 +327,7 @@ def _unpickle(path: Any, data: Union[bytes, BinaryIO], table: _StorageTable,
     f = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
         return resolve(RestrictedUnpickler(f, groups=("torch",), persistent_load=table,
-                                           meter=meter).load())
+                                           meter=meter, inert=True).load())
     except UnsafePickleError as exc:
         raise _unsafe(path, exc) from None
     except BudgetError as exc:
@@ -553,7 +556,7 @@ class _TensorWriter:
 
 def save_checkpoint(path: PathLike, state_dict: Mapping[str, Any],
                     extra: Optional[Mapping[str, Any]] = None, *, legacy: bool = False,
-                    prefix: str = "module.", location: str = "cpu") -> None:
+                    prefix: str = "module.", location: str = "cpu", key: str = "model") -> None:
     """Write ``{'model': {prefix + name: tensor}, **extra}`` as a file ``torch.load`` reads
     (``weights_only=True`` too) without needing PyTorch here.
 
@@ -566,20 +569,23 @@ def save_checkpoint(path: PathLike, state_dict: Mapping[str, Any],
     top-level entries (ints, floats, str, None, lists, tuples, dicts, arrays).
     ``location``: the device tag stored with each storage (``'cuda:0'`` mimics a file saved
     on a GPU; torch.load then needs ``map_location='cpu'`` on a CPU-only machine).
-    ``prefix`` is prepended to every key (``''`` for none).
+    ``prefix`` is prepended to every key (``''`` for none). ``key``: the top-level entry
+    holding the state dict (``'state_dict'`` for PyTorch Lightning and mmcv files).
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict: expected a mapping name -> array, got {type(state_dict).__name__}")
     extra = dict(extra or {})
-    if "model" in extra:
-        raise ValueError("extra: must not contain 'model' (that entry holds the state dict)")
+    if key not in ("model", "state_dict"):
+        raise ValueError(f"key: expected 'model' or 'state_dict', got {key!r}")
+    if key in extra:
+        raise ValueError(f"extra: must not contain {key!r} (that entry holds the state dict)")
     tw = _TensorWriter(str(location), legacy)
     items = {}
     for k, v in state_dict.items():
         if not isinstance(k, str):
             raise TypeError(f"state_dict: key {k!r} is not a string")
         items[prefix + k] = tw.tensor(k, v)
-    top = {"model": pw.Reduce(pw.Global("collections", "OrderedDict"), (), items)}
+    top = {key: pw.Reduce(pw.Global("collections", "OrderedDict"), (), items)}
     for k, v in extra.items():
         top[k] = tw.value(str(k), v)
     path = os.fspath(path)

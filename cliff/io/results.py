@@ -11,6 +11,8 @@ official demo keeps working), N = people over all images:
     focal_l        (N,) float32           focal length used (pixels)
     detection_all  (N, 8) float32         [img_idx, x1, y1, x2, y2, score, 1, 0]
     standin        () bool                only in runs on stand-in files: True (meaningless bodies)
+    focal_learned  (num_images,) float32  only with a learned focal (--focal learned): HumanFoV's
+                                          focal per image, pixels (NaN: not run, no person)
 
 With an SMPL-X body (``body="smplx"``, BEDLAM-CLIFF) the same keys hold pose (N, 66) [or
 (N, 22, 3, 3)], shape (N, 11) and pred_joints (N, 127, 3) (smplx's SMPL-X joints).
@@ -55,6 +57,7 @@ class ResultWriter:
         self.standin = bool(standin)
         self.K = K  # the intrinsics the people were estimated with (None: CLIFF's default camera)
         self.names: list[str] = []
+        self.learned: list[float] = []  # HumanFoV's focal per image (learned-focal runs only)
         self._stems: set[str] = set()  # file stems used so far: same-named inputs must not overwrite
         self.rows: dict[str, list[np.ndarray]] = {k: [] for k in
                                                   ("pose", "shape", "global_t", "pred_joints", "focal_l", "detection_all")}
@@ -70,6 +73,8 @@ class ResultWriter:
     def add(self, name: str, res: dict, image: np.ndarray | None = None) -> None:
         idx = len(self.names)
         self.names.append(name)
+        if "focal_learned" in res:
+            self.learned.append(float(res["focal_learned"]))
         n = len(res["betas"])
         pose = res["pose"] if self.pose_format == "aa" else res["rotmat"]
         self.rows["pose"].append(np.asarray(pose, np.float32))
@@ -125,5 +130,7 @@ class ResultWriter:
             out[k] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, *shapes[k]), np.float32)
         if self.standin:
             out["standin"] = np.bool_(True)
+        if self.learned:
+            out["focal_learned"] = np.asarray(self.learned, np.float32)
         from .atomic import save_npz_atomic
         save_npz_atomic(self.npz_path, out)

@@ -48,6 +48,7 @@ __all__ = [
     "resolve",
     "ChArray",
     "SparseMatrix",
+    "InertObject",
     "ALLOWLIST",
 ]
 
@@ -386,6 +387,69 @@ _NEWOBJ_OK = (ChArray, _CscMatrix, _CsrMatrix, _StateDict)
 
 
 # --------------------------------------------------------------------------------------------
+# Inert placeholders (checkpoints only): objects of classes outside the allowlist that sit in
+# parts of a file that are never read, e.g. a PyTorch Lightning checkpoint's hyper_parameters
+# (a yacs CfgNode, an omegaconf DictConfig, Lightning's AttributeDict, a user's own class).
+
+# Top-level modules whose names never become placeholders: they hold functions and classes
+# that run code (os.system, subprocess.Popen, builtins.eval, ...) or are covered by the
+# allowlist groups (numpy, torch, collections, ...). A refused name names itself in the error.
+_INERT_DENY = frozenset((
+    "__builtin__", "builtins", "os", "posix", "nt", "sys", "subprocess", "importlib", "runpy",
+    "pickle", "_pickle", "cPickle", "copy", "copyreg", "copy_reg", "shutil", "socket", "ctypes",
+    "multiprocessing", "code", "codeop", "types", "functools", "operator", "io", "_io", "codecs",
+    "_codecs", "pty", "signal", "threading", "_thread", "asyncio", "inspect", "marshal",
+    "webbrowser", "pathlib", "tempfile", "shelve", "zipimport", "pdb", "bdb", "timeit", "trace",
+    "profile", "cProfile", "gc", "ast", "dis", "platform", "select", "selectors", "ssl", "http",
+    "urllib", "ftplib", "smtplib", "telnetlib", "xmlrpc", "logging", "sqlite3", "dbm",
+    "torch", "numpy", "scipy", "chumpy", "collections", "typing", "abc", "enum", "dataclasses"))
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+def _inert_name_ok(module: str, name: str) -> bool:
+    """A class-like name (CamelCase, ``module.Class``) outside the denied modules."""
+    parts = module.split(".")
+    return (len(parts) <= 16 and all(_IDENT.match(p) for p in parts) and parts[0] not in _INERT_DENY
+            and bool(_IDENT.match(name)) and name[0].isupper())
+
+
+class InertObject(dict):
+    """Placeholder for an object of class ``cls_name`` (outside the allowlist) in a part of a
+    checkpoint that is not read. It holds nothing: items, arguments and state the pickle gives
+    it are dropped, and it has no behaviour. A state dict entry that is one is refused by the
+    reader ("not a tensor")."""
+
+    __slots__ = ("cls_name",)
+
+    def __init__(self, cls_name: str) -> None:
+        super().__init__()
+        self.cls_name = cls_name
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEM(S) from the pickle: dropped
+        pass
+
+    def __setstate__(self, state: Any) -> None:  # BUILD: dropped
+        pass
+
+    def __repr__(self) -> str:
+        return f"<inert {self.cls_name}>"
+
+
+class _InertClass:
+    """What find_class returns for a placeholder-able name: calling it (REDUCE, NEWOBJ, OBJ,
+    INST) makes an :class:`InertObject`; the arguments (already built by the pickle) are not
+    used."""
+
+    __slots__ = ("cls_name",)
+
+    def __init__(self, cls_name: str) -> None:
+        self.cls_name = cls_name
+
+    def __call__(self, *args: Any) -> InertObject:
+        return InertObject(self.cls_name)
+
+
+# --------------------------------------------------------------------------------------------
 # PyTorch stand-ins (checkpoints)
 
 class TorchStorageType:
@@ -595,7 +659,8 @@ class RestrictedUnpickler:
 
     def __init__(self, file: Any, *, groups: Iterable[str] = (),
                  persistent_load: Optional[Callable[[Any], Any]] = None,
-                 encoding: str = "latin1", meter: Optional[Meter] = None) -> None:
+                 encoding: str = "latin1", meter: Optional[Meter] = None,
+                 inert: bool = False) -> None:
         if isinstance(file, (bytes, bytearray, memoryview)):
             file = io.BytesIO(bytes(file))
         self._file = file
@@ -606,6 +671,9 @@ class RestrictedUnpickler:
         self._callables = {id(v) for v in table.values()}
         self._pid_handler = persistent_load
         self._meter = meter
+        # inert=True (checkpoints): class-like globals outside the allowlist and outside the
+        # denied modules become inert placeholders instead of errors (see InertObject)
+        self._inert = bool(inert)
 
     # -- public API kept from pickle.Unpickler ------------------------------------------------
     def find_class(self, module: Any, name: Any) -> Any:
@@ -613,6 +681,8 @@ class RestrictedUnpickler:
             obj = self._table.get((module, name))
             if obj is not None:
                 return obj
+            if self._inert and _inert_name_ok(module, name):
+                return _InertClass(f"{module}.{name}")
         raise UnsafePickleError(
             f"refusing to load global '{describe(module, 80)[1:-1] if isinstance(module, str) else describe(module)}."
             f"{describe(name, 80)[1:-1] if isinstance(name, str) else describe(name)}': it is "
@@ -822,6 +892,8 @@ class RestrictedUnpickler:
         raise ValueError("pickle ended without STOP")  # pragma: no cover - genops raises first
 
     def _call(self, func: Any, args: Any, how: str) -> Any:
+        if isinstance(func, _InertClass) and isinstance(args, tuple):
+            return func(*args)
         if id(func) not in self._callables or not callable(func):
             raise UnsafePickleError(f"{how} of {describe(func)} is not allowed (only "
                                     "allowlisted callables)")
@@ -830,6 +902,8 @@ class RestrictedUnpickler:
         return func(*args)
 
     def _new(self, cls: Any, args: Any) -> Any:
+        if isinstance(cls, _InertClass):
+            return cls()
         if cls is _NdarrayMarker:  # numpy.ndarray.__new__: only via _reconstruct
             raise UnsafePickleError("numpy.ndarray may only be used as the type argument of "
                                     "numpy.core.multiarray._reconstruct")
@@ -847,7 +921,7 @@ _PUSH_ARG = frozenset((
     "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"))
 
 
-_BUILDABLE = (_ArrayProxy, _DtypeProxy, _StateDict, ChArray, _CscMatrix, _CsrMatrix)
+_BUILDABLE = (_ArrayProxy, _DtypeProxy, _StateDict, ChArray, _CscMatrix, _CsrMatrix, InertObject)
 
 
 def _build(inst: Any, state: Any) -> None:

@@ -32,6 +32,9 @@ static const char *const assignment_order[] = {
     "layer2", "layer3", "layer4", "incre_modules", "downsamp_modules", "final_layer",
     "branches", "fuse_layers",
     "weight", "bias", "running_mean", "running_var", "num_batches_tracked",
+    /* BEDLAM's HMR (backbone, head) and its HRNet's conv neck after final_layer; mmhuman3d's
+     * estimator (backbone, head) */
+    "backbone", "head", "downsample_stage_1", "downsample_stage_2", "downsample_stage_3",
 };
 #define N_ORDER (sizeof assignment_order / sizeof *assignment_order)
 
@@ -103,8 +106,10 @@ static void add(key_list *L, const char *prefix, const char *field, int ndim, in
 
 cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *count) {
     static const char *bn_fields[4] = {"weight", "bias", "running_mean", "running_var"};
-    size_t nreg = 0;
-    const nn_key_spec *reg = nn_regressor_keys(&nreg);
+    nn_key_spec reg[NN_REG_KEYS];
+    char reg_names[NN_REG_KEYS][48];
+    size_t nreg = g->head.npose > 0 ? NN_REG_KEYS : 0;
+    if (nreg) nn_head_keys(&g->head, reg, reg_names);
     key_list L = {0};
     L.cap = nreg;
     for (int i = 0; i < g->nl; i++)
@@ -137,31 +142,105 @@ cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *coun
     return CLIFF_OK;
 }
 
-cliff_status nn_build_graph(nn_graph *g, const char *backbone) {
+/* ---- families (docs/official.md#families) ------------------------------------------------ */
+
+/* One row per released CLIFF network: what it is made of and how its file is laid out. The
+ * official two keep their backbone names ("hr48", "res50"); the others are created by family
+ * name. */
+static const cliff_family families[] = {
+    {"cliff-hr48", "hr48", "hr48", "", "", "official CLIFF (huawei-noah/noah-research), res/hr48-...pt",
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
+    {"cliff-res50", "res50", "res50", "", "", "official CLIFF (huawei-noah/noah-research), res/res50-...pt",
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
+    {"mmhuman3d-res50", "mmhuman3d-res50", "res50", "", "body_model_train.;body_model_test.;disc.",
+     "open-mmlab/mmhuman3d configs/cliff, resnet50_cliff-8328e2e2_20230327.pth",
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
+    {"bedlam-cliff", "bedlam-cliff", "hr48_720", "model.", "backbone.final_layer.;head.downsample_module.",
+     "pixelite1201/BEDLAM, cliff.ckpt (real-data CLIFF, SMPL)",
+     224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 24, 10, CLIFF_BODY_SMPL, 1, CLIFF_WINDOW_SQUARE, 1.0},
+    {"bedlam-cliff-x", "bedlam-cliff-x", "hr48_720", "model.", "backbone.final_layer.;head.downsample_module.",
+     "pixelite1201/BEDLAM, bedlam_cliff.ckpt (SMPL-X body)",
+     224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 22, 11, CLIFF_BODY_SMPLX, 1, CLIFF_WINDOW_SQUARE, 1.0},
+};
+#define N_FAMILIES (sizeof families / sizeof *families)
+
+const cliff_family *cliff_family_get(size_t i) { return i < N_FAMILIES ? &families[i] : NULL; }
+
+cliff_status nn_spec_of(const char *name, nn_spec *out) {
+    memset(out, 0, sizeof *out);
+    if (name && strcmp(name, "yolov3") == 0) {
+        out->trunk = "yolov3";
+        out->prefix = "";
+        return CLIFF_OK;
+    }
+    if (name && strcmp(name, "hr48_720") == 0) { /* the bare trunk, BEDLAM's layout and crop */
+        *out = (nn_spec){"hr48_720", "backbone.", 224, 224, {"", 0, 0, 0}, CLIFF_BBOX_PAPER, CLIFF_WINDOW_SQUARE, 0};
+        return CLIFF_OK;
+    }
+    for (size_t i = 0; name && i < N_FAMILIES; i++) {
+        const cliff_family *f = &families[i];
+        if (strcmp(name, f->backbone) != 0) continue;
+        int official = f->key_prefix[0] == 0 && f->ignored[0] == 0;
+        out->trunk = f->trunk;
+        out->prefix = official ? "encoder." : "backbone.";
+        out->h = f->crop_height;
+        out->w = f->crop_width;
+        out->head = (nn_head_dims){"", f->features, 6 * f->joints, f->betas};
+        out->bbox_form = (int)f->bbox_info;
+        out->crop_window = f->crop_window;
+        out->body = (int)f->body;
+        if (!official) snprintf(out->head.prefix, sizeof out->head.prefix, "head.");
+        return CLIFF_OK;
+    }
+    return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50' (or a family: "
+                      "mmhuman3d-res50, bedlam-cliff, bedlam-cliff-x), got '%s'", name ? name : "(null)");
+}
+
+cliff_status nn_build_spec(nn_graph *g, const nn_spec *s) {
     memset(g, 0, sizeof *g);
     cliff_status st;
-    if (backbone && strcmp(backbone, "res50") == 0)
+    if (strcmp(s->trunk, "res50") == 0 && strcmp(s->prefix, "encoder.") == 0 && s->h == CLIFF_CROP_HEIGHT &&
+        s->w == CLIFF_CROP_WIDTH)
         st = nn_build_resnet50(g);
-    else if (backbone && strcmp(backbone, "hr48") == 0)
+    else if (strcmp(s->trunk, "res50") == 0)
+        st = nn_build_resnet50_ex(g, s->prefix, s->h, s->w);
+    else if (strcmp(s->trunk, "hr48") == 0)
         st = nn_build_hrnet48(g);
-    else if (backbone && strcmp(backbone, "yolov3") == 0)
+    else if (strcmp(s->trunk, "hr48_720") == 0)
+        st = nn_build_hrnet48_720(g, s->prefix, s->h, s->w);
+    else if (strcmp(s->trunk, "yolov3") == 0)
         st = nn_build_yolov3(g);
     else
-        return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50', got '%s'",
-                          backbone ? backbone : "(null)");
+        return cliff_fail(CLIFF_EINVAL, "trunk: expected 'hr48', 'res50', 'hr48_720' or 'yolov3', got '%s'", s->trunk);
+    g->head = s->head;
+    g->bbox_form = s->bbox_form;
+    g->crop_window = s->crop_window;
+    g->body = s->body;
     if (st == CLIFF_OK && g->failed) st = cliff_fail(CLIFF_ENOMEM, "out of memory building the network");
     if (st) g_free(g);
     return st;
+}
+
+cliff_status nn_build_graph(nn_graph *g, const char *backbone) {
+    memset(g, 0, sizeof *g);
+    nn_spec s;
+    cliff_status st = nn_spec_of(backbone, &s);
+    if (st) return st;
+    return nn_build_spec(g, &s);
 }
 
 /* ---- public: cliff_net_arch_keys ---------------------------------------------------------- */
 
 static const char *const backbones[] = {"hr48", "res50"};
 #define N_BACKBONES (sizeof backbones / sizeof *backbones)
+/* arch-key tables: the backbones, then every family (by backbone name), then the bare trunk */
+static const char *const table_names[] = {"hr48", "res50", "mmhuman3d-res50", "bedlam-cliff",
+                                          "bedlam-cliff-x", "hr48_720"};
+#define N_TABLES (sizeof table_names / sizeof *table_names)
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static cliff_arch_key *tables[N_BACKBONES]; /* built on first use, kept for the process */
-static size_t table_sizes[N_BACKBONES];
+static cliff_arch_key *tables[N_TABLES]; /* built on first use, kept for the process */
+static size_t table_sizes[N_TABLES];
 
 const char *cliff_net_backbone_name(size_t i) { return i < N_BACKBONES ? backbones[i] : NULL; }
 
@@ -170,9 +249,10 @@ cliff_status cliff_net_arch_keys(const char *backbone, const cliff_arch_key **ke
     *keys = NULL;
     *n_keys = 0;
     size_t b = 0;
-    while (b < N_BACKBONES && !(backbone && strcmp(backbone, backbones[b]) == 0)) b++;
-    if (b == N_BACKBONES)
-        return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50', got '%s'",
+    while (b < N_TABLES && !(backbone && strcmp(backbone, table_names[b]) == 0)) b++;
+    if (b == N_TABLES)
+        return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50' (or a family: "
+                          "mmhuman3d-res50, bedlam-cliff, bedlam-cliff-x; or the trunk hr48_720), got '%s'",
                           backbone ? backbone : "(null)");
     cliff_status st = CLIFF_OK;
     pthread_mutex_lock(&table_lock);

@@ -376,16 +376,28 @@ fail:
 
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
                            size_t narr, void (*release_fn)(void *, size_t), void *release_ctx) {
+    nn_spec spec;
+    cliff_status st = nn_spec_of(backbone, &spec);
+    if (st) {
+        memset(m, 0, sizeof *m);
+        return st;
+    }
+    return nn_model_init_spec(m, &spec, backbone, dt, arrs, narr, release_fn, release_ctx);
+}
+
+cliff_status nn_model_init_spec(nn_model *m, const nn_spec *spec, const char *what, nn_dtype dt,
+                                const nn_array *arrs, size_t narr, void (*release_fn)(void *, size_t),
+                                void *release_ctx) {
     cliff_status st;
     memset(m, 0, sizeof *m);
     m->dt = dt;
     m->release = release_fn;
     m->release_ctx = release_ctx;
     m->arrs_base = arrs;
-    if ((st = nn_build_graph(&m->g, backbone))) goto fail;
+    if ((st = nn_build_spec(&m->g, spec))) goto fail;
     m->g.t[m->g.output].is_output = 1;
     /* the darknet reader (yolo.c) checks the weights file against the table itself */
-    if (strcmp(backbone, "yolov3") != 0 && (st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
+    if (strcmp(spec->trunk, "yolov3") != 0 && (st = check_keys(&m->g, what, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));
     m->impl = calloc(m->g.nl, sizeof *m->impl);
     m->e = nn_engine_create();

@@ -13,12 +13,14 @@
 #endif
 
 #define MAX_BATCH NN_MAX_BATCH
+#define MAX_ROW 1024 /* widest input a network may have */
 
 struct cliff_net {
     pthread_mutex_t lock;
     nn_model model;
-    nn_regressor reg;
+    nn_regressor reg;   /* unused (ns == 0) for a bare trunk */
     atomic_int threads; /* 0 = the process-wide count (cliff_set_num_threads) */
+    int h, w, feat;     /* input crop, feature width (from the layer table) */
 };
 
 void cliff_net_set_num_threads(cliff_net *net, int n) {
@@ -52,7 +54,17 @@ cliff_status cliff_net_create(const char *backbone, cliff_precision precision, c
         free(net);
         return st;
     }
-    st = nn_regressor_init(&net->reg, arrs, n_arrays);
+    const nn_graph *g = &net->model.g;
+    if (g->t[g->input].w > MAX_ROW) {
+        int w = g->t[g->input].w;
+        nn_model_free(&net->model);
+        free(net);
+        return cliff_fail(CLIFF_EINVAL, "network input width %d exceeds %d", w, MAX_ROW);
+    }
+    net->h = g->t[g->input].h;
+    net->w = g->t[g->input].w;
+    net->feat = g->t[g->output].c;
+    if (g->head.npose > 0) st = nn_regressor_init_dims(&net->reg, &g->head, arrs, n_arrays);
     for (size_t i = 0; release && i < n_arrays; i++) release(release_ctx, i);
     if (st) {
         nn_model_free(&net->model);
@@ -76,7 +88,21 @@ void cliff_net_free(cliff_net *net) {
 }
 
 size_t cliff_net_weight_bytes(const cliff_net *net) {
-    return net->model.weight_bytes + (size_t)NN_NSTATE * (NN_FEAT + 3 + NN_NSTATE + 2) * sizeof(double);
+    return net->model.weight_bytes + (size_t)net->reg.ns * (net->reg.nx + net->reg.ns + 2) * sizeof(double);
+}
+
+void cliff_net_get_dims(const cliff_net *net, cliff_net_dims *out) {
+    memset(out, 0, sizeof *out);
+    if (!net) return;
+    out->crop_height = net->h;
+    out->crop_width = net->w;
+    out->features = net->feat;
+    out->pose6d = net->reg.d.npose;
+    out->betas = net->reg.d.nbeta;
+    out->cam = net->reg.ns ? CLIFF_NET_CAM : 0;
+    out->bbox_info = (cliff_bbox_form)net->model.g.bbox_form;
+    out->crop_window = net->model.g.crop_window;
+    out->body = net->model.g.body;
 }
 
 size_t cliff_net_work_bytes(const cliff_net *net) {
@@ -93,19 +119,20 @@ static inline uint16_t to_bf16(float f) {
 }
 
 /* Write n crops into the plan's NHWC input tensor. */
-static void load_input(void *dst, nn_dtype dt, const void *crops, cliff_layout layout, size_t n) {
+static void load_input(void *dst, nn_dtype dt, const void *crops, cliff_layout layout, size_t n,
+                       size_t H, size_t W) {
     const float *mean = cliff_imagenet_mean, *std = cliff_imagenet_std;
-    const size_t H = CLIFF_CROP_HEIGHT, W = CLIFF_CROP_WIDTH, plane = H * W;
+    const size_t plane = H * W;
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t i = 0; i < n; i++)
         for (size_t y = 0; y < H; y++) {
-            float row[CLIFF_CROP_WIDTH * 3];
+            float row[MAX_ROW * 3];
             if (layout == CLIFF_LAYOUT_NCHW_F32) {
                 const float *s = (const float *)crops + i * 3 * plane + y * W;
                 for (size_t x = 0; x < W; x++)
                     for (int c = 0; c < 3; c++) row[x * 3 + c] = s[c * plane + x];
             } else if (layout == CLIFF_LAYOUT_NHWC_F32) {
-                memcpy(row, (const float *)crops + (i * plane + y * W) * 3, sizeof row);
+                memcpy(row, (const float *)crops + (i * plane + y * W) * 3, W * 3 * sizeof(float));
             } else {
                 const uint8_t *s = (const uint8_t *)crops + (i * plane + y * W) * 3;
                 for (size_t x = 0; x < W; x++)
@@ -113,7 +140,7 @@ static void load_input(void *dst, nn_dtype dt, const void *crops, cliff_layout l
             }
             size_t o = (i * plane + y * W) * 3;
             if (dt == NN_F32)
-                memcpy((float *)dst + o, row, sizeof row);
+                memcpy((float *)dst + o, row, W * 3 * sizeof(float));
             else
                 for (size_t k = 0; k < W * 3; k++) ((uint16_t *)dst)[o + k] = to_bf16(row[k]);
         }
@@ -125,13 +152,14 @@ typedef struct {
     cliff_layout layout;
     size_t item_bytes;
     nn_dtype dt;
+    size_t h, w;
 } crops_input;
 
 typedef cliff_status (*fill_any_fn)(void *ctx, size_t i0, size_t b, void *dst, nn_dtype dt);
 
 static cliff_status fill_crops(void *ctx, size_t i0, size_t b, void *dst, nn_dtype dt) {
     const crops_input *in = ctx;
-    load_input(dst, dt, (const char *)in->crops + i0 * in->item_bytes, in->layout, b);
+    load_input(dst, dt, (const char *)in->crops + i0 * in->item_bytes, in->layout, b, in->h, in->w);
     return CLIFF_OK;
 }
 
@@ -140,6 +168,7 @@ typedef struct {
     nn_fill_fn fill;
     void *ctx;
     float *stage; /* MAX_BATCH crops, bf16 engines only */
+    size_t px;    /* values per crop */
 } f32_input;
 
 static cliff_status fill_f32(void *ctx, size_t i0, size_t b, void *dst, nn_dtype dt) {
@@ -147,7 +176,7 @@ static cliff_status fill_f32(void *ctx, size_t i0, size_t b, void *dst, nn_dtype
     if (dt == NN_F32) return in->fill(in->ctx, i0, b, (float *)dst);
     cliff_status st = in->fill(in->ctx, i0, b, in->stage);
     if (st) return st;
-    const size_t count = b * 3 * CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH;
+    const size_t count = b * in->px;
     uint16_t *d = dst;
 #pragma omp parallel for schedule(static)
     for (size_t k = 0; k < count; k++) d[k] = to_bf16(in->stage[k]);
@@ -159,13 +188,16 @@ static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void 
                                float *pose6d, float *betas, float *cam) {
     if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
     int want_reg = pose6d || betas || cam;
+    if (want_reg && !net->reg.ns) return cliff_fail(CLIFF_EINVAL, "this network (a bare trunk) has no regressor");
     if (want_reg && !bbox_info) return cliff_fail(CLIFF_EINVAL, "bbox_info is required for the regressor");
     if (n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %zu", n_iter);
     if (n == 0) return CLIFF_OK;
     cliff_status st = CLIFF_OK;
     float *feat = features, *state = NULL;
-    if (!feat) feat = malloc(n * NN_FEAT * sizeof(float));
-    if (want_reg) state = malloc(n * NN_NSTATE * sizeof(float));
+    const size_t NF = (size_t)net->feat, NS = (size_t)net->reg.ns, NP = (size_t)net->reg.d.npose,
+                 NB = (size_t)net->reg.d.nbeta;
+    if (!feat) feat = malloc(n * NF * sizeof(float));
+    if (want_reg) state = malloc(n * NS * sizeof(float));
     if (!feat || (want_reg && !state)) {
         st = cliff_fail(CLIFF_ENOMEM, "out of memory");
         goto done;
@@ -178,16 +210,16 @@ static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void 
         if ((st = nn_model_plan(&net->model, (int)b, &p))) break;
         if ((st = fill(ctx, i0, b, nn_plan_input(&net->model, p), net->model.dt))) break;
         if ((st = nn_plan_run(&net->model, p))) break;
-        memcpy(feat + i0 * NN_FEAT, nn_plan_output(&net->model, p), b * NN_FEAT * sizeof(float));
+        memcpy(feat + i0 * NF, nn_plan_output(&net->model, p), b * NF * sizeof(float));
     }
     if (!st && want_reg) nn_regressor_run(&net->reg, feat, bbox_info, n, (int)n_iter, state);
     pthread_mutex_unlock(&net->lock);
     if (!st && want_reg)
         for (size_t i = 0; i < n; i++) {
-            const float *s = state + i * NN_NSTATE;
-            if (pose6d) memcpy(pose6d + i * NN_NPOSE, s, NN_NPOSE * sizeof(float));
-            if (betas) memcpy(betas + i * 10, s + NN_NPOSE, 10 * sizeof(float));
-            if (cam) memcpy(cam + i * 3, s + NN_NPOSE + 10, 3 * sizeof(float));
+            const float *s = state + i * NS;
+            if (pose6d) memcpy(pose6d + i * NP, s, NP * sizeof(float));
+            if (betas) memcpy(betas + i * NB, s + NP, NB * sizeof(float));
+            if (cam) memcpy(cam + i * 3, s + NP + NB, 3 * sizeof(float));
         }
 done:
     if (feat != features) free(feat);
@@ -199,8 +231,8 @@ cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_layout layou
                            const float *bbox_info, size_t n_iter, float *features, float *pose6d,
                            float *betas, float *cam) {
     if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
-    const size_t px = 3 * (size_t)CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH;
-    crops_input in = {crops, layout, 0, net->model.dt};
+    const size_t px = 3 * (size_t)net->h * net->w;
+    crops_input in = {crops, layout, 0, net->model.dt, (size_t)net->h, (size_t)net->w};
     if (layout == CLIFF_LAYOUT_NCHW_F32 || layout == CLIFF_LAYOUT_NHWC_F32)
         in.item_bytes = px * sizeof(float);
     else if (layout == CLIFF_LAYOUT_NHWC_U8)
@@ -215,10 +247,10 @@ cliff_status nn_net_run_fill(cliff_net *net, size_t n, nn_fill_fn fill, void *ct
                              const float *bbox_info, size_t n_iter, float *features,
                              float *pose6d, float *betas, float *cam) {
     if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
-    f32_input in = {fill, ctx, NULL};
+    f32_input in = {fill, ctx, NULL, 3 * (size_t)net->h * net->w};
     if (net->model.dt != NN_F32 && n) {
         size_t b = n < MAX_BATCH ? n : MAX_BATCH;
-        in.stage = cliff_alloc(b * 3 * (size_t)CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH * sizeof(float));
+        in.stage = cliff_alloc(b * in.px * sizeof(float));
         if (!in.stage) return cliff_fail(CLIFF_ENOMEM, "out of memory");
     }
     cliff_status st = run_chunks(net, n, fill_f32, &in, bbox_info, n_iter, features, pose6d, betas, cam);
@@ -229,7 +261,7 @@ cliff_status nn_net_run_fill(cliff_net *net, size_t n, nn_fill_fn fill, void *ct
 size_t cliff_net_num_layers(const cliff_net *net) { return (size_t)net->model.g.nl; }
 
 void cliff_net_layer(const cliff_net *net, size_t i, const char **name, const char **kind, const char **impl) {
-    static const char *kinds[] = {"?", "conv", "maxpool", "avgpool", "upsample"};
+    static const char *kinds[] = {"?", "conv", "maxpool", "avgpool", "upsample", "concat"};
     const nn_layer *L = &net->model.g.l[i];
     *name = L->name;
     *kind = kinds[L->op];
@@ -256,7 +288,7 @@ cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms
     nn_plan *p;
     cliff_status st = nn_model_plan(&net->model, (int)n, &p);
     if (!st) {
-        memset(nn_plan_input(&net->model, p), 0, n * 3 * CLIFF_CROP_HEIGHT * CLIFF_CROP_WIDTH * nn_dtype_size(net->model.dt));
+        memset(nn_plan_input(&net->model, p), 0, n * 3 * (size_t)net->h * net->w * nn_dtype_size(net->model.dt));
         st = nn_plan_run(&net->model, p); /* warm-up */
     }
     for (size_t r = 0; r < reps && !st; r++) st = nn_plan_profile(&net->model, p, all + (size_t)r * nl);
@@ -273,6 +305,7 @@ cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms
 
 cliff_status cliff_net_regressor(const cliff_net *net, double *Mx, double *Ms, double *c, double *init) {
     if (!net) return cliff_fail(CLIFF_ESTATE, "the model is closed");
+    if (!net->reg.ns) return cliff_fail(CLIFF_EINVAL, "this network (a bare trunk) has no regressor");
     nn_regressor_export(&net->reg, Mx, Ms, c, init); /* read-only after creation */
     return CLIFF_OK;
 }

@@ -90,6 +90,13 @@ typedef struct {
     nn_postops po;
 } nn_layer;
 
+/* The iterative regressor of a CLIFF family (docs/official.md#families): input features, 6D
+ * pose values (6 per joint), betas; the camera is always 3 values. npose == 0: no regressor. */
+typedef struct {
+    char prefix[16]; /* key prefix of its entries: "" (official CLIFF) or "head." */
+    int feat, npose, nbeta;
+} nn_head_dims;
+
 typedef struct {
     nn_tensor *t;
     int nt, ct;
@@ -97,7 +104,24 @@ typedef struct {
     int nl, cl;
     int input, output;
     int failed; /* allocation failure while building */
+    int hr_h, hr_w; /* HRNet builders: size of branch 0 */
+    nn_head_dims head; /* the regressor whose keys go with this table (arch keys, checks) */
+    int bbox_form;     /* cliff_bbox_form its regressor takes */
+    int crop_window, body;
 } nn_graph;
+
+/* What a network is made of: a trunk ("hr48" | "res50" | "hr48_720" | "yolov3"), its key prefix
+ * and input size, and the regressor after it (head.npose == 0: none). */
+typedef struct {
+    const char *trunk;
+    const char *prefix;
+    int h, w;
+    nn_head_dims head;
+    int bbox_form; /* cliff_bbox_form of the regressor's bbox_info */
+    int crop_window, body; /* cliff_window_rule of its crop, cliff_body_kind of its outputs */
+} nn_spec;
+
+#define HR720_FEATURES 720
 
 int g_tensor(nn_graph *g, int c, int h, int w);
 /* Append a conv: src -> dst (dst created by the caller with g_tensor). Post-ops are given as
@@ -115,6 +139,11 @@ void g_free(nn_graph *g);
 int g_bottleneck(nn_graph *g, const char *pfx, int x, int planes, int stride, int downsample);
 cliff_status nn_build_resnet50(nn_graph *g);
 cliff_status nn_build_hrnet48(nn_graph *g);
+/* The HRNet-W48 trunk with BEDLAM's 720-channel conv neck on an h x w input (multiples of 32),
+ * keys under `pre` ("backbone."); output: the (720, 1, 1) global average of the neck. */
+cliff_status nn_build_hrnet48_720(nn_graph *g, const char *pre, int h, int w);
+/* ResNet-50 (torchvision / mmcv layout) on an h x w input, keys under `pre` ("encoder."). */
+cliff_status nn_build_resnet50_ex(nn_graph *g, const char *pre, int h, int w);
 /* yolo.c: the yolov3.cfg graph; conv i is named "conv_<i>" (BatchNorm "bn_<i>", none on the
  * three head convs, which have a bias instead); the heads are tensors marked is_output, in
  * the order of nn_yolo_heads. */
@@ -122,8 +151,13 @@ cliff_status nn_build_yolov3(nn_graph *g);
 
 /* ---- arch.c ----------------------------------------------------------------------------- */
 
-/* Build the layer table of `backbone` ("hr48" | "res50") into a zeroed g (freed on failure). */
+/* Build the layer table of `backbone` ("hr48" | "res50" | "yolov3" | a family name of
+ * cliff_family_info) into a zeroed g (freed on failure). */
 cliff_status nn_build_graph(nn_graph *g, const char *backbone);
+/* The spec of a backbone or family name (CLIFF_EINVAL for an unknown name). */
+cliff_status nn_spec_of(const char *name, nn_spec *out);
+/* Build the layer table of a spec into a zeroed g (freed on failure). */
+cliff_status nn_build_spec(nn_graph *g, const nn_spec *spec);
 /* Every checkpoint key of graph g plus the regressor's, with shapes, in PyTorch state_dict
  * order. *keys is one allocation (entries and name strings): free() it. */
 cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *count);
@@ -167,12 +201,18 @@ typedef struct {
  * the batch-1 plan. On failure everything is released. */
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
                            size_t narr, void (*release)(void *, size_t), void *release_ctx);
+/* The same for any spec (e.g. a bare trunk: {"hr48_720", "backbone.", 224, 224}); the arrays
+ * must hold exactly the keys of the table (the trunk's, plus the regressor's when it has one).
+ * `what` names the network in messages. */
+cliff_status nn_model_init_spec(nn_model *m, const nn_spec *spec, const char *what, nn_dtype dt,
+                                const nn_array *arrs, size_t narr, void (*release)(void *, size_t),
+                                void *release_ctx);
 void nn_model_free(nn_model *m);
 /* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
 cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);
 void *nn_plan_input(const nn_model *m, const nn_plan *p);        /* NHWC, model dtype */
 void *nn_plan_tensor(const nn_model *m, const nn_plan *p, int t); /* NHWC */
-const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, 2048) f32 */
+const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, features) f32 */
 cliff_status nn_plan_run(nn_model *m, nn_plan *p);
 /* Run layer by layer, waiting after each: ms[i] = time of layer i. */
 cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms);
@@ -192,20 +232,28 @@ typedef struct {
 
 /* The regressor's checkpoint entries (init_*, fc1, fc2, dec*), in state_dict order. */
 const nn_key_spec *nn_regressor_keys(size_t *count);
+#define NN_REG_KEYS 13
+/* The same for any head dims: names (prefixed) written into names[NN_REG_KEYS][48]. */
+void nn_head_keys(const nn_head_dims *d, nn_key_spec *keys, char (*names)[48]);
+/* The official CLIFF head: no prefix, 2048 features, 24 joints, 10 betas. */
+nn_head_dims nn_head_official(void);
 
 typedef struct {
-    double *Mx;   /* (2051, 157): feature and bbox part of M = Wdec W2 W1, transposed */
-    double *Ms;   /* (157, 157): state part, transposed */
-    double c[NN_NSTATE];
-    double init[NN_NSTATE];
+    nn_head_dims d;
+    int nx, ns;   /* feat + 3; npose + nbeta + 3 */
+    double *Mx;   /* (nx, ns): feature and bbox part of M = Wdec W2 W1, transposed */
+    double *Ms;   /* (ns, ns): state part, transposed */
+    double *c;    /* (ns) */
+    double *init; /* (ns) */
 } nn_regressor;
 
 const nn_array *nn_find(const nn_array *arrs, size_t n, const char *name);
 cliff_status nn_regressor_init(nn_regressor *r, const nn_array *arrs, size_t n);
+cliff_status nn_regressor_init_dims(nn_regressor *r, const nn_head_dims *d, const nn_array *arrs, size_t n);
 void nn_regressor_free(nn_regressor *r);
 /* Mx (157, 2051), Ms (157, 157) row-major, c (157), init (157); each may be NULL. */
 void nn_regressor_export(const nn_regressor *r, double *Mx, double *Ms, double *c, double *init);
-/* feat (n, 2048), bbox (n, 3) -> state (n, 157) = [pose6d 144 | betas 10 | cam 3]. */
+/* feat (n, feat), bbox (n, 3) -> state (n, ns) = [pose6d | betas | cam 3]. */
 void nn_regressor_run(const nn_regressor *r, const float *feat, const float *bbox, size_t n,
                       int n_iter, float *state);
 

@@ -47,3 +47,31 @@ cliff_status nn_build_resnet50(nn_graph *g) {
     g_pool(g, OP_AVGPOOL, "encoder.avgpool", x, g->output, 0, 1, 0);
     return CLIFF_OK;
 }
+
+/* The same table on an h x w input with keys under `pre` (mmhuman3d: "backbone."; its mmcv
+ * ResNet-50 "pytorch" style has torchvision's layout: stride on the 3x3 conv, same names). */
+cliff_status nn_build_resnet50_ex(nn_graph *g, const char *pre, int h, int w) {
+    static const int blocks[4] = {3, 4, 6, 3}, planes[4] = {64, 128, 256, 512};
+    if (h < 32 || w < 32) return cliff_fail(CLIFF_EINVAL, "res50: input size %dx%d is below 32x32", h, w);
+    char n1[NN_NAME], n2[NN_NAME];
+    g->input = g_tensor(g, 3, h, w);
+    int h2 = (h - 1) / 2 + 1, w2 = (w - 1) / 2 + 1;
+    int x = g_tensor(g, 64, h2, w2);
+    g_name(n1, "%sconv1", pre);
+    g_name(n2, "%sbn1", pre);
+    g_conv(g, n1, n2, g->input, x, 7, 2, 0, "r", -1);
+    int y = g_tensor(g, 64, (h2 - 1) / 2 + 1, (w2 - 1) / 2 + 1);
+    g_name(n1, "%smaxpool", pre);
+    g_pool(g, OP_MAXPOOL, n1, x, y, 3, 2, 1);
+    x = y;
+    char pfx[NN_NAME];
+    for (int L = 0; L < 4; L++)
+        for (int b = 0; b < blocks[L]; b++) {
+            g_name(pfx, "%slayer%d.%d", pre, L + 1, b);
+            x = g_bottleneck(g, pfx, x, planes[L], b == 0 && L > 0 ? 2 : 1, b == 0);
+        }
+    g->output = g_tensor(g, 2048, 1, 1);
+    g_name(n1, "%savgpool", pre);
+    g_pool(g, OP_AVGPOOL, n1, x, g->output, 0, 1, 0);
+    return CLIFF_OK;
+}

@@ -57,8 +57,11 @@ PyObject *cliff_py_regressor_dict(PyArrayObject **out) {
 }
 
 int cliff_py_regressor_arrays(PyArrayObject **out) {
-    const npy_intp dx[2] = {CLIFF_NET_STATE, CLIFF_NET_REGRESSOR_INPUT}, ds[2] = {CLIFF_NET_STATE, CLIFF_NET_STATE},
-                   dv[1] = {CLIFF_NET_STATE};
+    return cliff_py_regressor_arrays_sized(out, CLIFF_NET_STATE, CLIFF_NET_REGRESSOR_INPUT);
+}
+
+int cliff_py_regressor_arrays_sized(PyArrayObject **out, npy_intp ns, npy_intp nx) {
+    const npy_intp dx[2] = {ns, nx}, ds[2] = {ns, ns}, dv[1] = {ns};
     out[0] = (PyArrayObject *)PyArray_SimpleNew(2, dx, NPY_FLOAT64);
     out[1] = (PyArrayObject *)PyArray_SimpleNew(2, ds, NPY_FLOAT64);
     out[2] = (PyArrayObject *)PyArray_SimpleNew(1, dv, NPY_FLOAT64);
@@ -96,7 +99,36 @@ done:
     return result;
 }
 
+/* The family table of the core (cliff_family_get), as a tuple of dicts. */
+static PyObject *py_families(PyObject *mod, PyObject *noargs) {
+    (void)mod;
+    (void)noargs;
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out && cliff_family_get(i); i++) {
+        const cliff_family *f = cliff_family_get(i);
+        PyObject *d = Py_BuildValue(
+            "{s:s,s:s,s:s,s:s,s:s,s:s,s:(ii),s:s,s:i,s:i,s:i,s:s,s:O,s:s,s:d}", "name", f->name, "backbone", f->backbone,
+            "trunk", f->trunk, "key_prefix", f->key_prefix, "ignored", f->ignored, "release", f->release,
+            "crop", f->crop_height, f->crop_width, "bbox_info", f->bbox_info == CLIFF_BBOX_PAPER ? "paper" : "released",
+            "features", f->features, "joints", f->joints, "betas", f->betas,
+            "body", f->body == CLIFF_BODY_SMPLX ? "smplx" : "smpl", "lightning", f->lightning ? Py_True : Py_False,
+            "crop_window", f->crop_window == CLIFF_WINDOW_SQUARE ? "square" : "cliff", "box_rescale", f->box_rescale);
+        if (!d || PyList_Append(out, d) < 0) {
+            Py_XDECREF(d);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(d);
+    }
+    if (!out) return NULL;
+    PyObject *t = PyList_AsTuple(out);
+    Py_DECREF(out);
+    return t;
+}
+
 static PyMethodDef arch_functions[] = {
+    {"families", py_families, METH_NOARGS,
+     "families() -> tuple of dicts: the core's table of CLIFF network families (docs/models.md)."},
     {"net_arch_keys", py_net_arch_keys, METH_O,
      "net_arch_keys(backbone) -> [(key, shape tuple, dtype name)] in state_dict order."},
     {"net_facts", py_net_facts, METH_NOARGS,

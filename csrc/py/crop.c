@@ -67,12 +67,15 @@ static PyArrayObject *boxes_array(PyObject *obj, npy_intp *n) {
 
 static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *kwlist[] = {"image", "xyxy", "rescale", "bgr", "nhwc", "ipp", NULL};
+    static char *kwlist[] = {"image", "xyxy", "rescale", "bgr", "nhwc", "ipp", "square", NULL};
     PyObject *image_obj, *xyxy_obj, *rescale_obj = NULL;
-    int bgr = 0, nhwc = 0, ipp = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$ppp:crop", kwlist, &image_obj, &xyxy_obj,
-                                     &rescale_obj, &bgr, &nhwc, &ipp))
+    int bgr = 0, nhwc = 0, ipp = 0, square = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$pppi:crop", kwlist, &image_obj, &xyxy_obj,
+                                     &rescale_obj, &bgr, &nhwc, &ipp, &square))
         return NULL;
+    if (square < 0 || square > 256)
+        return PyErr_Format(PyExc_ValueError, "square: expected 0 (CLIFF's 256 x 192 crop) or a side of 1..256 pixels, got %d", square);
+    const npy_intp OH = square ? square : CLIFF_CROP_HEIGHT, OW = square ? square : CLIFF_CROP_WIDTH;
     double rescale = CLIFF_BOX_RESCALE;
     if (rescale_obj) {
         if (!PyNumber_Check(rescale_obj))
@@ -89,10 +92,10 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
         Py_DECREF(image);
         return NULL;
     }
-    npy_intp crop_shape[4] = {n, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH};
+    npy_intp crop_shape[4] = {n, 3, OH, OW};
     if (nhwc) {
-        crop_shape[1] = CLIFF_CROP_HEIGHT;
-        crop_shape[2] = CLIFF_CROP_WIDTH;
+        crop_shape[1] = OH;
+        crop_shape[2] = OW;
         crop_shape[3] = 3;
     }
     npy_intp c_shape[2] = {n, 2}, b_shape[2] = {n, 3};
@@ -115,6 +118,10 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     params.layout = nhwc ? CLIFF_LAYOUT_NHWC_F32 : CLIFF_LAYOUT_NCHW_F32;
     params.resize = ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
     params.bgr = bgr != 0;
+    if (square) {
+        params.window = CLIFF_WINDOW_SQUARE;
+        params.out_height = params.out_width = (int)OH;
+    }
     Py_BEGIN_ALLOW_THREADS
     /* float32 boxes (detector output) get the official mixed precision, others float64 */
     float *dst = (float *)PyArray_DATA(crops);

@@ -10,6 +10,7 @@ typedef struct {
     cliff_estimator *est;
     PyObject *model; /* cliff._core.Model: keeps the borrowed cliff_net alive */
     PyObject *smpl;  /* cliff._core.SMPL: keeps the borrowed cliff_smpl alive */
+    npy_intp nj, nb, nfeat, nv, nout; /* output sizes: the network's family and the body's */
 } EstimatorObject;
 
 static PyObject *Estimator_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
@@ -39,6 +40,8 @@ static PyObject *Estimator_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     if (!net) return NULL;
     cliff_estimator *est = NULL;
     cliff_status st = cliff_estimator_create(net, cliff_py_smpl_handle(smpl), &p, &est);
+    cliff_net_dims d;
+    cliff_net_get_dims(net, &d);
     cliff_py_model_release(model);
     if (st) return cliff_py_raise(st);
     EstimatorObject *self = (EstimatorObject *)type->tp_alloc(type, 0);
@@ -47,6 +50,11 @@ static PyObject *Estimator_new(PyTypeObject *type, PyObject *args, PyObject *kwd
         return NULL;
     }
     self->est = est;
+    self->nj = d.pose6d / 6;
+    self->nb = d.betas;
+    self->nfeat = d.features;
+    self->nv = (npy_intp)cliff_body_num_vertices(cliff_py_smpl_handle(smpl));
+    self->nout = (npy_intp)cliff_body_num_output_joints(cliff_py_smpl_handle(smpl));
     self->model = Py_NewRef(model);
     self->smpl = Py_NewRef(smpl);
     return (PyObject *)self;
@@ -141,9 +149,9 @@ static PyObject *Estimator_run(EstimatorObject *self, PyObject *args, PyObject *
     static const char *names[13] = {"rotmat", "pose", "betas", "cam_crop", "t_full", "bbox_info",
                                     "focal", "vertices", "joints", "joints2d", "center", "scale",
                                     "features"};
-    const npy_intp shp[13][4] = {{N, 24, 3, 3}, {N, 72}, {N, 10}, {N, 3}, {N, 3}, {N, 3}, {N},
-                                 {N, CLIFF_SMPL_NUM_VERTICES, 3}, {N, CLIFF_SMPL_NUM_OUTPUT_JOINTS, 3},
-                                 {N, CLIFF_SMPL_NUM_OUTPUT_JOINTS, 2}, {N, 2}, {N}, {N, CLIFF_FEATURES}};
+    const npy_intp shp[13][4] = {{N, self->nj, 3, 3}, {N, 3 * self->nj}, {N, self->nb}, {N, 3}, {N, 3}, {N, 3},
+                                 {N}, {N, self->nv, 3}, {N, self->nout, 3}, {N, self->nout, 2}, {N, 2}, {N},
+                                 {N, self->nfeat}};
     const int nd[13] = {4, 2, 2, 2, 2, 2, 1, 3, 3, 3, 2, 1, 2};
     for (int i = 0; i < 13; i++) {
         if (i == 7 && !want_vertices) continue;

@@ -118,23 +118,40 @@ static PyObject *Model_close(ModelObject *self, PyObject *noargs) {
 }
 
 /* crops -> (array, layout, n) with the shape checked. */
-static PyArrayObject *get_crops(PyObject *obj, cliff_layout *layout) {
+static PyArrayObject *get_crops(PyObject *obj, cliff_layout *layout, const cliff_net_dims *d) {
     PyObject *probe = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!probe) return NULL;
     int is_u8 = PyArray_TYPE((PyArrayObject *)probe) == NPY_UINT8;
     Py_DECREF(probe);
-    static const npy_intp f32dims[4] = {-1, 3, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH},
-                          u8dims[4] = {-1, CLIFF_CROP_HEIGHT, CLIFF_CROP_WIDTH, 3};
+    const npy_intp H = d->crop_height, W = d->crop_width;
+    const npy_intp f32dims[4] = {-1, 3, H, W}, u8dims[4] = {-1, H, W, 3};
+    char what[64];
     *layout = is_u8 ? CLIFF_LAYOUT_NHWC_U8 : CLIFF_LAYOUT_NCHW_F32;
-    return is_u8 ? cliff_py_array_shape(obj, "crops", NPY_UINT8, 0, 4, u8dims, "(N, 256, 192, 3) uint8")
-                 : cliff_py_array_shape(obj, "crops", NPY_FLOAT32, 0, 4, f32dims, "(N, 3, 256, 192) float32");
+    if (is_u8) {
+        snprintf(what, sizeof what, "(N, %d, %d, 3) uint8", (int)H, (int)W);
+        return cliff_py_array_shape(obj, "crops", NPY_UINT8, 0, 4, u8dims, what);
+    }
+    snprintf(what, sizeof what, "(N, 3, %d, %d) float32", (int)H, (int)W);
+    return cliff_py_array_shape(obj, "crops", NPY_FLOAT32, 0, 4, f32dims, what);
+}
+
+/* The sizes of an open model's network (ValueError when closed). */
+static int model_dims(ModelObject *self, cliff_net_dims *d) {
+    if (!self->net || self->closing) {
+        PyErr_SetString(PyExc_ValueError, "the model is closed");
+        return -1;
+    }
+    cliff_net_get_dims(self->net, d);
+    return 0;
 }
 
 static PyObject *Model_features(ModelObject *self, PyObject *arg) {
     cliff_layout layout;
-    PyArrayObject *crops = get_crops(arg, &layout);
+    cliff_net_dims d;
+    if (model_dims(self, &d)) return NULL;
+    PyArrayObject *crops = get_crops(arg, &layout, &d);
     if (!crops) return NULL;
-    npy_intp n = PyArray_DIM(crops, 0), dims[2] = {n, CLIFF_FEATURES};
+    npy_intp n = PyArray_DIM(crops, 0), dims[2] = {n, d.features};
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
     if (!out || acquire(self)) {
         Py_DECREF(crops);
@@ -160,7 +177,11 @@ static PyObject *Model_predict(ModelObject *self, PyObject *args) {
     int n_iter;
     if (!PyArg_ParseTuple(args, "OOOOi:predict", &ocrops, &oboxes, &opp, &ofocal, &n_iter)) return NULL;
     cliff_layout layout;
-    PyArrayObject *crops = get_crops(ocrops, &layout), *boxes = NULL, *pp = NULL, *focal = NULL;
+    cliff_net_dims d;
+    if (model_dims(self, &d)) return NULL;
+    if (!d.pose6d) return PyErr_Format(PyExc_ValueError, "this network (a bare trunk) has no regressor");
+    const npy_intp J = d.pose6d / 6;
+    PyArrayObject *crops = get_crops(ocrops, &layout, &d), *boxes = NULL, *pp = NULL, *focal = NULL;
     PyArrayObject *o[8] = {NULL};
     PyObject *res = NULL;
     if (!crops) return NULL;
@@ -175,7 +196,7 @@ static PyObject *Model_predict(ModelObject *self, PyObject *args) {
         goto done;
     }
     /* rotmat, pose, betas, cam_crop, t_full, bbox_info, pose6d, features */
-    npy_intp shp[8][4] = {{n, 24, 3, 3}, {n, 72}, {n, 10}, {n, 3}, {n, 3}, {n, 3}, {n, 144}, {n, CLIFF_FEATURES}};
+    npy_intp shp[8][4] = {{n, J, 3, 3}, {n, 3 * J}, {n, d.betas}, {n, 3}, {n, 3}, {n, 3}, {n, 6 * J}, {n, d.features}};
     int nd[8] = {4, 2, 2, 2, 2, 2, 2, 2};
     for (int i = 0; i < 8; i++)
         if (!(o[i] = (PyArrayObject *)PyArray_SimpleNew(nd[i], shp[i], NPY_FLOAT32))) goto done;
@@ -183,12 +204,12 @@ static PyObject *Model_predict(ModelObject *self, PyObject *args) {
     cliff_status st;
 #define F(a) ((float *)PyArray_DATA(a))
     Py_BEGIN_ALLOW_THREADS
-    cliff_bbox_info_f32(F(boxes), F(pp), F(focal), (size_t)n, CLIFF_BBOX_RELEASED, F(o[5]));
+    cliff_bbox_info_f32(F(boxes), F(pp), F(focal), (size_t)n, d.bbox_info, F(o[5]));
     st = cliff_net_run(self->net, PyArray_DATA(crops), layout, (size_t)n, F(o[5]), (size_t)n_iter, F(o[7]),
                        F(o[6]), F(o[2]), F(o[3]));
     if (!st) {
-        cliff_rot6d_to_rotmat_f32(F(o[6]), (size_t)n * 24, F(o[0]));
-        cliff_rotmat_to_axis_angle_f32(F(o[0]), (size_t)n * 24, F(o[1]));
+        cliff_rot6d_to_rotmat_f32(F(o[6]), (size_t)n * J, F(o[0]));
+        cliff_rotmat_to_axis_angle_f32(F(o[0]), (size_t)n * J, F(o[1]));
         cliff_cam_crop_to_full_f32(F(o[3]), F(boxes), F(pp), F(focal), (size_t)n, F(o[4]));
     }
     Py_END_ALLOW_THREADS
@@ -304,7 +325,10 @@ static PyObject *Model_get_work_bytes(ModelObject *self, void *closure) {
 static PyObject *Model_regressor(ModelObject *self, PyObject *noargs) {
     (void)noargs;
     PyArrayObject *out[4];
-    if (cliff_py_regressor_arrays(out) < 0) return NULL;
+    cliff_net_dims d;
+    if (model_dims(self, &d)) return NULL;
+    if (!d.pose6d) return PyErr_Format(PyExc_ValueError, "this network (a bare trunk) has no regressor");
+    if (cliff_py_regressor_arrays_sized(out, d.pose6d + d.betas + d.cam, d.features + 3) < 0) return NULL;
     if (acquire(self)) {
         for (int i = 0; i < 4; i++) Py_DECREF(out[i]);
         return NULL;

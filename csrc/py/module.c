@@ -62,6 +62,7 @@ static const area_init_fn area_inits[] = {
     cliff_py_estimate_init,
     cliff_py_arch_init,
     cliff_py_detect_init,
+    cliff_py_fov_init,
     NULL,
 };
 

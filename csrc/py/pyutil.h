@@ -75,6 +75,7 @@ int cliff_py_smpl_init(PyObject *m);
 int cliff_py_fit_init(PyObject *m);
 int cliff_py_model_init(PyObject *m);
 int cliff_py_estimate_init(PyObject *m);
+int cliff_py_fov_init(PyObject *m);
 
 /* The cliff_net of a cliff._core.Model, marked in use so that close() defers freeing it until
  * cliff_py_model_release; NULL with ValueError when the model is closed. GIL held. */
@@ -87,6 +88,8 @@ int cliff_py_arch_init(PyObject *m);
 /* arch.c: new float64 arrays Mx (157,2051), Ms (157,157), c (157,), init (157,) for a collapsed
  * regressor (0, or -1 with an exception), and the dict that steals them. */
 int cliff_py_regressor_arrays(PyArrayObject **out);
+/* The same for a regressor of state size ns and input size nx. */
+int cliff_py_regressor_arrays_sized(PyArrayObject **out, npy_intp ns, npy_intp nx);
 PyObject *cliff_py_regressor_dict(PyArrayObject **out);
 int cliff_py_detect_init(PyObject *m);
 
