@@ -371,3 +371,72 @@ void nn_prim_free(nn_prim *p) {
     if (p->pd) dnnl_primitive_desc_destroy(p->pd);
     free(p);
 }
+
+/* ---- batched matrix product (the Winograd layers of winograd.c) -------------------------- */
+
+const float *nn_packed_bias(const nn_packed *p) { return p ? p->bias : NULL; }
+
+cliff_status nn_matmul(nn_engine *e, const char *name, int batch, int M, int K, int N,
+                       nn_packed **packed, const float *w, nn_prim **out) {
+    cliff_status st = CLIFF_OK;
+    dnnl_memory_desc_t smd = NULL, wmd = NULL, dmd = NULL, umd = NULL;
+    dnnl_memory_t umem = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    int add_idx;
+    nn_packed *pk = *packed;
+    nn_prim *p = prim_new();
+    if (!p) return cliff_fail(CLIFF_ENOMEM, "out of memory creating layer '%s'", name);
+    dnnl_dims_t sd = {batch, M, K}, wd = {batch, K, N}, dd = {batch, M, N};
+    CHECK(dnnl_memory_desc_create_with_tag(&smd, 3, sd, dnnl_f32, dnnl_abc), "matmul source descriptor");
+    CHECK(dnnl_memory_desc_create_with_tag(&wmd, 3, wd, dnnl_f32, dnnl_format_tag_any), "matmul weights descriptor");
+    CHECK(dnnl_memory_desc_create_with_tag(&dmd, 3, dd, dnnl_f32, dnnl_abc), "matmul destination descriptor");
+    CHECK(make_attr(&attr, NULL, (nn_shape){0}, NULL, &add_idx), "attribute setup");
+    CHECK(dnnl_matmul_primitive_desc_create(&p->pd, e->eng, smd, wmd, NULL, dmd, attr), "matmul descriptor");
+    CHECK(finish(p), "matmul creation");
+    const_dnnl_memory_desc_t want = dnnl_primitive_desc_query_md(p->pd, dnnl_query_weights_md, 0);
+    int var = -1;
+    if (!pk) {
+        pk = calloc(1, sizeof *pk);
+        if (!pk) {
+            st = cliff_fail(CLIFF_ENOMEM, "out of memory packing '%s'", name);
+            goto done;
+        }
+        *packed = pk;
+        CHECK(dnnl_memory_desc_create_with_tag(&umd, 3, wd, dnnl_f32, dnnl_abc), "weights descriptor");
+        CHECK(dnnl_memory_create(&umem, umd, e->eng, (void *)w), "weights memory");
+        CHECK(pack_variant(e, pk, umem, want, &var), "weights reorder");
+    } else {
+        for (int i = 0; i < pk->nvar; i++)
+            if (dnnl_memory_desc_equal(pk->md[i], want)) var = i;
+        if (var < 0) {
+            CHECK(dnnl_memory_create(&umem, pk->md[0], e->eng, pk->buf[0]), "weights memory");
+            CHECK(pack_variant(e, pk, umem, want, &var), "weights reorder");
+        }
+    }
+    CHECK(bind(p, e, DNNL_ARG_SRC, smd, DNNL_MEMORY_NONE), "matmul source memory");
+    CHECK(bind(p, e, DNNL_ARG_WEIGHTS, pk->md[var], pk->buf[var]), "matmul weights memory");
+    CHECK(bind(p, e, DNNL_ARG_DST, dmd, DNNL_MEMORY_NONE), "matmul destination memory");
+done:
+    if (umem) dnnl_memory_destroy(umem);
+    if (umd) dnnl_memory_desc_destroy(umd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (smd) dnnl_memory_desc_destroy(smd);
+    if (wmd) dnnl_memory_desc_destroy(wmd);
+    if (dmd) dnnl_memory_desc_destroy(dmd);
+    if (st != CLIFF_OK) {
+        nn_prim_free(p);
+        p = NULL;
+    }
+    *out = p;
+    return st;
+}
+
+cliff_status nn_matmul_bind(nn_prim *p, void *src_p, void *dst_p) {
+    const char *name = "matmul";
+    cliff_status st = CLIFF_OK;
+    /* bound in nn_matmul's order: source, weights, destination */
+    CHECK(dnnl_memory_set_data_handle(p->mem[0], src_p), "source binding");
+    CHECK(dnnl_memory_set_data_handle(p->mem[2], dst_p), "destination binding");
+done:
+    return st;
+}
