@@ -329,14 +329,12 @@ static int wino_tile_of(const nn_model *m) {
 static cliff_status wino_layer(nn_model *m, nn_plan *p, int i, nn_shape s, nn_shape d,
                                const float *w, void *sp, void *dp, void *ap) {
     const nn_layer *L = &m->g.l[i];
-    int tile = wino_tile_of(m);
-    float *U = NULL;
-    if (!m->wpacked[i] && !(U = nn_wino_weights(tile, w, d.c, s.c)))
+    if (!m->wu[i] && !(m->wu[i] = nn_wino_weights(m->wtile, w, d.c, s.c)))
         return cliff_fail(CLIFF_ENOMEM, "out of memory transforming '%s'", L->name);
-    cliff_status st = nn_wino_create(m->e, L->name, tile, s, d, &L->po, &m->wpacked[i], U,
-                                     nn_packed_bias(m->packed[i]), sp, dp, ap, &p->wino[i]);
-    cliff_free(U);
-    if (!st && nn_wino_buffer_bytes(p->wino[i]) > p->wbuf_bytes) p->wbuf_bytes = nn_wino_buffer_bytes(p->wino[i]);
+    cliff_status st = nn_wino_create(L->name, m->wtile, s, d, &L->po, m->wu[i], nn_packed_bias(m->packed[i]),
+                                     sp, dp, ap, p->nthr, &p->wino[i]);
+    size_t bytes = st ? 0 : nn_wino_buffer_bytes(p->wino[i], p->nthr);
+    if (bytes > p->wbuf_bytes) p->wbuf_bytes = bytes;
     return st;
 }
 
@@ -347,7 +345,11 @@ static cliff_status wino_time(nn_model *m, nn_plan *p, int i, int *use) {
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 2; c++) {
             double t0 = wclock();
-            cliff_status st = c ? nn_wino_exec(m->e, p->wino[i], name) : nn_prim_exec(m->e, p->prims[i], name);
+            cliff_status st = CLIFF_OK;
+            if (c)
+                nn_wino_exec(p->wino[i]);
+            else
+                st = nn_prim_exec(m->e, p->prims[i], name);
             if (!st) st = nn_wait(m->e);
             if (st) return st;
             double t = wclock() - t0;
@@ -366,7 +368,7 @@ static cliff_status wino_choose(nn_model *m, nn_plan *p) {
     if (!(p->wbuf = cliff_alloc(p->wbuf_bytes)))
         return cliff_fail(CLIFF_ENOMEM, "out of memory: Winograd buffer of %zu bytes", p->wbuf_bytes);
     for (int i = 0; i < m->g.nl; i++)
-        if (p->wino[i] && (st = nn_wino_bind(m->e, p->wino[i], p->wbuf, p->scratch))) return st;
+        if (p->wino[i]) nn_wino_bind(p->wino[i], p->wbuf);
     int zeroed = 0;
     for (int i = 0; i < m->g.nl; i++) {
         if (!p->wino[i]) continue;
@@ -443,7 +445,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
             st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
                          b, sp, dp, ap, &p->prims[i]);
             if (!st && m->algo != NN_CONV_DIRECT &&
-                nn_wino_eligible(s, d, L->k, L->stride, L->pad, &L->po, a) && (m->wpacked[i] || w))
+                nn_wino_eligible(s, d, L->k, L->stride, L->pad, &L->po, a) && (m->wu[i] || w))
                 st = wino_layer(m, p, i, s, d, w, sp, dp, ap);
             cliff_free(w);
             cliff_free(b);
@@ -462,7 +464,6 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         if (st) goto fail;
         size_t sc = nn_prim_scratchpad(p->prims[i]);
         if (sc > p->scratch_bytes) p->scratch_bytes = sc;
-        if (p->wino[i] && (sc = nn_wino_scratchpad(p->wino[i])) > p->scratch_bytes) p->scratch_bytes = sc;
     }
     p->scratch = cliff_alloc(p->scratch_bytes ? p->scratch_bytes : 64);
     if (!p->scratch) {
@@ -507,19 +508,27 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
     /* the darknet reader (yolo.c) checks the weights file against the table itself */
     if (strcmp(backbone, "yolov3") != 0 && (st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));
-    m->wpacked = calloc(m->g.nl, sizeof(nn_packed *));
+    m->wu = calloc(m->g.nl, sizeof(float *));
     m->impl = calloc(m->g.nl, sizeof *m->impl);
     if ((st = conv_algo_from_env(&m->algo))) goto fail;
+    m->wtile = wino_tile_of(m);
     m->e = nn_engine_create();
-    if (!m->packed || !m->wpacked || !m->impl || !m->e) {
+    if (!m->packed || !m->wu || !m->impl || !m->e) {
         st = cliff_fail(CLIFF_ENOMEM, "could not create the oneDNN engine");
         goto fail;
     }
     nn_plan *p;
     if ((st = plan_create(m, 1, arrs, narr, &p))) goto fail;
     m->plans[m->nplans++] = p;
+    for (int i = 0; m->algo == NN_CONV_AUTO && i < m->g.nl; i++)
+        if (m->wu[i] && !p->wino[i]) { /* direct won at batch 1: it stays direct, drop U */
+            cliff_free(m->wu[i]);
+            m->wu[i] = NULL;
+        }
     for (int i = 0; i < m->g.nl; i++) {
-        m->weight_bytes += nn_packed_bytes(m->packed[i]) + nn_packed_bytes(m->wpacked[i]);
+        m->weight_bytes += nn_packed_bytes(m->packed[i]) +
+                           (m->wu[i] ? (size_t)(m->wtile + 2) * (m->wtile + 2) * m->g.t[m->g.l[i].src].c *
+                                           nn_wino_kp(m->g.t[m->g.l[i].dst].c) * sizeof(float) : 0);
         if (p->wino[i])
             snprintf(m->impl[i], sizeof m->impl[i], "cliff:winograd_f%dx%d:%s", nn_wino_tile(p->wino[i]),
                      nn_wino_tile(p->wino[i]), nn_wino_isa());
@@ -536,10 +545,10 @@ void nn_model_free(nn_model *m) {
     for (int i = 0; i < m->nplans; i++) plan_free(m->plans[i]);
     if (m->packed)
         for (int i = 0; i < m->g.nl; i++) nn_packed_free(m->packed[i]);
-    if (m->wpacked)
-        for (int i = 0; i < m->g.nl; i++) nn_packed_free(m->wpacked[i]);
+    if (m->wu)
+        for (int i = 0; i < m->g.nl; i++) cliff_free(m->wu[i]);
     free(m->packed);
-    free(m->wpacked);
+    free(m->wu);
     free(m->choice);
     free(m->impl);
     nn_engine_free(m->e);
@@ -624,7 +633,8 @@ static void concat(const nn_model *m, const nn_plan *p, const nn_layer *L) {
 static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
     if (p->wino[i]) {
         cliff_status st = nn_wait(m->e);
-        return st ? st : nn_wino_exec(m->e, p->wino[i], m->g.l[i].name);
+        if (!st) nn_wino_exec(p->wino[i]);
+        return st;
     }
     if (m->g.l[i].op == OP_CONCAT) {
         cliff_status st = nn_wait(m->e);

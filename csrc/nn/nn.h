@@ -68,35 +68,31 @@ void nn_prim_free(nn_prim *p);
 /* Implementation name chosen by oneDNN (e.g. "brgconv:avx512_core"). */
 const char *nn_prim_impl(const nn_prim *p);
 
-/* Batched matrix product dst (batch, M, N) = src (batch, M, K) . w (batch, K, N), float32,
- * row-major; w packed as for nn_conv (*packed NULL: from `w`). The source and destination
- * pointers are set later with nn_matmul_bind. */
-cliff_status nn_matmul(nn_engine *e, const char *name, int batch, int M, int K, int N,
-                       nn_packed **packed, const float *w, nn_prim **out);
-cliff_status nn_matmul_bind(nn_prim *p, void *src_p, void *dst_p);
 /* The folded float32 bias (oc) of packed conv weights. */
 const float *nn_packed_bias(const nn_packed *p);
 
 /* ---- winograd.c: Winograd F(2x2,3x3) / F(4x4,3x3) for stride-1 pad-1 3x3 float32 convs ---- */
 
 typedef enum { NN_CONV_AUTO = 0, NN_CONV_DIRECT = 1, NN_CONV_WINO2 = 2, NN_CONV_WINO4 = 3 } nn_conv_algo;
-#define NN_WINO_AUTO_TILE 2 /* the Winograd tile "auto" weighs against direct (docs/performance.md) */
+#define NN_WINO_AUTO_TILE 4 /* the Winograd tile "auto" weighs against direct (docs/performance.md) */
 typedef struct nn_wino nn_wino;
 
 int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, const nn_postops *po,
                      nn_shape add_shape);
-/* U (a*a, ic, oc) = G g G^T of folded weights w (oc, ic, 3, 3), a = m + 2; cliff_alloc'd. */
+/* U (a*a, ic, kp) = G g G^T of folded weights w (oc, ic, 3, 3), a = m + 2, oc padded with
+ * zeros to kp = nn_wino_kp(oc); cliff_alloc'd. */
 float *nn_wino_weights(int m, const float *w, int oc, int ic);
-/* A Winograd layer; its matmul weights are *wpk (packed from U when NULL). bias: oc floats. */
-cliff_status nn_wino_create(nn_engine *e, const char *name, int m, nn_shape src, nn_shape dst,
-                            const nn_postops *po, nn_packed **wpk, const float *U, const float *bias,
-                            void *src_p, void *dst_p, void *add_p, nn_wino **out);
-size_t nn_wino_buffer_bytes(const nn_wino *w); /* transformed input + products */
-size_t nn_wino_scratchpad(const nn_wino *w);
-cliff_status nn_wino_bind(nn_engine *e, nn_wino *w, void *buf, void *scratch);
-cliff_status nn_wino_exec(nn_engine *e, nn_wino *w, const char *name);
+int nn_wino_kp(int oc);
+/* A Winograd layer of tile m x m reading U (borrowed) and bias (oc floats, borrowed), planned
+ * for nthr threads. */
+cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst, const nn_postops *po,
+                            const float *U, const float *bias, void *src_p, void *dst_p, void *add_p,
+                            int nthr, nn_wino **out);
+size_t nn_wino_buffer_bytes(const nn_wino *w, int nthr); /* per-thread blocks, all threads */
+void nn_wino_bind(nn_wino *w, void *buf);
+void nn_wino_exec(nn_wino *w);
 int nn_wino_tile(const nn_wino *w);
-const char *nn_wino_isa(void); /* transforms' instruction set: "avx512", "avx2" or "sse2" */
+const char *nn_wino_isa(void); /* the kernels' instruction set: "avx512", "avx2" or "sse2" */
 void nn_wino_free(nn_wino *w);
 
 /* ---- graph.c: the network as a layer table ---------------------------------------------- */
@@ -188,7 +184,8 @@ typedef struct {
     void *release_ctx;
     const void *arrs_base;
     nn_conv_algo algo;     /* CLIFF_CONV: auto (timed per layer shape), direct, winograd2/4 */
-    nn_packed **wpacked;   /* per layer: Winograd matmul weights (eligible convs, algo != direct) */
+    float **wu;            /* per layer: Winograd weights U (eligible convs, algo != direct) */
+    int wtile;             /* their tile: 2 or 4 */
     struct nn_wino_choice { int ic, oc, h, w, n, nthr, use; } *choice; /* auto: per shape */
     int nchoice, cchoice;
 } nn_model;

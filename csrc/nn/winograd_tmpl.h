@@ -27,14 +27,12 @@ static WT_ATTR inline void WT(store)(float *p, VF v, int nc) {
         memcpy(p, &v, (size_t)nc * sizeof(float));
 }
 
-/* The a x a input patch of tile t (zero outside the map) -> V[pos][t][:] = (B^T d B)[pos]. */
-static WT_ATTR void WT(input_tile)(const nn_wino *W, long t) {
+/* The a x a input patch of tile t (zero outside the map) -> V[pos * vs + :] = (B^T d B)[pos]. */
+static WT_ATTR void WT(input_tile)(const nn_wino *W, long t, float *V, size_t vs) {
     const int A = W->a, m = W->m, h = W->h, w = W->w;
     const long C = W->ic, per = (long)W->th * W->tw;
     const int b = (int)(t / per), r = (int)(t % per), y0 = (r / W->tw) * m - 1, x0 = (r % W->tw) * m - 1;
     const float *src = W->src + (size_t)b * h * w * C;
-    const size_t vs = (size_t)W->ntiles * C;
-    float *V = W->V + (size_t)t * C;
     for (long cb = 0; cb < C; cb += 16) {
         const int nc = C - cb < 16 ? (int)(C - cb) : 16;
         VF d[6][6], s[6][6], q[6];
@@ -70,13 +68,12 @@ static WT_ATTR void WT(input_tile)(const nn_wino *W, long t) {
     }
 }
 
-/* M[pos][t][:] -> A^T M A (m x m outputs of tile t), + bias, post-ops, into the NHWC dst. */
-static WT_ATTR void WT(output_tile)(const nn_wino *W, long t) {
+/* M[pos * ms + :] -> A^T M A (m x m outputs of tile t), + bias, post-ops, into the NHWC dst. */
+static WT_ATTR void WT(output_tile)(const nn_wino *W, long t, const float *M, size_t ms) {
     const int A = W->a, m = W->m, h = W->h, w = W->w;
     const long K = W->oc, per = (long)W->th * W->tw;
     const int b = (int)(t / per), r = (int)(t % per), y0 = (r / W->tw) * m, x0 = (r % W->tw) * m;
-    const size_t ms = (size_t)W->ntiles * K, img = (size_t)b * h * w * K;
-    const float *M = W->M + (size_t)t * K;
+    const size_t img = (size_t)b * h * w * K;
     for (long kb = 0; kb < K; kb += 16) {
         const int nc = K - kb < 16 ? (int)(K - kb) : 16;
         VF s[6][6], o[4][4], q[6];
@@ -129,6 +126,49 @@ static WT_ATTR void WT(output_tile)(const nn_wino *W, long t) {
                 WT(store)(W->dst + at, v, nc);
             }
     }
+}
+
+/* The a*a products of one block: M[pos] (bp x kp) = V[pos] (bp x ic) . U[pos] (ic x kp).
+ * Register blocking: WT_R rows x WT_NV vectors of 16 output channels of accumulators; the
+ * input value is broadcast, a row of U is loaded once per input channel. */
+static WT_ATTR void WT(gemm)(const nn_wino *W, const float *V, float *M) {
+    const int T = W->a * W->a, C = W->ic, kp = W->kp, bp = W->bp;
+    for (int pos = 0; pos < T; pos++) {
+        const float *Vp = V + (size_t)pos * bp * C, *Up = W->U + (size_t)pos * C * kp;
+        float *Mp = M + (size_t)pos * bp * kp;
+        for (int k0 = 0; k0 < kp; k0 += 16 * WT_NV)
+            for (int r0 = 0; r0 < bp; r0 += WT_R) {
+                VF acc[WT_R][WT_NV];
+                for (int r = 0; r < WT_R; r++)
+                    for (int v = 0; v < WT_NV; v++) acc[r][v] = (VF){0};
+                const float *vr = Vp + (size_t)r0 * C;
+                const float *u = Up + k0;
+                for (int c = 0; c < C; c++, u += kp) {
+                    VF uv[WT_NV];
+                    for (int v = 0; v < WT_NV; v++) memcpy(&uv[v], u + 16 * v, sizeof(VF));
+                    for (int r = 0; r < WT_R; r++) {
+                        const float x = vr[(size_t)r * C + c];
+                        for (int v = 0; v < WT_NV; v++) acc[r][v] += x * uv[v];
+                    }
+                }
+                for (int r = 0; r < WT_R; r++)
+                    for (int v = 0; v < WT_NV; v++)
+                        memcpy(Mp + (size_t)(r0 + r) * kp + k0 + 16 * v, &acc[r][v], sizeof(VF));
+            }
+    }
+}
+
+/* One block of tiles, start to end, on the calling thread with its own buffer. */
+static WT_ATTR void WT(block)(const nn_wino *W, long blk, float *buf) {
+    const int T = W->a * W->a, C = W->ic, bp = W->bp;
+    const long t0 = blk * W->bt, t1 = t0 + W->bt < W->ntiles ? t0 + W->bt : W->ntiles;
+    float *V = buf, *M = buf + (size_t)T * bp * C;
+    if (t1 - t0 < bp)
+        for (int pos = 0; pos < T; pos++)
+            memset(V + ((size_t)pos * bp + (t1 - t0)) * C, 0, (size_t)(bp - (t1 - t0)) * C * sizeof(float));
+    for (long t = t0; t < t1; t++) WT(input_tile)(W, t, V + (size_t)(t - t0) * C, (size_t)bp * C);
+    WT(gemm)(W, V, M);
+    for (long t = t0; t < t1; t++) WT(output_tile)(W, t, M + (size_t)(t - t0) * W->kp, (size_t)bp * W->kp);
 }
 
 #undef VF
