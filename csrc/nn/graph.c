@@ -321,17 +321,43 @@ static double wclock(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static int wino_tile_of(const nn_model *m) {
-    return m->algo == NN_CONV_WINO4 ? 4 : m->algo == NN_CONV_WINO2 ? 2 : NN_WINO_AUTO_TILE;
+/* The Winograd tile of a layer with ic input channels. "auto" takes F(4x4,3x3) up to
+ * NN_WINO_AUTO_F4_MAX_IC input channels and F(2x2,3x3) above: F(4x4)'s transformed weights are
+ * 36/9 = 4x the direct ones, F(2x2)'s 16/9, and the wide layers hold most of the weights. */
+static int wino_tile_of(const nn_model *m, int ic) {
+    if (m->algo == NN_CONV_WINO4) return 4;
+    if (m->algo == NN_CONV_WINO2) return 2;
+    return ic <= NN_WINO_AUTO_F4_MAX_IC ? 4 : 2;
+}
+
+/* Whether conv layer L gets a Winograd candidate. "auto" skips maps with fewer than
+ * NN_WINO_AUTO_MIN_TILES tiles per image: there the products are too small to amortise the
+ * transformed weights (8x6 maps lost to direct convolution with either tile, docs/performance.md). */
+static int wino_wanted(const nn_model *m, const nn_layer *L, nn_shape s, nn_shape d, nn_shape a) {
+    if (m->algo == NN_CONV_DIRECT || !nn_wino_eligible(s, d, L->k, L->stride, L->pad, &L->po, a)) return 0;
+    int t = wino_tile_of(m, s.c);
+    return m->algo != NN_CONV_AUTO || ((s.h + t - 1) / t) * ((s.w + t - 1) / t) >= NN_WINO_AUTO_MIN_TILES;
+}
+
+static size_t wino_weight_bytes(const nn_model *m, int i) {
+    if (!m->wu[i]) return 0;
+    const nn_layer *L = &m->g.l[i];
+    int ic = m->g.t[L->src].c, oc = m->g.t[L->dst].c, a = wino_tile_of(m, ic) + 2;
+    return ((size_t)a * a * ic * nn_wino_kp(oc) + (size_t)oc) * sizeof(float);
 }
 
 /* The Winograd variant of conv layer i (w: its folded weights, needed only the first time). */
 static cliff_status wino_layer(nn_model *m, nn_plan *p, int i, nn_shape s, nn_shape d,
-                               const float *w, void *sp, void *dp, void *ap) {
+                               const float *w, const float *b, void *sp, void *dp, void *ap) {
     const nn_layer *L = &m->g.l[i];
-    if (!m->wu[i] && !(m->wu[i] = nn_wino_weights(m->wtile, w, d.c, s.c)))
-        return cliff_fail(CLIFF_ENOMEM, "out of memory transforming '%s'", L->name);
-    cliff_status st = nn_wino_create(L->name, m->wtile, s, d, &L->po, m->wu[i], nn_packed_bias(m->packed[i]),
+    int tile = wino_tile_of(m, s.c);
+    if (!m->wu[i]) {
+        m->wu[i] = nn_wino_weights(tile, w, d.c, s.c);
+        m->wbias[i] = malloc((size_t)d.c * sizeof(float));
+        if (!m->wu[i] || !m->wbias[i]) return cliff_fail(CLIFF_ENOMEM, "out of memory transforming '%s'", L->name);
+        memcpy(m->wbias[i], b, (size_t)d.c * sizeof(float));
+    }
+    cliff_status st = nn_wino_create(L->name, tile, s, d, &L->po, m->wu[i], m->wbias[i],
                                      sp, dp, ap, p->nthr, &p->wino[i]);
     size_t bytes = st ? 0 : nn_wino_buffer_bytes(p->wino[i], p->nthr);
     if (bytes > p->wbuf_bytes) p->wbuf_bytes = bytes;
@@ -373,7 +399,7 @@ static cliff_status wino_choose(nn_model *m, nn_plan *p) {
     for (int i = 0; i < m->g.nl; i++) {
         if (!p->wino[i]) continue;
         int use = 1;
-        if (m->algo == NN_CONV_AUTO) {
+        if (m->algo == NN_CONV_AUTO && p->prims[i]) { /* no prims[i]: direct weights dropped */
             const nn_layer *L = &m->g.l[i];
             const nn_tensor *S = &m->g.t[L->src], *D = &m->g.t[L->dst];
             int key[6] = {S->c, D->c, S->h, S->w, p->n, p->nthr}, found = -1;
@@ -441,12 +467,12 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         switch (L->op) {
         case OP_CONV: {
             float *w = NULL, *b = NULL;
-            if (!m->packed[i] && (st = fold(m, L, arrs, narr, &w, &b))) goto fail;
-            st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
-                         b, sp, dp, ap, &p->prims[i]);
-            if (!st && m->algo != NN_CONV_DIRECT &&
-                nn_wino_eligible(s, d, L->k, L->stride, L->pad, &L->po, a) && (m->wu[i] || w))
-                st = wino_layer(m, p, i, s, d, w, sp, dp, ap);
+            if (!m->packed[i] && !m->wu[i] && (st = fold(m, L, arrs, narr, &w, &b))) goto fail;
+            if (m->packed[i] || w) /* the direct candidate (gone where Winograd won at load) */
+                st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
+                             b, sp, dp, ap, &p->prims[i]);
+            if (!st && (m->wu[i] || w) && wino_wanted(m, L, s, d, a))
+                st = wino_layer(m, p, i, s, d, w, b, sp, dp, ap);
             cliff_free(w);
             cliff_free(b);
             break;
@@ -462,7 +488,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
             break;
         }
         if (st) goto fail;
-        size_t sc = nn_prim_scratchpad(p->prims[i]);
+        size_t sc = p->prims[i] ? nn_prim_scratchpad(p->prims[i]) : 0;
         if (sc > p->scratch_bytes) p->scratch_bytes = sc;
     }
     p->scratch = cliff_alloc(p->scratch_bytes ? p->scratch_bytes : 64);
@@ -509,26 +535,33 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
     if (strcmp(backbone, "yolov3") != 0 && (st = check_keys(&m->g, backbone, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));
     m->wu = calloc(m->g.nl, sizeof(float *));
+    m->wbias = calloc(m->g.nl, sizeof(float *));
     m->impl = calloc(m->g.nl, sizeof *m->impl);
     if ((st = conv_algo_from_env(&m->algo))) goto fail;
-    m->wtile = wino_tile_of(m);
     m->e = nn_engine_create();
-    if (!m->packed || !m->wu || !m->impl || !m->e) {
+    if (!m->packed || !m->wu || !m->wbias || !m->impl || !m->e) {
         st = cliff_fail(CLIFF_ENOMEM, "could not create the oneDNN engine");
         goto fail;
     }
     nn_plan *p;
     if ((st = plan_create(m, 1, arrs, narr, &p))) goto fail;
     m->plans[m->nplans++] = p;
-    for (int i = 0; m->algo == NN_CONV_AUTO && i < m->g.nl; i++)
-        if (m->wu[i] && !p->wino[i]) { /* direct won at batch 1: it stays direct, drop U */
-            cliff_free(m->wu[i]);
-            m->wu[i] = NULL;
-        }
+    /* Decided at load (batch 1, this thread count), kept for every plan: only the winner's
+     * weights stay (Winograd: U and the bias; direct: oneDNN's packed weights). */
     for (int i = 0; i < m->g.nl; i++) {
-        m->weight_bytes += nn_packed_bytes(m->packed[i]) +
-                           (m->wu[i] ? (size_t)(m->wtile + 2) * (m->wtile + 2) * m->g.t[m->g.l[i].src].c *
-                                           nn_wino_kp(m->g.t[m->g.l[i].dst].c) * sizeof(float) : 0);
+        if (!m->wu[i]) continue;
+        if (p->wino[i]) {
+            nn_packed_free(m->packed[i]);
+            m->packed[i] = NULL;
+        } else {
+            cliff_free(m->wu[i]);
+            free(m->wbias[i]);
+            m->wu[i] = NULL;
+            m->wbias[i] = NULL;
+        }
+    }
+    for (int i = 0; i < m->g.nl; i++) {
+        m->weight_bytes += nn_packed_bytes(m->packed[i]) + wino_weight_bytes(m, i);
         if (p->wino[i])
             snprintf(m->impl[i], sizeof m->impl[i], "cliff:winograd_f%dx%d:%s", nn_wino_tile(p->wino[i]),
                      nn_wino_tile(p->wino[i]), nn_wino_isa());
@@ -547,6 +580,9 @@ void nn_model_free(nn_model *m) {
         for (int i = 0; i < m->g.nl; i++) nn_packed_free(m->packed[i]);
     if (m->wu)
         for (int i = 0; i < m->g.nl; i++) cliff_free(m->wu[i]);
+    if (m->wbias)
+        for (int i = 0; i < m->g.nl; i++) free(m->wbias[i]);
+    free(m->wbias);
     free(m->packed);
     free(m->wu);
     free(m->choice);

@@ -74,7 +74,10 @@ const float *nn_packed_bias(const nn_packed *p);
 /* ---- winograd.c: Winograd F(2x2,3x3) / F(4x4,3x3) for stride-1 pad-1 3x3 float32 convs ---- */
 
 typedef enum { NN_CONV_AUTO = 0, NN_CONV_DIRECT = 1, NN_CONV_WINO2 = 2, NN_CONV_WINO4 = 3 } nn_conv_algo;
-#define NN_WINO_AUTO_TILE 4 /* the Winograd tile "auto" weighs against direct (docs/performance.md) */
+/* "auto" (docs/performance.md): F(4x4,3x3) up to this many input channels, F(2x2,3x3) above;
+ * Winograd candidates only on maps of at least NN_WINO_AUTO_MIN_TILES tiles per image */
+#define NN_WINO_AUTO_F4_MAX_IC 128
+#define NN_WINO_AUTO_MIN_TILES 16
 typedef struct nn_wino nn_wino;
 
 int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, const nn_postops *po,
@@ -184,8 +187,8 @@ typedef struct {
     void *release_ctx;
     const void *arrs_base;
     nn_conv_algo algo;     /* CLIFF_CONV: auto (timed per layer shape), direct, winograd2/4 */
-    float **wu;            /* per layer: Winograd weights U (eligible convs, algo != direct) */
-    int wtile;             /* their tile: 2 or 4 */
+    float **wu;            /* per layer: Winograd weights U (layers that run as Winograd) */
+    float **wbias;         /* per layer: their bias (oc) */
     struct nn_wino_choice { int ic, oc, h, w, n, nthr, use; } *choice; /* auto: per shape */
     int nchoice, cchoice;
 } nn_model;
