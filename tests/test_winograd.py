@@ -1,8 +1,9 @@
 """Winograd convolutions (csrc/nn/winograd.c) for the stride-1 3x3 float32 layers.
 
-CLIFF_CONV, read when a model is loaded, picks how those layers run: "auto" (default: per layer
-shape, the faster of direct and Winograd F(4x4,3x3) measured at plan build), "direct",
-"winograd2" (F(2x2,3x3) on every eligible layer) or "winograd4" (F(4x4,3x3) on every one).
+load_model(conv=...) or, by default, CLIFF_CONV (read when a model is loaded) picks how those
+layers run: "auto" (default: per layer shape the faster of direct and Winograd, F(4x4,3x3) up
+to 128 input channels and F(2x2,3x3) above, timed at load), "direct", "winograd2" (F(2x2,3x3)
+on every eligible layer) or "winograd4" (F(4x4,3x3) on every one).
 The forced modes are checked against the PyTorch reference with the parity bar of
 tests/test_model.py (max |d| <= 1e-4 on rotations, relative <= 1e-4 on features), and against
 the direct convolutions of the same engine (features within 1e-5 relative).
@@ -81,3 +82,17 @@ def test_direct_mode_runs_no_winograd_layer(ref_res50, monkeypatch):
 def test_unknown_mode_is_a_value_error(ref_res50, monkeypatch):
     with pytest.raises(ValueError, match="CLIFF_CONV"):
         load(ref_res50, monkeypatch, "fastest")
+
+
+def test_conv_argument_overrides_the_environment(ref_res50, monkeypatch):
+    """load_model(conv=...) is cliff_net_params.conv; None (the default) reads CLIFF_CONV."""
+    monkeypatch.setenv("CLIFF_CONV", "direct")
+    with cliff.load_model(ref_res50.path, conv="winograd2") as m:
+        assert len(winograd_layers(m)) == ELIGIBLE["res50"]
+    with cliff.load_model(ref_res50.path) as m:
+        assert winograd_layers(m) == []
+
+
+def test_unknown_conv_argument_is_a_value_error(ref_res50):
+    with pytest.raises(ValueError, match="conv"):
+        cliff.load_model(ref_res50.path, conv="fastest")

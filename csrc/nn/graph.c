@@ -523,6 +523,11 @@ static cliff_status conv_algo_from_env(nn_conv_algo *algo) {
 
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
                            size_t narr, void (*release_fn)(void *, size_t), void *release_ctx) {
+    return nn_model_init_algo(m, backbone, dt, arrs, narr, release_fn, release_ctx, -1);
+}
+
+cliff_status nn_model_init_algo(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
+                                size_t narr, void (*release_fn)(void *, size_t), void *release_ctx, int algo) {
     cliff_status st;
     memset(m, 0, sizeof *m);
     m->dt = dt;
@@ -537,7 +542,11 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
     m->wu = calloc(m->g.nl, sizeof(float *));
     m->wbias = calloc(m->g.nl, sizeof(float *));
     m->impl = calloc(m->g.nl, sizeof *m->impl);
-    if ((st = conv_algo_from_env(&m->algo))) goto fail;
+    if (algo < 0) {
+        if ((st = conv_algo_from_env(&m->algo))) goto fail;
+    } else {
+        m->algo = (nn_conv_algo)algo;
+    }
     m->e = nn_engine_create();
     if (!m->packed || !m->wu || !m->wbias || !m->impl || !m->e) {
         st = cliff_fail(CLIFF_ENOMEM, "could not create the oneDNN engine");

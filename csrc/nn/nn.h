@@ -205,6 +205,10 @@ typedef struct {
  * the batch-1 plan. On failure everything is released. */
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
                            size_t narr, void (*release)(void *, size_t), void *release_ctx);
+/* The same with the convolution algorithm: an nn_conv_algo, or -1 for the CLIFF_CONV variable
+ * (nn_model_init's choice). */
+cliff_status nn_model_init_algo(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
+                                size_t narr, void (*release)(void *, size_t), void *release_ctx, int algo);
 void nn_model_free(nn_model *m);
 /* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
 cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);
