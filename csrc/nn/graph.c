@@ -364,7 +364,7 @@ static cliff_status wino_layer(nn_model *m, nn_plan *p, int i, nn_shape s, nn_sh
     return st;
 }
 
-/* Median-free timing: the best of 3 alternating runs of each candidate after a warm-up. */
+/* The best of 3 alternating runs of each candidate, after one warm-up run each. */
 static cliff_status wino_time(nn_model *m, nn_plan *p, int i, int *use) {
     double best[2] = {1e30, 1e30};
     const char *name = m->g.l[i].name;

@@ -38,6 +38,7 @@ struct nn_wino {
     float *dst;
     void *buf;                 /* nthr * tbytes, set by nn_wino_bind */
     int isa;                   /* 2 avx512, 1 avx2, 0 base */
+    int nthr;                  /* threads the buffer was sized for: the team never exceeds it */
 };
 
 /* B^T, A^T of F(4x4,3x3) and F(2x2,3x3) applied to one column/row (o: array of results). */
@@ -179,6 +180,7 @@ cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst,
     W->po = po ? *po : (nn_postops){0};
     W->src = src_p, W->dst = dst_p, W->add = add_p, W->bias = bias, W->U = U;
     W->isa = isa_now();
+    W->nthr = nthr > 0 ? nthr : 1;
     const int R = ROWS[W->isa], T = W->a * W->a;
     size_t per_tile = (size_t)T * (W->ic + W->kp) * sizeof(float);
     long bt = (long)(BLOCK_BYTES / per_tile) / R * R;
@@ -193,7 +195,10 @@ cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst,
     return CLIFF_OK;
 }
 
-size_t nn_wino_buffer_bytes(const nn_wino *W, int nthr) { return W->tbytes * (size_t)(nthr > 0 ? nthr : 1); }
+size_t nn_wino_buffer_bytes(const nn_wino *W, int nthr) {
+    (void)nthr; /* the layer's own thread count, fixed at creation */
+    return W->tbytes * (size_t)W->nthr;
+}
 
 int nn_wino_tile(const nn_wino *W) { return W->m; }
 
@@ -202,7 +207,7 @@ void nn_wino_bind(nn_wino *W, void *buf) { W->buf = buf; }
 void nn_wino_exec(nn_wino *W) {
     block_fn f = W->isa == 2 ? block_avx512 : W->isa == 1 ? block_avx2 : block_base;
     const long nblk = W->nblk;
-#pragma omp parallel
+#pragma omp parallel num_threads(W->nthr)
     {
         const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         float *buf = (float *)((char *)W->buf + (size_t)tid * W->tbytes);
