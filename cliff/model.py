@@ -291,7 +291,7 @@ def _finite(x, name: str) -> np.ndarray:
     return a
 
 
-CONV_ALGOS = ("auto", "direct", "winograd2", "winograd4")
+CONV_ALGOS = ("auto", "direct", "winograd2", "winograd4", "timed")
 
 
 def _check_conv(conv: Optional[str]) -> None:
@@ -309,9 +309,11 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     precision: 'fp32' (default, matches PyTorch to ~1e-5) or 'bf16' (encoder in bfloat16:
     about 2x faster, ~1e-2 relative drift; see docs/model.md).
     threads: this model's own thread count (None: the process-wide count; see Model.threads).
-    conv: how the stride-1 3x3 float32 convolutions run: 'auto' (per layer shape the faster of
-    oneDNN's direct convolution and our Winograd layers, timed at load), 'direct', 'winograd2'
-    (F(2x2,3x3) everywhere) or 'winograd4' (F(4x4,3x3) everywhere); None: the CLIFF_CONV
+    conv: how the stride-1 3x3 float32 convolutions run: 'auto' (our Winograd layers where they
+    were measured faster than oneDNN's direct convolution, by a fixed rule, so results are the
+    same in every process), 'direct', 'winograd2' (F(2x2,3x3) everywhere), 'winograd4'
+    (F(4x4,3x3) everywhere) or 'timed' (auto's candidates, each timed at load against direct;
+    may differ between processes); None: the CLIFF_CONV
     environment variable, 'auto' when unset (docs/performance.md, "Our Winograd layers").
     Raises ValueError when the key set differs from the architecture (listing missing and
     unexpected keys), OSError when the file cannot be read.

@@ -248,10 +248,13 @@ CLIFF_API void cliff_net_free(cliff_net *net);
  * created. */
 typedef enum {
     CLIFF_CONV_FROM_ENV = -1, /* the CLIFF_CONV environment variable: auto|direct|winograd2|winograd4, unset = auto */
-    CLIFF_CONV_AUTO = 0,      /* per layer shape, the faster of direct and Winograd */
+    CLIFF_CONV_AUTO = 0,      /* Winograd where it was measured faster (a fixed rule: F(4x4) up to 128
+                               * input channels, F(2x2) above, maps of >= 16 tiles), else direct */
     CLIFF_CONV_DIRECT = 1,    /* oneDNN's direct convolution for every layer */
     CLIFF_CONV_WINOGRAD2 = 2, /* Winograd F(2x2,3x3) on every eligible layer */
     CLIFF_CONV_WINOGRAD4 = 3, /* Winograd F(4x4,3x3) on every eligible layer */
+    CLIFF_CONV_TIMED = 4,     /* like AUTO's candidates, each kept only where faster, timed at
+                               * creation (fastest, but results may differ between processes) */
 } cliff_conv_algo;
 
 typedef struct {

@@ -1,9 +1,10 @@
 """Winograd convolutions (csrc/nn/winograd.c) for the stride-1 3x3 float32 layers.
 
 load_model(conv=...) or, by default, CLIFF_CONV (read when a model is loaded) picks how those
-layers run: "auto" (default: per layer shape the faster of direct and Winograd, F(4x4,3x3) up
-to 128 input channels and F(2x2,3x3) above, timed at load), "direct", "winograd2" (F(2x2,3x3)
-on every eligible layer) or "winograd4" (F(4x4,3x3) on every one).
+layers run: "auto" (default: Winograd by a fixed rule drawn from measurements, F(4x4,3x3) up to
+128 input channels and F(2x2,3x3) above, on maps of at least 16 tiles), "direct", "winograd2"
+(F(2x2,3x3) on every eligible layer), "winograd4" (F(4x4,3x3) on every one) or "timed" (auto's
+candidates, each timed at load against direct).
 The forced modes are checked against the PyTorch reference with the parity bar of
 tests/test_model.py (max |d| <= 1e-4 on rotations, relative <= 1e-4 on features), and against
 the direct convolutions of the same engine (features within 1e-5 relative).
@@ -54,10 +55,10 @@ def test_forced_winograd_meets_the_parity_bar(request, monkeypatch, backbone, al
     assert rel(out["features"], want["features"]) <= 1e-4
 
 
-@pytest.mark.parametrize("algo", ["winograd2", "winograd4", "auto"])
+@pytest.mark.parametrize("algo", ["winograd2", "winograd4", "auto", "timed"])
 def test_winograd_agrees_with_direct(ref_res50, monkeypatch, algo):
     """Same engine, same weights: only the 3x3 algorithm differs, batch 1 and a batch of 5
-    (the batch-5 plan is built, and for "auto" timed, separately)."""
+    (the batch-5 plan is built separately)."""
     inp = make_inputs(5, seed=11)
     with load(ref_res50, monkeypatch, "direct") as d, load(ref_res50, monkeypatch, algo) as w:
         assert winograd_layers(d) == []
@@ -96,3 +97,13 @@ def test_conv_argument_overrides_the_environment(ref_res50, monkeypatch):
 def test_unknown_conv_argument_is_a_value_error(ref_res50):
     with pytest.raises(ValueError, match="conv"):
         cliff.load_model(ref_res50.path, conv="fastest")
+
+
+def test_auto_is_the_same_in_every_load(ref_res50, monkeypatch):
+    """"auto" is a fixed rule, not a timing: two loads choose the same layers and give the same
+    bits (distributed runs rely on every process computing the same results)."""
+    inp = make_inputs(2, seed=4)
+    with load(ref_res50, monkeypatch, "auto") as a, load(ref_res50, monkeypatch, "auto") as b:
+        assert [l[2] for l in a.layers()] == [l[2] for l in b.layers()]
+        assert len(winograd_layers(a)) == 11  # the 13 eligible less the two on 8x6 maps
+        np.testing.assert_array_equal(a.features(inp["crops"]), b.features(inp["crops"]))

@@ -336,7 +336,8 @@ static int wino_tile_of(const nn_model *m, int ic) {
 static int wino_wanted(const nn_model *m, const nn_layer *L, nn_shape s, nn_shape d, nn_shape a) {
     if (m->algo == NN_CONV_DIRECT || !nn_wino_eligible(s, d, L->k, L->stride, L->pad, &L->po, a)) return 0;
     int t = wino_tile_of(m, s.c);
-    return m->algo != NN_CONV_AUTO || ((s.h + t - 1) / t) * ((s.w + t - 1) / t) >= NN_WINO_AUTO_MIN_TILES;
+    int rule = m->algo == NN_CONV_AUTO || m->algo == NN_CONV_TIMED;
+    return !rule || ((s.h + t - 1) / t) * ((s.w + t - 1) / t) >= NN_WINO_AUTO_MIN_TILES;
 }
 
 static size_t wino_weight_bytes(const nn_model *m, int i) {
@@ -399,7 +400,7 @@ static cliff_status wino_choose(nn_model *m, nn_plan *p) {
     for (int i = 0; i < m->g.nl; i++) {
         if (!p->wino[i]) continue;
         int use = 1;
-        if (m->algo == NN_CONV_AUTO && p->prims[i]) { /* no prims[i]: direct weights dropped */
+        if (m->algo == NN_CONV_TIMED && p->prims[i]) { /* no prims[i]: direct weights dropped */
             const nn_layer *L = &m->g.l[i];
             const nn_tensor *S = &m->g.t[L->src], *D = &m->g.t[L->dst];
             int key[6] = {S->c, D->c, S->h, S->w, p->n, p->nthr}, found = -1;
@@ -516,8 +517,9 @@ static cliff_status conv_algo_from_env(nn_conv_algo *algo) {
     if (strcmp(v, "direct") == 0) *algo = NN_CONV_DIRECT;
     else if (strcmp(v, "winograd2") == 0) *algo = NN_CONV_WINO2;
     else if (strcmp(v, "winograd4") == 0) *algo = NN_CONV_WINO4;
+    else if (strcmp(v, "timed") == 0) *algo = NN_CONV_TIMED;
     else
-        return cliff_fail(CLIFF_EINVAL, "CLIFF_CONV='%s': expected 'auto', 'direct', 'winograd2' or 'winograd4'", v);
+        return cliff_fail(CLIFF_EINVAL, "CLIFF_CONV='%s': expected 'auto', 'direct', 'winograd2', 'winograd4' or 'timed'", v);
     return CLIFF_OK;
 }
 

@@ -48,8 +48,8 @@ cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision 
     cliff_net_params prm = params ? *params : cliff_net_default_params();
     if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_net_create: out is NULL");
     *out = NULL;
-    if ((int)prm.conv < CLIFF_CONV_FROM_ENV || (int)prm.conv > CLIFF_CONV_WINOGRAD4)
-        return cliff_fail(CLIFF_EINVAL, "params->conv: expected a cliff_conv_algo (-1 .. 3), got %d", (int)prm.conv);
+    if ((int)prm.conv < CLIFF_CONV_FROM_ENV || (int)prm.conv > CLIFF_CONV_TIMED)
+        return cliff_fail(CLIFF_EINVAL, "params->conv: expected a cliff_conv_algo (-1 .. 4), got %d", (int)prm.conv);
     if (precision != CLIFF_PRECISION_FP32 && precision != CLIFF_PRECISION_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
     if (!backbone) return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50'");

@@ -73,7 +73,7 @@ const float *nn_packed_bias(const nn_packed *p);
 
 /* ---- winograd.c: Winograd F(2x2,3x3) / F(4x4,3x3) for stride-1 pad-1 3x3 float32 convs ---- */
 
-typedef enum { NN_CONV_AUTO = 0, NN_CONV_DIRECT = 1, NN_CONV_WINO2 = 2, NN_CONV_WINO4 = 3 } nn_conv_algo;
+typedef enum { NN_CONV_AUTO = 0, NN_CONV_DIRECT = 1, NN_CONV_WINO2 = 2, NN_CONV_WINO4 = 3, NN_CONV_TIMED = 4 } nn_conv_algo;
 /* "auto" (docs/performance.md): F(4x4,3x3) up to this many input channels, F(2x2,3x3) above;
  * Winograd candidates only on maps of at least NN_WINO_AUTO_MIN_TILES tiles per image */
 #define NN_WINO_AUTO_F4_MAX_IC 128

@@ -66,14 +66,14 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         return NULL;
     cliff_net_params params = cliff_net_default_params();
     if (conv) {
-        static const char *algos[] = {"auto", "direct", "winograd2", "winograd4"};
+        static const char *algos[] = {"auto", "direct", "winograd2", "winograd4", "timed"};
         int found = -1;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             if (strcmp(conv, algos[i]) == 0) found = i;
         if (found < 0)
             return PyErr_Format(PyExc_ValueError,
-                                "conv: expected 'auto', 'direct', 'winograd2', 'winograd4' or None, got '%s'", conv);
-        params.conv = (cliff_conv_algo)found; /* CLIFF_CONV_AUTO .. CLIFF_CONV_WINOGRAD4 in this order */
+                                "conv: expected 'auto', 'direct', 'winograd2', 'winograd4', 'timed' or None, got '%s'", conv);
+        params.conv = (cliff_conv_algo)found; /* CLIFF_CONV_AUTO .. CLIFF_CONV_TIMED in this order */
     }
     cliff_precision prec;
     if (strcmp(precision, "fp32") == 0)
