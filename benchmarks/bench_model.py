@@ -27,7 +27,9 @@ rounds with the order rotated every round):
   (the same float32 formulas), the network in their runtime. Missing packages (``pip install
   -e '.[bench]'``) are reported as skipped rows;
 - ``cliff``: ``cliff.load_model(ckpt).predict(crops, boxes, img_size)`` (bf16:
-  ``precision='bf16'``). Skipped with a message when ``cliff.load_model`` does not exist.
+  ``precision='bf16'``). Skipped with a message when ``cliff.load_model`` does not exist;
+- ``cliff-direct`` (unless ``--no-cliff-direct``): the same with ``CLIFF_CONV=direct``, every
+  convolution oneDNN's direct one (no Winograd layers), to show what the Winograd layers give.
 
 Every peer does the same per-batch work: bbox_info, encoder, 3 regressor iterations, 6D ->
 rotation matrices, crop -> full-frame camera (PyTorch peers), or ``Model.predict`` (ours, which
@@ -302,7 +304,7 @@ def worker(args):
     info = {}
     t0 = time.perf_counter()
     try:
-        if args.peer == "cliff":
+        if args.peer in ("cliff", "cliff-direct"):
             run = _cliff_runner(args.ckpt, args.precision, args.threads, crops, boxes, img_size, info)
         elif args.peer in ONNX_PEERS:
             run = _onnx_runner(args.peer, args.onnx, args.threads, crops, boxes, img_size)
@@ -388,7 +390,9 @@ def make_inputs(path, n, seed=0):
 class Peer:
     def __init__(self, name, cfg, ckpt, inputs, opts, onnx=None):
         env = dict(os.environ)
-        roots = [opts.cliff_root] if (name == "cliff" and opts.cliff_root) else []
+        roots = [opts.cliff_root] if (name.startswith("cliff") and opts.cliff_root) else []
+        if name == "cliff-direct":  # the same engine with every convolution direct (no Winograd)
+            env["CLIFF_CONV"] = "direct"
         if opts.omp_wait_policy:
             env["OMP_WAIT_POLICY"] = opts.omp_wait_policy
         env.update(OMP_NUM_THREADS=str(opts.threads), MKL_NUM_THREADS=str(opts.threads),
@@ -469,6 +473,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to build)")
     ap.add_argument("--no-torch-tuned", action="store_true")
+    ap.add_argument("--no-cliff-direct", action="store_true",
+                    help="skip the cliff-direct row (CLIFF_CONV=direct: no Winograd layers)")
     ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
                     help="OMP_WAIT_POLICY for every worker (the OpenMP peers, cliff and PyTorch, "
                     "read it): passive = idle threads sleep at once instead of spinning, which "
@@ -496,6 +502,7 @@ def main(argv=None):
     peers = ["torch-eager"] + ([] if opts.no_torch_tuned else ["torch-tuned"])
     peers += (["torch-compile"] if opts.compile else [])
     peers += ([] if opts.no_onnx else list(ONNX_PEERS)) + ["cliff"]
+    peers += [] if opts.no_cliff_direct else ["cliff-direct"]
 
     from cliff.model import expected_keys
     tmp = tempfile.TemporaryDirectory(prefix="bench_model_")
@@ -577,7 +584,12 @@ def main(argv=None):
                 bb, batch, ours[(bb, "fp32", batch)]["median"] / r["median"]))
     for (bb, prec, batch), r in sorted(ours.items()):
         others = [o for o in rows if (o["backbone"], o["precision"], o["batch"]) == (bb, prec, batch)
-                  and o["peer"] != "cliff"]
+                  and not o["peer"].startswith("cliff")]
+        direct = [o for o in rows if (o["backbone"], o["precision"], o["batch"]) == (bb, prec, batch)
+                  and o["peer"] == "cliff-direct"]
+        if direct:
+            lines.append("%s %s batch %d: cliff (CLIFF_CONV=%s) is %.2fx cliff-direct" % (
+                bb, prec, batch, os.environ.get("CLIFF_CONV", "auto"), direct[0]["median"] / r["median"]))
         if others:
             best = min(others, key=lambda o: o["median"])
             rss = [o["rss"] for o in others if o["rss"] is not None]

@@ -103,13 +103,15 @@ class Model:
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray], backbone: Optional[str] = None,
                         precision: str = "fp32", *, consume: bool = False,
-                        threads: Optional[int] = None) -> "Model":
+                        threads: Optional[int] = None, conv: Optional[str] = None) -> "Model":
         """Build from a state dict with the official keys ('module.' prefixes are removed).
         The key set must equal the architecture's exactly. With consume=True the dict is
         emptied and each array is dropped as soon as it is packed (peak memory ~ one copy of
-        the weights). threads: this model's thread count (see :attr:`threads`)."""
+        the weights). threads: this model's thread count (see :attr:`threads`). conv: how the
+        stride-1 3x3 float32 convolutions run, see :func:`load_model`."""
         from ._threads import check_threads
         nthreads = check_threads(threads)
+        _check_conv(conv)
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
         src = state
@@ -148,7 +150,7 @@ class Model:
         num_params = int(sum(a.size for k, a in zip(names, arrays) if _learnable(k)))
         if consume:
             state.clear()
-        core = _core.Model(backbone, precision, names, arrays, consume)
+        core = _core.Model(backbone, precision, names, arrays, consume, conv)
         if nthreads:
             core.threads = nthreads
         return cls(core, backbone, precision, num_params)
@@ -314,8 +316,17 @@ def _finite(x, name: str) -> np.ndarray:
     return a
 
 
+CONV_ALGOS = ("auto", "direct", "winograd2", "winograd4", "timed")
+
+
+def _check_conv(conv: Optional[str]) -> None:
+    if conv is not None and conv not in CONV_ALGOS:
+        raise ValueError(f"conv: expected one of {CONV_ALGOS} or None, got {conv!r}")
+
+
 def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
-               precision: str = "fp32", *, threads: Optional[int] = None) -> Model:
+               precision: str = "fp32", *, threads: Optional[int] = None,
+               conv: Optional[str] = None) -> Model:
     """Load an official CLIFF checkpoint (.pt: {'model': state_dict, ...}, 'module.' prefixes
     allowed) or a .safetensors/.npz with the same keys.
 
@@ -323,6 +334,12 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     precision: 'fp32' (default, matches PyTorch to ~1e-5) or 'bf16' (encoder in bfloat16:
     about 2x faster, ~1e-2 relative drift; see docs/model.md).
     threads: this model's own thread count (None: the process-wide count; see Model.threads).
+    conv: how the stride-1 3x3 float32 convolutions run: 'auto' (our Winograd layers where they
+    were measured faster than oneDNN's direct convolution, by a fixed rule, so results are the
+    same in every process), 'direct', 'winograd2' (F(2x2,3x3) everywhere), 'winograd4'
+    (F(4x4,3x3) everywhere) or 'timed' (auto's candidates, each timed at load against direct;
+    may differ between processes); None: the CLIFF_CONV
+    environment variable, 'auto' when unset (docs/performance.md, "Our Winograd layers").
     Raises ValueError when the key set differs from the architecture (listing missing and
     unexpected keys), OSError when the file cannot be read.
     """
@@ -330,6 +347,7 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     from ._threads import check_threads
 
     check_threads(threads)  # before reading the file
+    _check_conv(conv)
 
     return Model.from_state_dict(load_checkpoint(path), backbone=backbone, precision=precision,
-                                 consume=True, threads=threads)
+                                 consume=True, threads=threads, conv=conv)

@@ -314,6 +314,33 @@ CLIFF_API cliff_status cliff_net_create(const char *backbone, cliff_precision pr
                                         void *release_ctx, cliff_net **out);
 CLIFF_API void cliff_net_free(cliff_net *net);
 
+/* How a network runs its stride-1 3x3 float32 convolutions (docs/performance.md, "Our
+ * Winograd layers"). Winograd layers compute the same convolution with fewer multiplications;
+ * "auto" keeps them only where they are faster, timed per layer shape when the network is
+ * created. */
+typedef enum {
+    CLIFF_CONV_FROM_ENV = -1, /* the CLIFF_CONV environment variable: auto|direct|winograd2|winograd4, unset = auto */
+    CLIFF_CONV_AUTO = 0,      /* Winograd where it was measured faster (a fixed rule: F(4x4) up to 128
+                               * input channels, F(2x2) above, maps of >= 16 tiles), else direct */
+    CLIFF_CONV_DIRECT = 1,    /* oneDNN's direct convolution for every layer */
+    CLIFF_CONV_WINOGRAD2 = 2, /* Winograd F(2x2,3x3) on every eligible layer */
+    CLIFF_CONV_WINOGRAD4 = 3, /* Winograd F(4x4,3x3) on every eligible layer */
+    CLIFF_CONV_TIMED = 4,     /* like AUTO's candidates, each kept only where faster, timed at
+                               * creation (fastest, but results may differ between processes) */
+} cliff_conv_algo;
+
+typedef struct {
+    cliff_conv_algo conv; /* default CLIFF_CONV_FROM_ENV (so "auto" unless CLIFF_CONV says otherwise) */
+} cliff_net_params;
+
+CLIFF_API cliff_net_params cliff_net_default_params(void);
+/* cliff_net_create with params (NULL = cliff_net_default_params()). */
+CLIFF_API cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision precision,
+                                                    const cliff_array *arrays, size_t n_arrays,
+                                                    void (*release)(void *ctx, size_t index),
+                                                    void *release_ctx, const cliff_net_params *params,
+                                                    cliff_net **out);
+
 /* crops (n, ...) in `layout` (see cliff_layout). bbox_info (n,3) (see cliff_bbox_info_f32; may
  * be NULL when only features are wanted, then the regressor outputs must be NULL too).
  * n_iter: regressor iterations (3 in the official code, <= 100). Outputs (each may be NULL):

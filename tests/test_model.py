@@ -207,8 +207,8 @@ def test_model_attributes_and_layers(models, backbone):
     layers = m.layers()
     convs = [l for l in layers if l[1] == "conv"]
     assert len(convs) == {"hr48": 325, "res50": 53}[backbone]  # docs/official.md#checkpoint: one per BN layer
-    # every conv runs a JIT kernel (no reference or gemm fallback)
-    assert all(impl.startswith(("brgconv", "jit")) for _, _, impl in convs), convs
+    # every conv runs a JIT kernel (no reference or gemm fallback) or our Winograd kernels
+    assert all(impl.startswith(("brgconv", "jit", "cliff:winograd")) for _, _, impl in convs), convs
     assert not any("ref" in impl or "simple" in impl for _, _, impl in layers)
     prof = m.profile(1, 1)
     assert len(prof) == len(layers) and all(ms >= 0 for _, _, ms in prof)
@@ -364,6 +364,7 @@ def test_no_reorder_per_call(ref_res50, tmp_path):
         "import sys, numpy as np, cliff\n"
         "m = cliff.load_model(sys.argv[1])\n"
         "x = np.zeros((1, 3, 256, 192), np.float32)\n"
+        "print('winograd', sum(i.startswith('cliff:winograd') for _, _, i in m.layers()))\n"
         "print('=== call', flush=True)\n"
         "m.predict(x, np.array([[100., 100., 200.]], np.float32), (640, 480))\n")
     env = dict(os.environ, ONEDNN_VERBOSE="1")
@@ -374,6 +375,8 @@ def test_no_reorder_per_call(ref_res50, tmp_path):
     assert res.returncode == 0, res.stderr
     trace = res.stdout.split("=== call", 1)[1].splitlines()
     execs = [l for l in trace if l.startswith("onednn_verbose,exec")]
-    assert len(execs) == 54  # 53 convolutions + the stem max-pool
+    # 53 convolutions + the stem max-pool, less the Winograd layers (our kernels, not oneDNN)
+    n_wino = int(res.stdout.split("winograd ", 1)[1].split()[0])
+    assert len(execs) == 54 - n_wino
     assert not any(",reorder," in l for l in execs)
     assert all("forward_inference" in l for l in execs)

@@ -371,3 +371,7 @@ void nn_prim_free(nn_prim *p) {
     if (p->pd) dnnl_primitive_desc_destroy(p->pd);
     free(p);
 }
+
+/* ---- for the Winograd layers (winograd.c) ----------------------------------------------- */
+
+const float *nn_packed_bias(const nn_packed *p) { return p ? p->bias : NULL; }

@@ -300,12 +300,138 @@ static cliff_status plan_offsets(const nn_model *m, nn_plan *p) {
 static void plan_free(nn_plan *p) {
     if (!p) return;
     if (p->prims)
-        for (int i = 0; p->prims[i] != (nn_prim *)-1; i++) nn_prim_free(p->prims[i]);
+        for (int i = 0; p->prims[i] != (nn_prim *)-1; i++) {
+            nn_prim_free(p->prims[i]);
+            if (p->wino) nn_wino_free(p->wino[i]);
+        }
+    free(p->wino);
+    cliff_free(p->wbuf);
     free(p->prims);
     free(p->off);
     cliff_free(p->arena);
     cliff_free(p->scratch);
     free(p);
+}
+
+/* ---- Winograd layers (winograd.c): built next to the direct conv, kept where they win ---- */
+
+static double wclock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* The Winograd tile of a layer with ic input channels. "auto" takes F(4x4,3x3) up to
+ * NN_WINO_AUTO_F4_MAX_IC input channels and F(2x2,3x3) above: F(4x4)'s transformed weights are
+ * 36/9 = 4x the direct ones, F(2x2)'s 16/9, and the wide layers hold most of the weights. */
+static int wino_tile_of(const nn_model *m, int ic) {
+    if (m->algo == NN_CONV_WINO4) return 4;
+    if (m->algo == NN_CONV_WINO2) return 2;
+    return ic <= NN_WINO_AUTO_F4_MAX_IC ? 4 : 2;
+}
+
+/* Whether conv layer L gets a Winograd candidate. "auto" skips maps with fewer than
+ * NN_WINO_AUTO_MIN_TILES tiles per image: there the products are too small to amortise the
+ * transformed weights (8x6 maps lost to direct convolution with either tile, docs/performance.md). */
+static int wino_wanted(const nn_model *m, const nn_layer *L, nn_shape s, nn_shape d, nn_shape a) {
+    if (m->algo == NN_CONV_DIRECT || !nn_wino_eligible(s, d, L->k, L->stride, L->pad, &L->po, a)) return 0;
+    int t = wino_tile_of(m, s.c);
+    int rule = m->algo == NN_CONV_AUTO || m->algo == NN_CONV_TIMED;
+    return !rule || ((s.h + t - 1) / t) * ((s.w + t - 1) / t) >= NN_WINO_AUTO_MIN_TILES;
+}
+
+static size_t wino_weight_bytes(const nn_model *m, int i) {
+    if (!m->wu[i]) return 0;
+    const nn_layer *L = &m->g.l[i];
+    int ic = m->g.t[L->src].c, oc = m->g.t[L->dst].c, a = wino_tile_of(m, ic) + 2;
+    return ((size_t)a * a * ic * nn_wino_kp(oc) + (size_t)oc) * sizeof(float);
+}
+
+/* The Winograd variant of conv layer i (w: its folded weights, needed only the first time). */
+static cliff_status wino_layer(nn_model *m, nn_plan *p, int i, nn_shape s, nn_shape d,
+                               const float *w, const float *b, void *sp, void *dp, void *ap) {
+    const nn_layer *L = &m->g.l[i];
+    int tile = wino_tile_of(m, s.c);
+    if (!m->wu[i]) {
+        m->wu[i] = nn_wino_weights(tile, w, d.c, s.c);
+        m->wbias[i] = malloc((size_t)d.c * sizeof(float));
+        if (!m->wu[i] || !m->wbias[i]) return cliff_fail(CLIFF_ENOMEM, "out of memory transforming '%s'", L->name);
+        memcpy(m->wbias[i], b, (size_t)d.c * sizeof(float));
+    }
+    cliff_status st = nn_wino_create(L->name, tile, s, d, &L->po, m->wu[i], m->wbias[i],
+                                     sp, dp, ap, p->nthr, &p->wino[i]);
+    size_t bytes = st ? 0 : nn_wino_buffer_bytes(p->wino[i], p->nthr);
+    if (bytes > p->wbuf_bytes) p->wbuf_bytes = bytes;
+    return st;
+}
+
+/* The best of 3 alternating runs of each candidate, after one warm-up run each. */
+static cliff_status wino_time(nn_model *m, nn_plan *p, int i, int *use) {
+    double best[2] = {1e30, 1e30};
+    const char *name = m->g.l[i].name;
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 2; c++) {
+            double t0 = wclock();
+            cliff_status st = CLIFF_OK;
+            if (c)
+                nn_wino_exec(p->wino[i]);
+            else
+                st = nn_prim_exec(m->e, p->prims[i], name);
+            if (!st) st = nn_wait(m->e);
+            if (st) return st;
+            double t = wclock() - t0;
+            if (r > 0 && t < best[c]) best[c] = t;
+        }
+    *use = best[1] < best[0];
+    return CLIFF_OK;
+}
+
+/* Bind the Winograd layers to the plan's buffers, then keep per layer the direct conv or the
+ * Winograd layer: forced by m->algo, or in "auto" by measured time (cached per layer shape,
+ * batch size and thread count, so each shape is timed once per model). */
+static cliff_status wino_choose(nn_model *m, nn_plan *p) {
+    cliff_status st = CLIFF_OK;
+    if (!p->wbuf_bytes) return CLIFF_OK;
+    if (!(p->wbuf = cliff_alloc(p->wbuf_bytes)))
+        return cliff_fail(CLIFF_ENOMEM, "out of memory: Winograd buffer of %zu bytes", p->wbuf_bytes);
+    for (int i = 0; i < m->g.nl; i++)
+        if (p->wino[i]) nn_wino_bind(p->wino[i], p->wbuf);
+    int zeroed = 0;
+    for (int i = 0; i < m->g.nl; i++) {
+        if (!p->wino[i]) continue;
+        int use = 1;
+        if (m->algo == NN_CONV_TIMED && p->prims[i]) { /* no prims[i]: direct weights dropped */
+            const nn_layer *L = &m->g.l[i];
+            const nn_tensor *S = &m->g.t[L->src], *D = &m->g.t[L->dst];
+            int key[6] = {S->c, D->c, S->h, S->w, p->n, p->nthr}, found = -1;
+            for (int k = 0; k < m->nchoice && found < 0; k++) {
+                const struct nn_wino_choice *c = &m->choice[k];
+                if (c->ic == key[0] && c->oc == key[1] && c->h == key[2] && c->w == key[3] &&
+                    c->n == key[4] && c->nthr == key[5])
+                    found = k;
+            }
+            if (found >= 0) {
+                use = m->choice[found].use;
+            } else {
+                if (!zeroed) { /* time on zeros, not on whatever the arena held */
+                    memset(p->arena, 0, p->arena_bytes);
+                    zeroed = 1;
+                }
+                if ((st = wino_time(m, p, i, &use))) return st;
+                if (grow((void **)&m->choice, &m->cchoice, m->nchoice + 1, sizeof *m->choice) == 0)
+                    m->choice[m->nchoice++] = (struct nn_wino_choice){key[0], key[1], key[2], key[3],
+                                                                      key[4], key[5], use};
+            }
+        }
+        if (use) {
+            nn_prim_free(p->prims[i]);
+            p->prims[i] = NULL;
+        } else {
+            nn_wino_free(p->wino[i]);
+            p->wino[i] = NULL;
+        }
+    }
+    return CLIFF_OK;
 }
 
 static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t narr, nn_plan **out) {
@@ -321,6 +447,11 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         return cliff_fail(CLIFF_ENOMEM, "out of memory creating a plan");
     }
     p->prims[g->nl] = (nn_prim *)-1;
+    p->wino = calloc(g->nl, sizeof(nn_wino *));
+    if (!p->wino) {
+        st = cliff_fail(CLIFF_ENOMEM, "out of memory creating a plan");
+        goto fail;
+    }
     if ((st = plan_offsets(m, p))) goto fail;
     p->arena = cliff_alloc(p->arena_bytes);
     if (!p->arena) {
@@ -337,9 +468,12 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         switch (L->op) {
         case OP_CONV: {
             float *w = NULL, *b = NULL;
-            if (!m->packed[i] && (st = fold(m, L, arrs, narr, &w, &b))) goto fail;
-            st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
-                         b, sp, dp, ap, &p->prims[i]);
+            if (!m->packed[i] && !m->wu[i] && (st = fold(m, L, arrs, narr, &w, &b))) goto fail;
+            if (m->packed[i] || w) /* the direct candidate (gone where Winograd won at load) */
+                st = nn_conv(m->e, L->name, s, d, L->k, L->stride, L->pad, &L->po, a, &m->packed[i], w,
+                             b, sp, dp, ap, &p->prims[i]);
+            if (!st && (m->wu[i] || w) && wino_wanted(m, L, s, d, a))
+                st = wino_layer(m, p, i, s, d, w, b, sp, dp, ap);
             cliff_free(w);
             cliff_free(b);
             break;
@@ -355,7 +489,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
             break;
         }
         if (st) goto fail;
-        size_t sc = nn_prim_scratchpad(p->prims[i]);
+        size_t sc = p->prims[i] ? nn_prim_scratchpad(p->prims[i]) : 0;
         if (sc > p->scratch_bytes) p->scratch_bytes = sc;
     }
     p->scratch = cliff_alloc(p->scratch_bytes ? p->scratch_bytes : 64);
@@ -365,6 +499,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
     }
     for (int i = 0; i < g->nl; i++)
         if (p->prims[i] && (st = nn_prim_set_scratchpad(m->e, p->prims[i], p->scratch))) goto fail;
+    if ((st = wino_choose(m, p))) goto fail;
     *out = p;
     return CLIFF_OK;
 fail:
@@ -374,20 +509,45 @@ fail:
 
 /* ---- model -------------------------------------------------------------------------------- */
 
+/* CLIFF_CONV: how stride-1 3x3 float32 convolutions run (docs/performance.md, Winograd). */
+static cliff_status conv_algo_from_env(nn_conv_algo *algo) {
+    const char *v = getenv("CLIFF_CONV");
+    *algo = NN_CONV_AUTO;
+    if (!v || !*v || strcmp(v, "auto") == 0) return CLIFF_OK;
+    if (strcmp(v, "direct") == 0) *algo = NN_CONV_DIRECT;
+    else if (strcmp(v, "winograd2") == 0) *algo = NN_CONV_WINO2;
+    else if (strcmp(v, "winograd4") == 0) *algo = NN_CONV_WINO4;
+    else if (strcmp(v, "timed") == 0) *algo = NN_CONV_TIMED;
+    else
+        return cliff_fail(CLIFF_EINVAL, "CLIFF_CONV='%s': expected 'auto', 'direct', 'winograd2', 'winograd4' or 'timed'", v);
+    return CLIFF_OK;
+}
+
 cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
                            size_t narr, void (*release_fn)(void *, size_t), void *release_ctx) {
+    return nn_model_init_algo(m, backbone, dt, arrs, narr, release_fn, release_ctx, -1);
+}
+
+cliff_status nn_model_init_algo(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
+                                size_t narr, void (*release_fn)(void *, size_t), void *release_ctx, int algo) {
     nn_spec spec;
     cliff_status st = nn_spec_of(backbone, &spec);
     if (st) {
         memset(m, 0, sizeof *m);
         return st;
     }
-    return nn_model_init_spec(m, &spec, backbone, dt, arrs, narr, release_fn, release_ctx);
+    return nn_model_init_spec_algo(m, &spec, backbone, dt, arrs, narr, release_fn, release_ctx, algo);
 }
 
 cliff_status nn_model_init_spec(nn_model *m, const nn_spec *spec, const char *what, nn_dtype dt,
                                 const nn_array *arrs, size_t narr, void (*release_fn)(void *, size_t),
                                 void *release_ctx) {
+    return nn_model_init_spec_algo(m, spec, what, dt, arrs, narr, release_fn, release_ctx, -1);
+}
+
+cliff_status nn_model_init_spec_algo(nn_model *m, const nn_spec *spec, const char *what, nn_dtype dt,
+                                     const nn_array *arrs, size_t narr, void (*release_fn)(void *, size_t),
+                                     void *release_ctx, int algo) {
     cliff_status st;
     memset(m, 0, sizeof *m);
     m->dt = dt;
@@ -399,18 +559,43 @@ cliff_status nn_model_init_spec(nn_model *m, const nn_spec *spec, const char *wh
     /* the darknet reader (yolo.c) checks the weights file against the table itself */
     if (strcmp(spec->trunk, "yolov3") != 0 && (st = check_keys(&m->g, what, arrs, narr))) goto fail;
     m->packed = calloc(m->g.nl, sizeof(nn_packed *));
+    m->wu = calloc(m->g.nl, sizeof(float *));
+    m->wbias = calloc(m->g.nl, sizeof(float *));
     m->impl = calloc(m->g.nl, sizeof *m->impl);
+    if (algo < 0) {
+        if ((st = conv_algo_from_env(&m->algo))) goto fail;
+    } else {
+        m->algo = (nn_conv_algo)algo;
+    }
     m->e = nn_engine_create();
-    if (!m->packed || !m->impl || !m->e) {
+    if (!m->packed || !m->wu || !m->wbias || !m->impl || !m->e) {
         st = cliff_fail(CLIFF_ENOMEM, "could not create the oneDNN engine");
         goto fail;
     }
     nn_plan *p;
     if ((st = plan_create(m, 1, arrs, narr, &p))) goto fail;
     m->plans[m->nplans++] = p;
+    /* Decided at load (batch 1, this thread count), kept for every plan: only the winner's
+     * weights stay (Winograd: U and the bias; direct: oneDNN's packed weights). */
     for (int i = 0; i < m->g.nl; i++) {
-        m->weight_bytes += nn_packed_bytes(m->packed[i]);
-        snprintf(m->impl[i], sizeof m->impl[i], "%s", p->prims[i] ? nn_prim_impl(p->prims[i]) : "cliff:c");
+        if (!m->wu[i]) continue;
+        if (p->wino[i]) {
+            nn_packed_free(m->packed[i]);
+            m->packed[i] = NULL;
+        } else {
+            cliff_free(m->wu[i]);
+            free(m->wbias[i]);
+            m->wu[i] = NULL;
+            m->wbias[i] = NULL;
+        }
+    }
+    for (int i = 0; i < m->g.nl; i++) {
+        m->weight_bytes += nn_packed_bytes(m->packed[i]) + wino_weight_bytes(m, i);
+        if (p->wino[i])
+            snprintf(m->impl[i], sizeof m->impl[i], "cliff:winograd_f%dx%d:%s", nn_wino_tile(p->wino[i]),
+                     nn_wino_tile(p->wino[i]), nn_wino_isa());
+        else
+            snprintf(m->impl[i], sizeof m->impl[i], "%s", p->prims[i] ? nn_prim_impl(p->prims[i]) : "cliff:c");
     }
     return CLIFF_OK;
 fail:
@@ -422,7 +607,14 @@ void nn_model_free(nn_model *m) {
     for (int i = 0; i < m->nplans; i++) plan_free(m->plans[i]);
     if (m->packed)
         for (int i = 0; i < m->g.nl; i++) nn_packed_free(m->packed[i]);
+    if (m->wu)
+        for (int i = 0; i < m->g.nl; i++) cliff_free(m->wu[i]);
+    if (m->wbias)
+        for (int i = 0; i < m->g.nl; i++) free(m->wbias[i]);
+    free(m->wbias);
     free(m->packed);
+    free(m->wu);
+    free(m->choice);
     free(m->impl);
     nn_engine_free(m->e);
     g_free(&m->g);
@@ -504,6 +696,11 @@ static void concat(const nn_model *m, const nn_plan *p, const nn_layer *L) {
 }
 
 static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
+    if (p->wino[i]) {
+        cliff_status st = nn_wait(m->e);
+        if (!st) nn_wino_exec(p->wino[i]);
+        return st;
+    }
     if (m->g.l[i].op == OP_CONCAT) {
         cliff_status st = nn_wait(m->e);
         if (!st) concat(m, p, &m->g.l[i]);

@@ -32,11 +32,26 @@ int cliff_net_get_num_threads(const cliff_net *net) {
     return n > 0 ? n : cliff_threads();
 }
 
+cliff_net_params cliff_net_default_params(void) {
+    cliff_net_params p = {CLIFF_CONV_FROM_ENV};
+    return p;
+}
+
 cliff_status cliff_net_create(const char *backbone, cliff_precision precision, const cliff_array *arrays,
                               size_t n_arrays, void (*release)(void *ctx, size_t index),
                               void *release_ctx, cliff_net **out) {
-    *out = NULL;
+    return cliff_net_create_with_params(backbone, precision, arrays, n_arrays, release, release_ctx, NULL, out);
+}
+
+cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision precision,
+                                          const cliff_array *arrays, size_t n_arrays,
+                                          void (*release)(void *ctx, size_t index), void *release_ctx,
+                                          const cliff_net_params *params, cliff_net **out) {
+    cliff_net_params prm = params ? *params : cliff_net_default_params();
     if (!out) return cliff_fail(CLIFF_EINVAL, "cliff_net_create: out is NULL");
+    *out = NULL;
+    if ((int)prm.conv < CLIFF_CONV_FROM_ENV || (int)prm.conv > CLIFF_CONV_TIMED)
+        return cliff_fail(CLIFF_EINVAL, "params->conv: expected a cliff_conv_algo (-1 .. 4), got %d", (int)prm.conv);
     if (precision != CLIFF_PRECISION_FP32 && precision != CLIFF_PRECISION_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
     if (!backbone) return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50'");
@@ -48,8 +63,9 @@ cliff_status cliff_net_create(const char *backbone, cliff_precision precision, c
     if (!net) return cliff_fail(CLIFF_ENOMEM, "out of memory");
     const nn_array *arrs = (const nn_array *)arrays; /* same layout */
     _Static_assert(sizeof(nn_array) == sizeof(cliff_array), "nn_array mirrors cliff_array");
-    cliff_status st = nn_model_init(&net->model, backbone, precision == CLIFF_PRECISION_BF16 ? NN_BF16 : NN_F32,
-                                    arrs, n_arrays, release, release_ctx);
+    cliff_status st = nn_model_init_algo(&net->model, backbone,
+                                         precision == CLIFF_PRECISION_BF16 ? NN_BF16 : NN_F32, arrs, n_arrays,
+                                         release, release_ctx, (int)prm.conv);
     if (st) {
         free(net);
         return st;

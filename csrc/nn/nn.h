@@ -68,6 +68,36 @@ void nn_prim_free(nn_prim *p);
 /* Implementation name chosen by oneDNN (e.g. "brgconv:avx512_core"). */
 const char *nn_prim_impl(const nn_prim *p);
 
+/* The folded float32 bias (oc) of packed conv weights. */
+const float *nn_packed_bias(const nn_packed *p);
+
+/* ---- winograd.c: Winograd F(2x2,3x3) / F(4x4,3x3) for stride-1 pad-1 3x3 float32 convs ---- */
+
+typedef enum { NN_CONV_AUTO = 0, NN_CONV_DIRECT = 1, NN_CONV_WINO2 = 2, NN_CONV_WINO4 = 3, NN_CONV_TIMED = 4 } nn_conv_algo;
+/* "auto" (docs/performance.md): F(4x4,3x3) up to this many input channels, F(2x2,3x3) above;
+ * Winograd candidates only on maps of at least NN_WINO_AUTO_MIN_TILES tiles per image */
+#define NN_WINO_AUTO_F4_MAX_IC 128
+#define NN_WINO_AUTO_MIN_TILES 16
+typedef struct nn_wino nn_wino;
+
+int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, const nn_postops *po,
+                     nn_shape add_shape);
+/* U (a*a, ic, kp) = G g G^T of folded weights w (oc, ic, 3, 3), a = m + 2, oc padded with
+ * zeros to kp = nn_wino_kp(oc); cliff_alloc'd. */
+float *nn_wino_weights(int m, const float *w, int oc, int ic);
+int nn_wino_kp(int oc);
+/* A Winograd layer of tile m x m reading U (borrowed) and bias (oc floats, borrowed), planned
+ * for nthr threads. */
+cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst, const nn_postops *po,
+                            const float *U, const float *bias, void *src_p, void *dst_p, void *add_p,
+                            int nthr, nn_wino **out);
+size_t nn_wino_buffer_bytes(const nn_wino *w, int nthr); /* per-thread blocks, all threads */
+void nn_wino_bind(nn_wino *w, void *buf);
+void nn_wino_exec(nn_wino *w);
+int nn_wino_tile(const nn_wino *w);
+const char *nn_wino_isa(void); /* the kernels' instruction set: "avx512", "avx2" or "sse2" */
+void nn_wino_free(nn_wino *w);
+
 /* ---- graph.c: the network as a layer table ---------------------------------------------- */
 
 #define NN_NAME 96
@@ -170,6 +200,9 @@ typedef struct {
     size_t arena_bytes, scratch_bytes;
     size_t *off;      /* per tensor */
     nn_prim **prims;  /* per layer */
+    nn_wino **wino;   /* per layer: the Winograd layer that replaces prims[i], or NULL */
+    void *wbuf;       /* Winograd transformed input + products, shared by those layers */
+    size_t wbuf_bytes;
 } nn_plan;
 
 #define NN_MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
@@ -187,6 +220,11 @@ typedef struct {
     void (*release)(void *ctx, size_t index);
     void *release_ctx;
     const void *arrs_base;
+    nn_conv_algo algo;     /* CLIFF_CONV: auto (timed per layer shape), direct, winograd2/4 */
+    float **wu;            /* per layer: Winograd weights U (layers that run as Winograd) */
+    float **wbias;         /* per layer: their bias (oc) */
+    struct nn_wino_choice { int ic, oc, h, w, n, nthr, use; } *choice; /* auto: per shape */
+    int nchoice, cchoice;
 } nn_model;
 
 /* A named float32 array from the checkpoint. */
@@ -207,6 +245,14 @@ cliff_status nn_model_init(nn_model *m, const char *backbone, nn_dtype dt, const
 cliff_status nn_model_init_spec(nn_model *m, const nn_spec *spec, const char *what, nn_dtype dt,
                                 const nn_array *arrs, size_t narr, void (*release)(void *, size_t),
                                 void *release_ctx);
+/* The same with the convolution algorithm: an nn_conv_algo, or -1 for the CLIFF_CONV variable
+ * (nn_model_init's choice). */
+cliff_status nn_model_init_algo(nn_model *m, const char *backbone, nn_dtype dt, const nn_array *arrs,
+                                size_t narr, void (*release)(void *, size_t), void *release_ctx, int algo);
+/* Both: a spec and the convolution algorithm. */
+cliff_status nn_model_init_spec_algo(nn_model *m, const nn_spec *spec, const char *what, nn_dtype dt,
+                                     const nn_array *arrs, size_t narr, void (*release)(void *, size_t),
+                                     void *release_ctx, int algo);
 void nn_model_free(nn_model *m);
 /* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
 cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);

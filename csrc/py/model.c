@@ -57,13 +57,24 @@ static void release_array(void *ctx, size_t index) {
 }
 
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"backbone", "precision", "names", "arrays", "consume", NULL};
-    const char *backbone, *precision;
+    static char *kwlist[] = {"backbone", "precision", "names", "arrays", "consume", "conv", NULL};
+    const char *backbone, *precision, *conv = NULL;
     PyObject *names, *arrays;
     int consume = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|p:Model", kwlist, &backbone, &precision, &names,
-                                     &arrays, &consume))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|pz:Model", kwlist, &backbone, &precision, &names,
+                                     &arrays, &consume, &conv))
         return NULL;
+    cliff_net_params params = cliff_net_default_params();
+    if (conv) {
+        static const char *algos[] = {"auto", "direct", "winograd2", "winograd4", "timed"};
+        int found = -1;
+        for (int i = 0; i < 5; i++)
+            if (strcmp(conv, algos[i]) == 0) found = i;
+        if (found < 0)
+            return PyErr_Format(PyExc_ValueError,
+                                "conv: expected 'auto', 'direct', 'winograd2', 'winograd4', 'timed' or None, got '%s'", conv);
+        params.conv = (cliff_conv_algo)found; /* CLIFF_CONV_AUTO .. CLIFF_CONV_TIMED in this order */
+    }
     cliff_precision prec;
     if (strcmp(precision, "fp32") == 0)
         prec = CLIFF_PRECISION_FP32;
@@ -80,7 +91,7 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     cliff_status st;
     release_ctx rc = {keep, consume && PyList_Check(arrays) ? arrays : NULL};
     Py_BEGIN_ALLOW_THREADS
-    st = cliff_net_create(backbone, prec, ca, (size_t)n, release_array, &rc, &net);
+    st = cliff_net_create_with_params(backbone, prec, ca, (size_t)n, release_array, &rc, &params, &net);
     Py_END_ALLOW_THREADS
     if (st) {
         cliff_py_raise(st);

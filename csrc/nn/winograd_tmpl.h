@@ -1,0 +1,175 @@
+/* winograd_tmpl.h - the per-tile transforms of winograd.c, compiled once per instruction set.
+ * Included by winograd.c with WT(x) (name suffix) and WT_ATTR (target attribute) defined.
+ *
+ * Sixteen channels are one GCC vector (vector_size 64): one zmm register with AVX-512, two
+ * ymm with AVX2, four xmm otherwise. Activations are NHWC, so a pixel's channels are
+ * contiguous and every transform is a handful of vector adds per 16 channels. */
+
+typedef float WT(vf) __attribute__((vector_size(64)));
+typedef int WT(vi) __attribute__((vector_size(64)));
+
+#define VF WT(vf)
+#define VI WT(vi)
+
+static WT_ATTR inline VF WT(load)(const float *p, int nc) {
+    VF v = {0};
+    if (nc == 16)
+        memcpy(&v, p, sizeof v);
+    else
+        memcpy(&v, p, (size_t)nc * sizeof(float));
+    return v;
+}
+
+static WT_ATTR inline void WT(store)(float *p, VF v, int nc) {
+    if (nc == 16)
+        memcpy(p, &v, sizeof v);
+    else
+        memcpy(p, &v, (size_t)nc * sizeof(float));
+}
+
+/* The a x a input patch of tile t (zero outside the map) -> V[pos * vs + :] = (B^T d B)[pos]. */
+static WT_ATTR void WT(input_tile)(const nn_wino *W, long t, float *V, size_t vs) {
+    const int A = W->a, m = W->m, h = W->h, w = W->w;
+    const long C = W->ic, per = (long)W->th * W->tw;
+    const int b = (int)(t / per), r = (int)(t % per), y0 = (r / W->tw) * m - 1, x0 = (r % W->tw) * m - 1;
+    const float *src = W->src + (size_t)b * h * w * C;
+    for (long cb = 0; cb < C; cb += 16) {
+        const int nc = C - cb < 16 ? (int)(C - cb) : 16;
+        VF d[6][6], s[6][6], q[6];
+        for (int i = 0; i < A; i++) {
+            const int y = y0 + i;
+            for (int j = 0; j < A; j++) {
+                const int x = x0 + j;
+                if (y < 0 || y >= h || x < 0 || x >= w)
+                    d[i][j] = (VF){0};
+                else
+                    d[i][j] = WT(load)(src + ((size_t)y * w + x) * C + cb, nc);
+            }
+        }
+        if (m == 4) {
+            for (int j = 0; j < 6; j++) {
+                BT4(q, d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]);
+                for (int i = 0; i < 6; i++) s[i][j] = q[i];
+            }
+            for (int i = 0; i < 6; i++) {
+                BT4(q, s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5]);
+                for (int j = 0; j < 6; j++) WT(store)(V + (size_t)(i * 6 + j) * vs + cb, q[j], nc);
+            }
+        } else {
+            for (int j = 0; j < 4; j++) {
+                BT2(q, d[0][j], d[1][j], d[2][j], d[3][j]);
+                for (int i = 0; i < 4; i++) s[i][j] = q[i];
+            }
+            for (int i = 0; i < 4; i++) {
+                BT2(q, s[i][0], s[i][1], s[i][2], s[i][3]);
+                for (int j = 0; j < 4; j++) WT(store)(V + (size_t)(i * 4 + j) * vs + cb, q[j], nc);
+            }
+        }
+    }
+}
+
+/* M[pos * ms + :] -> A^T M A (m x m outputs of tile t), + bias, post-ops, into the NHWC dst. */
+static WT_ATTR void WT(output_tile)(const nn_wino *W, long t, const float *M, size_t ms) {
+    const int A = W->a, m = W->m, h = W->h, w = W->w;
+    const long K = W->oc, per = (long)W->th * W->tw;
+    const int b = (int)(t / per), r = (int)(t % per), y0 = (r / W->tw) * m, x0 = (r % W->tw) * m;
+    const size_t img = (size_t)b * h * w * K;
+    for (long kb = 0; kb < K; kb += 16) {
+        const int nc = K - kb < 16 ? (int)(K - kb) : 16;
+        VF s[6][6], o[4][4], q[6];
+        const VF bias = WT(load)(W->bias + kb, nc);
+        if (m == 4) {
+            for (int j = 0; j < 6; j++) {
+                VF x[6];
+                for (int i = 0; i < 6; i++) x[i] = WT(load)(M + (size_t)(i * 6 + j) * ms + kb, nc);
+                AT4(q, x[0], x[1], x[2], x[3], x[4], x[5]);
+                for (int i = 0; i < 4; i++) s[i][j] = q[i];
+            }
+            for (int i = 0; i < 4; i++) {
+                AT4(q, s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5]);
+                for (int j = 0; j < 4; j++) o[i][j] = q[j];
+            }
+        } else {
+            for (int j = 0; j < 4; j++) {
+                VF x[4];
+                for (int i = 0; i < 4; i++) x[i] = WT(load)(M + (size_t)(i * 4 + j) * ms + kb, nc);
+                AT2(q, x[0], x[1], x[2], x[3]);
+                for (int i = 0; i < 2; i++) s[i][j] = q[i];
+            }
+            for (int i = 0; i < 2; i++) {
+                AT2(q, s[i][0], s[i][1], s[i][2], s[i][3]);
+                for (int j = 0; j < 2; j++) o[i][j] = q[j];
+            }
+        }
+        (void)A;
+        for (int i = 0; i < m && y0 + i < h; i++)
+            for (int j = 0; j < m && x0 + j < w; j++) {
+                const size_t at = img + ((size_t)(y0 + i) * w + (x0 + j)) * K + kb;
+                VF v = o[i][j] + bias;
+                for (int p = 0; p < W->po.n; p++) {
+                    switch (W->po.kind[p]) {
+                    case PO_RELU: {
+                        VI pos = v > 0.f;
+                        v = (VF)((VI)v & pos);
+                        break;
+                    }
+                    case PO_LEAKY: {
+                        VI pos = v > 0.f;
+                        VF s01 = 0.1f * v;
+                        v = (VF)(((VI)v & pos) | ((VI)s01 & ~pos));
+                        break;
+                    }
+                    case PO_SUM: v += WT(load)(W->dst + at, nc); break;
+                    case PO_ADD: v += WT(load)(W->add + at, nc); break;
+                    }
+                }
+                WT(store)(W->dst + at, v, nc);
+            }
+    }
+}
+
+/* The a*a products of one block: M[pos] (bp x kp) = V[pos] (bp x ic) . U[pos] (ic x kp).
+ * Register blocking: WT_R rows x WT_NV vectors of 16 output channels of accumulators; the
+ * input value is broadcast, a row of U is loaded once per input channel. */
+static WT_ATTR void WT(gemm)(const nn_wino *W, const float *V, float *M) {
+    const int T = W->a * W->a, C = W->ic, kp = W->kp, bp = W->bp;
+    for (int pos = 0; pos < T; pos++) {
+        const float *Vp = V + (size_t)pos * bp * C, *Up = W->U + (size_t)pos * C * kp;
+        float *Mp = M + (size_t)pos * bp * kp;
+        for (int k0 = 0; k0 < kp; k0 += 16 * WT_NV)
+            for (int r0 = 0; r0 < bp; r0 += WT_R) {
+                VF acc[WT_R][WT_NV];
+                for (int r = 0; r < WT_R; r++)
+                    for (int v = 0; v < WT_NV; v++) acc[r][v] = (VF){0};
+                const float *vr = Vp + (size_t)r0 * C;
+                const float *u = Up + k0;
+                for (int c = 0; c < C; c++, u += kp) {
+                    VF uv[WT_NV];
+                    for (int v = 0; v < WT_NV; v++) memcpy(&uv[v], u + 16 * v, sizeof(VF));
+                    for (int r = 0; r < WT_R; r++) {
+                        const float x = vr[(size_t)r * C + c];
+                        for (int v = 0; v < WT_NV; v++) acc[r][v] += x * uv[v];
+                    }
+                }
+                for (int r = 0; r < WT_R; r++)
+                    for (int v = 0; v < WT_NV; v++)
+                        memcpy(Mp + (size_t)(r0 + r) * kp + k0 + 16 * v, &acc[r][v], sizeof(VF));
+            }
+    }
+}
+
+/* One block of tiles, start to end, on the calling thread with its own buffer. */
+static WT_ATTR void WT(block)(const nn_wino *W, long blk, float *buf) {
+    const int T = W->a * W->a, C = W->ic, bp = W->bp;
+    const long t0 = blk * W->bt, t1 = t0 + W->bt < W->ntiles ? t0 + W->bt : W->ntiles;
+    float *V = buf, *M = buf + (size_t)T * bp * C;
+    if (t1 - t0 < bp)
+        for (int pos = 0; pos < T; pos++)
+            memset(V + ((size_t)pos * bp + (t1 - t0)) * C, 0, (size_t)(bp - (t1 - t0)) * C * sizeof(float));
+    for (long t = t0; t < t1; t++) WT(input_tile)(W, t, V + (size_t)(t - t0) * C, (size_t)bp * C);
+    WT(gemm)(W, V, M);
+    for (long t = t0; t < t1; t++) WT(output_tile)(W, t, M + (size_t)(t - t0) * W->kp, (size_t)bp * W->kp);
+}
+
+#undef VF
+#undef VI
