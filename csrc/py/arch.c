@@ -15,21 +15,7 @@ static PyObject *py_net_arch_keys(PyObject *mod, PyObject *arg) {
     size_t n;
     cliff_status st = cliff_net_arch_keys(backbone, &keys, &n);
     if (st) return cliff_py_raise(st);
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    if (!list) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const cliff_arch_key *k = &keys[i];
-        PyObject *shape = PyTuple_New(k->ndim);
-        if (!shape) goto fail;
-        for (int d = 0; d < k->ndim; d++) PyTuple_SET_ITEM(shape, d, PyLong_FromLongLong(k->shape[d]));
-        PyObject *item = Py_BuildValue("(sNs)", k->name, shape, k->dtype == CLIFF_DTYPE_I64 ? "int64" : "float32");
-        if (!item) goto fail;
-        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
-    }
-    return list;
-fail:
-    Py_DECREF(list);
-    return NULL;
+    return cliff_py_arch_key_list(keys, n);
 }
 
 static PyObject *py_net_facts(PyObject *mod, PyObject *noargs) {

@@ -219,3 +219,28 @@ int cliff_py_thread_count(PyObject *value, const char *name, const char *zero, i
     *out = (int)n;
     return 0;
 }
+
+PyObject *cliff_py_arch_key_list(const cliff_arch_key *keys, size_t n) {
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (!list) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const cliff_arch_key *k = &keys[i];
+        PyObject *shape = PyTuple_New(k->ndim);
+        if (!shape) goto fail;
+        for (int d = 0; d < k->ndim; d++) {
+            PyObject *dim = PyLong_FromLongLong(k->shape[d]);
+            if (!dim) {
+                Py_DECREF(shape);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(shape, d, dim);
+        }
+        PyObject *item = Py_BuildValue("(sNs)", k->name, shape, k->dtype == CLIFF_DTYPE_I64 ? "int64" : "float32");
+        if (!item) goto fail;
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+fail:
+    Py_DECREF(list);
+    return NULL;
+}

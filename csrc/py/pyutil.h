@@ -66,6 +66,10 @@ PyArrayObject *cliff_py_new_like_leading(PyArrayObject *a, int drop, int n, cons
 int cliff_py_checkpoint_arrays(PyObject *names, PyObject *arrays, PyObject **names_seq,
                                PyObject **keep, cliff_array **entries, Py_ssize_t *count);
 
+/* A key table of the core -> a new list of (name, shape tuple, "float32" | "int64"), or NULL
+ * with an exception. */
+PyObject *cliff_py_arch_key_list(const cliff_arch_key *keys, size_t n);
+
 /* Hooks, one per binding file. */
 /* (each binding file adds its hook here, e.g. int cliff_py_geometry_init(PyObject *m);) */
 int cliff_py_geometry_init(PyObject *m);

@@ -1,6 +1,6 @@
 """Independent PyTorch reference of CameraHMR's HumanFoV camera model (test-only code).
 
-Written from docs/official.md ("CameraHMR HumanFoV"): the pose HRNet-W48 (stem, layer1, stages
+Written from docs/official.md ("CameraHMR HumanFoV"): the trunk is BEDLAM-CLIFF's (``torch_families.HRNet720``): the pose HRNet-W48 (stem, layer1, stages
 2-4 with every branch kept), its unused 1x1 heatmap layer ``final_layer``, the conv neck (branches
 0, 1, 2 brought to branch 3's resolution by 3, 2, 1 stride-2 3x3 conv/BN/ReLU steps, then
 concatenated with branch 3: 48 + 96 + 192 + 384 = 720 channels), the global average pool and the
@@ -19,61 +19,19 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .torch_cliff import HR48_STAGES, HR48_WIDTHS, Bottleneck, HRModule, _conv, _conv_bn
+from .torch_families import HRNet720
 
 SIZE = 256
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
-class PoseHRNetW48Neck(nn.Module):
-    """HRNet-W48 (pose layout) with the 720-channel strided-conv neck: (N,3,H,W) -> (N,720,H/32,W/32)."""
-
-    def __init__(self):
-        super().__init__()
-        w = HR48_WIDTHS
-        self.conv1 = _conv(3, 64, 3, 2)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.conv2 = _conv(64, 64, 3, 2)
-        self.bn2 = nn.BatchNorm2d(64)
-        self.layer1 = nn.Sequential(*[Bottleneck(64 if k == 0 else 256, 64) for k in range(4)])
-        self.transition1 = nn.ModuleList([
-            _conv_bn(256, w[0], 3),
-            nn.Sequential(_conv_bn(256, w[1], 3, 2))])
-        for stage, nmod in HR48_STAGES:
-            setattr(self, "stage%d" % stage,
-                    nn.Sequential(*[HRModule(w[:stage]) for _ in range(nmod)]))
-            if stage < 4:
-                trans = nn.ModuleList([None] * stage)
-                trans.append(nn.Sequential(_conv_bn(w[stage - 1], w[stage], 3, 2)))
-                setattr(self, "transition%d" % stage, trans)
-        self.final_layer = nn.Conv2d(w[0], 24, 1)  # heatmaps; in the file, never run
-        for s in range(3):  # branch s: 3 - s halvings down to branch 3's size
-            setattr(self, "downsample_stage_%d" % (s + 1),
-                    nn.Sequential(*[m for _ in range(3 - s) for m in
-                                    (_conv(w[s], w[s], 3, 2), nn.BatchNorm2d(w[s]), nn.ReLU())]))
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        x = self.layer1(x)
-        xs = [t(x) for t in self.transition1]
-        for stage, _ in HR48_STAGES:
-            xs = getattr(self, "stage%d" % stage)(xs)
-            if stage < 4:
-                trans = getattr(self, "transition%d" % stage)
-                xs = xs + [trans[stage](xs[-1])]
-        return torch.cat([self.downsample_stage_1(xs[0]), self.downsample_stage_2(xs[1]),
-                          self.downsample_stage_3(xs[2]), xs[3]], 1)
-
-
 class HumanFoV(nn.Module):
     def __init__(self):
         super().__init__()
-        self.backbone = PoseHRNetW48Neck()
+        self.backbone = HRNet720()  # the same trunk as BEDLAM-CLIFF's
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Linear(720, 1024)
         self.drop1 = nn.Dropout()
