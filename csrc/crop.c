@@ -346,13 +346,139 @@ static void rows_linear(const source *s, const window *win, size_t i, int y0, in
     }
 }
 
+/* ---- scikit-image's transform.resize (BEDLAM's demo crop) ---------------------------------
+ * resize(canvas, (oh, ow)) with its defaults on the float64 zero-padded window: per axis
+ * f = window / output; when any axis shrinks, ndimage.gaussian_filter with sigma
+ * max(0, (f - 1)/2) per axis (an axis with sigma <= 1e-15 is skipped), radius
+ * int(4 sigma + 0.5), weights exp(-x^2 / (2 sigma^2)) / their sum, 'mirror' borders (skimage's
+ * 'reflect'); then ndimage.zoom(order=1, grid_mode=True, mode='mirror'): source coordinate
+ * (d + 0.5) f - 0.5 mirrored into [0, n - 1], linear weights. Both are linear in the window, so
+ * one output row is sum_m wy_m row(mirror(m)) followed by the same along x, computed in
+ * float64 and rounded to float once. The final clip to the window's range is a no-op: every
+ * weight is positive and they sum to 1. Work per output row: (2R + 2) window rows. */
+
+/* Index m of an axis of n samples extended by mirroring (ndimage 'mirror': ... 2 1 | 0 1 2 ...). */
+static inline int64_t mirror_index(int64_t m, int64_t n) {
+    if (n == 1) return 0;
+    const int64_t period = 2 * n - 2;
+    m %= period;
+    if (m < 0) m += period;
+    return m >= n ? period - m : m;
+}
+
+typedef struct {
+    int64_t n;   /* window samples along the axis */
+    int radius;  /* Gaussian radius R (0: no filter) */
+    double *k;   /* 2R + 1 weights */
+} aa_axis;
+
+static cliff_status aa_axis_init(aa_axis *a, int64_t n, int out) {
+    a->n = n;
+    a->k = NULL;
+    double f = (double)n / (double)out, sigma = (f - 1.0) / 2.0;
+    a->radius = 0;
+    if (sigma > 1e-15) a->radius = (int)(4.0 * sigma + 0.5);
+    a->k = cliff_alloc(sizeof(double) * (size_t)(2 * a->radius + 1));
+    if (!a->k) return CLIFF_ENOMEM;
+    if (a->radius == 0 && !(sigma > 1e-15)) {
+        a->k[0] = 1.0;
+        return CLIFF_OK;
+    }
+    double sum = 0, s2 = sigma * sigma;
+    for (int j = -a->radius; j <= a->radius; j++) sum += a->k[j + a->radius] = exp(-0.5 / s2 * (double)j * (double)j);
+    for (int j = 0; j <= 2 * a->radius; j++) a->k[j] /= sum;
+    return CLIFF_OK;
+}
+
+/* Linear sampling position of output index d: window index i0 and weight t of i0 + 1. */
+static inline void zoom_coord(int d, int64_t n, int out, int64_t *i0, double *t) {
+    double zoom = (double)n / (double)out;
+    double cc = ((double)d + 0.5) * zoom - 0.5;
+    if (n <= 1) cc = 0;
+    else if (cc < 0) cc = -cc;
+    else if (cc > (double)(n - 1)) cc = 2.0 * (double)(n - 1) - cc;
+    double fl = floor(cc);
+    *i0 = (int64_t)fl;
+    *t = cc - fl;
+}
+
+/* Weight of window index i0 + o (o = -R .. R + 1) in (1 - t) G(i0) + t G(i0 + 1). */
+static inline double zoom_weight(const aa_axis *a, int o, double t) {
+    const int R = a->radius;
+    double w = 0;
+    if (o <= R) w += (1.0 - t) * a->k[o + R];
+    if (o - 1 >= -R) w += t * a->k[o - 1 + R];
+    return w;
+}
+
+static cliff_status rows_skimage(const source *s, const window *win, size_t i, int y0, int y1,
+                                 float *out) {
+    const int CW = win->ow, CH = win->oh;
+    /* image columns the window covers: [c0, c1) in window coordinates */
+    const int64_t c0 = win->ulx < 0 ? -win->ulx : 0;
+    const int64_t c1 = win->ulx + win->w > s->width ? s->width - win->ulx : win->w;
+    aa_axis ax, ay;
+    cliff_status st = aa_axis_init(&ax, win->w, CW);
+    if (!st) st = aa_axis_init(&ay, win->h, CH);
+    else ay.k = NULL;
+    double *tmp = c1 > c0 ? cliff_alloc(sizeof(double) * 3 * (size_t)(c1 - c0)) : NULL;
+    if (st || (c1 > c0 && !tmp)) {
+        cliff_free(ax.k);
+        cliff_free(ay.k);
+        cliff_free(tmp);
+        return CLIFF_ENOMEM;
+    }
+    float v[MAX_OW * 3];
+    for (int dy = y0; dy < y1; dy++) {
+        int64_t i0;
+        double t;
+        zoom_coord(dy, win->h, CH, &i0, &t);
+        if (c1 > c0) memset(tmp, 0, sizeof(double) * 3 * (size_t)(c1 - c0));
+        for (int o = -ay.radius; o <= ay.radius + 1 && c1 > c0; o++) {
+            double w = zoom_weight(&ay, o, t);
+            if (w == 0) continue;
+            int64_t y = win->uly + mirror_index(i0 + o, win->h);
+            if (y < 0 || y >= s->height) continue;
+            const uint8_t *row = s->image + (y * s->width + win->ulx + c0) * 3;
+            for (int64_t c = 0; c < c1 - c0; c++)
+                for (int k = 0; k < 3; k++) tmp[3 * c + k] += w * (double)row[3 * c + s->chan[k]];
+        }
+        for (int dx = 0; dx < CW; dx++) {
+            int64_t j0;
+            double tx;
+            zoom_coord(dx, win->w, CW, &j0, &tx);
+            double acc[3] = {0, 0, 0};
+            for (int o = -ax.radius; o <= ax.radius + 1; o++) {
+                double w = zoom_weight(&ax, o, tx);
+                if (w == 0) continue;
+                int64_t c = mirror_index(j0 + o, win->w);
+                if (c < c0 || c >= c1) continue;
+                const double *p = tmp + 3 * (c - c0);
+                acc[0] += w * p[0];
+                acc[1] += w * p[1];
+                acc[2] += w * p[2];
+            }
+            for (int k = 0; k < 3; k++) v[dx * 3 + k] = (float)acc[k];
+        }
+        store_row(s, win, v, i, dy, out);
+    }
+    cliff_free(ax.k);
+    cliff_free(ay.k);
+    cliff_free(tmp);
+    return CLIFF_OK;
+}
+
 static cliff_status crop_windows(const uint8_t *image, size_t height, size_t width,
                                  const window *wins, size_t n, const cliff_crop_params *p,
                                  float *out) {
     source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2},
-                p->layout == CLIFF_LAYOUT_NHWC_F32, p->resize == CLIFF_RESIZE_IPP};
+                p->layout == CLIFF_LAYOUT_NHWC_F32,
+                p->resize == CLIFF_RESIZE_IPP || (p->resize == CLIFF_RESIZE_AUTO && p->window != CLIFF_WINDOW_SQUARE)};
     if (p->bgr) s.chan[0] = 2, s.chan[2] = 0;
+    const int skimage = p->resize == CLIFF_RESIZE_SKIMAGE ||
+                        (p->resize == CLIFF_RESIZE_AUTO && p->window == CLIFF_WINDOW_SQUARE);
     const int CH = p->out_height ? p->out_height : CLIFF_CROP_HEIGHT;
+    int failed = 0;
     const int per = (CH + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     const long long tasks = (long long)n * per;
     omp_set_num_threads(cliff_threads());
@@ -361,10 +487,16 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
         size_t i = (size_t)(task / per);
         int y0 = (int)(task % per) * ROWS_PER_TASK, y1 = y0 + ROWS_PER_TASK < CH ? y0 + ROWS_PER_TASK : CH;
         const window *win = &wins[i];
-        if (win->mode == MODE_COPY) rows_copy(&s, win, i, y0, y1, out);
+        if (skimage) {
+            if (rows_skimage(&s, win, i, y0, y1, out)) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        } else if (win->mode == MODE_COPY) rows_copy(&s, win, i, y0, y1, out);
         else if (win->mode == MODE_AREA2) rows_area2(&s, win, i, y0, y1, out);
         else rows_linear(&s, win, i, y0, y1, out);
     }
+    if (failed) return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for the anti-aliasing filter");
     return CLIFF_OK;
 }
 
@@ -388,8 +520,9 @@ static cliff_status check_image(const uint8_t *image, size_t height, size_t widt
                           "window, 1..%d x 1..%d, got %d x %d", MAX_OH, MAX_OW, p->out_height, p->out_width);
     if (p->window == CLIFF_WINDOW_SQUARE && (p->out_width < 1 || p->out_height < 1))
         return cliff_fail(CLIFF_EINVAL, "out_height/out_width: the square window needs an output size");
-    if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP)
-        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, "
+    if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP && p->resize != CLIFF_RESIZE_SKIMAGE &&
+        p->resize != CLIFF_RESIZE_AUTO)
+        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV, _IPP, _SKIMAGE or _AUTO, "
                           "got %d", (int)p->resize);
     if (height == 0 || width == 0)
         return cliff_fail(CLIFF_EINVAL, "image: empty (%zu x %zu pixels)", height, width);

@@ -31,7 +31,7 @@ struct cliff_estimator {
 };
 
 cliff_estimator_params cliff_estimator_default_params(void) {
-    return (cliff_estimator_params){.rescale = 1.1, .resize = CLIFF_RESIZE_IPP, .n_iter = 3};
+    return (cliff_estimator_params){.rescale = 1.1, .resize = CLIFF_RESIZE_AUTO, .n_iter = 3};
 }
 
 cliff_camera cliff_camera_default(size_t width, size_t height) {
@@ -48,8 +48,9 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
     cliff_estimator_params p = params ? *params : cliff_estimator_default_params();
     if (!(isfinite(p.rescale) && p.rescale > 0))
         return cliff_fail(CLIFF_EINVAL, "rescale: expected a finite number > 0, got %g", p.rescale);
-    if (p.resize != CLIFF_RESIZE_OPENCV && p.resize != CLIFF_RESIZE_IPP)
-        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, got %d",
+    if (p.resize != CLIFF_RESIZE_OPENCV && p.resize != CLIFF_RESIZE_IPP && p.resize != CLIFF_RESIZE_SKIMAGE &&
+        p.resize != CLIFF_RESIZE_AUTO)
+        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV, _IPP, _SKIMAGE or _AUTO, got %d",
                           (int)p.resize);
     if (p.n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %zu", p.n_iter);
     cliff_net_dims d;
@@ -69,6 +70,8 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
         cp.out_height = d.crop_height;
         cp.out_width = d.crop_width;
     }
+    if (cp.resize == CLIFF_RESIZE_AUTO) /* the release's own resize */
+        cp.resize = cp.window == CLIFF_WINDOW_SQUARE ? CLIFF_RESIZE_SKIMAGE : CLIFF_RESIZE_IPP;
     *e = (cliff_estimator){net, smpl, p, d, cp};
     *out = e;
     return CLIFF_OK;
