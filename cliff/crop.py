@@ -73,7 +73,12 @@ def crop(
             (official, mmhuman3d) take the steps above; ``"bedlam-cliff"`` / ``"bedlam-cliff-x"``
             take BEDLAM's: the tracker's square box (centre ``x1 + w/2, y1 + h/2``, side
             ``max(w, h) * rescale``), the SPIN-style square window (corners truncated toward
-            zero), the resize to 224 x 224 and the same normalisation (docs/crop.md#bedlam).
+            zero), the resize to 224 x 224 and the same normalisation (docs/crop.md#bedlam);
+            ``"mmhuman3d-res50"`` takes mmhuman3d's test pipeline: the same square box (side
+            ``max(w, h) * rescale``, default 1.2 as its dataset converters enlarge boxes), the
+            affine warp of ``MeshAffine`` (OpenCV 4.x ``warpAffine``, uint8, bilinear in 1/32
+            pixel steps) to 256 x 192 and the normalisation; ``resize`` is not used
+            (docs/crop.md#mmhuman3d).
 
     Returns:
         dict with
@@ -101,7 +106,7 @@ def crop(
         raise TypeError(f"rescale: expected a number, got {type(rescale).__name__}")
     square = fam.crop[0] if fam.crop_window == "square" else 0
     return _core.crop(image, xyxy, float(rescale), bgr=bool(bgr), nhwc=layout == "nhwc",
-                      square=square, resize=_RESIZE[resize])
+                      square=square, resize=_RESIZE[resize], affine=fam.crop_window == "affine")
 
 
 #: cliff_resize values of the core (csrc/cliff.h)

@@ -453,14 +453,21 @@ typedef enum { CLIFF_RESIZE_OPENCV = 0, CLIFF_RESIZE_IPP = 1, CLIFF_RESIZE_SKIMA
  * square, corners truncated toward zero as NumPy's astype(int), out_height x out_width output;
  * boxes become the multi-person tracker's square: centre x1 + w/2, y1 + h/2, side max(w, h)
  * times rescale). docs/crop.md#bedlam. */
-typedef enum { CLIFF_WINDOW_CLIFF = 0, CLIFF_WINDOW_SQUARE = 1 } cliff_window_rule;
+/* CLIFF_WINDOW_AFFINE: mmhuman3d's test pipeline (MeshAffine): the same square box (centre
+ * x1 + w/2, y1 + h/2, side S = max(w, h) times rescale), the affine map of
+ * get_affine_transform (S pixels -> out_width, centred; cv2.getAffineTransform on float32
+ * points) and OpenCV 4.x's uint8 warpAffine INTER_LINEAR (fixed point: 1/32-pixel positions,
+ * 15-bit weights, result rounded to uint8, zero border); `resize` is not used.
+ * docs/crop.md#mmhuman3d. */
+typedef enum { CLIFF_WINDOW_CLIFF = 0, CLIFF_WINDOW_SQUARE = 1, CLIFF_WINDOW_AFFINE = 2 } cliff_window_rule;
 
 typedef struct {
     double rescale;      /* box enlargement (official: 1.1); boxes functions only */
     cliff_layout layout; /* CLIFF_LAYOUT_NCHW_F32 (official input) or CLIFF_LAYOUT_NHWC_F32 */
     cliff_resize resize; /* default CLIFF_RESIZE_IPP (the official demo's numbers) */
     bool bgr;            /* the image is BGR (e.g. from OpenCV): channels swapped while reading */
-    int out_height, out_width; /* 0, 0 with CLIFF_WINDOW_CLIFF; e.g. 224, 224 with the square one */
+    int out_height, out_width; /* 0, 0 with CLIFF_WINDOW_CLIFF; e.g. 224, 224 with the square one,
+                                  256, 192 with the affine one */
     cliff_window_rule window;  /* default CLIFF_WINDOW_CLIFF */
 } cliff_crop_params;
 

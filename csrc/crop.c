@@ -32,7 +32,11 @@ typedef struct {
     int64_t ulx, uly, w, h; /* window origin and size in image pixels */
     int mode;
     int ow, oh; /* output crop size */
+    double m[6]; /* CLIFF_WINDOW_AFFINE: output pixel -> image pixel (warpAffine's inverse map) */
 } window;
+
+enum { MODE_AFFINE = 3 };
+#define AFFINE_MAX ((double)(1 << 19)) /* |centre| and side limit of the affine crop (fixed point) */
 
 static const uint8_t k_zero_pixel[3] = {0, 0, 0};
 
@@ -97,6 +101,82 @@ void cliff_crop_window(const double *center, const double *scale, size_t n, int6
     }
 }
 
+/* cv::solve(DECOMP_LU) on the 6 x 6 system of cv::getAffineTransform: Gaussian elimination
+ * with partial pivoting (row swaps on a strictly larger |pivot|), rows updated with
+ * alpha = a[j][i] * (-1 / a[i][i]), back substitution dividing by the pivot. */
+static void lu_solve6(double a[6][6], double b[6]) {
+    for (int i = 0; i < 6; i++) {
+        int k = i;
+        for (int j = i + 1; j < 6; j++)
+            if (fabs(a[j][i]) > fabs(a[k][i])) k = j;
+        if (k != i) {
+            for (int c = 0; c < 6; c++) {
+                double t = a[i][c];
+                a[i][c] = a[k][c];
+                a[k][c] = t;
+            }
+            double t = b[i];
+            b[i] = b[k];
+            b[k] = t;
+        }
+        double d = -1.0 / a[i][i];
+        for (int j = i + 1; j < 6; j++) {
+            double alpha = a[j][i] * d;
+            for (int c = i + 1; c < 6; c++) a[j][c] += alpha * a[i][c];
+            b[j] += alpha * b[i];
+        }
+    }
+    for (int i = 5; i >= 0; i--) {
+        double s = b[i];
+        for (int c = i + 1; c < 6; c++) s -= a[i][c] * b[c];
+        b[i] = s / a[i][i];
+    }
+}
+
+/* mmhuman3d's get_affine_transform(c, (S, S), 0, (ow, oh)) and warpAffine's inversion of it. */
+static void affine_map(double cx, double cy, double side, int ow, int oh, double m[6]) {
+    /* float32 points: centre, centre + (0, -S/2), and the third point b + (-(a-b)_y, (a-b)_x) */
+    float src[3][2], dst[3][2];
+    src[0][0] = (float)cx;
+    src[0][1] = (float)cy;
+    src[1][0] = (float)(cx + 0.0);
+    src[1][1] = (float)(cy + side * -0.5);
+    float dx = src[0][0] - src[1][0], dy = src[0][1] - src[1][1];
+    src[2][0] = src[1][0] - dy;
+    src[2][1] = src[1][1] + dx;
+    dst[0][0] = (float)(ow * 0.5);
+    dst[0][1] = (float)(oh * 0.5);
+    dst[1][0] = (float)(ow * 0.5 + 0.0);
+    dst[1][1] = (float)(oh * 0.5 + ow * -0.5);
+    dx = dst[0][0] - dst[1][0], dy = dst[0][1] - dst[1][1];
+    dst[2][0] = dst[1][0] - dy;
+    dst[2][1] = dst[1][1] + dx;
+    double a[6][6] = {{0}}, b[6];
+    for (int k = 0; k < 3; k++) {
+        a[2 * k][0] = a[2 * k + 1][3] = src[k][0];
+        a[2 * k][1] = a[2 * k + 1][4] = src[k][1];
+        a[2 * k][2] = a[2 * k + 1][5] = 1;
+        b[2 * k] = dst[k][0];
+        b[2 * k + 1] = dst[k][1];
+    }
+    lu_solve6(a, b);
+    /* warpAffine without WARP_INVERSE_MAP inverts the 2 x 3 map */
+    double M[6];
+    memcpy(M, b, sizeof M);
+    double D = M[0] * M[4] - M[1] * M[3];
+    D = D != 0 ? 1.0 / D : 0;
+    double A11 = M[4] * D, A22 = M[0] * D;
+    M[0] = A11;
+    M[1] *= -D;
+    M[3] *= -D;
+    M[4] = A22;
+    double b1 = -M[0] * M[2] - M[1] * M[5];
+    double b2 = -M[3] * M[2] - M[4] * M[5];
+    M[2] = b1;
+    M[5] = b2;
+    memcpy(m, M, sizeof M);
+}
+
 static cliff_status make_window(double cx, double cy, double scale, size_t i, const char *what,
                                 const cliff_crop_params *p, window *win) {
     if (!isfinite(cx) || !isfinite(cy) || !isfinite(scale))
@@ -104,6 +184,21 @@ static cliff_status make_window(double cx, double cy, double scale, size_t i, co
     if (!(scale > 0))
         return cliff_fail(CLIFF_EINVAL, "%s[%zu]: degenerate box (scale %g; width and height "
                           "are both zero)", what, i, scale);
+    if (p->window == CLIFF_WINDOW_AFFINE) {
+        double side = 200.0 * scale;
+        if (!(side >= 1))
+            return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too small for the affine crop (side %g pixels, "
+                              "at least 1)", what, i, side);
+        if (side > AFFINE_MAX || fabs(cx) > AFFINE_MAX || fabs(cy) > AFFINE_MAX)
+            return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too large or too far outside for the affine crop "
+                              "(side and centre at most 2^19 pixels; OpenCV's fixed point overflows)", what, i);
+        memset(win, 0, sizeof *win);
+        win->ow = p->out_width;
+        win->oh = p->out_height;
+        win->mode = MODE_AFFINE;
+        affine_map(cx, cy, side, win->ow, win->oh, win->m);
+        return CLIFF_OK;
+    }
     double ul[2], br[2];
     const int OW = p->out_width ? p->out_width : CLIFF_CROP_WIDTH, OH = p->out_height ? p->out_height : CLIFF_CROP_HEIGHT;
     if (p->window == CLIFF_WINDOW_SQUARE)
@@ -346,6 +441,52 @@ static void rows_linear(const source *s, const window *win, size_t i, int y0, in
     }
 }
 
+/* ---- mmhuman3d's affine crop: OpenCV 4.x warpAffine, uint8, INTER_LINEAR, zero border ----
+ * Per output pixel (x, y): X = (round((m1 y + m2) 1024) + 16 + round(m0 x 1024)) >> 5 in
+ * 1/32 pixels (likewise Y with m4, m5, m3), source pixel (X >> 5, Y >> 5) saturated to int16,
+ * fractions fx = X & 31, fy = Y & 31; weights 32 * [(32-fy)(32-fx), (32-fy) fx, fy (32-fx),
+ * fy fx] (sum 2^15); value (sum w v + 2^14) >> 15 (pixels outside the image are 0). Rounding
+ * of double to int: half to even (cvRound). */
+static inline int64_t sat_round(double v) {
+    if (!(v > -2147483648.0)) return INT32_MIN;
+    if (!(v < 2147483647.0)) return INT32_MAX;
+    return (int64_t)nearbyint(v);
+}
+
+static inline int64_t floor_shift5(int64_t v) { return v >= 0 ? v >> 5 : -((-v + 31) >> 5); }
+
+static void rows_affine(const source *s, const window *win, size_t i, int y0, int y1, float *out) {
+    const int CW = win->ow;
+    const double *m = win->m;
+    float v[MAX_OW * 3];
+    for (int dy = y0; dy < y1; dy++) {
+        int64_t X0 = sat_round((m[1] * dy + m[2]) * 1024) + 16, Y0 = sat_round((m[4] * dy + m[5]) * 1024) + 16;
+        for (int dx = 0; dx < CW; dx++) {
+            int64_t X = floor_shift5(X0 + sat_round(m[0] * dx * 1024)), Y = floor_shift5(Y0 + sat_round(m[3] * dx * 1024));
+            int64_t sx = floor_shift5(X), sy = floor_shift5(Y);
+            int fx = (int)(X - sx * 32), fy = (int)(Y - sy * 32);
+            if (sx < -32768) sx = -32768;
+            if (sx > 32767) sx = 32767;
+            if (sy < -32768) sy = -32768;
+            if (sy > 32767) sy = 32767;
+            const int w[4] = {32 * (32 - fy) * (32 - fx), 32 * (32 - fy) * fx, 32 * fy * (32 - fx), 32 * fy * fx};
+            const uint8_t *p[4];
+            for (int q = 0; q < 4; q++) {
+                int64_t yy = sy + (q >> 1), xx = sx + (q & 1);
+                p[q] = yy >= 0 && yy < s->height && xx >= 0 && xx < s->width ? s->image + (yy * s->width + xx) * 3
+                                                                             : k_zero_pixel;
+            }
+            for (int k = 0; k < 3; k++) {
+                int c = s->chan[k];
+                int acc = p[0][c] * w[0] + p[1][c] * w[1] + p[2][c] * w[2] + p[3][c] * w[3];
+                int r = (acc + (1 << 14)) >> 15;
+                v[dx * 3 + k] = (float)(r > 255 ? 255 : r);
+            }
+        }
+        store_row(s, win, v, i, dy, out);
+    }
+}
+
 /* ---- scikit-image's transform.resize (BEDLAM's demo crop) ---------------------------------
  * resize(canvas, (oh, ow)) with its defaults on the float64 zero-padded window: per axis
  * f = window / output; when any axis shrinks, ndimage.gaussian_filter with sigma
@@ -487,7 +628,9 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
         size_t i = (size_t)(task / per);
         int y0 = (int)(task % per) * ROWS_PER_TASK, y1 = y0 + ROWS_PER_TASK < CH ? y0 + ROWS_PER_TASK : CH;
         const window *win = &wins[i];
-        if (skimage) {
+        if (win->mode == MODE_AFFINE) {
+            rows_affine(&s, win, i, y0, y1, out);
+        } else if (skimage) {
             if (rows_skimage(&s, win, i, y0, y1, out)) {
 #pragma omp atomic write
                 failed = 1;
@@ -511,15 +654,15 @@ static cliff_status check_image(const uint8_t *image, size_t height, size_t widt
     if (p->layout != CLIFF_LAYOUT_NCHW_F32 && p->layout != CLIFF_LAYOUT_NHWC_F32)
         return cliff_fail(CLIFF_EINVAL, "layout: the crop writes CLIFF_LAYOUT_NCHW_F32 or "
                           "CLIFF_LAYOUT_NHWC_F32, got %d", (int)p->layout);
-    if (p->window != CLIFF_WINDOW_CLIFF && p->window != CLIFF_WINDOW_SQUARE)
-        return cliff_fail(CLIFF_EINVAL, "window: expected CLIFF_WINDOW_CLIFF or CLIFF_WINDOW_SQUARE, got %d",
+    if (p->window != CLIFF_WINDOW_CLIFF && p->window != CLIFF_WINDOW_SQUARE && p->window != CLIFF_WINDOW_AFFINE)
+        return cliff_fail(CLIFF_EINVAL, "window: expected CLIFF_WINDOW_CLIFF, _SQUARE or _AFFINE, got %d",
                           (int)p->window);
     if (p->out_width < 0 || p->out_width > MAX_OW || p->out_height < 0 || p->out_height > MAX_OH ||
         (p->window == CLIFF_WINDOW_CLIFF && (p->out_width || p->out_height)))
         return cliff_fail(CLIFF_EINVAL, "out_height/out_width: expected 0 (256 x 192) or, with the square "
                           "window, 1..%d x 1..%d, got %d x %d", MAX_OH, MAX_OW, p->out_height, p->out_width);
-    if (p->window == CLIFF_WINDOW_SQUARE && (p->out_width < 1 || p->out_height < 1))
-        return cliff_fail(CLIFF_EINVAL, "out_height/out_width: the square window needs an output size");
+    if (p->window != CLIFF_WINDOW_CLIFF && (p->out_width < 1 || p->out_height < 1))
+        return cliff_fail(CLIFF_EINVAL, "out_height/out_width: the square and affine windows need an output size");
     if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP && p->resize != CLIFF_RESIZE_SKIMAGE &&
         p->resize != CLIFF_RESIZE_AUTO)
         return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV, _IPP, _SKIMAGE or _AUTO, "
@@ -578,7 +721,7 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
         return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu boxes", n);
     }
     double *c = cs, *sc = cs + 2 * n;
-    if (p->window == CLIFF_WINDOW_SQUARE) /* the multi-person tracker's square box (BEDLAM demo) */
+    if (p->window != CLIFF_WINDOW_CLIFF) /* the square box (BEDLAM's tracker, mmhuman3d's datasets) */
         for (size_t i = 0; i < n; i++) {
             double b[4];
             for (int k = 0; k < 4; k++) b[k] = x64 ? x64[4 * i + k] : (double)x32[4 * i + k];

@@ -65,8 +65,8 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
     cliff_estimator *e = calloc(1, sizeof *e);
     if (!e) return cliff_fail(CLIFF_ENOMEM, "out of memory");
     cliff_crop_params cp = {.rescale = 0, .layout = CLIFF_LAYOUT_NHWC_F32, .resize = p.resize, .bgr = false};
-    if (d.crop_window == CLIFF_WINDOW_SQUARE) {
-        cp.window = CLIFF_WINDOW_SQUARE;
+    if (d.crop_window == CLIFF_WINDOW_SQUARE || d.crop_window == CLIFF_WINDOW_AFFINE) {
+        cp.window = (cliff_window_rule)d.crop_window;
         cp.out_height = d.crop_height;
         cp.out_width = d.crop_width;
     }
@@ -176,7 +176,7 @@ cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frame
     const char *what = n_frames == 1 ? "xyxy" : "frames[].xyxy";
     for (size_t k = 0, i0 = 0; k < n_frames; i0 += frames[k].n_boxes, k++) {
         const cliff_frame *f = &frames[k];
-        if (est->crop.window == CLIFF_WINDOW_SQUARE)
+        if (est->crop.window != CLIFF_WINDOW_CLIFF)
             cliff_boxes_to_center_scale_square_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);
         else
             cliff_boxes_to_center_scale_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);
