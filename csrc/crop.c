@@ -133,24 +133,32 @@ static void lu_solve6(double a[6][6], double b[6]) {
     }
 }
 
+/* A value rounded to float32 and kept so: the volatile store makes the rounding happen
+ * (GCC 12 at -O3 was seen to keep the double value of a float array element here). */
+static float f32(double v) {
+    volatile float f = (float)v;
+    return f;
+}
+
 /* mmhuman3d's get_affine_transform(c, (S, S), 0, (ow, oh)) and warpAffine's inversion of it. */
 static void affine_map(double cx, double cy, double side, int ow, int oh, double m[6]) {
-    /* float32 points: centre, centre + (0, -S/2), and the third point b + (-(a-b)_y, (a-b)_x) */
+    /* float32 points: centre, centre + (0, -S/2), and the third point b + (-(a-b)_y, (a-b)_x),
+     * every step rounded to float32 as NumPy float32 arrays do */
     float src[3][2], dst[3][2];
-    src[0][0] = (float)cx;
-    src[0][1] = (float)cy;
-    src[1][0] = (float)(cx + 0.0);
-    src[1][1] = (float)(cy + side * -0.5);
-    float dx = src[0][0] - src[1][0], dy = src[0][1] - src[1][1];
-    src[2][0] = src[1][0] - dy;
-    src[2][1] = src[1][1] + dx;
-    dst[0][0] = (float)(ow * 0.5);
-    dst[0][1] = (float)(oh * 0.5);
-    dst[1][0] = (float)(ow * 0.5 + 0.0);
-    dst[1][1] = (float)(oh * 0.5 + ow * -0.5);
-    dx = dst[0][0] - dst[1][0], dy = dst[0][1] - dst[1][1];
-    dst[2][0] = dst[1][0] - dy;
-    dst[2][1] = dst[1][1] + dx;
+    src[0][0] = f32(cx);
+    src[0][1] = f32(cy);
+    src[1][0] = f32(cx + 0.0);
+    src[1][1] = f32(cy + side * -0.5);
+    float dx = f32(src[0][0] - src[1][0]), dy = f32(src[0][1] - src[1][1]);
+    src[2][0] = f32(src[1][0] - dy);
+    src[2][1] = f32(src[1][1] + dx);
+    dst[0][0] = f32(ow * 0.5);
+    dst[0][1] = f32(oh * 0.5);
+    dst[1][0] = f32(ow * 0.5 + 0.0);
+    dst[1][1] = f32(oh * 0.5 + ow * -0.5);
+    dx = f32(dst[0][0] - dst[1][0]), dy = f32(dst[0][1] - dst[1][1]);
+    dst[2][0] = f32(dst[1][0] - dy);
+    dst[2][1] = f32(dst[1][1] + dx);
     double a[6][6] = {{0}}, b[6];
     for (int k = 0; k < 3; k++) {
         a[2 * k][0] = a[2 * k + 1][3] = src[k][0];

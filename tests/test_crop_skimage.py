@@ -15,8 +15,8 @@ import pytest
 
 import cliff
 
-from tests.test_crop import official_window
-from tests.test_crop_bedlam import MEAN, RES, STD, bedlam_window, tracker_box
+from test_crop import official_window
+from test_crop_bedlam import MEAN, RES, STD, bedlam_window, tracker_box
 
 skimage_transform = pytest.importorskip("skimage.transform")
 
@@ -127,3 +127,11 @@ def test_skimage_resize_on_the_official_window(image):
     np.testing.assert_allclose(out["crops"][0], ref, rtol=0, atol=TOL)
 
 
+
+
+def test_random_boxes(image):
+    """20 boxes of 1..1500 pixels anywhere around the image."""
+    rng = np.random.default_rng(7)
+    x1, y1 = rng.uniform(-300, 800, 20), rng.uniform(-300, 600, 20)
+    wh = np.exp(rng.uniform(0, np.log(1500), (20, 2)))
+    check(image, np.stack([x1, y1, x1 + wh[:, 0], y1 + wh[:, 1]], 1))
