@@ -50,7 +50,8 @@ def crop(
         xyxy: (N, 4) or (4,) person boxes ``[x1, y1, x2, y2]`` in pixels (x2 >= x1,
             y2 >= y1, finite). A (4,) box gives N = 1.
         rescale: box enlargement factor; default: the family's (the official demo uses 1.1,
-            BEDLAM's demo 1.0: its tracker boxes are used as they are).
+            BEDLAM's demo 1.0: its tracker boxes are used as they are; mmhuman3d 1.2, its
+            converters' enlargement of a tight box).
         bgr: the image is in BGR order (OpenCV); channels are swapped while cropping.
         layout: ``"nchw"`` -> crops (N, 3, 256, 192), the official network input;
             ``"nhwc"`` -> (N, 256, 192, 3), the same values channel-last (for consumers
