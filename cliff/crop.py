@@ -20,7 +20,7 @@ def crop(
     *,
     bgr: bool = False,
     layout: Literal["nchw", "nhwc"] = "nchw",
-    resize: Literal["ipp", "opencv"] = "ipp",
+    resize: Literal["ipp", "opencv", "skimage"] | None = None,
     family: str = "cliff-hr48",
 ) -> dict[str, Any]:
     """Crop and normalise person boxes exactly as the official CLIFF demo does.
@@ -50,12 +50,15 @@ def crop(
         xyxy: (N, 4) or (4,) person boxes ``[x1, y1, x2, y2]`` in pixels (x2 >= x1,
             y2 >= y1, finite). A (4,) box gives N = 1.
         rescale: box enlargement factor; default: the family's (the official demo uses 1.1,
-            BEDLAM's demo 1.0: its tracker boxes are used as they are).
+            BEDLAM's demo 1.0: its tracker boxes are used as they are; mmhuman3d 1.2, its
+            converters' enlargement of a tight box).
         bgr: the image is in BGR order (OpenCV); channels are swapped while cropping.
         layout: ``"nchw"`` -> crops (N, 3, 256, 192), the official network input;
             ``"nhwc"`` -> (N, 256, 192, 3), the same values channel-last (for consumers
             that want NHWC; ``Model.predict`` takes float crops as NCHW only).
-        resize: ``"ipp"`` (default) -> what ``cv2.resize`` computes in OpenCV builds with
+        resize: default (None): the family's release's own: ``"ipp"`` for the CLIFF
+            families, ``"skimage"`` for BEDLAM's.
+            ``"ipp"`` -> what ``cv2.resize`` computes in OpenCV builds with
             Intel IPP, i.e. every PyPI wheel on x86 (including the 4.x the official demo
             used), so the default reproduces the official demo's actual numbers: float64
             coordinates and fused interpolation;
@@ -63,11 +66,20 @@ def crop(
             docs/official.md#crop describes), what ``cv2.resize`` computes without IPP (e.g. on ARM). The two differ by ~1e-4 per normalised
             value at most on hard edges of large boxes (2e-4 for a 2000-pixel box on random
             noise, ~5e-6 on photos).
+            ``"skimage"`` -> scikit-image's ``transform.resize`` with its defaults, as BEDLAM's
+            demo calls it: a Gaussian anti-aliasing filter when the window shrinks, then
+            bilinear sampling with mirrored borders (docs/crop.md#bedlam-resize; equal to
+            scikit-image within 1e-4 per normalised value).
         family: whose demo crop to reproduce (:mod:`cliff.families`): the CLIFF families
             (official, mmhuman3d) take the steps above; ``"bedlam-cliff"`` / ``"bedlam-cliff-x"``
             take BEDLAM's: the tracker's square box (centre ``x1 + w/2, y1 + h/2``, side
             ``max(w, h) * rescale``), the SPIN-style square window (corners truncated toward
-            zero), the resize to 224 x 224 and the same normalisation (docs/crop.md#bedlam).
+            zero), the resize to 224 x 224 and the same normalisation (docs/crop.md#bedlam);
+            ``"mmhuman3d-res50"`` takes mmhuman3d's test pipeline: the same square box (side
+            ``max(w, h) * rescale``, default 1.2 as its dataset converters enlarge boxes), the
+            affine warp of ``MeshAffine`` (OpenCV 4.x ``warpAffine``, uint8, bilinear in 1/32
+            pixel steps) to 256 x 192 and the normalisation; ``resize`` is not used
+            (docs/crop.md#mmhuman3d).
 
     Returns:
         dict with
@@ -83,14 +95,20 @@ def crop(
     """
     if layout not in ("nchw", "nhwc"):
         raise ValueError(f"layout: expected 'nchw' or 'nhwc', got {layout!r}")
-    if resize not in ("opencv", "ipp"):
-        raise ValueError(f"resize: expected 'opencv' or 'ipp', got {resize!r}")
     from .families import family as get_family
     fam = get_family(family)
+    if resize is None:
+        resize = "skimage" if fam.crop_window == "square" else "ipp"
+    if resize not in _RESIZE:
+        raise ValueError(f"resize: expected 'ipp', 'opencv' or 'skimage', got {resize!r}")
     if rescale is None:
         rescale = fam.box_rescale
     if isinstance(rescale, (bool, np.bool_)) or not isinstance(rescale, (int, float, np.number)):
         raise TypeError(f"rescale: expected a number, got {type(rescale).__name__}")
     square = fam.crop[0] if fam.crop_window == "square" else 0
     return _core.crop(image, xyxy, float(rescale), bgr=bool(bgr), nhwc=layout == "nhwc",
-                      ipp=resize == "ipp", square=square)
+                      square=square, resize=_RESIZE[resize], affine=fam.crop_window == "affine")
+
+
+#: cliff_resize values of the core (csrc/cliff.h)
+_RESIZE = {"opencv": 0, "ipp": 1, "skimage": 2}

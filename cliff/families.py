@@ -44,7 +44,7 @@ class Family:
     betas: int         #: shape coefficients (10 | 11)
     body: str          #: "smpl" | "smplx"
     lightning: bool    #: a PyTorch Lightning file: keys outside the network's are not read
-    crop_window: str = "cliff"  #: "cliff" (4:3, rounded corners) | "square" (BEDLAM's SPIN-style)
+    crop_window: str = "cliff"  #: "cliff" (4:3, rounded corners) | "square" (BEDLAM's SPIN-style) | "affine" (mmhuman3d's warp)
     box_rescale: float = 1.1    #: box enlargement of the release's demo crop
 
     @property

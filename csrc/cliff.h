@@ -532,22 +532,37 @@ CLIFF_API extern const float cliff_imagenet_std[3];
  *   CLIFF_RESIZE_IPP    what OpenCV builds with Intel IPP compute (every PyPI wheel on x86,
  *                       hence the official demo there): float64 source coordinates,
  *                       x = s0 + a*(s1 - s0) with a fused multiply-add;
- *   CLIFF_RESIZE_OPENCV OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a). */
-typedef enum { CLIFF_RESIZE_OPENCV = 0, CLIFF_RESIZE_IPP = 1 } cliff_resize;
+ *   CLIFF_RESIZE_OPENCV OpenCV's own code (float32 coordinates, s0*(1-a) + s1*a);
+ *   CLIFF_RESIZE_SKIMAGE scikit-image's transform.resize with its defaults, what BEDLAM's demo
+ *                       crop calls: a Gaussian anti-aliasing filter per shrunk axis (sigma
+ *                       (f - 1)/2, f = window/output, truncated at 4 sigma, mirror borders),
+ *                       then bilinear sampling at (d + 0.5) f - 0.5 with mirror borders
+ *                       (docs/crop.md#bedlam-resize);
+ *   CLIFF_RESIZE_AUTO   the crop window's own release: SKIMAGE for CLIFF_WINDOW_SQUARE (BEDLAM),
+ *                       IPP for CLIFF_WINDOW_CLIFF. */
+typedef enum { CLIFF_RESIZE_OPENCV = 0, CLIFF_RESIZE_IPP = 1, CLIFF_RESIZE_SKIMAGE = 2,
+               CLIFF_RESIZE_AUTO = 3 } cliff_resize;
 
 /* The crop window: CLIFF's (a 4:3 window of 200*scale pixels high, corners rounded half to
  * even, 256 x 192 output) or the square SPIN-style window of BEDLAM's demo (200*scale pixels
  * square, corners truncated toward zero as NumPy's astype(int), out_height x out_width output;
  * boxes become the multi-person tracker's square: centre x1 + w/2, y1 + h/2, side max(w, h)
  * times rescale). docs/crop.md#bedlam. */
-typedef enum { CLIFF_WINDOW_CLIFF = 0, CLIFF_WINDOW_SQUARE = 1 } cliff_window_rule;
+/* CLIFF_WINDOW_AFFINE: mmhuman3d's test pipeline (MeshAffine): the same square box (centre
+ * x1 + w/2, y1 + h/2, side S = max(w, h) times rescale), the affine map of
+ * get_affine_transform (S pixels -> out_width, centred; cv2.getAffineTransform on float32
+ * points) and OpenCV 4.x's uint8 warpAffine INTER_LINEAR (fixed point: 1/32-pixel positions,
+ * 15-bit weights, result rounded to uint8, zero border); `resize` is not used.
+ * docs/crop.md#mmhuman3d. */
+typedef enum { CLIFF_WINDOW_CLIFF = 0, CLIFF_WINDOW_SQUARE = 1, CLIFF_WINDOW_AFFINE = 2 } cliff_window_rule;
 
 typedef struct {
     double rescale;      /* box enlargement (official: 1.1); boxes functions only */
     cliff_layout layout; /* CLIFF_LAYOUT_NCHW_F32 (official input) or CLIFF_LAYOUT_NHWC_F32 */
     cliff_resize resize; /* default CLIFF_RESIZE_IPP (the official demo's numbers) */
     bool bgr;            /* the image is BGR (e.g. from OpenCV): channels swapped while reading */
-    int out_height, out_width; /* 0, 0 with CLIFF_WINDOW_CLIFF; e.g. 224, 224 with the square one */
+    int out_height, out_width; /* 0, 0 with CLIFF_WINDOW_CLIFF; e.g. 224, 224 with the square one,
+                                  256, 192 with the affine one */
     cliff_window_rule window;  /* default CLIFF_WINDOW_CLIFF */
 } cliff_crop_params;
 
@@ -599,11 +614,12 @@ typedef struct cliff_estimator cliff_estimator;
 
 typedef struct {
     double rescale;      /* box enlargement (official: 1.1) */
-    cliff_resize resize; /* crop resize (default CLIFF_RESIZE_IPP, the official demo's) */
+    cliff_resize resize; /* crop resize (default CLIFF_RESIZE_AUTO: the family's release's own,
+                            IPP for CLIFF's crop, SKIMAGE for BEDLAM's) */
     size_t n_iter;       /* regressor iterations (official: 3) */
 } cliff_estimator_params;
 
-/* {rescale 1.1, CLIFF_RESIZE_IPP, n_iter 3}. */
+/* {rescale 1.1, CLIFF_RESIZE_AUTO, n_iter 3}. */
 CLIFF_API cliff_estimator_params cliff_estimator_default_params(void);
 
 /* net, smpl: borrowed (see above); the SMPL model needs >= 10 shape components. params NULL =

@@ -32,7 +32,11 @@ typedef struct {
     int64_t ulx, uly, w, h; /* window origin and size in image pixels */
     int mode;
     int ow, oh; /* output crop size */
+    double m[6]; /* CLIFF_WINDOW_AFFINE: output pixel -> image pixel (warpAffine's inverse map) */
 } window;
+
+enum { MODE_AFFINE = 3 };
+#define AFFINE_MAX ((double)(1 << 19)) /* |centre| and side limit of the affine crop (fixed point) */
 
 static const uint8_t k_zero_pixel[3] = {0, 0, 0};
 
@@ -97,6 +101,90 @@ void cliff_crop_window(const double *center, const double *scale, size_t n, int6
     }
 }
 
+/* cv::solve(DECOMP_LU) on the 6 x 6 system of cv::getAffineTransform: Gaussian elimination
+ * with partial pivoting (row swaps on a strictly larger |pivot|), rows updated with
+ * alpha = a[j][i] * (-1 / a[i][i]), back substitution dividing by the pivot. */
+static void lu_solve6(double a[6][6], double b[6]) {
+    for (int i = 0; i < 6; i++) {
+        int k = i;
+        for (int j = i + 1; j < 6; j++)
+            if (fabs(a[j][i]) > fabs(a[k][i])) k = j;
+        if (k != i) {
+            for (int c = 0; c < 6; c++) {
+                double t = a[i][c];
+                a[i][c] = a[k][c];
+                a[k][c] = t;
+            }
+            double t = b[i];
+            b[i] = b[k];
+            b[k] = t;
+        }
+        double d = -1.0 / a[i][i];
+        for (int j = i + 1; j < 6; j++) {
+            double alpha = a[j][i] * d;
+            for (int c = i + 1; c < 6; c++) a[j][c] += alpha * a[i][c];
+            b[j] += alpha * b[i];
+        }
+    }
+    for (int i = 5; i >= 0; i--) {
+        double s = b[i];
+        for (int c = i + 1; c < 6; c++) s -= a[i][c] * b[c];
+        b[i] = s / a[i][i];
+    }
+}
+
+/* A value rounded to float32 and kept so: the volatile store makes the rounding happen
+ * (GCC 12 at -O3 was seen to keep the double value of a float array element here). */
+static float f32(double v) {
+    volatile float f = (float)v;
+    return f;
+}
+
+/* mmhuman3d's get_affine_transform(c, (S, S), 0, (ow, oh)) and warpAffine's inversion of it. */
+static void affine_map(double cx, double cy, double side, int ow, int oh, double m[6]) {
+    /* float32 points: centre, centre + (0, -S/2), and the third point b + (-(a-b)_y, (a-b)_x),
+     * every step rounded to float32 as NumPy float32 arrays do */
+    float src[3][2], dst[3][2];
+    src[0][0] = f32(cx);
+    src[0][1] = f32(cy);
+    src[1][0] = f32(cx + 0.0);
+    src[1][1] = f32(cy + side * -0.5);
+    float dx = f32(src[0][0] - src[1][0]), dy = f32(src[0][1] - src[1][1]);
+    src[2][0] = f32(src[1][0] - dy);
+    src[2][1] = f32(src[1][1] + dx);
+    dst[0][0] = f32(ow * 0.5);
+    dst[0][1] = f32(oh * 0.5);
+    dst[1][0] = f32(ow * 0.5 + 0.0);
+    dst[1][1] = f32(oh * 0.5 + ow * -0.5);
+    dx = f32(dst[0][0] - dst[1][0]), dy = f32(dst[0][1] - dst[1][1]);
+    dst[2][0] = f32(dst[1][0] - dy);
+    dst[2][1] = f32(dst[1][1] + dx);
+    double a[6][6] = {{0}}, b[6];
+    for (int k = 0; k < 3; k++) {
+        a[2 * k][0] = a[2 * k + 1][3] = src[k][0];
+        a[2 * k][1] = a[2 * k + 1][4] = src[k][1];
+        a[2 * k][2] = a[2 * k + 1][5] = 1;
+        b[2 * k] = dst[k][0];
+        b[2 * k + 1] = dst[k][1];
+    }
+    lu_solve6(a, b);
+    /* warpAffine without WARP_INVERSE_MAP inverts the 2 x 3 map */
+    double M[6];
+    memcpy(M, b, sizeof M);
+    double D = M[0] * M[4] - M[1] * M[3];
+    D = D != 0 ? 1.0 / D : 0;
+    double A11 = M[4] * D, A22 = M[0] * D;
+    M[0] = A11;
+    M[1] *= -D;
+    M[3] *= -D;
+    M[4] = A22;
+    double b1 = -M[0] * M[2] - M[1] * M[5];
+    double b2 = -M[3] * M[2] - M[4] * M[5];
+    M[2] = b1;
+    M[5] = b2;
+    memcpy(m, M, sizeof M);
+}
+
 static cliff_status make_window(double cx, double cy, double scale, size_t i, const char *what,
                                 const cliff_crop_params *p, window *win) {
     if (!isfinite(cx) || !isfinite(cy) || !isfinite(scale))
@@ -104,6 +192,21 @@ static cliff_status make_window(double cx, double cy, double scale, size_t i, co
     if (!(scale > 0))
         return cliff_fail(CLIFF_EINVAL, "%s[%zu]: degenerate box (scale %g; width and height "
                           "are both zero)", what, i, scale);
+    if (p->window == CLIFF_WINDOW_AFFINE) {
+        double side = 200.0 * scale;
+        if (!(side >= 1))
+            return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too small for the affine crop (side %g pixels, "
+                              "at least 1)", what, i, side);
+        if (side > AFFINE_MAX || fabs(cx) > AFFINE_MAX || fabs(cy) > AFFINE_MAX)
+            return cliff_fail(CLIFF_EINVAL, "%s[%zu]: box too large or too far outside for the affine crop "
+                              "(side and centre at most 2^19 pixels; OpenCV's fixed point overflows)", what, i);
+        memset(win, 0, sizeof *win);
+        win->ow = p->out_width;
+        win->oh = p->out_height;
+        win->mode = MODE_AFFINE;
+        affine_map(cx, cy, side, win->ow, win->oh, win->m);
+        return CLIFF_OK;
+    }
     double ul[2], br[2];
     const int OW = p->out_width ? p->out_width : CLIFF_CROP_WIDTH, OH = p->out_height ? p->out_height : CLIFF_CROP_HEIGHT;
     if (p->window == CLIFF_WINDOW_SQUARE)
@@ -346,13 +449,185 @@ static void rows_linear(const source *s, const window *win, size_t i, int y0, in
     }
 }
 
+/* ---- mmhuman3d's affine crop: OpenCV 4.x warpAffine, uint8, INTER_LINEAR, zero border ----
+ * Per output pixel (x, y): X = (round((m1 y + m2) 1024) + 16 + round(m0 x 1024)) >> 5 in
+ * 1/32 pixels (likewise Y with m4, m5, m3), source pixel (X >> 5, Y >> 5) saturated to int16,
+ * fractions fx = X & 31, fy = Y & 31; weights 32 * [(32-fy)(32-fx), (32-fy) fx, fy (32-fx),
+ * fy fx] (sum 2^15); value (sum w v + 2^14) >> 15 (pixels outside the image are 0). Rounding
+ * of double to int: half to even (cvRound). */
+static inline int64_t sat_round(double v) {
+    if (!(v > -2147483648.0)) return INT32_MIN;
+    if (!(v < 2147483647.0)) return INT32_MAX;
+    return (int64_t)nearbyint(v);
+}
+
+static inline int64_t floor_shift5(int64_t v) { return v >= 0 ? v >> 5 : -((-v + 31) >> 5); }
+
+static void rows_affine(const source *s, const window *win, size_t i, int y0, int y1, float *out) {
+    const int CW = win->ow;
+    const double *m = win->m;
+    float v[MAX_OW * 3];
+    for (int dy = y0; dy < y1; dy++) {
+        int64_t X0 = sat_round((m[1] * dy + m[2]) * 1024) + 16, Y0 = sat_round((m[4] * dy + m[5]) * 1024) + 16;
+        for (int dx = 0; dx < CW; dx++) {
+            int64_t X = floor_shift5(X0 + sat_round(m[0] * dx * 1024)), Y = floor_shift5(Y0 + sat_round(m[3] * dx * 1024));
+            int64_t sx = floor_shift5(X), sy = floor_shift5(Y);
+            int fx = (int)(X - sx * 32), fy = (int)(Y - sy * 32);
+            if (sx < -32768) sx = -32768;
+            if (sx > 32767) sx = 32767;
+            if (sy < -32768) sy = -32768;
+            if (sy > 32767) sy = 32767;
+            const int w[4] = {32 * (32 - fy) * (32 - fx), 32 * (32 - fy) * fx, 32 * fy * (32 - fx), 32 * fy * fx};
+            const uint8_t *p[4];
+            for (int q = 0; q < 4; q++) {
+                int64_t yy = sy + (q >> 1), xx = sx + (q & 1);
+                p[q] = yy >= 0 && yy < s->height && xx >= 0 && xx < s->width ? s->image + (yy * s->width + xx) * 3
+                                                                             : k_zero_pixel;
+            }
+            for (int k = 0; k < 3; k++) {
+                int c = s->chan[k];
+                int acc = p[0][c] * w[0] + p[1][c] * w[1] + p[2][c] * w[2] + p[3][c] * w[3];
+                int r = (acc + (1 << 14)) >> 15;
+                v[dx * 3 + k] = (float)(r > 255 ? 255 : r);
+            }
+        }
+        store_row(s, win, v, i, dy, out);
+    }
+}
+
+/* ---- scikit-image's transform.resize (BEDLAM's demo crop) ---------------------------------
+ * resize(canvas, (oh, ow)) with its defaults on the float64 zero-padded window: per axis
+ * f = window / output; when any axis shrinks, ndimage.gaussian_filter with sigma
+ * max(0, (f - 1)/2) per axis (an axis with sigma <= 1e-15 is skipped), radius
+ * int(4 sigma + 0.5), weights exp(-x^2 / (2 sigma^2)) / their sum, 'mirror' borders (skimage's
+ * 'reflect'); then ndimage.zoom(order=1, grid_mode=True, mode='mirror'): source coordinate
+ * (d + 0.5) f - 0.5 mirrored into [0, n - 1], linear weights. Both are linear in the window, so
+ * one output row is sum_m wy_m row(mirror(m)) followed by the same along x, computed in
+ * float64 and rounded to float once. The final clip to the window's range is a no-op: every
+ * weight is positive and they sum to 1. Work per output row: (2R + 2) window rows. */
+
+/* Index m of an axis of n samples extended by mirroring (ndimage 'mirror': ... 2 1 | 0 1 2 ...). */
+static inline int64_t mirror_index(int64_t m, int64_t n) {
+    if (n == 1) return 0;
+    const int64_t period = 2 * n - 2;
+    m %= period;
+    if (m < 0) m += period;
+    return m >= n ? period - m : m;
+}
+
+typedef struct {
+    int64_t n;   /* window samples along the axis */
+    int radius;  /* Gaussian radius R (0: no filter) */
+    double *k;   /* 2R + 1 weights */
+} aa_axis;
+
+static cliff_status aa_axis_init(aa_axis *a, int64_t n, int out) {
+    a->n = n;
+    a->k = NULL;
+    double f = (double)n / (double)out, sigma = (f - 1.0) / 2.0;
+    a->radius = 0;
+    if (sigma > 1e-15) a->radius = (int)(4.0 * sigma + 0.5);
+    a->k = cliff_alloc(sizeof(double) * (size_t)(2 * a->radius + 1));
+    if (!a->k) return CLIFF_ENOMEM;
+    if (a->radius == 0 && !(sigma > 1e-15)) {
+        a->k[0] = 1.0;
+        return CLIFF_OK;
+    }
+    double sum = 0, s2 = sigma * sigma;
+    for (int j = -a->radius; j <= a->radius; j++) sum += a->k[j + a->radius] = exp(-0.5 / s2 * (double)j * (double)j);
+    for (int j = 0; j <= 2 * a->radius; j++) a->k[j] /= sum;
+    return CLIFF_OK;
+}
+
+/* Linear sampling position of output index d: window index i0 and weight t of i0 + 1. */
+static inline void zoom_coord(int d, int64_t n, int out, int64_t *i0, double *t) {
+    double zoom = (double)n / (double)out;
+    double cc = ((double)d + 0.5) * zoom - 0.5;
+    if (n <= 1) cc = 0;
+    else if (cc < 0) cc = -cc;
+    else if (cc > (double)(n - 1)) cc = 2.0 * (double)(n - 1) - cc;
+    double fl = floor(cc);
+    *i0 = (int64_t)fl;
+    *t = cc - fl;
+}
+
+/* Weight of window index i0 + o (o = -R .. R + 1) in (1 - t) G(i0) + t G(i0 + 1). */
+static inline double zoom_weight(const aa_axis *a, int o, double t) {
+    const int R = a->radius;
+    double w = 0;
+    if (o <= R) w += (1.0 - t) * a->k[o + R];
+    if (o - 1 >= -R) w += t * a->k[o - 1 + R];
+    return w;
+}
+
+static cliff_status rows_skimage(const source *s, const window *win, size_t i, int y0, int y1,
+                                 float *out) {
+    const int CW = win->ow, CH = win->oh;
+    /* image columns the window covers: [c0, c1) in window coordinates */
+    const int64_t c0 = win->ulx < 0 ? -win->ulx : 0;
+    const int64_t c1 = win->ulx + win->w > s->width ? s->width - win->ulx : win->w;
+    aa_axis ax, ay;
+    cliff_status st = aa_axis_init(&ax, win->w, CW);
+    if (!st) st = aa_axis_init(&ay, win->h, CH);
+    else ay.k = NULL;
+    double *tmp = c1 > c0 ? cliff_alloc(sizeof(double) * 3 * (size_t)(c1 - c0)) : NULL;
+    if (st || (c1 > c0 && !tmp)) {
+        cliff_free(ax.k);
+        cliff_free(ay.k);
+        cliff_free(tmp);
+        return CLIFF_ENOMEM;
+    }
+    float v[MAX_OW * 3];
+    for (int dy = y0; dy < y1; dy++) {
+        int64_t i0;
+        double t;
+        zoom_coord(dy, win->h, CH, &i0, &t);
+        if (c1 > c0) memset(tmp, 0, sizeof(double) * 3 * (size_t)(c1 - c0));
+        for (int o = -ay.radius; o <= ay.radius + 1 && c1 > c0; o++) {
+            double w = zoom_weight(&ay, o, t);
+            if (w == 0) continue;
+            int64_t y = win->uly + mirror_index(i0 + o, win->h);
+            if (y < 0 || y >= s->height) continue;
+            const uint8_t *row = s->image + (y * s->width + win->ulx + c0) * 3;
+            for (int64_t c = 0; c < c1 - c0; c++)
+                for (int k = 0; k < 3; k++) tmp[3 * c + k] += w * (double)row[3 * c + s->chan[k]];
+        }
+        for (int dx = 0; dx < CW; dx++) {
+            int64_t j0;
+            double tx;
+            zoom_coord(dx, win->w, CW, &j0, &tx);
+            double acc[3] = {0, 0, 0};
+            for (int o = -ax.radius; o <= ax.radius + 1; o++) {
+                double w = zoom_weight(&ax, o, tx);
+                if (w == 0) continue;
+                int64_t c = mirror_index(j0 + o, win->w);
+                if (c < c0 || c >= c1) continue;
+                const double *p = tmp + 3 * (c - c0);
+                acc[0] += w * p[0];
+                acc[1] += w * p[1];
+                acc[2] += w * p[2];
+            }
+            for (int k = 0; k < 3; k++) v[dx * 3 + k] = (float)acc[k];
+        }
+        store_row(s, win, v, i, dy, out);
+    }
+    cliff_free(ax.k);
+    cliff_free(ay.k);
+    cliff_free(tmp);
+    return CLIFF_OK;
+}
+
 static cliff_status crop_windows(const uint8_t *image, size_t height, size_t width,
                                  const window *wins, size_t n, const cliff_crop_params *p,
                                  float *out) {
     source s = {image, (int64_t)height, (int64_t)width, {0, 1, 2},
-                p->layout == CLIFF_LAYOUT_NHWC_F32, p->resize == CLIFF_RESIZE_IPP};
+                p->layout == CLIFF_LAYOUT_NHWC_F32,
+                p->resize == CLIFF_RESIZE_IPP || (p->resize == CLIFF_RESIZE_AUTO && p->window != CLIFF_WINDOW_SQUARE)};
     if (p->bgr) s.chan[0] = 2, s.chan[2] = 0;
+    const int skimage = p->resize == CLIFF_RESIZE_SKIMAGE ||
+                        (p->resize == CLIFF_RESIZE_AUTO && p->window == CLIFF_WINDOW_SQUARE);
     const int CH = p->out_height ? p->out_height : CLIFF_CROP_HEIGHT;
+    int failed = 0;
     const int per = (CH + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     const long long tasks = (long long)n * per;
     omp_set_num_threads(cliff_threads());
@@ -361,10 +636,18 @@ static cliff_status crop_windows(const uint8_t *image, size_t height, size_t wid
         size_t i = (size_t)(task / per);
         int y0 = (int)(task % per) * ROWS_PER_TASK, y1 = y0 + ROWS_PER_TASK < CH ? y0 + ROWS_PER_TASK : CH;
         const window *win = &wins[i];
-        if (win->mode == MODE_COPY) rows_copy(&s, win, i, y0, y1, out);
+        if (win->mode == MODE_AFFINE) {
+            rows_affine(&s, win, i, y0, y1, out);
+        } else if (skimage) {
+            if (rows_skimage(&s, win, i, y0, y1, out)) {
+#pragma omp atomic write
+                failed = 1;
+            }
+        } else if (win->mode == MODE_COPY) rows_copy(&s, win, i, y0, y1, out);
         else if (win->mode == MODE_AREA2) rows_area2(&s, win, i, y0, y1, out);
         else rows_linear(&s, win, i, y0, y1, out);
     }
+    if (failed) return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for the anti-aliasing filter");
     return CLIFF_OK;
 }
 
@@ -379,17 +662,18 @@ static cliff_status check_image(const uint8_t *image, size_t height, size_t widt
     if (p->layout != CLIFF_LAYOUT_NCHW_F32 && p->layout != CLIFF_LAYOUT_NHWC_F32)
         return cliff_fail(CLIFF_EINVAL, "layout: the crop writes CLIFF_LAYOUT_NCHW_F32 or "
                           "CLIFF_LAYOUT_NHWC_F32, got %d", (int)p->layout);
-    if (p->window != CLIFF_WINDOW_CLIFF && p->window != CLIFF_WINDOW_SQUARE)
-        return cliff_fail(CLIFF_EINVAL, "window: expected CLIFF_WINDOW_CLIFF or CLIFF_WINDOW_SQUARE, got %d",
+    if (p->window != CLIFF_WINDOW_CLIFF && p->window != CLIFF_WINDOW_SQUARE && p->window != CLIFF_WINDOW_AFFINE)
+        return cliff_fail(CLIFF_EINVAL, "window: expected CLIFF_WINDOW_CLIFF, _SQUARE or _AFFINE, got %d",
                           (int)p->window);
     if (p->out_width < 0 || p->out_width > MAX_OW || p->out_height < 0 || p->out_height > MAX_OH ||
         (p->window == CLIFF_WINDOW_CLIFF && (p->out_width || p->out_height)))
         return cliff_fail(CLIFF_EINVAL, "out_height/out_width: expected 0 (256 x 192) or, with the square "
                           "window, 1..%d x 1..%d, got %d x %d", MAX_OH, MAX_OW, p->out_height, p->out_width);
-    if (p->window == CLIFF_WINDOW_SQUARE && (p->out_width < 1 || p->out_height < 1))
-        return cliff_fail(CLIFF_EINVAL, "out_height/out_width: the square window needs an output size");
-    if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP)
-        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, "
+    if (p->window != CLIFF_WINDOW_CLIFF && (p->out_width < 1 || p->out_height < 1))
+        return cliff_fail(CLIFF_EINVAL, "out_height/out_width: the square and affine windows need an output size");
+    if (p->resize != CLIFF_RESIZE_OPENCV && p->resize != CLIFF_RESIZE_IPP && p->resize != CLIFF_RESIZE_SKIMAGE &&
+        p->resize != CLIFF_RESIZE_AUTO)
+        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV, _IPP, _SKIMAGE or _AUTO, "
                           "got %d", (int)p->resize);
     if (height == 0 || width == 0)
         return cliff_fail(CLIFF_EINVAL, "image: empty (%zu x %zu pixels)", height, width);
@@ -445,7 +729,7 @@ static cliff_status crop_boxes(const uint8_t *image, size_t height, size_t width
         return cliff_fail(CLIFF_ENOMEM, "crop: out of memory for %zu boxes", n);
     }
     double *c = cs, *sc = cs + 2 * n;
-    if (p->window == CLIFF_WINDOW_SQUARE) /* the multi-person tracker's square box (BEDLAM demo) */
+    if (p->window != CLIFF_WINDOW_CLIFF) /* the square box (BEDLAM's tracker, mmhuman3d's datasets) */
         for (size_t i = 0; i < n; i++) {
             double b[4];
             for (int k = 0; k < 4; k++) b[k] = x64 ? x64[4 * i + k] : (double)x32[4 * i + k];

@@ -34,7 +34,7 @@ struct cliff_estimator {
 };
 
 cliff_estimator_params cliff_estimator_default_params(void) {
-    return (cliff_estimator_params){.rescale = 1.1, .resize = CLIFF_RESIZE_IPP, .n_iter = 3};
+    return (cliff_estimator_params){.rescale = 1.1, .resize = CLIFF_RESIZE_AUTO, .n_iter = 3};
 }
 
 cliff_camera cliff_camera_default(size_t width, size_t height) {
@@ -51,8 +51,9 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
     cliff_estimator_params p = params ? *params : cliff_estimator_default_params();
     if (!(isfinite(p.rescale) && p.rescale > 0))
         return cliff_fail(CLIFF_EINVAL, "rescale: expected a finite number > 0, got %g", p.rescale);
-    if (p.resize != CLIFF_RESIZE_OPENCV && p.resize != CLIFF_RESIZE_IPP)
-        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV or CLIFF_RESIZE_IPP, got %d",
+    if (p.resize != CLIFF_RESIZE_OPENCV && p.resize != CLIFF_RESIZE_IPP && p.resize != CLIFF_RESIZE_SKIMAGE &&
+        p.resize != CLIFF_RESIZE_AUTO)
+        return cliff_fail(CLIFF_EINVAL, "resize: expected CLIFF_RESIZE_OPENCV, _IPP, _SKIMAGE or _AUTO, got %d",
                           (int)p.resize);
     if (p.n_iter > 100) return cliff_fail(CLIFF_EINVAL, "n_iter: expected 0..100, got %zu", p.n_iter);
     cliff_net_dims d;
@@ -74,11 +75,13 @@ cliff_status cliff_estimator_create(cliff_net *net, cliff_smpl *smpl,
     cliff_estimator *e = calloc(1, sizeof *e);
     if (!e) return cliff_fail(CLIFF_ENOMEM, "out of memory");
     cliff_crop_params cp = {.rescale = 0, .layout = CLIFF_LAYOUT_NHWC_F32, .resize = p.resize, .bgr = false};
-    if (d.crop_window == CLIFF_WINDOW_SQUARE) {
-        cp.window = CLIFF_WINDOW_SQUARE;
+    if (d.crop_window == CLIFF_WINDOW_SQUARE || d.crop_window == CLIFF_WINDOW_AFFINE) {
+        cp.window = (cliff_window_rule)d.crop_window;
         cp.out_height = d.crop_height;
         cp.out_width = d.crop_width;
     }
+    if (cp.resize == CLIFF_RESIZE_AUTO) /* the release's own resize */
+        cp.resize = cp.window == CLIFF_WINDOW_SQUARE ? CLIFF_RESIZE_SKIMAGE : CLIFF_RESIZE_IPP;
     *e = (cliff_estimator){net, smpl, p, d, cp, cliff_body_num_output_joints(smpl)};
     *out = e;
     return CLIFF_OK;
@@ -183,7 +186,7 @@ cliff_status cliff_estimate_batch(cliff_estimator *est, const cliff_frame *frame
     const char *what = n_frames == 1 ? "xyxy" : "frames[].xyxy";
     for (size_t k = 0, i0 = 0; k < n_frames; i0 += frames[k].n_boxes, k++) {
         const cliff_frame *f = &frames[k];
-        if (est->crop.window == CLIFF_WINDOW_SQUARE)
+        if (est->crop.window != CLIFF_WINDOW_CLIFF)
             cliff_boxes_to_center_scale_square_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);
         else
             cliff_boxes_to_center_scale_f64(f->xyxy, f->n_boxes, est->p.rescale, center + 2 * i0, scale + i0);

@@ -1,8 +1,10 @@
 """End to end for the SMPL families (docs/models.md): cliff.Estimator and `cliff predict` on
 BEDLAM's cliff.ckpt and mmhuman3d's CLIFF-Res50 (random weights in their exact file layouts)
 give the rotations, betas, crop camera and full-frame translation of the release's PyTorch code
-on the family's own crops, within 1e-4. The crops themselves are proven against OpenCV
-implementations of each release's steps in test_crop.py / test_crop_bedlam.py."""
+fed by the release's own crop, within 1e-4: BEDLAM's image_utils.crop with scikit-image's resize
+(test_crop_skimage.release_crop), mmhuman3d's MeshAffine warp (test_crop_mmhuman3d.release_crop,
+OpenCV 4.x's uint8 warpAffine); bbox_info from the release's own box (BEDLAM: the tracker's
+square, b = 200 * scale; mmhuman3d: the side S = 1.2 max(w, h))."""
 from __future__ import annotations
 
 import os
@@ -17,6 +19,10 @@ from cliff._standin import save_family_file
 from cliff.cli import main
 from reference import torch_cliff as tc
 from reference import torch_families as tf
+from test_crop_bedlam import tracker_box
+from test_crop_mmhuman3d import center_side
+from test_crop_mmhuman3d import release_crop as mmhuman3d_crop
+from test_crop_skimage import release_crop as bedlam_crop
 
 pytestmark = pytest.mark.slow  # two released networks end to end, with their references
 
@@ -36,13 +42,21 @@ def release(request, tmp_path_factory, standin_res50):
 
 
 def _reference(fam, ref, img, xyxy, focal=None):
-    """The release's steps on the family's crop: bbox_info of its form, the network, its camera."""
-    c = cliff.crop(img, np.asarray(xyxy, np.float64), family=fam.name)
+    """The release's steps: its own crop and box, bbox_info of its form, the network, its camera."""
+    xyxy = np.asarray(xyxy, np.float64)
+    if fam.crop_window == "square":  # BEDLAM: image_utils.crop + skimage resize, float64
+        crops = np.stack([bedlam_crop(img, b) for b in xyxy]).astype(np.float32)
+        cs = [tracker_box(b) for b in xyxy]
+        boxes = np.array([[c[0], c[1], 200 * s] for c, s in cs], np.float32)
+    else:  # mmhuman3d: MeshAffine + Normalize
+        crops = np.stack([mmhuman3d_crop(img, b) for b in xyxy]).astype(np.float32)
+        boxes = np.array([[c[0], c[1], s] for c, s in map(center_side, xyxy)], np.float32)
     h, w = img.shape[:2]
     size = np.array([w, h], np.float32)
     f = tc.default_focal(torch.tensor([[w, h]], dtype=torch.float64)) if focal is None else torch.tensor([focal])
     f = f.float().expand(len(xyxy))
-    boxes = torch.from_numpy(c["boxes"])
+    c = {"crops": crops}
+    boxes = torch.from_numpy(boxes)
     if fam.bbox_info == "paper":
         info = tf.bbox_info_plain(boxes, size, f)
     else:

@@ -154,7 +154,7 @@ static const cliff_family families[] = {
      256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
     {"mmhuman3d-res50", "mmhuman3d-res50", "res50", "", "body_model_train.;body_model_test.;disc.",
      "open-mmlab/mmhuman3d configs/cliff, resnet50_cliff-8328e2e2_20230327.pth",
-     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_CLIFF, 1.1},
+     256, 192, CLIFF_BBOX_RELEASED, CLIFF_FEATURES, 24, 10, CLIFF_BODY_SMPL, 0, CLIFF_WINDOW_AFFINE, 1.2},
     {"bedlam-cliff", "bedlam-cliff", "hr48_720", "model.", "backbone.final_layer.;head.downsample_module.",
      "pixelite1201/BEDLAM, cliff.ckpt (real-data CLIFF, SMPL)",
      224, 224, CLIFF_BBOX_PAPER, HR720_FEATURES, 24, 10, CLIFF_BODY_SMPL, 1, CLIFF_WINDOW_SQUARE, 1.0},

@@ -98,7 +98,7 @@ static PyObject *py_families(PyObject *mod, PyObject *noargs) {
             "crop", f->crop_height, f->crop_width, "bbox_info", f->bbox_info == CLIFF_BBOX_PAPER ? "paper" : "released",
             "features", f->features, "joints", f->joints, "betas", f->betas,
             "body", f->body == CLIFF_BODY_SMPLX ? "smplx" : "smpl", "lightning", f->lightning ? Py_True : Py_False,
-            "crop_window", f->crop_window == CLIFF_WINDOW_SQUARE ? "square" : "cliff", "box_rescale", f->box_rescale);
+            "crop_window", f->crop_window == CLIFF_WINDOW_SQUARE ? "square" : f->crop_window == CLIFF_WINDOW_AFFINE ? "affine" : "cliff", "box_rescale", f->box_rescale);
         if (!d || PyList_Append(out, d) < 0) {
             Py_XDECREF(d);
             Py_CLEAR(out);

@@ -67,12 +67,16 @@ static PyArrayObject *boxes_array(PyObject *obj, npy_intp *n) {
 
 static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     (void)self;
-    static char *kwlist[] = {"image", "xyxy", "rescale", "bgr", "nhwc", "ipp", "square", NULL};
+    static char *kwlist[] = {"image", "xyxy", "rescale", "bgr", "nhwc", "ipp", "square", "resize", "affine", NULL};
     PyObject *image_obj, *xyxy_obj, *rescale_obj = NULL;
-    int bgr = 0, nhwc = 0, ipp = 0, square = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$pppi:crop", kwlist, &image_obj, &xyxy_obj,
-                                     &rescale_obj, &bgr, &nhwc, &ipp, &square))
+    int bgr = 0, nhwc = 0, ipp = 0, square = 0, resize = -1, affine = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$pppiip:crop", kwlist, &image_obj, &xyxy_obj,
+                                     &rescale_obj, &bgr, &nhwc, &ipp, &square, &resize, &affine))
         return NULL;
+    if (affine && square)
+        return PyErr_Format(PyExc_ValueError, "square and affine: choose one crop window");
+    if (resize < -1 || resize > CLIFF_RESIZE_AUTO)
+        return PyErr_Format(PyExc_ValueError, "resize: expected a cliff_resize value 0..3 (or -1: from ipp), got %d", resize);
     if (square < 0 || square > 256)
         return PyErr_Format(PyExc_ValueError, "square: expected 0 (CLIFF's 256 x 192 crop) or a side of 1..256 pixels, got %d", square);
     const npy_intp OH = square ? square : CLIFF_CROP_HEIGHT, OW = square ? square : CLIFF_CROP_WIDTH;
@@ -116,11 +120,15 @@ static PyObject *py_crop(PyObject *self, PyObject *args, PyObject *kwargs) {
     cliff_crop_params params = cliff_crop_default_params();
     params.rescale = rescale;
     params.layout = nhwc ? CLIFF_LAYOUT_NHWC_F32 : CLIFF_LAYOUT_NCHW_F32;
-    params.resize = ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
+    params.resize = resize >= 0 ? (cliff_resize)resize : ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
     params.bgr = bgr != 0;
     if (square) {
         params.window = CLIFF_WINDOW_SQUARE;
         params.out_height = params.out_width = (int)OH;
+    } else if (affine) { /* mmhuman3d's warp to the 256 x 192 input */
+        params.window = CLIFF_WINDOW_AFFINE;
+        params.out_height = CLIFF_CROP_HEIGHT;
+        params.out_width = CLIFF_CROP_WIDTH;
     }
     Py_BEGIN_ALLOW_THREADS
     /* float32 boxes (detector output) get the official mixed precision, others float64 */
@@ -153,7 +161,7 @@ done:
 
 static PyMethodDef crop_methods[] = {
     {"crop", (PyCFunction)(void (*)(void))py_crop, METH_VARARGS | METH_KEYWORDS,
-     "crop(image, xyxy, rescale=1.1, *, bgr=False, nhwc=False, ipp=False) -> dict with 'crops' "
+     "crop(image, xyxy, rescale=1.1, *, bgr=False, nhwc=False, ipp=False, square=0, resize=-1, affine=False) -> dict with 'crops' "
      "float32 (N,3,256,192) (or (N,256,192,3) with nhwc), 'boxes' float32 (N,3) [cx, cy, b], "
      "'center' float64 (N,2), 'scale' float64 (N,). image: uint8 (H,W,3), RGB unless bgr. "
      "ipp: resize as OpenCV builds with Intel IPP do."},

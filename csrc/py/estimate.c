@@ -17,7 +17,7 @@ static PyObject *Estimator_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     static char *kwlist[] = {"model", "smpl", "rescale", "ipp", "n_iter", NULL};
     PyObject *model, *smpl;
     double rescale = 1.1;
-    int ipp = 1;
+    int ipp = -1; /* not given: the family's own resize (CLIFF_RESIZE_AUTO) */
     Py_ssize_t n_iter = 3;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|d$pn:Estimator", kwlist, &model, &smpl,
                                      &rescale, &ipp, &n_iter))
@@ -34,7 +34,7 @@ static PyObject *Estimator_new(PyTypeObject *type, PyObject *args, PyObject *kwd
         return PyErr_Format(PyExc_ValueError, "n_iter: expected 0..100, got %zd", n_iter);
     cliff_estimator_params p = cliff_estimator_default_params();
     p.rescale = rescale;
-    p.resize = ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
+    p.resize = ipp < 0 ? CLIFF_RESIZE_AUTO : ipp ? CLIFF_RESIZE_IPP : CLIFF_RESIZE_OPENCV;
     p.n_iter = (size_t)n_iter;
     cliff_net *net = cliff_py_model_acquire(model);
     if (!net) return NULL;
@@ -205,7 +205,7 @@ static PyType_Slot Estimator_slots[] = {
     {Py_tp_traverse, Estimator_traverse},
     {Py_tp_clear, Estimator_clear},
     {Py_tp_methods, Estimator_methods},
-    {Py_tp_doc, "Estimator(model, smpl, rescale=1.1, *, ipp=True, n_iter=3): the whole CLIFF "
+    {Py_tp_doc, "Estimator(model, smpl, rescale=1.1, *, ipp=<the family's resize>, n_iter=3): the whole CLIFF "
                 "pipeline in one C call (use cliff.Estimator)."},
     {0, NULL},
 };

@@ -216,7 +216,7 @@ int main(void) {
     CHECK(st == CLIFF_OK, "body: %s", cliff_last_error());
     cliff_estimator *est = NULL;
     cliff_estimator_params ep = cliff_estimator_default_params();
-    CHECK(ep.n_iter == 3 && ep.resize == CLIFF_RESIZE_IPP, "estimator defaults");
+    CHECK(ep.n_iter == 3 && ep.resize == CLIFF_RESIZE_AUTO, "estimator defaults");
     st = cliff_estimator_create(net, model, &ep, &est); /* 1 shape component: refused */
     CHECK(st == CLIFF_EINVAL && est == NULL && strstr(cliff_last_error(), "10 shape"),
           "a 1-beta body accepted: %s", cliff_last_error());
