@@ -4,8 +4,8 @@
         --fov-ckpt cam_model_cleaned.ckpt photo.jpg
 
 against a composition of independent references written in the tests, each from its release:
-HumanFoV in PyTorch (tests/reference/torch_fov.py) for the focal, BEDLAM's 224 x 224 crop in
-OpenCV (tests/test_crop_bedlam.py), BEDLAM-CLIFF's network in PyTorch with its bbox_info and
+HumanFoV in PyTorch (tests/reference/torch_fov.py) for the focal, BEDLAM's 224 x 224 crop as the
+release computes it (scikit-image resize; tests/test_crop_skimage.py), BEDLAM-CLIFF's network in PyTorch with its bbox_info and
 crop -> full camera (tests/reference/torch_families.py), and the `smplx` package's SMPLXLayer
 (BEDLAM's body: 22 rotations, 11 betas, hands and face at rest) for vertices and joints. Every
 file is a stand-in in its release's exact layout (cliff._standin); nothing here is a trained body.
@@ -29,7 +29,8 @@ pytest.importorskip("cv2")
 
 from reference import torch_families as tf  # noqa: E402
 from reference import torch_fov  # noqa: E402
-from test_crop_bedlam import bedlam_crop  # noqa: E402
+from test_crop_bedlam import tracker_box  # noqa: E402
+from test_crop_skimage import release_crop  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(cliff.__file__), "data")
 TOL = 1e-4
@@ -70,8 +71,8 @@ def reference(files):
         f = torch_fov.focal_from_vfov(vfov, H).item()
         crops, boxes = [], []
         for xyxy in BOXES:
-            c, center, scale = bedlam_crop(img, xyxy)
-            crops.append(c)
+            center, scale = tracker_box(xyxy)
+            crops.append(release_crop(img, xyxy).astype(np.float32))
             boxes.append([center[0], center[1], 200 * scale])
         boxes = np.asarray(boxes, np.float32)
         info = tf.bbox_info_plain(boxes, (W, H), f)
