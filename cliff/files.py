@@ -41,6 +41,17 @@ def from_home(backbone: str) -> tuple[str | None, str | None]:
     return (ckpt if os.path.exists(ckpt) else None), (smpl if os.path.exists(smpl) else None)
 
 
+def home_ckpt(name: str) -> str | None:
+    """$CLIFF_HOME/ckpt/<name> when CLIFF_HOME is set and that file exists, else None (where the
+    optional weights are looked for: yolov3.weights, cam_model_cleaned.ckpt)."""
+    home = os.environ.get("CLIFF_HOME")
+    if home:
+        p = os.path.join(home, "ckpt", name)
+        if os.path.isfile(p):
+            return p
+    return None
+
+
 def home_paths(backbone: str) -> dict[str, str]:
     """Every path looked for under $CLIFF_HOME (empty without it): the official `data/` layout,
     the CLIFF checkpoint of `backbone` and the SMPL model."""

@@ -235,7 +235,27 @@ def test_cli_focal_learned_without_weights_says_what_is_needed(standin_res50, tm
     rc = main(["predict", os.path.join(DATA, "cameraman.jpg"), "--ckpt", ckpt, "--smpl", smpl,
                "--focal", "learned", "-o", str(tmp_path / "o.npz"), "--quiet", "--boxes",
                os.path.join(DATA, "boxes.json")])
-    assert rc == 2 and "--focal learned needs --fov-ckpt" in capsys.readouterr().err
+    assert rc == 2 and "--focal learned needs CameraHMR's cam_model_cleaned.ckpt" in capsys.readouterr().err
+
+
+def test_cli_focal_learned_finds_the_fov_file_under_cliff_home(standin_res50, fov_file, fe, tmp_path,
+                                                              monkeypatch):
+    """Without --fov-ckpt, $CLIFF_HOME/ckpt/cam_model_cleaned.ckpt is used (as yolov3.weights is):
+    the stored focal is that file's estimate."""
+    import json
+    from cliff.cli import main
+    ckpt, smpl = standin_res50[:2]
+    (tmp_path / "home" / "ckpt").mkdir(parents=True)
+    os.symlink(fov_file, tmp_path / "home" / "ckpt" / "cam_model_cleaned.ckpt")
+    monkeypatch.setenv("CLIFF_HOME", str(tmp_path / "home"))
+    img = os.path.join(DATA, "cameraman.jpg")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"cameraman.jpg": [[150, 40, 330, 480]]}))
+    out = tmp_path / "out.npz"
+    rc = main(["predict", img, "--ckpt", ckpt, "--smpl", smpl, "--boxes", str(boxes), "--focal", "learned",
+               "-o", str(out), "--quiet"])
+    assert rc == 0
+    np.testing.assert_array_equal(np.load(out)["focal_learned"], fe.predict(cliff.read_image(img)))
 
 
 def test_the_fov_file_given_as_a_network_checkpoint_says_where_it_goes(fov_file):

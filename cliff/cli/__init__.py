@@ -18,6 +18,8 @@ import numpy as np
 
 from .._version import __version__
 
+FOV_CKPT_NAME = "cam_model_cleaned.ckpt"  # CameraHMR's HumanFoV file, as published
+
 
 def _int(s: str) -> int:
     try:
@@ -78,7 +80,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     cam.add_argument("--focal", type=_focal, help='focal length in pixels (default: image diagonal), or '
                      '"learned": estimated per image by HumanFoV (needs --fov-ckpt)')
     cam.add_argument("--intrinsics", type=_intrinsics, metavar="FX,FY,CX,CY")
-    p.add_argument("--fov-ckpt", help="CameraHMR's HumanFoV weights (cam_model_cleaned.ckpt) for --focal learned")
+    p.add_argument("--fov-ckpt", help="CameraHMR's HumanFoV weights for --focal learned "
+                                      "(default: $CLIFF_HOME/ckpt/cam_model_cleaned.ckpt)")
     p.add_argument("--save-mesh", choices=("obj", "ply"), help="write one mesh per person")
     p.add_argument("--render", action="store_true", help="write front overlay and side view images")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
@@ -206,9 +209,13 @@ def run_predict(args: argparse.Namespace, paths: list[str], boxes_file: str | No
     if fov_ckpt and not learned:
         raise ValueError('--fov-ckpt: only used with --focal learned')
     if learned and not fov_ckpt:
+        from ..files import home_ckpt
+        fov_ckpt = home_ckpt(FOV_CKPT_NAME)
+    if learned and not fov_ckpt:
         if not standin:
-            raise FileNotFoundError("--focal learned needs --fov-ckpt: CameraHMR's cam_model_cleaned.ckpt "
-                                    "(see docs/focal.md; cliff downloads nothing)")
+            raise FileNotFoundError("--focal learned needs CameraHMR's cam_model_cleaned.ckpt: pass --fov-ckpt "
+                                    "PATH or put it in $CLIFF_HOME/ckpt/ (see docs/focal.md; cliff downloads "
+                                    "nothing)")
         from .._standin import standin_fov_file
         fov_ckpt = standin_fov_file()
 

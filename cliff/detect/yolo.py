@@ -58,12 +58,8 @@ def weights_size() -> int:
 
 def default_weights() -> str | None:
     """CLIFF_HOME/ckpt/yolov3.weights when it exists (the official data/ layout), else None."""
-    home = os.environ.get("CLIFF_HOME")
-    if home:
-        p = os.path.join(home, "ckpt", WEIGHTS_NAME)
-        if os.path.isfile(p):
-            return p
-    return None
+    from ..files import home_ckpt
+    return home_ckpt(WEIGHTS_NAME)
 
 
 def _threshold(value: Any, name: str, lo_open: bool) -> float:
