@@ -2,12 +2,17 @@
 
     python benchmarks/bench_end_to_end.py                      # res50 + hr48, 4 people
     python benchmarks/bench_end_to_end.py --backbones res50 --people 6 --rounds 3
+    python benchmarks/bench_end_to_end.py --yolo-weights yolov3.weights   # the real detector file
 
-What a user waits for between "here is a photo and its person boxes" and "here is the picture
-with the meshes drawn", per image, each side in its own process (the two OpenMP runtimes do not
-share the cores), timed in alternating rounds (the order flips every round):
+What a user waits for between "here is a photo" and "here is the picture with the meshes
+drawn", per image, each side in its own process (the two OpenMP runtimes do not share the
+cores), timed in alternating rounds (the order flips every round):
 
-- ``official-cpu``: the official demo's chain made to run on a CPU: the OpenCV crop of the
+- ``official-cpu``: the official demo's chain made to run on a CPU: YOLOv3 as the demo runs it
+  (``tests/reference/torch_yolo.py``: the port's letterbox with ``cv2.resize`` INTER_CUBIC, IPP
+  on as on the x86 PyPI wheels, /255, the PyTorch Darknet graph of yolov3.cfg in eager mode on
+  the darknet weights file, then predict_transform + write_results + the mapping back to the
+  image, the test suite's NumPy references of the port's steps), then the OpenCV crop of the
   official ``common/imutils.py`` (``tests/test_crop.py``'s independent re-implementation,
   ``cv2.resize`` with IPP as on the PyPI wheels), the test suite's PyTorch reference network
   (eager, NCHW, ``torch.no_grad()``, one batch for all people) with the same random weights,
@@ -15,17 +20,22 @@ share the cores), timed in alternating rounds (the order flips every round):
   (``pose2rot=False``) on a stand-in body model with SMPL's structure (6890 vertices, 24
   joints, procedural values, ``cliff._standin.smpl_arrays``), and the 2D joints by a NumPy
   pinhole projection;
-- ``cliff``: ``cliff.Estimator.run`` (crops, network, body model and projection in one C call)
-  with the same weights and body.
+- ``cliff``: ``cliff.detect.yolo.Detector.detect`` (what ``cliff predict`` calls when no boxes
+  are given: letterbox, network and post-processing in C), then ``cliff.Estimator.run`` (crops,
+  network, body model and projection in one C call) with the same weights and body.
+
+Detection runs the real-size YOLOv3 (62M parameters, 416x416) on the same darknet-format file on
+both sides: ``cliff._standin.yolo_weights`` (random, the real file's format and size) unless
+``--yolo-weights`` gives the official ``yolov3.weights``. Random weights find random "people"
+(hundreds of rows, which makes post-processing heavier than with the real file; the row counts
+are printed), so the boxes handed to the crop stage stay the given ones on both sides.
 
 Both then draw the meshes over the photo with ``cliff.render``: the official renderer
 (pyrender on OpenGL/OSMesa) is not installable on this machine, so rendering is the same code on
 both sides and its time is reported as its own column.
 
-Detection is not timed: the official demo's YOLOv3 is not in ``cliff.detect`` yet (the script
-says so when run; the boxes are given, as with ``Estimator.run(image, xyxy=...)``).
-
-Reported: median ms per image for each stage and in total, and total official / total cliff.
+Reported: median ms per image for each stage and in total, total official / total cliff, the
+same ratio without rendering, and without detection and rendering (boxes given).
 """
 from __future__ import annotations
 
@@ -43,7 +53,7 @@ import numpy as np
 from _machine import cpu_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("crop", "network", "body", "render", "total")
+STAGES = ("detect", "crop", "network", "body", "render", "total")
 
 
 def scene(n: int, seed: int = 0):
@@ -60,7 +70,7 @@ def scene(n: int, seed: int = 0):
 
 # ---- worker side ----------------------------------------------------------------------------
 
-def _official(ckpt, backbone, smpl_npz, image, boxes):
+def _official(ckpt, backbone, smpl_npz, yolo_weights, image, boxes):
     import cv2
     import smplx
     import torch
@@ -68,19 +78,30 @@ def _official(ckpt, backbone, smpl_npz, image, boxes):
 
     sys.path.insert(0, str(REPO / "tests"))
     from reference import torch_cliff as tc
+    from reference import torch_yolo as ty
     from test_crop import reference as opencv_crop
 
     import cliff
     cv2.ipp.setUseIPP(True)
     model = tc.load_reference(ckpt, backbone)
+    darknet = ty.Darknet(ty.yolov3_cfg())
+    darknet.load_darknet(yolo_weights)
     body = smplx.SMPL(model_path=smpl_npz, data_struct=Struct(**dict(np.load(smpl_npz))), num_betas=10)
     faces = np.asarray(body.faces, dtype=np.int32)
     h, w = image.shape[:2]
     f = float(np.hypot(w, h))
 
     def run(t):
+        td = time.perf_counter()
+        # the demo's detect_batch: letterbox, /255 (float64, then float32), NCHW, the network,
+        # then predict_transform + write_results + the mapping back, persons kept
+        x = ty.letterbox_cv2(image).astype(np.float64) / 255.0
+        x = torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None].contiguous()
+        with torch.no_grad():
+            heads = darknet(x)
+        rows = ty.detection_all([hd.permute(0, 2, 3, 1).numpy() for hd in heads], [(h, w)])
         t0 = time.perf_counter()
-        crops, center, scale, _ = opencv_crop(image, boxes)
+        crops, center, scale, _ = opencv_crop(image, boxes)  # the given boxes (see the docstring)
         t1 = time.perf_counter()
         with torch.no_grad():
             # the demo casts centre and scale to float32, then b = scale * 200 (docs/official.md)
@@ -100,28 +121,33 @@ def _official(ckpt, backbone, smpl_npz, image, boxes):
         t3 = time.perf_counter()
         picture = cliff.render(image, verts, faces, f)
         t4 = time.perf_counter()
-        for k, a, b_ in zip(STAGES, (t0, t1, t2, t3, t0), (t1, t2, t3, t4, t4)):
+        for k, a, b_ in zip(STAGES, (td, t0, t1, t2, t3, td), (t0, t1, t2, t3, t4, t4)):
             t[k].append((b_ - a) * 1e3)
-        return verts, joints2d, picture
+        return verts, joints2d, picture, rows
     return run
 
 
-def _ours(ckpt, smpl_npz, image, boxes):
+def _ours(ckpt, smpl_npz, yolo_weights, image, boxes):
     import cliff
+    from cliff.detect.yolo import load_detector
     est = cliff.Estimator(ckpt, smpl_npz)
+    det = load_detector(yolo_weights)
     faces = est.faces
     h, w = image.shape[:2]
 
     def run(t):
+        td = time.perf_counter()
+        rows = det.detect([image])
         t0 = time.perf_counter()
-        out = est.run(image, xyxy=boxes)
+        out = est.run(image, xyxy=boxes)  # the given boxes (see the docstring)
         t1 = time.perf_counter()
         picture = cliff.render(image, out["vertices"], faces, out["focal"][0])
         t2 = time.perf_counter()
+        t["detect"].append((t0 - td) * 1e3)
         t["crop+network+body"].append((t1 - t0) * 1e3)
         t["render"].append((t2 - t1) * 1e3)
-        t["total"].append((t2 - t0) * 1e3)
-        return out["vertices"], out["joints2d"], picture
+        t["total"].append((t2 - td) * 1e3)
+        return out["vertices"], out["joints2d"], picture, rows
     return run
 
 
@@ -136,13 +162,13 @@ def worker(args):
     if args.peer == "official-cpu":
         import torch
         torch.set_num_threads(args.threads)
-        run = _official(args.ckpt, args.backbone, args.smpl, image, boxes)
+        run = _official(args.ckpt, args.backbone, args.smpl, args.yolo, image, boxes)
     else:
-        run = _ours(args.ckpt, args.smpl, image, boxes)
+        run = _ours(args.ckpt, args.smpl, args.yolo, image, boxes)
     for _ in range(max(1, args.warmup)):
-        verts, j2d, _ = run({k: [] for k in (*STAGES, "crop+network+body")})
+        verts, j2d, _, rows = run({k: [] for k in (*STAGES, "crop+network+body")})
     np.save(args.result, verts)
-    out.write(json.dumps({"ready": True}) + "\n")
+    out.write(json.dumps({"ready": True, "detections": int(len(rows))}) + "\n")
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["op"] == "quit":
@@ -163,16 +189,17 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=1, help="timed runs per peer per round")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--yolo-weights", help="darknet yolov3.weights for detection (default: random "
+                    "weights of the real file's format and size, cliff._standin.yolo_weights)")
     ap.add_argument("--verbose", action="store_true", help="show the workers' stderr")
-    for a in ("--worker", "--peer", "--ckpt", "--backbone", "--smpl", "--inputs", "--result"):
+    for a in ("--worker", "--peer", "--ckpt", "--backbone", "--smpl", "--yolo", "--inputs", "--result"):
         ap.add_argument(a, help=argparse.SUPPRESS, **({"action": "store_true"} if a == "--worker" else {}))
     opts = ap.parse_args(argv)
     if opts.worker:
         return worker(opts)
 
     import cliff
-    import cliff.detect
-    from cliff._standin import smpl_arrays
+    from cliff._standin import smpl_arrays, yolo_weights
     from cliff.io import save_smpl_npz
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_model import write_checkpoint
@@ -182,34 +209,39 @@ def main(argv=None):
           "median of %d alternating rounds" % (cpu_model(), os.cpu_count() or 0, info["onednn"],
                                                info["onednn_isa"], opts.threads, opts.people,
                                                opts.rounds * opts.runs), flush=True)
-    yolo = [n for n in dir(cliff.detect) if "yolo" in n.lower()]
-    print("detection: %s" % ("cliff.detect has %s, not timed here (boxes given)" % yolo if yolo else
-                             "not timed: cliff.detect has no YOLOv3 yet (boxes given to both sides)"))
     tmp = tempfile.TemporaryDirectory(prefix="bench_e2e_")
     d = Path(tmp.name)
+    yolo = opts.yolo_weights or yolo_weights(d / "yolov3.weights", seed=0)
+    print("detection: YOLOv3 on %s, timed on both sides; the crops use the given boxes on both sides"
+          % (opts.yolo_weights or "random darknet-format weights (cliff._standin.yolo_weights, real size)"),
+          flush=True)
     image, boxes = scene(opts.people)
     np.savez(d / "inputs.npz", image=image, boxes=boxes)
     smpl = str(d / "SMPL_NEUTRAL.npz")
     save_smpl_npz(smpl, smpl_arrays(seed=0))
-    print("| backbone | peer | crop ms | network ms | body ms | render ms | total ms | official / cliff |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| backbone | peer | detect ms | crop ms | network ms | body ms | render ms | total ms | official / cliff |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for bb in opts.backbones:
         ckpt = d / ("%s.pt" % bb)
         write_checkpoint(ckpt, bb, seed=1)
         procs = {}
         for peer in ("official-cpu", "cliff"):
-            env = dict(os.environ, OMP_NUM_THREADS=str(opts.threads),
-                       PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+            # the workers import the cliff this process imported, then the repo (tests/reference)
+            path = [str(Path(cliff.__file__).resolve().parents[1]), str(REPO), os.environ.get("PYTHONPATH")]
+            env = dict(os.environ, OMP_NUM_THREADS=str(opts.threads), PYTHONPATH=os.pathsep.join(p for p in path if p))
             cmd = [sys.executable, __file__, "--worker", "--peer", peer, "--ckpt", str(ckpt),
-                   "--backbone", bb, "--smpl", smpl, "--inputs", str(d / "inputs.npz"),
+                   "--backbone", bb, "--smpl", smpl, "--yolo", str(yolo), "--inputs", str(d / "inputs.npz"),
                    "--result", str(d / ("%s-%s.npy" % (bb, peer))), "--threads", str(opts.threads),
                    "--warmup", str(opts.warmup)]
             procs[peer] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                            stderr=None if opts.verbose else subprocess.DEVNULL)
+        found = {}
         for peer, p in procs.items():
-            if not p.stdout.readline():
+            line = p.stdout.readline()
+            if not line:
                 p.wait()
                 raise SystemExit("worker %s died (exit %s); rerun with --verbose" % (peer, p.returncode))
+            found[peer] = json.loads(line)["detections"]
         times = {peer: {} for peer in procs}
         for r in range(opts.rounds):
             order = list(procs) if r % 2 == 0 else list(procs)[::-1]
@@ -226,12 +258,16 @@ def main(argv=None):
         dv = float(np.abs(np.load(d / ("%s-official-cpu.npy" % bb)) - np.load(d / ("%s-cliff.npy" % bb))).max())
         med = {peer: {k: statistics.median(v) for k, v in t.items()} for peer, t in times.items()}
         o, c = med["official-cpu"], med["cliff"]
-        print("| %s | official-cpu | %.1f | %.1f | %.1f | %.1f | %.1f | |" % (
-            bb, o["crop"], o["network"], o["body"], o["render"], o["total"]))
-        print("| %s | cliff | %.1f (crop+network+body, one call) | | | %.1f | %.1f | %.2fx |" % (
-            bb, c["crop+network+body"], c["render"], c["total"], o["total"] / c["total"]))
-        print("  %s: max |vertex delta| official vs cliff %.1e m; without rendering: %.2fx" % (
-            bb, dv, (o["total"] - o["render"]) / c["crop+network+body"]), flush=True)
+        print("| %s | official-cpu | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | |" % (
+            bb, o["detect"], o["crop"], o["network"], o["body"], o["render"], o["total"]))
+        print("| %s | cliff | %.1f | %.1f (crop+network+body, one call) | | | %.1f | %.1f | %.2fx |" % (
+            bb, c["detect"], c["crop+network+body"], c["render"], c["total"], o["total"] / c["total"]))
+        print("  %s: max |vertex delta| official vs cliff %.1e m; detection rows official %d, cliff %d; "
+              "detection alone %.2fx; without rendering %.2fx; without detection and rendering "
+              "(boxes given) %.2fx" % (
+                  bb, dv, found["official-cpu"], found["cliff"], o["detect"] / c["detect"],
+                  (o["total"] - o["render"]) / (c["total"] - c["render"]),
+                  (o["total"] - o["render"] - o["detect"]) / c["crop+network+body"]), flush=True)
     print("command: python benchmarks/bench_end_to_end.py " + " ".join(sys.argv[1:]))
     tmp.cleanup()
     return 0
