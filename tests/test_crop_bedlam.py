@@ -48,10 +48,12 @@ def bedlam_window(center, scale, res=(RES, RES)):
     return ul, br
 
 
-def bedlam_crop(img, xyxy):
+def bedlam_canvas(img, xyxy, dtype=np.float32):
+    """image_utils.crop's first half: the window of the tracker's box on a zero canvas of `dtype`
+    (the release's is float64); returns (canvas, center, scale)."""
     center, scale = tracker_box(xyxy)
     ul, br = bedlam_window(center, scale)
-    canvas = np.zeros((br[1] - ul[1], br[0] - ul[0], 3), dtype=np.float32)
+    canvas = np.zeros((br[1] - ul[1], br[0] - ul[0], 3), dtype=dtype)
     H, W = img.shape[:2]
     new_x = max(0, -ul[0]), min(br[0], W) - ul[0]
     new_y = max(0, -ul[1]), min(br[1], H) - ul[1]
@@ -59,6 +61,11 @@ def bedlam_crop(img, xyxy):
     old_y = max(0, ul[1]), min(H, br[1])
     if new_x[1] > new_x[0] and new_y[1] > new_y[0]:
         canvas[new_y[0]:new_y[1], new_x[0]:new_x[1]] = img[old_y[0]:old_y[1], old_x[0]:old_x[1]]
+    return canvas, center, scale
+
+
+def bedlam_crop(img, xyxy):
+    canvas, center, scale = bedlam_canvas(img, xyxy)
     out = cv2.resize(canvas, (RES, RES))
     out = (out / 255.0 - MEAN) / STD
     return np.transpose(out, (2, 0, 1)).astype(np.float32), center, scale

@@ -16,7 +16,7 @@ import pytest
 import cliff
 
 from test_crop import official_window
-from test_crop_bedlam import MEAN, RES, STD, bedlam_window, tracker_box
+from test_crop_bedlam import MEAN, RES, STD, bedlam_canvas, bedlam_window, tracker_box
 
 skimage_transform = pytest.importorskip("skimage.transform")
 
@@ -25,16 +25,7 @@ TOL = 1e-4
 
 def release_crop(img: np.ndarray, xyxy) -> np.ndarray:
     """image_utils.crop + the tester's normalisation, float64, (3, 224, 224)."""
-    center, scale = tracker_box(xyxy)
-    ul, br = bedlam_window(center, scale)
-    canvas = np.zeros((br[1] - ul[1], br[0] - ul[0], 3))
-    H, W = img.shape[:2]
-    new_x = max(0, -ul[0]), min(br[0], W) - ul[0]
-    new_y = max(0, -ul[1]), min(br[1], H) - ul[1]
-    old_x = max(0, ul[0]), min(W, br[0])
-    old_y = max(0, ul[1]), min(H, br[1])
-    if new_x[1] > new_x[0] and new_y[1] > new_y[0]:
-        canvas[new_y[0]:new_y[1], new_x[0]:new_x[1]] = img[old_y[0]:old_y[1], old_x[0]:old_x[1]]
+    canvas = bedlam_canvas(img, xyxy, np.float64)[0]
     out = skimage_transform.resize(canvas, (RES, RES))
     out = (out / 255.0 - MEAN.astype(np.float64)) / STD.astype(np.float64)
     return np.transpose(out, (2, 0, 1))
