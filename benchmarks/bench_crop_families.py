@@ -14,7 +14,6 @@ same thread count, one process, the peers alternated; medians of the repeats.
 """
 import argparse
 import statistics
-import time
 
 import cv2
 import numpy as np
@@ -22,6 +21,7 @@ from skimage.transform import resize as sk_resize
 
 import cliff
 from _machine import cpu_description
+from bench_crop import timeit  # median of `repeats` calls after one warm-up
 
 MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
@@ -75,16 +75,6 @@ def scenes(rng):
         y1 = rng.uniform(-0.1 * h, h - 0.7 * bh)
         out.append((f"{w}x{h}, {n} people", img, np.stack([x1, y1, x1 + bw, y1 + bh], 1)))
     return out
-
-
-def timeit(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():
