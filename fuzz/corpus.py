@@ -115,6 +115,14 @@ def npy_header_only(shape: tuple, descr: str = "<f8") -> bytes:
     return buf.getvalue() + b"\0" * 16
 
 
+def npy_raw_header(text: bytes, data: int = 12) -> bytes:
+    """A version 1.0 .npy member whose header is ``text`` verbatim (padded, newline-ended)
+    followed by ``data`` zero bytes."""
+    pad = -(len(text) + 11) % 64
+    h = text + b" " * pad + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + b"\0" * data
+
+
 def _npz_arrays(arrays: Dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -228,6 +236,11 @@ def hostile_files() -> Dict[str, Dict[str, bytes]]:
     out["checkpoint"]["npz_header_8TB.npz"] = npz({"w": npy_header_only((10 ** 12,))})
     out["mean_params"]["npz_header_8TB.npz"] = npz({"pose": npy_header_only((10 ** 12,))})
     out["smpl"]["npz_header_8TB.npz"] = npz({"v_template": npy_header_only((10 ** 12, 3))})
+    # -- an .npy header whose dict is never closed (NumPy's header parser tokenizes it and
+    #    raises tokenize.TokenError, which is not a ValueError)
+    open_dict = npy_raw_header(b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,")
+    for kind, key in (("checkpoint", "w"), ("mean_params", "pose"), ("smpl", "v_template")):
+        out[kind]["npy_header_unclosed.npz"] = npz({key: open_dict})
     out["smpl"]["sparse_16GB.pkl"] = _sparse_bomb()
     # -- float64-finite, float32-infinite model data
     m = tiny_smpl()

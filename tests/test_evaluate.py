@@ -262,6 +262,35 @@ def test_read_h36m_checks_S(tmp_path):
     assert D.sequence_of("images/S9_Directions_1.60457274_000001.jpg", "h36m") == "S9_Directions_1.60457274"
 
 
+def _hostile_npz(kind):
+    """A dataset archive whose one member lies in its .npy header: it declares 8 TB
+    (``huge``) or never closes its header dict (``unclosed``; NumPy's parser then raises
+    tokenize.TokenError, not a ValueError)."""
+    import io
+    import zipfile
+    if kind == "huge":
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                                   "shape": (10 ** 12,)})
+        member = buf.getvalue() + bytes(16)
+    else:
+        h = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,"
+        h += b" " * (-(len(h) + 11) % 64) + b"\n"
+        member = b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + bytes(12)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("pose.npy", member)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["huge", "unclosed"])
+def test_read_3dpw_refuses_a_lying_npy_header_with_a_value_error(tmp_path, kind):
+    p = tmp_path / "3dpw_test.npz"
+    p.write_bytes(_hostile_npz(kind))
+    with pytest.raises(ValueError, match="3dpw_test.npz"):
+        D.read_3dpw(p)
+
+
 def emdb_dict(n=12, gender="female", emdb1=True, seed=0, name="P0_00_test"):
     rng = RNG(seed)
     pose, _ = random_params(rng, n)

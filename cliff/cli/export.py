@@ -89,11 +89,12 @@ def _export_smpl(args: argparse.Namespace) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from ..io.budget import Meter
+    from ..io.npz import read_npz
     from ..motion import export_bvh, export_glb
 
     try:
-        with np.load(args.npz, allow_pickle=False) as z:
-            res = {k: z[k] for k in z.files}
+        res = dict(read_npz(args.npz, Meter(args.npz, os.path.getsize(args.npz))))
     except FileNotFoundError:
         raise FileNotFoundError(f"{args.npz}: no such file") from None
     except (OSError, ValueError) as exc:

@@ -12,6 +12,7 @@ import collections
 import io
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from typing import Any, Dict, Optional
@@ -22,10 +23,12 @@ from .budget import BudgetError, Meter, describe
 
 __all__ = ["read_npz", "NPZ_ERRORS"]
 
-#: What zipfile / zlib / numpy raise on a damaged archive (RuntimeError: an encrypted member).
+#: What zipfile / zlib / numpy raise on a damaged archive (RuntimeError: an encrypted member;
+#: tokenize.TokenError: a .npy header dict left open, which NumPy tokenizes before parsing).
 NPZ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError,
               NotImplementedError, zlib.error, struct.error, KeyError, OSError,
-              UnicodeDecodeError, SyntaxError, TypeError, IndexError, OverflowError)
+              UnicodeDecodeError, SyntaxError, tokenize.TokenError, TypeError, IndexError,
+              OverflowError)
 _MAX_MEMBERS = 100_000
 _MAX_HEADER = 1 << 16
 
