@@ -361,15 +361,21 @@ static void make_xtable(const source *s, const window *win, xtable *t) {
     }
 }
 
+/* The source row under window row r, or NULL (and h zeroed: the row lies outside the image). */
+static const uint8_t *window_row(const source *s, const window *win, int64_t r, float *h) {
+    int64_t y = win->uly + r;
+    if (y < 0 || y >= s->height) {
+        memset(h, 0, sizeof(float) * win->ow * 3);
+        return NULL;
+    }
+    return s->image + y * s->width * 3;
+}
+
 /* Horizontal pass of one window row: h = S0*a0 + S1*a1 per channel (RGB order). */
 static void hrow(const source *s, const window *win, const xtable *t, int64_t r, float *h) {
     const int CW = win->ow;
-    int64_t y = win->uly + r;
-    if (y < 0 || y >= s->height) {
-        memset(h, 0, sizeof(float) * CW * 3);
-        return;
-    }
-    const uint8_t *row = s->image + y * s->width * 3;
+    const uint8_t *row = window_row(s, win, r, h);
+    if (!row) return;
     const int c0 = s->chan[0], c1 = s->chan[1], c2 = s->chan[2];
     for (int dx = 0; dx < CW; dx++) {
         const uint8_t *p0 = t->off0[dx] >= 0 ? row + t->off0[dx] : k_zero_pixel;
@@ -387,12 +393,8 @@ static void hrow(const source *s, const window *win, const xtable *t, int64_t r,
 __attribute__((target_clones("fma", "default")))
 static void hrow_ipp(const source *s, const window *win, const xtable *t, int64_t r, float *h) {
     const int CW = win->ow;
-    int64_t y = win->uly + r;
-    if (y < 0 || y >= s->height) {
-        memset(h, 0, sizeof(float) * CW * 3);
-        return;
-    }
-    const uint8_t *row = s->image + y * s->width * 3;
+    const uint8_t *row = window_row(s, win, r, h);
+    if (!row) return;
     for (int dx = 0; dx < CW; dx++) {
         const uint8_t *p0 = t->off0[dx] >= 0 ? row + t->off0[dx] : k_zero_pixel;
         const uint8_t *p1 = t->off1[dx] >= 0 ? row + t->off1[dx] : k_zero_pixel;

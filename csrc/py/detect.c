@@ -5,37 +5,10 @@
 
 #define CAPSULE "cliff._core.detector"
 
-typedef struct {
-    cliff_detector *d;
-} holder;
-
-static void capsule_free(PyObject *cap) {
-    holder *h = PyCapsule_GetPointer(cap, CAPSULE);
-    if (!h) {
-        PyErr_Clear();
-        return;
-    }
-    cliff_detector_free(h->d);
-    PyMem_Free(h);
-}
-
-static holder *get_holder(PyObject *cap) { return PyCapsule_GetPointer(cap, CAPSULE); }
+static void destroy(void *d) { cliff_detector_free(d); }
 
 static cliff_detector *get_detector(PyObject *cap) {
-    holder *h = get_holder(cap);
-    if (!h) return NULL;
-    if (!h->d) PyErr_SetString(PyExc_ValueError, "the detector is closed");
-    return h->d;
-}
-
-static int parse_precision(const char *s, cliff_precision *out) {
-    if (strcmp(s, "fp32") == 0) *out = CLIFF_PRECISION_FP32;
-    else if (strcmp(s, "bf16") == 0) *out = CLIFF_PRECISION_BF16;
-    else {
-        PyErr_Format(PyExc_ValueError, "precision: expected 'fp32' or 'bf16', got '%s'", s);
-        return -1;
-    }
-    return 0;
+    return cliff_py_handle_get(cap, CAPSULE, "the detector");
 }
 
 static PyObject *py_open(PyObject *self, PyObject *args) {
@@ -44,7 +17,7 @@ static PyObject *py_open(PyObject *self, PyObject *args) {
     const char *prec;
     if (!PyArg_ParseTuple(args, "O&s:yolo_open", PyUnicode_FSConverter, &opath, &prec)) return NULL;
     cliff_detector_params p = cliff_detector_default_params();
-    if (parse_precision(prec, &p.precision) < 0) {
+    if (cliff_py_precision(prec, "precision", &p.precision) < 0) {
         Py_DECREF(opath);
         return NULL;
     }
@@ -56,26 +29,12 @@ static PyObject *py_open(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     Py_DECREF(opath);
     if (st) return cliff_py_raise(st);
-    holder *h = PyMem_Malloc(sizeof *h);
-    if (!h) {
-        cliff_detector_free(d);
-        return PyErr_NoMemory();
-    }
-    h->d = d;
-    PyObject *cap = PyCapsule_New(h, CAPSULE, capsule_free);
-    if (!cap) {
-        cliff_detector_free(d);
-        PyMem_Free(h);
-    }
-    return cap;
+    return cliff_py_handle_new(d, CAPSULE, destroy);
 }
 
 static PyObject *py_close(PyObject *self, PyObject *cap) {
     (void)self;
-    holder *h = get_holder(cap);
-    if (!h) return NULL;
-    cliff_detector_free(h->d);
-    h->d = NULL;
+    if (cliff_py_handle_close(cap, CAPSULE) < 0) return NULL;
     Py_RETURN_NONE;
 }
 

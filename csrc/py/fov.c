@@ -5,25 +5,10 @@
 
 #define CAPSULE "cliff._core.fov"
 
-typedef struct {
-    cliff_fov *f;
-} holder;
-
-static void capsule_free(PyObject *cap) {
-    holder *h = PyCapsule_GetPointer(cap, CAPSULE);
-    if (!h) {
-        PyErr_Clear();
-        return;
-    }
-    cliff_fov_free(h->f);
-    PyMem_Free(h);
-}
+static void destroy(void *f) { cliff_fov_free(f); }
 
 static cliff_fov *get_fov(PyObject *cap) {
-    holder *h = PyCapsule_GetPointer(cap, CAPSULE);
-    if (!h) return NULL;
-    if (!h->f) PyErr_SetString(PyExc_ValueError, "the focal estimator is closed");
-    return h->f;
+    return cliff_py_handle_get(cap, CAPSULE, "the focal estimator");
 }
 
 /* fov_open(precision, names, arrays) -> capsule */
@@ -33,12 +18,7 @@ static PyObject *py_open(PyObject *self, PyObject *args) {
     PyObject *names, *arrays;
     if (!PyArg_ParseTuple(args, "sOO:fov_open", &prec, &names, &arrays)) return NULL;
     cliff_precision p;
-    if (strcmp(prec, "fp32") == 0)
-        p = CLIFF_PRECISION_FP32;
-    else if (strcmp(prec, "bf16") == 0)
-        p = CLIFF_PRECISION_BF16;
-    else
-        return PyErr_Format(PyExc_ValueError, "precision: expected 'fp32' or 'bf16', got '%s'", prec);
+    if (cliff_py_precision(prec, "precision", &p) < 0) return NULL;
     PyObject *nseq, *keep;
     cliff_array *ca;
     Py_ssize_t n;
@@ -52,26 +32,12 @@ static PyObject *py_open(PyObject *self, PyObject *args) {
     Py_DECREF(keep);
     Py_DECREF(nseq);
     if (st) return cliff_py_raise(st);
-    holder *h = PyMem_Malloc(sizeof *h);
-    if (!h) {
-        cliff_fov_free(f);
-        return PyErr_NoMemory();
-    }
-    h->f = f;
-    PyObject *cap = PyCapsule_New(h, CAPSULE, capsule_free);
-    if (!cap) {
-        cliff_fov_free(f);
-        PyMem_Free(h);
-    }
-    return cap;
+    return cliff_py_handle_new(f, CAPSULE, destroy);
 }
 
 static PyObject *py_close(PyObject *self, PyObject *cap) {
     (void)self;
-    holder *h = PyCapsule_GetPointer(cap, CAPSULE);
-    if (!h) return NULL;
-    cliff_fov_free(h->f);
-    h->f = NULL;
+    if (cliff_py_handle_close(cap, CAPSULE) < 0) return NULL;
     Py_RETURN_NONE;
 }
 

@@ -244,3 +244,61 @@ fail:
     Py_DECREF(list);
     return NULL;
 }
+
+int cliff_py_precision(const char *s, const char *name, cliff_precision *out) {
+    if (strcmp(s, "fp32") == 0)
+        *out = CLIFF_PRECISION_FP32;
+    else if (strcmp(s, "bf16") == 0)
+        *out = CLIFF_PRECISION_BF16;
+    else {
+        PyErr_Format(PyExc_ValueError, "%s: expected 'fp32' or 'bf16', got '%s'", name, s);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    void *handle;
+    void (*destroy)(void *);
+} handle_holder;
+
+static void handle_capsule_free(PyObject *cap) {
+    handle_holder *h = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
+    if (!h) {
+        PyErr_Clear();
+        return;
+    }
+    if (h->handle) h->destroy(h->handle);
+    PyMem_Free(h);
+}
+
+PyObject *cliff_py_handle_new(void *handle, const char *name, void (*destroy)(void *)) {
+    handle_holder *h = PyMem_Malloc(sizeof *h);
+    if (!h) {
+        destroy(handle);
+        return PyErr_NoMemory();
+    }
+    h->handle = handle;
+    h->destroy = destroy;
+    PyObject *cap = PyCapsule_New(h, name, handle_capsule_free);
+    if (!cap) {
+        destroy(handle);
+        PyMem_Free(h);
+    }
+    return cap;
+}
+
+void *cliff_py_handle_get(PyObject *cap, const char *name, const char *what) {
+    handle_holder *h = PyCapsule_GetPointer(cap, name);
+    if (!h) return NULL;
+    if (!h->handle) PyErr_Format(PyExc_ValueError, "%s is closed", what);
+    return h->handle;
+}
+
+int cliff_py_handle_close(PyObject *cap, const char *name) {
+    handle_holder *h = PyCapsule_GetPointer(cap, name);
+    if (!h) return -1;
+    if (h->handle) h->destroy(h->handle);
+    h->handle = NULL;
+    return 0;
+}

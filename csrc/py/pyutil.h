@@ -70,6 +70,20 @@ int cliff_py_checkpoint_arrays(PyObject *names, PyObject *arrays, PyObject **nam
  * with an exception. */
 PyObject *cliff_py_arch_key_list(const cliff_arch_key *keys, size_t n);
 
+/* "fp32" / "bf16" -> *out; -1 with a ValueError naming `name` otherwise. */
+int cliff_py_precision(const char *s, const char *name, cliff_precision *out);
+
+/* Core handles that travel as capsules (detector, focal estimator). The capsule owns the
+ * handle: `destroy` frees it when the capsule is collected or closed. `name` must be a
+ * string literal (the capsule keeps the pointer). */
+/* New capsule owning `handle`; on failure `destroy(handle)` is called and NULL returned. */
+PyObject *cliff_py_handle_new(void *handle, const char *name, void (*destroy)(void *));
+/* The handle, or NULL with an exception: TypeError/ValueError for a wrong capsule, ValueError
+ * "`what` is closed" once closed. */
+void *cliff_py_handle_get(PyObject *cap, const char *name, const char *what);
+/* Free the handle now (later gets raise "closed"); idempotent. 0, or -1 for a wrong capsule. */
+int cliff_py_handle_close(PyObject *cap, const char *name);
+
 /* Hooks, one per binding file. */
 /* (each binding file adds its hook here, e.g. int cliff_py_geometry_init(PyObject *m);) */
 int cliff_py_geometry_init(PyObject *m);
