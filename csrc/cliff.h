@@ -741,12 +741,8 @@ typedef struct {
     double robust_scale; /* rho's scale, in units of sigma (normalised residual) */
     double sigma_rel;    /* 2D noise scale as a fraction of norm (the person's box height) */
     double w_root, w_pose, w_betas_init, w_shape, w_transl;
-    /* extra prior on each body joint's twist (rotation about its rest bone to its only child):
-     * + w_twist (a_j . phi_j)^2, a_j the unit rest direction J0[child] - J0[j]; 0 = off */
-    double w_twist;
 } cliff_fit_options;
-/* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0
- * (w_twist too)}. */
+/* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0}. */
 CLIFF_API cliff_fit_options cliff_fit_default_params(void);
 /* Per-person status codes written to stats[:,4]. */
 typedef enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,

@@ -18,7 +18,6 @@
 #include "common.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <omp.h>
 #include <string.h>
 
@@ -310,26 +309,6 @@ cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const double *R0, co
 
 /* ---- LM for one person ---- */
 
-/* The unit rest direction (template joints J0) from joint j to its only child; 0 when j has
- * no child, several children, or a zero-length bone (no twist axis). */
-static int twist_axis(const cliff_fit_body *b, int j, double a[3]) {
-    int child = -1;
-    for (int c = j + 1; c < NJ_SMPL; c++)
-        if (b->parents[c] == j) {
-            if (child >= 0) return 0;
-            child = c;
-        }
-    if (child < 0) return 0;
-    double n2 = 0.0;
-    for (int k = 0; k < 3; k++) {
-        a[k] = b->J0[3 * child + k] - b->J0[3 * j + k];
-        n2 += a[k] * a[k];
-    }
-    if (!(n2 > 1e-12)) return 0;
-    for (int k = 0; k < 3; k++) a[k] /= sqrt(n2);
-    return 1;
-}
-
 typedef struct {
     const cliff_fit_body *b;
     const cliff_fit_options *o;
@@ -407,30 +386,12 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
     /* priors: cost_k = w_k |r_k|^2 with r linear in x */
     for (size_t q = 0; q < 72; q++) {
         double w = q < 3 ? o->w_root : o->w_pose;
-        if (getenv("SPINEMUL") && (q / 3 == 3 || q / 3 == 6 || q / 3 == 9)) w *= atof(getenv("SPINEMUL"));
         cost += w * x[q] * x[q];
         if (H) {
             H[q * P + q] += w;
             g[q] += w * x[q];
         }
     }
-    /* twist prior: w_twist (a_j . phi_j)^2 for each body joint with one child, a_j the unit
-     * rest bone direction to the child (the rotation about the bone's own axis) */
-    if (o->w_twist > 0)
-        for (int j = 1; j < NJ_SMPL; j++) {
-            double a[3];
-            if (!twist_axis(b, j, a)) continue;
-            if (getenv("TWSKIP") && (j == 3 || j == 6 || j == 12)) continue;
-            const double *ph = x + 3 * j;
-            double d = a[0] * ph[0] + a[1] * ph[1] + a[2] * ph[2];
-            cost += o->w_twist * d * d;
-            if (H)
-                for (int k = 0; k < 3; k++) {
-                    g[3 * j + k] += o->w_twist * d * a[k];
-                    for (int l = 0; l < 3; l++)
-                        H[(3 * j + k) * P + 3 * j + l] += o->w_twist * a[k] * a[l];
-                }
-        }
     for (size_t l = 0; l < K; l++) {
         double d = be[l] - pp->betas0[l];
         cost += o->w_betas_init * d * d + o->w_shape * be[l] * be[l];
@@ -583,15 +544,14 @@ cliff_fit_options cliff_fit_default_params(void) {
     return (cliff_fit_options){.max_iter = 30, .tol = 1e-6, .robust = CLIFF_ROBUST_GEMAN_MCCLURE,
                                .robust_scale = 3.0, .sigma_rel = 0.01, .w_root = 0.0,
                                .w_pose = 0.0, .w_betas_init = 0.0, .w_shape = 0.0,
-                               .w_transl = 0.0, .w_twist = 0.0};
+                               .w_transl = 0.0};
 }
 
 static cliff_status check_options(const cliff_fit_options *opt, const char *fn) {
     if (opt->max_iter < 1 || !(opt->tol >= 0) || !(opt->sigma_rel > 0) || !(opt->robust_scale > 0) ||
         (opt->robust != CLIFF_ROBUST_NONE && opt->robust != CLIFF_ROBUST_GEMAN_MCCLURE &&
          opt->robust != CLIFF_ROBUST_HUBER) || !(opt->w_root >= 0) || !(opt->w_pose >= 0) ||
-        !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0) ||
-        !(opt->w_twist >= 0))
+        !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
         return cliff_fail(CLIFF_EINVAL, "%s: invalid options (max_iter >= 1, tol >= 0, "
                                         "sigma_rel > 0, robust_scale > 0, weights >= 0)", fn);
     return CLIFF_OK;

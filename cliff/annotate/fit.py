@@ -162,7 +162,7 @@ def check_fit_keypoints(keypoints, n, name="keypoints"):
 
 def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                   norm, robust, robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape,
-                  w_transl, w_twist=0.0):
+                  w_transl):
     """Shared argument checks of fit_people / evaluate -> (C positional args, C options)."""
     _check_body(body)
     rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
@@ -183,28 +183,26 @@ def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, pr
     if robust not in ROBUST:
         raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
     sigma_rel, robust_scale = _positive(sigma_rel, "sigma_rel"), _positive(robust_scale, "robust_scale")
-    w_root, w_pose, w_betas_init, w_shape, w_transl, w_twist = (
+    w_root, w_pose, w_betas_init, w_shape, w_transl = (
         _positive(w, name, ">= 0") for w, name in ((w_root, "w_root"), (w_pose, "w_pose"),
                                                     (w_betas_init, "w_betas_init"),
-                                                    (w_shape, "w_shape"), (w_transl, "w_transl"),
-                                                    (w_twist, "w_twist")))
+                                                    (w_shape, "w_shape"), (w_transl, "w_transl")))
     opts = dict(robust=ROBUST[robust], robust_scale=float(robust_scale),
                 sigma_rel=float(sigma_rel), w_root=float(w_root), w_pose=float(w_pose),
-                w_betas_init=float(w_betas_init), w_shape=float(w_shape), w_transl=float(w_transl),
-                w_twist=float(w_twist))
+                w_betas_init=float(w_betas_init), w_shape=float(w_shape), w_transl=float(w_transl))
     return (body.as_tuple(), rot, betas, transl, cam, keypoints, joint_index, norm), opts
 
 
 #: Default weights of the objective (fit_people's keyword defaults); see docs/annotate.md.
 DEFAULT_WEIGHTS = dict(robust="gm", robust_scale=3.0, sigma_rel=0.01, w_root=30.0, w_pose=10.0,
-                       w_betas_init=1.0, w_shape=0.1, w_transl=0.0, w_twist=0.0)
+                       w_betas_init=1.0, w_shape=0.1, w_transl=0.0)
 
 
 def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
                principal_point, norm, *, max_iter: int = 30, tol: float = 1e-6,
                robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
                w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
-               w_shape: float = 0.1, w_transl: float = 0.0, w_twist: float = 0.0, phi_start=None, betas_start=None,
+               w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
                transl_start=None) -> dict:
     """Refine n people.
 
@@ -231,7 +229,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     """
     args, opts = _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal,
                                principal_point, norm, robust, robust_scale, sigma_rel, w_root,
-                               w_pose, w_betas_init, w_shape, w_transl, w_twist)
+                               w_pose, w_betas_init, w_shape, w_transl)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
         raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     tol = _positive(tol, "tol", ">= 0")
@@ -259,7 +257,7 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
              principal_point, norm, rotmat, betas, transl, *, robust: str | None = "gm",
              robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
              w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
-             w_transl: float = 0.0, w_twist: float = 0.0) -> dict:
+             w_transl: float = 0.0) -> dict:
     """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
     evaluated at the parameters (rotmat, betas, transl) without fitting (C, OpenMP).
 
@@ -270,7 +268,7 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
     status (n,) (0 ok, 1 no keypoints, 2 behind the camera, 3 non-finite)."""
     args, opts = _check_inputs(body, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index,
                                focal, principal_point, norm, robust, robust_scale, sigma_rel,
-                               w_root, w_pose, w_betas_init, w_shape, w_transl, w_twist)
+                               w_root, w_pose, w_betas_init, w_shape, w_transl)
     n, K = args[1].shape[0], body.num_betas
     R = _array(rotmat, "rotmat", (n, 24, 3, 3), f"(n, 24, 3, 3) = ({n}, 24, 3, 3)")
     b = _array(betas, "betas", (n, K), f"(n, K) = ({n}, {K})")

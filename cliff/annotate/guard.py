@@ -153,7 +153,7 @@ def confidence(err_px, norm, prior_dist, spread, visible) -> np.ndarray:
 
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
-                plausible: float = 0.999, tilt_deg: float = 0.0, parts: float = 0.95,
+                plausible: float = 0.999, tilt_deg: float = 0.0,
                 **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
@@ -248,100 +248,4 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
             out["prior_cost"][i] = base["objective_start"][i] - out["data_cost_start"][i]
             out["prior_dist"][i] = 0.0
             out["start"][i] = -1
-    if parts:
-        who = np.flatnonzero(ok & (out["start"] >= 0))
-        accept_parts(body, out, rot, be0, t0, keypoints, np.asarray(joint_index), np.broadcast_to(np.asarray(focal, np.float64), (n,)),
-                     np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2)), nrm, weights, who, parts)
     return out
-
-
-#: Kinematic sub-chains of the per-part acceptance (SMPL joint indices; the rotations reset to
-#: the estimate's together), in the order they are tested: each limb as a whole, then its
-#: distal part (forearm, shin), the head and neck.
-PART_CHAINS = (("left arm", (16, 18, 20, 22)), ("right arm", (17, 19, 21, 23)),
-               ("left forearm", (18, 20, 22)), ("right forearm", (19, 21, 23)),
-               ("left leg", (1, 4, 7, 10)), ("right leg", (2, 5, 8, 11)),
-               ("left shin", (4, 7, 10)), ("right shin", (5, 8, 11)),
-               ("head and neck", (12, 15)))
-
-
-def chi2_quantile(dof, quantile: float) -> np.ndarray:
-    """The `quantile` of a chi-square distribution with `dof` (array, >= 1) degrees of freedom
-    (Wilson-Hilferty; exact -2 ln(1 - q) for dof = 2)."""
-    z = NormalDist().inv_cdf(quantile)
-    k = np.maximum(np.asarray(dof, np.float64), 1.0)
-    wh = k * (1 - 2 / (9 * k) + z * np.sqrt(2 / (9 * k))) ** 3
-    return np.where(k == 2, -2 * math.log1p(-quantile), wh)
-
-
-def chain_keypoints(body, chain, joint_index) -> np.ndarray:
-    """(M,) bool: the keypoints whose model joint moves when a rotation of `chain` changes: an
-    SMPL joint strictly below a chain joint, or a vertex joint skinned to a joint at or below
-    one."""
-    par = np.asarray(body.parents)
-    below = np.zeros(24, bool)  # joints at or below a chain joint
-    for j in range(24):
-        a = j
-        while a >= 0 and not below[j]:
-            below[j] = a in chain
-            a = par[a]
-    strict = np.array([par[j] >= 0 and below[par[j]] for j in range(24)])
-    out = np.zeros(len(joint_index), bool)
-    for m, jj in enumerate(joint_index):
-        if 0 <= jj < 24:
-            out[m] = strict[jj]
-        elif jj >= 24:
-            out[m] = bool((below & (body.vweights[jj - 24] > 1e-6)).any())
-    return out
-
-
-def accept_parts(body, out, rot, be0, t0, kp, joint_index, f, pp, nrm, weights, who,
-                 quantile: float) -> None:
-    """Per-part acceptance (in place on fit_guarded's `out`): for each chain of PART_CHAINS,
-    the chain's rotations are reset to the estimate's (the rest as fitted) and the reset kept
-    unless the fit's objective is lower by more than the chi-square `quantile` with 2 x (the
-    chain's visible keypoints) degrees of freedom. who: the people to test."""
-    from .fit import evaluate
-    if not len(who):
-        return
-    wk = {k: weights[k] for k in DEFAULT_WEIGHTS}
-    sub = lambda a: np.ascontiguousarray(np.asarray(a)[who])  # noqa: E731
-    ref = (body, sub(rot), sub(be0), sub(t0), sub(kp), joint_index, sub(f), sub(pp), sub(nrm))
-    R, b, t = sub(out["rotmat"]), sub(out["betas"]), sub(out["transl"])
-    ev0 = evaluate(*ref, R, b, t, **wk)
-    cur = ev0["objective"]
-    e = np.where(ev0["kp_err"] >= 0, ev0["kp_err"], np.nan)
-    import os
-    s2 = np.nanmedian(e ** 2, 1) / (2 * math.log(2)) / (weights["sigma_rel"] * sub(nrm)) ** 2
-    s2 = np.maximum(s2, float(os.environ.get("S2MIN", "0")))
-    if os.environ.get("NOS2"): s2 = 1.0
-    seen = sub(kp)[..., 2] > 0
-    R0 = sub(rot)
-    reset_any = np.zeros(len(who), bool)
-    for _, chain in PART_CHAINS:
-        ch = list(chain)
-        moved = chain_keypoints(body, chain, joint_index)
-        k = (seen & moved).sum(1)
-        thr = np.where(k > 0, s2 * chi2_quantile(2 * k, quantile), 0.0)
-        Rc = R.copy()
-        Rc[:, ch] = R0[:, ch]
-        ev = evaluate(*ref, Rc, b, t, **wk)
-        if os.environ.get("L2MODE"):
-            e1 = np.where(ev["kp_err"] >= 0, ev["kp_err"], 0.0)
-            e0 = np.where(ev0["kp_err"] >= 0, ev0["kp_err"], 0.0)
-            s2px = np.minimum(s2, float(os.environ.get("S2CAP", "1e9"))) * (weights["sigma_rel"] * sub(nrm)) ** 2
-            dl2 = ((e1 ** 2 - e0 ** 2) * (moved & seen) * sub(kp)[..., 2]).sum(1) / s2px
-            take = (ev["status"] == 0) & (dl2 <= thr / s2) & (
-                np.abs(R[:, ch] - R0[:, ch]).max((1, 2, 3)) > 0)
-            R[take] = Rc[take]
-            reset_any |= take
-            ev0["kp_err"][take] = ev["kp_err"][take]
-            continue
-        take = (ev["status"] == 0) & (ev["objective"] - cur <= thr) & (
-            np.abs(R[:, ch] - R0[:, ch]).max((1, 2, 3)) > 0)
-        R[take] = Rc[take]
-        cur = np.where(take, ev["objective"], cur)
-        reset_any |= take
-    idx = who[reset_any]
-    out["rotmat"][idx] = R[reset_any]
-    out.setdefault("parts_reset", np.zeros(len(out["start"]), bool))[idx] = True

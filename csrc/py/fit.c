@@ -140,10 +140,9 @@ static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObjec
 
 #define FIT_KWLIST "body", "R0", "betas0", "t0", "cam", "kp", "kp_joint", "norm"
 #define FIT_OPTLIST "max_iter", "tol", "robust", "robust_scale", "sigma_rel", "w_root", "w_pose", \
-                    "w_betas_init", "w_shape", "w_transl", "w_twist"
+                    "w_betas_init", "w_shape", "w_transl"
 #define FIT_OPTPTRS(o) &(o).max_iter, &(o).tol, &(o).robust, &(o).robust_scale, &(o).sigma_rel, \
-                       &(o).w_root, &(o).w_pose, &(o).w_betas_init, &(o).w_shape, &(o).w_transl, \
-                       &(o).w_twist
+                       &(o).w_root, &(o).w_pose, &(o).w_betas_init, &(o).w_shape, &(o).w_transl
 #define FIT_OPT_DEFAULTS {.max_iter = 30, .tol = 1e-6, .robust = 1, .robust_scale = 3.0, \
                           .sigma_rel = 0.01}
 
@@ -152,7 +151,7 @@ static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) 
     static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididddddddd", kwlist, &obody, &oR, &ob,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddd", kwlist, &obody, &oR, &ob,
                                      &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o)))
         return NULL;
     PyArrayObject *x0 = NULL, *R = NULL, *bo = NULL, *to = NULL, *phi = NULL, *st = NULL, *q = NULL;
@@ -199,7 +198,7 @@ static PyObject *py_fit_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {FIT_KWLIST, "R", "betas", "t", FIT_OPTLIST, NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididddddddd", kwlist, &obody, &oR,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddd", kwlist, &obody, &oR,
                                      &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
                                      FIT_OPTPTRS(in.o)))
         return NULL;
