@@ -18,7 +18,8 @@ beta, 5 % translation) and "poor" (15 deg, 30 deg, 1.0, 10 %).
 the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard), and "after +
 tilt hypotheses" the opt-in tilted-root starts tried for everyone. A second table counts why
 each worse person got worse (root moved off a good start, a wrong-root basin, limbs, depth,
-outliers among the keypoints, still far from them). "Worse" compares
+outliers among the keypoints, still far from them; whether the fit's own objective is lower
+at the result than at the truth, and whether the keypoints alone prefer the truth). "Worse" compares
 each person's result with its own starting estimate against the ground truth. A person's
 keypoints "can be fitted" when the true body itself projects within 20 px of them
 (confidence-weighted mean; the outliers can make even the truth miss them).
