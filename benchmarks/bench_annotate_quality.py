@@ -18,7 +18,8 @@ beta, 5 % translation) and "poor" (15 deg, 30 deg, 1.0, 10 %).
 the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard), and "after +
 tilt hypotheses" the opt-in tilted-root starts tried for everyone. A second table counts why
 each worse person got worse (root moved off a good start, a wrong-root basin, limbs, depth,
-outliers among the keypoints, still far from them). "Worse" compares
+outliers among the keypoints, still far from them; whether the fit's own objective is lower
+at the result than at the truth, and whether the keypoints alone prefer the truth). "Worse" compares
 each person's result with its own starting estimate against the ground truth. A person's
 keypoints "can be fitted" when the true body itself projects within 20 px of them
 (confidence-weighted mean; the outliers can make even the truth miss them).
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cliff  # noqa: E402
 from cliff.annotate import annotator as A  # noqa: E402
 from cliff.annotate import losses as L  # noqa: E402
-from cliff.annotate.fit import FitBody  # noqa: E402
+from cliff.annotate.fit import DEFAULT_WEIGHTS, FitBody, evaluate  # noqa: E402
 from cliff.annotate.keypoints import COCO17_TO_SMPLX  # noqa: E402
 from reference import scenes as S  # noqa: E402
 from _machine import cpu_model  # noqa: E402
@@ -79,7 +80,25 @@ def truth_error(body, sc):
     return (c * np.linalg.norm(uv - sc["keypoints"][..., :2], axis=-1)).sum(1) / c.sum(1)
 
 
-def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable):
+def objective_vs_truth(fb, sc, r, opts):
+    """(n,) bool pair: the result's objective (keypoint term + priors centred on the start, with
+    the run's weights) is below the truth's (the fit is not a search failure: the truth is a
+    worse point of the fit's own objective); the truth's keypoint term is below the result's by
+    more than 2 (the mean of a chi-square with 2 degrees of freedom: one keypoint's worth of
+    noise at the objective's sigma), i.e. the keypoints clearly prefer the truth. Where the
+    first holds and the second does not, no rule that reads the keypoints can prefer the truth."""
+    W, H = sc["img_size"]
+    n = len(sc["rotmat"])
+    w = {k: opts[k] for k in DEFAULT_WEIGHTS if k in opts}
+    ref = (fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+           COCO17_TO_SMPLX, np.full(n, sc["focal"], np.float64), np.tile([W / 2, H / 2], (n, 1)),
+           200 * r["scale"])
+    et = evaluate(*ref, sc["rotmat"], sc["betas"], sc["transl"], **w)
+    ef = evaluate(*ref, r["rotmat"], r["betas"], r["transl"], **w)
+    return ef["objective"] < et["objective"], et["data_cost"] < ef["data_cost"] - 2
+
+
+def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable, vs_truth=None):
     """Why each worse person got worse (categories may overlap): counts."""
     wr, wp = r1 > r0 + 5, pa1 > pa0 + 10
     worse = wr | wp
@@ -100,6 +119,10 @@ def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable):
             "depth error grew by > 5 %": worse & (z1 > z0 + 0.05),
             "a gross outlier among the keypoints": worse & outlier,
             "still > 20 px, fittable": worse & (r["err_final"] > 20) & fittable}
+    if vs_truth is not None:
+        below, prefer = vs_truth
+        cats["result's objective below the truth's (not a search failure)"] = worse & below
+        cats["keypoints prefer the truth (its keypoint term lower by > 2)"] = worse & prefer
     return int(worse.sum()), {k: int(v.sum()) for k, v in cats.items()}
 
 
@@ -136,7 +159,8 @@ def harm_table(body, fb, args):
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
                   f"{far.sum()} | {np.median(r['err_final']):.2f} | {100 * r['converged'].mean():.0f} % | "
                   f"{dt:.1f} |")
-            whys[name] = breakdown(body, sc, r, r0, pa0, r1, pa1, fittable)
+            whys[name] = breakdown(body, sc, r, r0, pa0, r1, pa1, fittable,
+                                   objective_vs_truth(fb, sc, r, opts))
             if opts == {}:
                 kept[sev] = (r, pa1, r1)
         starts = np.bincount(kept[sev][0]["start"] + 1, minlength=6)
@@ -147,7 +171,7 @@ def harm_table(body, fb, args):
     print("## Why people got worse (each worse person counted in every category that applies)")
     print()
     print("| start | run | worse | " + " | ".join(next(iter(next(iter(why.values())).values()))[1]) + " |")
-    print("|" + "---|" * (3 + 7))
+    print("|" + "---|" * (3 + len(next(iter(next(iter(why.values())).values()))[1])))
     for sev, whys in why.items():
         for name, (nw, cats) in whys.items():
             print(f"| {sev} | {name} | {nw} | " + " | ".join(str(v) for v in cats.values()) + " |")
