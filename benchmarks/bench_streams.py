@@ -13,8 +13,8 @@ alternating rounds with the order rotated each round, so machine load hits them 
 - ``cliff-off``: ``CLIFF_STREAMS=off``: one plan for the chunk, every layer parallel over all
   threads (the engine before streams);
 - ``cliff-auto``: ``CLIFF_STREAMS=auto``, the default rule (docs/performance.md, "Streams");
-- ``cliff-split``: ``CLIFF_STREAMS=8``: as many one-thread groups as the batch and the
-  threads allow (min(batch, threads)), whatever the rule says;
+- ``cliff-k`` (``--streams`` k, default 2 and 8): ``CLIFF_STREAMS=k``: min(k, batch, threads)
+  groups whatever the rule says, each with threads/groups threads;
 - ``openvino-throughput`` (fp32, batch > 1, when ``openvino`` and ``torch`` are installed):
   ``PERFORMANCE_HINT=THROUGHPUT``, ``INFERENCE_NUM_THREADS`` = threads, the batch split over
   its ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` asynchronous requests (bench_model.py).
@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_model as bm  # noqa: E402
 from _machine import cpu_description  # noqa: E402
 
-VARIANTS = {"cliff-off": "off", "cliff-auto": "auto", "cliff-split": "8"}
 
 
 def run_one(backbone, batch, threads, ckpt, inputs, onnx, opts):
@@ -51,9 +50,8 @@ def run_one(backbone, batch, threads, ckpt, inputs, onnx, opts):
     saved = os.environ.get("CLIFF_STREAMS")
     os.environ["CLIFF_BENCH_NO_FLOOR"] = "1"
     try:
-        for name, value in VARIANTS.items():
-            if name not in opts.variants:
-                continue
+        for value in opts.streams:
+            name = "cliff-" + value
             os.environ["CLIFF_STREAMS"] = value
             p = bm.Peer("cliff", cfg, ckpt, inputs, popts)
             p.name = name
@@ -86,7 +84,9 @@ def main(argv=None) -> int:
     ap.add_argument("--backbones", nargs="+", default=["hr48", "res50"], choices=["hr48", "res50"])
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2, 4, 8, 16])
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--streams", nargs="+", default=["off", "auto", "2", "8"],
+                    choices=["off", "auto"] + [str(k) for k in range(2, 9)],
+                    help="CLIFF_STREAMS values, one cliff peer each")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=2, help="timed runs per peer per round")
     ap.add_argument("--warmup", type=int, default=2)
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
             for t in threads:
                 print("running %s batch %d, %d threads ..." % (bb, batch, t), flush=True)
                 res[t] = run_one(bb, batch, t, ckpt, inputs, onnx, opts)
-            names = [n for n in list(VARIANTS) + ["openvino-throughput"]
+            names = [n for n in ["cliff-" + v for v in opts.streams] + ["openvino-throughput"]
                      if any(n in res[t] for t in threads)]
             for n in names:
                 ms = {t: res[t][n][0] for t in threads if isinstance(res[t].get(n), tuple)}

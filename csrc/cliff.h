@@ -331,10 +331,12 @@ typedef enum {
 
 /* Batch split across thread groups ("streams", docs/performance.md): a batch chunk of n crops
  * run with T threads may run as G <= min(n, T) groups, each group a plan of about n/G crops on
- * its own arena (weights shared), all groups at once. Results are bit-identical to the unsplit
- * call. The value of cliff_net_params.streams: */
+ * its own arena and oneDNN stream (weights shared) with about T/G threads of its own, all
+ * groups at once (groups 1..G-1 on threads started per call). Results are bit-identical to the
+ * unsplit call. The value of cliff_net_params.streams: */
 #define CLIFF_STREAMS_FROM_ENV (-1) /* the CLIFF_STREAMS environment variable: auto|off|<k>, unset = auto */
-#define CLIFF_STREAMS_AUTO 0        /* a fixed rule of n and T (never timing), see docs/performance.md */
+#define CLIFF_STREAMS_AUTO 0        /* a fixed rule of n and T (never timing): from T >= 4 and n >= 4,
+                                     * min(n/2, T/2) groups; else one */
 #define CLIFF_STREAMS_OFF 1         /* one group: every layer parallel over all T threads */
 #define CLIFF_STREAMS_MAX 8         /* k in 2 .. 8: up to k groups (never more than n or T) */
 
@@ -356,7 +358,8 @@ CLIFF_API cliff_status cliff_net_create_with_params(const char *backbone, cliff_
  * n_iter: regressor iterations (3 in the official code, <= 100). Outputs (each may be NULL):
  * features (n,2048); pose6d (n,144) joint-major 6D; betas (n,10); cam (n,3) = (s, tx, ty).
  * Batches run in chunks of at most 8 crops; each chunk size gets its own cached plan (all 8
- * sizes are kept, so a stream of varying batch sizes never rebuilds one). */
+ * sizes are kept, so a stream of varying batch sizes never rebuilds one). A chunk may run split
+ * across thread groups (cliff_net_params.streams), on replica plans cached the same way. */
 CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_layout layout,
                                      size_t n, const float *bbox_info, size_t n_iter,
                                      float *features, float *pose6d, float *betas, float *cam);

@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
@@ -44,15 +45,14 @@ static cliff_status streams_from_env(int *out) {
 }
 
 /* Thread groups for a chunk of b crops on T threads (docs/performance.md, "Streams"). The auto
- * rule is fixed (never timed): outputs are bit-identical either way, only the speed differs.
- * A group runs its oneDNN primitives on one thread (oneDNN's OpenMP build runs a primitive
- * serially inside a parallel region), so a split uses G = T groups of one thread each: it needs
- * b >= T crops, and auto takes it from 4 threads up, where one batch-8 team leaves threads
- * waiting at each of ~300 layer barriers. */
+ * rule is fixed (never timed: outputs are bit-identical either way, only the speed differs):
+ * from STREAMS_AUTO_MIN_THREADS threads and 4 crops up, min(b / 2, T / 2) groups, so that each
+ * group has at least 2 crops (its weights are read for 2 crops at a time, not 1) and at least
+ * 2 threads; below that one team over all threads. */
 static int groups_for(int streams, int b, int T) {
     int G;
     if (streams == CLIFF_STREAMS_AUTO)
-        G = (T >= STREAMS_AUTO_MIN_THREADS && b >= T) ? T : 1;
+        G = (T >= STREAMS_AUTO_MIN_THREADS && b >= 4) ? (b / 2 < T / 2 ? b / 2 : T / 2) : 1;
     else
         G = streams;
     if (G > b) G = b;
@@ -251,31 +251,69 @@ static cliff_status fill_f32(void *ctx, size_t i0, size_t b, void *dst, nn_dtype
     return CLIFF_OK;
 }
 
+/* One thread group of a split chunk: its replica plan run on `nthr` threads of its own. */
+typedef struct {
+    nn_model *m;
+    nn_plan *p;
+    int nthr;
+    cliff_status st;
+    char msg[256]; /* the error message (cliff_last_error is per thread) */
+} group_job;
+
+static void *group_main(void *arg) {
+    group_job *j = arg;
+    omp_set_num_threads(j->nthr); /* this thread's OpenMP teams: oneDNN's and the Winograd layers' */
+    j->st = nn_plan_run(j->m, j->p);
+    if (j->st) snprintf(j->msg, sizeof j->msg, "%s", cliff_last_error());
+    return NULL;
+}
+
 /* One chunk (crops i0 .. i0 + b - 1) as G thread groups: group g runs its share of the crops
- * on its own replica plan, made for one thread. The inputs are written one group after the
- * other with all T threads (the callers' fill functions need not be reentrant), then the groups
- * run at once in one parallel region, one group per thread. */
+ * on its own replica plan (arena, scratchpad, oneDNN stream; weights shared), made for its
+ * share of the T threads. The inputs are written one group after the other with all T threads
+ * (the callers' fill functions need not be reentrant). Then groups 1 .. G-1 each run on a
+ * thread of their own, started for this call, and group 0 on the calling thread. A thread
+ * started with pthread_create is an initial thread to OpenMP, with its own team: oneDNN's
+ * OpenMP build runs a primitive serially inside a parallel region (it checks
+ * omp_in_parallel()), so groups as members of one "omp parallel" region could only have one
+ * thread each (docs/performance.md, "Streams"). */
 static cliff_status run_split(cliff_net *net, size_t i0, size_t b, int G, int T, fill_any_fn fill, void *ctx,
                               float *feat) {
     nn_plan *p[NN_MAX_GROUPS];
     size_t first[NN_MAX_GROUPS + 1];
-    cliff_status st = CLIFF_OK, gst[NN_MAX_GROUPS] = {CLIFF_OK};
+    group_job job[NN_MAX_GROUPS];
+    pthread_t th[NN_MAX_GROUPS];
+    int started[NN_MAX_GROUPS] = {0};
+    cliff_status st = CLIFF_OK;
     const size_t NF = (size_t)net->feat;
     first[0] = 0;
-    for (int g = 0; g < G; g++) first[g + 1] = first[g] + b / (size_t)G + ((size_t)g < b % (size_t)G);
-    omp_set_num_threads(1); /* replica plans are made for (and record) one thread */
-    for (int g = 0; g < G && !st; g++) st = nn_model_plan_replica(&net->model, (int)(first[g + 1] - first[g]), g + 1, &p[g]);
+    for (int g = 0; g < G; g++) {
+        first[g + 1] = first[g] + b / (size_t)G + ((size_t)g < b % (size_t)G);
+        job[g] = (group_job){&net->model, NULL, T / G + (g < T % G), CLIFF_OK, ""};
+    }
+    for (int g = 0; g < G && !st; g++) {
+        omp_set_num_threads(job[g].nthr); /* a replica plan is made for (and keyed by) its threads */
+        st = nn_model_plan_replica(&net->model, (int)(first[g + 1] - first[g]), g + 1, &p[g]);
+        job[g].p = p[g];
+    }
     omp_set_num_threads(T);
     for (int g = 0; g < G && !st; g++)
         st = fill(ctx, i0 + first[g], first[g + 1] - first[g], nn_plan_input(&net->model, p[g]), net->model.dt);
     if (st) return st;
-#pragma omp parallel for num_threads(G) schedule(static, 1)
-    for (int g = 0; g < G; g++) gst[g] = nn_plan_run(&net->model, p[g]);
-    for (int g = 0; g < G; g++) {
-        if (gst[g]) return gst[g];
+    for (int g = 1; g < G; g++) started[g] = pthread_create(&th[g], NULL, group_main, &job[g]) == 0;
+    group_main(&job[0]);
+    for (int g = 1; g < G; g++) {
+        if (started[g])
+            pthread_join(th[g], NULL);
+        else
+            group_main(&job[g]); /* no thread to be had: the group runs here, after the others */
+    }
+    omp_set_num_threads(T);
+    for (int g = 0; g < G; g++)
+        if (job[g].st) return cliff_fail(job[g].st, "%s", job[g].msg);
+    for (int g = 0; g < G; g++)
         memcpy(feat + (i0 + first[g]) * NF, nn_plan_output(&net->model, p[g]),
                (first[g + 1] - first[g]) * NF * sizeof(float));
-    }
     return CLIFF_OK;
 }
 
