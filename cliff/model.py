@@ -369,8 +369,8 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     (F(4x4,3x3) everywhere) or 'timed' (auto's candidates, each timed at load against direct;
     may differ between processes); None: the CLIFF_CONV
     environment variable, 'auto' when unset (docs/performance.md, "Our Winograd layers").
-    streams: batch split across thread groups: 'auto' (a fixed rule: from 4 threads and 4 crops
-    per chunk, min(crops/2, threads/2) groups of about threads/groups threads each), 'off', or k
+    streams: batch split across thread groups: 'auto' (a fixed rule: min(crops/2, threads)
+    groups of about threads/groups threads each, so from 4 crops and 2 threads), 'off', or k
     (1..8: up to k groups, never more than the crops or the threads); None: the CLIFF_STREAMS
     environment variable, 'auto' when unset. Outputs are bit-identical either way; see
     :meth:`Model.stream_groups` and docs/performance.md, "Streams".

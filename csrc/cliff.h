@@ -335,8 +335,8 @@ typedef enum {
  * groups at once (groups 1..G-1 on threads started per call). Results are bit-identical to the
  * unsplit call. The value of cliff_net_params.streams: */
 #define CLIFF_STREAMS_FROM_ENV (-1) /* the CLIFF_STREAMS environment variable: auto|off|<k>, unset = auto */
-#define CLIFF_STREAMS_AUTO 0        /* a fixed rule of n and T (never timing): from T >= 4 and n >= 4,
-                                     * min(n/2, T/2) groups; else one */
+#define CLIFF_STREAMS_AUTO 0        /* a fixed rule of n and T (never timing): min(n/2, T) groups
+                                     * (so n >= 4 and T >= 2 to split) */
 #define CLIFF_STREAMS_OFF 1         /* one group: every layer parallel over all T threads */
 #define CLIFF_STREAMS_MAX 8         /* k in 2 .. 8: up to k groups (never more than n or T) */
 

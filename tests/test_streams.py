@@ -89,18 +89,16 @@ def test_groups_follow_the_request_the_batch_and_the_threads():
 
 
 def test_auto_rule_is_fixed_by_the_batch_and_the_threads():
-    """auto: from 4 threads and 4 crops, min(crops / 2, threads / 2) groups (each with >= 2 crops
-    and >= 2 threads); one team below that (docs/performance.md, "Streams")."""
-    with res50("auto", threads=2) as m:
-        assert [m.stream_groups(n) for n in (2, 8)] == [1, 1]
-        m.threads = 3
+    """auto: min(crops / 2, threads) groups, each with >= 2 crops; one team for fewer than 4
+    crops or one thread (docs/performance.md, "Streams")."""
+    with res50("auto", threads=1) as m:
         assert m.stream_groups(8) == 1
+        m.threads = 2
+        assert [m.stream_groups(n) for n in (2, 3, 4, 8)] == [1, 1, 2, 2]
         m.threads = 4
-        assert [m.stream_groups(n) for n in (3, 4, 8)] == [1, 2, 2]
-        m.threads = 8
-        assert [m.stream_groups(n) for n in (4, 7, 8, 16)] == [2, 3, 4, 4]
+        assert [m.stream_groups(n) for n in (3, 5, 8)] == [1, 2, 4]
         m.threads = 16
-        assert [m.stream_groups(n) for n in (1, 8)] == [1, 4]
+        assert [m.stream_groups(n) for n in (1, 7, 8, 20)] == [1, 3, 4, 4]
 
 
 def test_groups_of_several_threads_are_bit_identical(pair):

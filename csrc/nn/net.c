@@ -15,7 +15,7 @@
 
 #define MAX_BATCH NN_MAX_BATCH
 #define MAX_ROW 1024 /* widest input a network may have */
-#define STREAMS_AUTO_MIN_THREADS 4 /* auto splits from this many threads up (docs/performance.md) */
+#define STREAMS_AUTO_MIN_CROPS 2 /* auto: crops per group at least (docs/performance.md, "Streams") */
 
 struct cliff_net {
     pthread_mutex_t lock;
@@ -46,13 +46,13 @@ static cliff_status streams_from_env(int *out) {
 
 /* Thread groups for a chunk of b crops on T threads (docs/performance.md, "Streams"). The auto
  * rule is fixed (never timed: outputs are bit-identical either way, only the speed differs):
- * from STREAMS_AUTO_MIN_THREADS threads and 4 crops up, min(b / 2, T / 2) groups, so that each
- * group has at least 2 crops (its weights are read for 2 crops at a time, not 1) and at least
- * 2 threads; below that one team over all threads. */
+ * min(b / STREAMS_AUTO_MIN_CROPS, T) groups, so that each group has at least 2 crops (every
+ * group reads all weights once per pass) and at least one thread; a chunk of fewer than 4
+ * crops, or one thread, runs as one team. */
 static int groups_for(int streams, int b, int T) {
     int G;
     if (streams == CLIFF_STREAMS_AUTO)
-        G = (T >= STREAMS_AUTO_MIN_THREADS && b >= 4) ? (b / 2 < T / 2 ? b / 2 : T / 2) : 1;
+        G = b / STREAMS_AUTO_MIN_CROPS < T ? b / STREAMS_AUTO_MIN_CROPS : T;
     else
         G = streams;
     if (G > b) G = b;
