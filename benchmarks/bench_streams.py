@@ -151,6 +151,10 @@ def main(argv=None) -> int:
         print("| %s | %d | %s | %d | %.1f | %s | %s | %.0f %% (t0=%d) | %s |" % (
             bb, batch, n, t, ms, "" if groups is None else groups, "" if rss is None else "%.0f" % rss,
             100 * eff, t0, "" if vs_off is None else "%.2f" % vs_off))
+    for bb, batch, n in sorted({(r[0], r[1], r[2]) for r in rows}):
+        ms = {r[3]: r[4] for r in rows if r[:3] == (bb, batch, n)}
+        if 2 in ms and 8 in ms:  # the goal: >= 70 % from 2 to 8 threads at batch 8
+            print("%s b%d %s: efficiency from 2 to 8 threads %.0f %%" % (bb, batch, n, 100 * ms[2] * 2 / (ms[8] * 8)))
     for n in notes:
         print("note:", n)
     print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
