@@ -170,3 +170,17 @@ def test_two_python_threads_share_a_split_model(pair):
     for i in range(2):
         for r in range(3):
             np.testing.assert_array_equal(got[i][r], want[i])
+
+
+@pytest.mark.slow
+def test_hr48_split_is_bit_identical():
+    """HRNet-W48: concatenations (an OpenMP loop inside each group) and its Winograd layers on
+    the large branches; groups of one thread (T = 2) and of two (T = 4)."""
+    state = random_state_dict("hr48", seed=6)
+    x = crops(4, seed=17)
+    with cliff.Model.from_state_dict(dict(state), "hr48", threads=2, streams="off") as off:
+        want = off.features(x)
+    for threads in (2, 4):
+        with cliff.Model.from_state_dict(dict(state), "hr48", threads=threads, streams=2) as split:
+            assert split.stream_groups(4) == 2
+            np.testing.assert_array_equal(split.features(x), want)
