@@ -166,7 +166,10 @@ def _cliff_runner(ckpt, precision, threads, crops, boxes, img_size, info_out):
 
     def floor():
         info_out["conv_floor_ms"] = _conv_floor(model, len(boxes))
-    info_out["_after"] = floor
+    if hasattr(model, "stream_groups"):  # thread groups a batch runs as (bench_streams.py)
+        info_out["stream_groups"] = model.stream_groups(len(boxes))
+    if not os.environ.get("CLIFF_BENCH_NO_FLOOR"):  # bench_streams.py needs no per-layer profile
+        info_out["_after"] = floor
     return run
 
 

@@ -24,6 +24,8 @@ SCRIPTS = [
     ("bench_threads.py", [], ["--rounds", "1", "--runs", "5"]),
     ("bench_scale.py", [], ["--images", "8"]),
     ("bench_families.py", [], ["--quick", "--batches", "1"]),
+    ("bench_streams.py", [], ["--backbones", "res50", "--batches", "8", "--streams", "off", "auto",
+                              "--rounds", "1", "--runs", "1", "--warmup", "1", "--no-openvino"]),
 ]
 
 

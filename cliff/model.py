@@ -103,15 +103,18 @@ class Model:
     @classmethod
     def from_state_dict(cls, state: Mapping[str, np.ndarray], backbone: Optional[str] = None,
                         precision: str = "fp32", *, consume: bool = False,
-                        threads: Optional[int] = None, conv: Optional[str] = None) -> "Model":
+                        threads: Optional[int] = None, conv: Optional[str] = None,
+                        streams: Union[None, int, str] = None) -> "Model":
         """Build from a state dict with the official keys ('module.' prefixes are removed).
         The key set must equal the architecture's exactly. With consume=True the dict is
         emptied and each array is dropped as soon as it is packed (peak memory ~ one copy of
         the weights). threads: this model's thread count (see :attr:`threads`). conv: how the
-        stride-1 3x3 float32 convolutions run, see :func:`load_model`."""
+        stride-1 3x3 float32 convolutions run, see :func:`load_model`. streams: batch split
+        across thread groups, see :func:`load_model`."""
         from ._threads import check_threads
         nthreads = check_threads(threads)
         _check_conv(conv)
+        nstreams = _streams_value(streams)
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
         src = state
@@ -150,7 +153,7 @@ class Model:
         num_params = int(sum(a.size for k, a in zip(names, arrays) if _learnable(k)))
         if consume:
             state.clear()
-        core = _core.Model(backbone, precision, names, arrays, consume, conv)
+        core = _core.Model(backbone, precision, names, arrays, consume, conv, nstreams)
         if nthreads:
             core.threads = nthreads
         return cls(core, backbone, precision, num_params)
@@ -247,6 +250,14 @@ class Model:
         self._check_open()
         self._core.threads = t
 
+    def stream_groups(self, n: int) -> int:
+        """Thread groups ("streams") a batch of `n` crops runs each chunk of min(n, 8) crops as,
+        at the current :attr:`threads` (1 = not split; see ``streams=`` of :func:`load_model`)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n: expected a batch size >= 1, got {n!r}")
+        self._check_open()
+        return self._core.streams(int(n))
+
     # ---- introspection ------------------------------------------------------------------
     def layers(self):
         """[(name, kind, oneDNN implementation)] of the layer table, in execution order."""
@@ -319,6 +330,24 @@ def _finite(x, name: str) -> np.ndarray:
 CONV_ALGOS = ("auto", "direct", "winograd2", "winograd4", "timed")
 
 
+def _streams_value(streams: Union[None, int, str]) -> int:
+    """The core's value of cliff_net_params.streams: -1 environment, 0 auto, 1 off, k groups."""
+    if streams is None:
+        return -1
+    if isinstance(streams, str):
+        if streams in ("auto", "off"):
+            return 0 if streams == "auto" else 1
+    elif isinstance(streams, (int, np.integer)) and not isinstance(streams, bool) \
+            and 1 <= int(streams) <= STREAMS_MAX:
+        return int(streams)
+    raise ValueError(f"streams: expected 'auto', 'off', a group count 1..{STREAMS_MAX} or None, "
+                     f"got {streams!r}")
+
+
+#: the most thread groups a batch may be split across (cliff.h CLIFF_STREAMS_MAX = the chunk size)
+STREAMS_MAX = 8
+
+
 def _check_conv(conv: Optional[str]) -> None:
     if conv is not None and conv not in CONV_ALGOS:
         raise ValueError(f"conv: expected one of {CONV_ALGOS} or None, got {conv!r}")
@@ -326,7 +355,7 @@ def _check_conv(conv: Optional[str]) -> None:
 
 def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
                precision: str = "fp32", *, threads: Optional[int] = None,
-               conv: Optional[str] = None) -> Model:
+               conv: Optional[str] = None, streams: Union[None, int, str] = None) -> Model:
     """Load an official CLIFF checkpoint (.pt: {'model': state_dict, ...}, 'module.' prefixes
     allowed) or a .safetensors/.npz with the same keys.
 
@@ -340,6 +369,11 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
     (F(4x4,3x3) everywhere) or 'timed' (auto's candidates, each timed at load against direct;
     may differ between processes); None: the CLIFF_CONV
     environment variable, 'auto' when unset (docs/performance.md, "Our Winograd layers").
+    streams: batch split across thread groups: 'auto' (a fixed rule: min(crops/2, threads)
+    groups of about threads/groups threads each, so from 4 crops and 2 threads), 'off', or k
+    (1..8: up to k groups, never more than the crops or the threads); None: the CLIFF_STREAMS
+    environment variable, 'auto' when unset. Outputs are bit-identical either way; see
+    :meth:`Model.stream_groups` and docs/performance.md, "Streams".
     Raises ValueError when the key set differs from the architecture (listing missing and
     unexpected keys), OSError when the file cannot be read.
     """
@@ -348,6 +382,7 @@ def load_model(path: Union[str, os.PathLike], backbone: Optional[str] = None,
 
     check_threads(threads)  # before reading the file
     _check_conv(conv)
+    _streams_value(streams)
 
     return Model.from_state_dict(load_checkpoint(path), backbone=backbone, precision=precision,
-                                 consume=True, threads=threads, conv=conv)
+                                 consume=True, threads=threads, conv=conv, streams=streams)

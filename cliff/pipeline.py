@@ -115,6 +115,7 @@ class Estimator:
     threads: the thread count of this estimator's network and body model (None: the
     process-wide cliff.set_num_threads count); several estimators in one process can so split
     the cores. Results do not depend on it.
+    streams: batch split across thread groups, see cliff.load_model (results do not depend on it).
     focal="learned" with fov_ckpt (CameraHMR's cam_model_cleaned.ckpt, or a
     cliff.FocalEstimator): each image's focal length comes from HumanFoV (one run per image with
     people, batched across images) instead of the image diagonal; a focal or K given to run()
@@ -123,12 +124,16 @@ class Estimator:
 
     def __init__(self, ckpt: Any, smpl: Any = None, *, smplx: Any = None, backbone: str | None = None,
                  precision: str = "fp32", batch_size: int = 8, rescale: float | None = None,
-                 threads: int | None = None, focal: str | None = None, fov_ckpt: Any = None):
+                 threads: int | None = None, focal: str | None = None, fov_ckpt: Any = None,
+                 streams: int | str | None = None):
         from ._threads import check_threads
         nthreads = check_threads(threads)
+        if streams is not None and isinstance(ckpt, Model):
+            raise ValueError("streams: give it to load_model when ckpt is a loaded cliff.Model")
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-        self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision)
+        self.model = ckpt if isinstance(ckpt, Model) else load_model(ckpt, backbone=backbone, precision=precision,
+                                                                          streams=streams)
         self.smpl = self._body(smpl, smplx)
         self.batch_size = int(batch_size)
         if rescale is None:  # the release's own box enlargement (CLIFF 1.1, BEDLAM 1.0)

@@ -329,8 +329,20 @@ typedef enum {
                                * creation (fastest, but results may differ between processes) */
 } cliff_conv_algo;
 
+/* Batch split across thread groups ("streams", docs/performance.md): a batch chunk of n crops
+ * run with T threads may run as G <= min(n, T) groups, each group a plan of about n/G crops on
+ * its own arena and oneDNN stream (weights shared) with about T/G threads of its own, all
+ * groups at once (groups 1..G-1 on threads started per call). Results are bit-identical to the
+ * unsplit call. The value of cliff_net_params.streams: */
+#define CLIFF_STREAMS_FROM_ENV (-1) /* the CLIFF_STREAMS environment variable: auto|off|<k>, unset = auto */
+#define CLIFF_STREAMS_AUTO 0        /* a fixed rule of n and T (never timing): min(n/2, T) groups
+                                     * (so n >= 4 and T >= 2 to split) */
+#define CLIFF_STREAMS_OFF 1         /* one group: every layer parallel over all T threads */
+#define CLIFF_STREAMS_MAX 8         /* k in 2 .. 8: up to k groups (never more than n or T) */
+
 typedef struct {
     cliff_conv_algo conv; /* default CLIFF_CONV_FROM_ENV (so "auto" unless CLIFF_CONV says otherwise) */
+    int streams;          /* default CLIFF_STREAMS_FROM_ENV; CLIFF_STREAMS_AUTO, _OFF or 2 .. CLIFF_STREAMS_MAX */
 } cliff_net_params;
 
 CLIFF_API cliff_net_params cliff_net_default_params(void);
@@ -346,7 +358,8 @@ CLIFF_API cliff_status cliff_net_create_with_params(const char *backbone, cliff_
  * n_iter: regressor iterations (3 in the official code, <= 100). Outputs (each may be NULL):
  * features (n,2048); pose6d (n,144) joint-major 6D; betas (n,10); cam (n,3) = (s, tx, ty).
  * Batches run in chunks of at most 8 crops; each chunk size gets its own cached plan (all 8
- * sizes are kept, so a stream of varying batch sizes never rebuilds one). */
+ * sizes are kept, so a stream of varying batch sizes never rebuilds one). A chunk may run split
+ * across thread groups (cliff_net_params.streams), on replica plans cached the same way. */
 CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_layout layout,
                                      size_t n, const float *bbox_info, size_t n_iter,
                                      float *features, float *pose6d, float *betas, float *cam);
@@ -355,6 +368,9 @@ CLIFF_API cliff_status cliff_net_run(cliff_net *net, const void *crops, cliff_la
 /* Threads for this network's calls (n > 0), or 0: follow cliff_set_num_threads (default). */
 CLIFF_API void cliff_net_set_num_threads(cliff_net *net, int n);
 CLIFF_API int cliff_net_get_num_threads(const cliff_net *net);
+/* The number of thread groups ("streams", cliff_net_params.streams) a call with a batch of n
+ * crops runs each chunk of min(n, 8) crops as, at the net's current thread count (1 = not split). */
+CLIFF_API int cliff_net_streams(const cliff_net *net, size_t n);
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
 /* Sizes of a network: its input crop, feature width and regressor outputs (pose6d = 6 x joints;
  * 0 for a bare trunk such as "hr48_720"). The official two: 256 x 192, 2048, 144, 10, 3. */

@@ -16,6 +16,7 @@
 struct nn_engine {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
+    int borrowed; /* a stream of another nn_engine's engine (nn_engine_fork): eng not owned */
 };
 
 #define MAX_ARGS 8
@@ -69,10 +70,22 @@ nn_engine *nn_engine_create(void) {
     return e;
 }
 
+nn_engine *nn_engine_fork(nn_engine *parent) {
+    nn_engine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->eng = parent->eng;
+    e->borrowed = 1;
+    if (dnnl_stream_create(&e->stream, e->eng, dnnl_stream_default_flags) != dnnl_success) {
+        nn_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 void nn_engine_free(nn_engine *e) {
     if (!e) return;
     if (e->stream) dnnl_stream_destroy(e->stream);
-    if (e->eng) dnnl_engine_destroy(e->eng);
+    if (e->eng && !e->borrowed) dnnl_engine_destroy(e->eng);
     free(e);
 }
 

@@ -308,6 +308,7 @@ static void plan_free(nn_plan *p) {
     cliff_free(p->wbuf);
     free(p->prims);
     free(p->off);
+    nn_engine_free(p->e);
     cliff_free(p->arena);
     cliff_free(p->scratch);
     free(p);
@@ -621,11 +622,13 @@ void nn_model_free(nn_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out) {
+cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out) { return nn_model_plan_replica(m, n, 0, out); }
+
+cliff_status nn_model_plan_replica(nn_model *m, int n, int replica, nn_plan **out) {
     int nthr = omp_get_max_threads();
     for (int i = 0; i < m->nplans; i++) {
         nn_plan *p = m->plans[i];
-        if (p->n == n && p->nthr == nthr) {
+        if (p->n == n && p->nthr == nthr && p->replica == replica) {
             /* most recently used first */
             memmove(&m->plans[1], &m->plans[0], (size_t)i * sizeof(nn_plan *));
             m->plans[0] = p;
@@ -636,6 +639,13 @@ cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out) {
     nn_plan *p;
     cliff_status st = plan_create(m, n, NULL, 0, &p);
     if (st) return st;
+    if (replica > 0) {
+        p->replica = replica;
+        if (!(p->e = nn_engine_fork(m->e))) {
+            plan_free(p);
+            return cliff_fail(CLIFF_ENOMEM, "could not create a oneDNN stream");
+        }
+    }
     if (m->nplans == NN_MAX_PLANS) plan_free(m->plans[--m->nplans]);
     memmove(&m->plans[1], &m->plans[0], (size_t)m->nplans * sizeof(nn_plan *));
     m->plans[0] = p;
@@ -695,30 +705,32 @@ static void concat(const nn_model *m, const nn_plan *p, const nn_layer *L) {
     }
 }
 
+#define PE(m, p) ((p)->e ? (p)->e : (m)->e) /* the stream a plan executes on */
+
 static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
     if (p->wino[i]) {
-        cliff_status st = nn_wait(m->e);
+        cliff_status st = nn_wait(PE(m, p));
         if (!st) nn_wino_exec(p->wino[i]);
         return st;
     }
     if (m->g.l[i].op == OP_CONCAT) {
-        cliff_status st = nn_wait(m->e);
+        cliff_status st = nn_wait(PE(m, p));
         if (!st) concat(m, p, &m->g.l[i]);
         return st;
     }
     if (m->g.l[i].op == OP_AVGPOOL) {
-        cliff_status st = nn_wait(m->e);
+        cliff_status st = nn_wait(PE(m, p));
         if (!st) global_mean(m, p, &m->g.l[i]);
         return st;
     }
-    return nn_prim_exec(m->e, p->prims[i], m->g.l[i].name);
+    return nn_prim_exec(PE(m, p), p->prims[i], m->g.l[i].name);
 }
 
 cliff_status nn_plan_run(nn_model *m, nn_plan *p) {
     cliff_status st;
     for (int i = 0; i < m->g.nl; i++)
         if ((st = run_layer(m, p, i))) return st;
-    return nn_wait(m->e);
+    return nn_wait(PE(m, p));
 }
 
 static double now(void) {
@@ -732,7 +744,7 @@ cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms) {
     for (int i = 0; i < m->g.nl; i++) {
         double t0 = now();
         if ((st = run_layer(m, p, i))) return st;
-        if ((st = nn_wait(m->e))) return st;
+        if ((st = nn_wait(PE(m, p)))) return st;
         ms[i] = 1e3 * (now() - t0);
     }
     return CLIFF_OK;

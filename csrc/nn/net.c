@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__GLIBC__)
@@ -14,6 +15,7 @@
 
 #define MAX_BATCH NN_MAX_BATCH
 #define MAX_ROW 1024 /* widest input a network may have */
+#define STREAMS_AUTO_MIN_CROPS 2 /* auto: crops per group at least (docs/performance.md, "Streams") */
 
 struct cliff_net {
     pthread_mutex_t lock;
@@ -21,7 +23,42 @@ struct cliff_net {
     nn_regressor reg;   /* unused (ns == 0) for a bare trunk */
     atomic_int threads; /* 0 = the process-wide count (cliff_set_num_threads) */
     int h, w, feat;     /* input crop, feature width (from the layer table) */
+    int streams;        /* CLIFF_STREAMS_AUTO, _OFF or k groups (resolved from the environment) */
 };
+
+/* CLIFF_STREAMS: auto | off | k (2 .. CLIFF_STREAMS_MAX); unset or empty = auto. */
+static cliff_status streams_from_env(int *out) {
+    const char *v = getenv("CLIFF_STREAMS");
+    *out = CLIFF_STREAMS_AUTO;
+    if (!v || !*v || strcmp(v, "auto") == 0 || strcmp(v, "0") == 0) return CLIFF_OK;
+    if (strcmp(v, "off") == 0 || strcmp(v, "1") == 0) {
+        *out = CLIFF_STREAMS_OFF;
+        return CLIFF_OK;
+    }
+    char *end;
+    long k = strtol(v, &end, 10);
+    if (*end || k < 2 || k > CLIFF_STREAMS_MAX)
+        return cliff_fail(CLIFF_EINVAL, "CLIFF_STREAMS='%s': expected 'auto', 'off' or a group count 2..%d", v,
+                          CLIFF_STREAMS_MAX);
+    *out = (int)k;
+    return CLIFF_OK;
+}
+
+/* Thread groups for a chunk of b crops on T threads (docs/performance.md, "Streams"). The auto
+ * rule is fixed (never timed: outputs are bit-identical either way, only the speed differs):
+ * min(b / STREAMS_AUTO_MIN_CROPS, T) groups, so that each group has at least 2 crops (every
+ * group reads all weights once per pass) and at least one thread; a chunk of fewer than 4
+ * crops, or one thread, runs as one team. */
+static int groups_for(int streams, int b, int T) {
+    int G;
+    if (streams == CLIFF_STREAMS_AUTO)
+        G = b / STREAMS_AUTO_MIN_CROPS < T ? b / STREAMS_AUTO_MIN_CROPS : T;
+    else
+        G = streams;
+    if (G > b) G = b;
+    if (G > T) G = T;
+    return G < 1 ? 1 : G;
+}
 
 void cliff_net_set_num_threads(cliff_net *net, int n) {
     if (net) atomic_store(&net->threads, n > 0 ? n : 0);
@@ -32,8 +69,14 @@ int cliff_net_get_num_threads(const cliff_net *net) {
     return n > 0 ? n : cliff_threads();
 }
 
+int cliff_net_streams(const cliff_net *net, size_t n) {
+    if (!net || n == 0) return 1;
+    int b = n < MAX_BATCH ? (int)n : MAX_BATCH;
+    return groups_for(net->streams, b, cliff_net_get_num_threads(net));
+}
+
 cliff_net_params cliff_net_default_params(void) {
-    cliff_net_params p = {CLIFF_CONV_FROM_ENV};
+    cliff_net_params p = {CLIFF_CONV_FROM_ENV, CLIFF_STREAMS_FROM_ENV};
     return p;
 }
 
@@ -52,6 +95,14 @@ cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision 
     *out = NULL;
     if ((int)prm.conv < CLIFF_CONV_FROM_ENV || (int)prm.conv > CLIFF_CONV_TIMED)
         return cliff_fail(CLIFF_EINVAL, "params->conv: expected a cliff_conv_algo (-1 .. 4), got %d", (int)prm.conv);
+    if (prm.streams < CLIFF_STREAMS_FROM_ENV || prm.streams > CLIFF_STREAMS_MAX)
+        return cliff_fail(CLIFF_EINVAL, "params->streams: expected -1 (environment), 0 (auto), 1 (off) or 2..%d groups, got %d",
+                          CLIFF_STREAMS_MAX, prm.streams);
+    int streams = prm.streams;
+    if (streams == CLIFF_STREAMS_FROM_ENV) {
+        cliff_status est = streams_from_env(&streams);
+        if (est) return est;
+    }
     if (precision != CLIFF_PRECISION_FP32 && precision != CLIFF_PRECISION_BF16)
         return cliff_fail(CLIFF_EINVAL, "precision: expected fp32 or bf16");
     if (!backbone) return cliff_fail(CLIFF_EINVAL, "backbone: expected 'hr48' or 'res50'");
@@ -79,6 +130,7 @@ cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision 
     }
     net->h = g->t[g->input].h;
     net->w = g->t[g->input].w;
+    net->streams = streams;
     net->feat = g->t[g->output].c;
     if (g->head.npose > 0) st = nn_regressor_init_dims(&net->reg, &g->head, arrs, n_arrays);
     for (size_t i = 0; release && i < n_arrays; i++) release(release_ctx, i);
@@ -199,6 +251,72 @@ static cliff_status fill_f32(void *ctx, size_t i0, size_t b, void *dst, nn_dtype
     return CLIFF_OK;
 }
 
+/* One thread group of a split chunk: its replica plan run on `nthr` threads of its own. */
+typedef struct {
+    nn_model *m;
+    nn_plan *p;
+    int nthr;
+    cliff_status st;
+    char msg[256]; /* the error message (cliff_last_error is per thread) */
+} group_job;
+
+static void *group_main(void *arg) {
+    group_job *j = arg;
+    omp_set_num_threads(j->nthr); /* this thread's OpenMP teams: oneDNN's and the Winograd layers' */
+    j->st = nn_plan_run(j->m, j->p);
+    if (j->st) snprintf(j->msg, sizeof j->msg, "%s", cliff_last_error());
+    return NULL;
+}
+
+/* One chunk (crops i0 .. i0 + b - 1) as G thread groups: group g runs its share of the crops
+ * on its own replica plan (arena, scratchpad, oneDNN stream; weights shared), made for its
+ * share of the T threads. The inputs are written one group after the other with all T threads
+ * (the callers' fill functions need not be reentrant). Then groups 1 .. G-1 each run on a
+ * thread of their own, started for this call, and group 0 on the calling thread. A thread
+ * started with pthread_create is an initial thread to OpenMP, with its own team: oneDNN's
+ * OpenMP build runs a primitive serially inside a parallel region (it checks
+ * omp_in_parallel()), so groups as members of one "omp parallel" region could only have one
+ * thread each (docs/performance.md, "Streams"). */
+static cliff_status run_split(cliff_net *net, size_t i0, size_t b, int G, int T, fill_any_fn fill, void *ctx,
+                              float *feat) {
+    nn_plan *p[NN_MAX_GROUPS];
+    size_t first[NN_MAX_GROUPS + 1];
+    group_job job[NN_MAX_GROUPS];
+    pthread_t th[NN_MAX_GROUPS];
+    int started[NN_MAX_GROUPS] = {0};
+    cliff_status st = CLIFF_OK;
+    const size_t NF = (size_t)net->feat;
+    first[0] = 0;
+    for (int g = 0; g < G; g++) {
+        first[g + 1] = first[g] + b / (size_t)G + ((size_t)g < b % (size_t)G);
+        job[g] = (group_job){&net->model, NULL, T / G + (g < T % G), CLIFF_OK, ""};
+    }
+    for (int g = 0; g < G && !st; g++) {
+        omp_set_num_threads(job[g].nthr); /* a replica plan is made for (and keyed by) its threads */
+        st = nn_model_plan_replica(&net->model, (int)(first[g + 1] - first[g]), g + 1, &p[g]);
+        job[g].p = p[g];
+    }
+    omp_set_num_threads(T);
+    for (int g = 0; g < G && !st; g++)
+        st = fill(ctx, i0 + first[g], first[g + 1] - first[g], nn_plan_input(&net->model, p[g]), net->model.dt);
+    if (st) return st;
+    for (int g = 1; g < G; g++) started[g] = pthread_create(&th[g], NULL, group_main, &job[g]) == 0;
+    group_main(&job[0]);
+    for (int g = 1; g < G; g++) {
+        if (started[g])
+            pthread_join(th[g], NULL);
+        else
+            group_main(&job[g]); /* no thread to be had: the group runs here, after the others */
+    }
+    omp_set_num_threads(T);
+    for (int g = 0; g < G; g++)
+        if (job[g].st) return cliff_fail(job[g].st, "%s", job[g].msg);
+    for (int g = 0; g < G; g++)
+        memcpy(feat + (i0 + first[g]) * NF, nn_plan_output(&net->model, p[g]),
+               (first[g + 1] - first[g]) * NF * sizeof(float));
+    return CLIFF_OK;
+}
+
 static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void *ctx,
                                const float *bbox_info, size_t n_iter, float *features,
                                float *pose6d, float *betas, float *cam) {
@@ -220,8 +338,14 @@ static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void 
     }
     pthread_mutex_lock(&net->lock);
     omp_set_num_threads(cliff_net_get_num_threads(net));
+    const int T = cliff_net_get_num_threads(net);
     for (size_t i0 = 0; i0 < n && !st; i0 += MAX_BATCH) {
         size_t b = n - i0 < MAX_BATCH ? n - i0 : MAX_BATCH;
+        int G = groups_for(net->streams, (int)b, T);
+        if (G > 1) {
+            st = run_split(net, i0, b, G, T, fill, ctx, feat);
+            continue;
+        }
         nn_plan *p;
         if ((st = nn_model_plan(&net->model, (int)b, &p))) break;
         if ((st = fill(ctx, i0, b, nn_plan_input(&net->model, p), net->model.dt))) break;

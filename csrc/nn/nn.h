@@ -34,6 +34,9 @@ typedef struct { int n, c, h, w; nn_dtype dt; } nn_shape; /* NHWC activation */
 
 nn_engine *nn_engine_create(void);
 void nn_engine_free(nn_engine *e);
+/* A new stream on the engine of `parent` (which must outlive it): primitives created with the
+ * parent run on it, so concurrent plans (streams, graph.c) each execute on their own stream. */
+nn_engine *nn_engine_fork(nn_engine *parent);
 size_t nn_dtype_size(nn_dtype dt);
 /* 1 when this CPU runs bf16 convolutions with JIT kernels (AVX-512 and up). */
 int nn_bf16_supported(void);
@@ -196,6 +199,8 @@ cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *coun
  * scratchpad (max over primitives), every primitive created and bound. */
 typedef struct {
     int n, nthr;
+    int replica;      /* 0, or the thread group this copy serves (nn_model_plan_replica) */
+    nn_engine *e;     /* replica > 0: its own stream on the model's engine; else NULL (m->e) */
     void *arena, *scratch;
     size_t arena_bytes, scratch_bytes;
     size_t *off;      /* per tensor */
@@ -206,7 +211,9 @@ typedef struct {
 } nn_plan;
 
 #define NN_MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
-#define NN_MAX_PLANS NN_MAX_BATCH /* one cached plan per chunk size: none is ever rebuilt */
+#define NN_MAX_PLANS (2 * NN_MAX_BATCH) /* one cached plan per chunk size: none is ever rebuilt;
+                                         * room for the replicas of a split batch as well */
+#define NN_MAX_GROUPS NN_MAX_BATCH /* thread groups of a split batch ("streams", net.c) */
 typedef struct {
     nn_graph g;
     nn_engine *e;
@@ -256,6 +263,9 @@ cliff_status nn_model_init_spec_algo(nn_model *m, const nn_spec *spec, const cha
 void nn_model_free(nn_model *m);
 /* Plan for batch n at the current thread count (cached, most recent NN_MAX_PLANS kept). */
 cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);
+/* The same for thread group `replica` of a split batch: its own arena, scratchpad and stream
+ * (replica > 0), the weights shared; keyed by (n, thread count, replica). */
+cliff_status nn_model_plan_replica(nn_model *m, int n, int replica, nn_plan **out);
 void *nn_plan_input(const nn_model *m, const nn_plan *p);        /* NHWC, model dtype */
 void *nn_plan_tensor(const nn_model *m, const nn_plan *p, int t); /* NHWC */
 const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, features) f32 */

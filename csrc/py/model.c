@@ -57,14 +57,15 @@ static void release_array(void *ctx, size_t index) {
 }
 
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"backbone", "precision", "names", "arrays", "consume", "conv", NULL};
+    static char *kwlist[] = {"backbone", "precision", "names", "arrays", "consume", "conv", "streams", NULL};
     const char *backbone, *precision, *conv = NULL;
     PyObject *names, *arrays;
-    int consume = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|pz:Model", kwlist, &backbone, &precision, &names,
-                                     &arrays, &consume, &conv))
+    int consume = 0, streams = CLIFF_STREAMS_FROM_ENV;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssOO|pzi:Model", kwlist, &backbone, &precision, &names,
+                                     &arrays, &consume, &conv, &streams))
         return NULL;
     cliff_net_params params = cliff_net_default_params();
+    params.streams = streams; /* checked by cliff_net_create_with_params */
     if (conv) {
         static const char *algos[] = {"auto", "direct", "winograd2", "winograd4", "timed"};
         int found = -1;
@@ -307,6 +308,16 @@ static PyObject *Model_get_threads(ModelObject *self, void *closure) {
     return PyLong_FromLong(n);
 }
 
+static PyObject *Model_streams(ModelObject *self, PyObject *arg) {
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1) return PyErr_Format(PyExc_ValueError, "n: expected a batch size >= 1, got %zd", n);
+    if (acquire(self)) return NULL;
+    int g = cliff_net_streams(self->net, (size_t)n);
+    release(self);
+    return PyLong_FromLong(g);
+}
+
 static int Model_set_threads(ModelObject *self, PyObject *value, void *closure) {
     (void)closure;
     int n;
@@ -362,6 +373,8 @@ static PyMethodDef Model_methods[] = {
     {"profile", (PyCFunction)Model_profile, METH_VARARGS,
      "profile(n, reps) -> [median ms per layer], each primitive timed alone."},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "close() -> None. Frees the network."},
+    {"streams", (PyCFunction)Model_streams, METH_O,
+     "streams(n) -> thread groups a batch of n crops runs as (1 = not split)."},
     {"regressor", (PyCFunction)Model_regressor, METH_NOARGS,
      "regressor() -> {'Mx', 'Ms', 'c', 'init'} float64: the collapsed regressor."},
     {NULL, NULL, 0, NULL},

@@ -209,8 +209,18 @@ int main(void) {
     }
     res50_keys(init_pose, init_cam);
     cliff_net *net = NULL;
-    st = cliff_net_create("res50", CLIFF_PRECISION_FP32, keys, n_keys, NULL, NULL, &net);
+    cliff_net_params np = cliff_net_default_params();
+    CHECK(np.streams == CLIFF_STREAMS_FROM_ENV, "streams default %d", np.streams);
+    np.streams = CLIFF_STREAMS_MAX + 1;
+    st = cliff_net_create_with_params("res50", CLIFF_PRECISION_FP32, keys, n_keys, NULL, NULL, &np, &net);
+    CHECK(st == CLIFF_EINVAL && net == NULL && strstr(cliff_last_error(), "params->streams"),
+          "streams %d accepted: %s", np.streams, cliff_last_error());
+    np.streams = 2;
+    st = cliff_net_create_with_params("res50", CLIFF_PRECISION_FP32, keys, n_keys, NULL, NULL, &np, &net);
     CHECK(st == CLIFF_OK, "net: %s", cliff_last_error());
+    cliff_net_set_num_threads(net, 4);
+    CHECK(cliff_net_streams(net, 8) == 2 && cliff_net_streams(net, 1) == 1, "stream groups");
+    cliff_net_set_num_threads(net, 0);
     cliff_smpl *body = NULL;
     st = cliff_smpl_create(vt, sd10, 10, pd, jr, w, parents, &body);
     CHECK(st == CLIFF_OK, "body: %s", cliff_last_error());
