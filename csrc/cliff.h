@@ -340,9 +340,21 @@ typedef enum {
 #define CLIFF_STREAMS_OFF 1         /* one group: every layer parallel over all T threads */
 #define CLIFF_STREAMS_MAX 8         /* k in 2 .. 8: up to k groups (never more than n or T) */
 
+/* HRNet's parallel branches as concurrent thread groups ("branch streams", docs/performance.md):
+ * for a chunk that is not split across groups (cliff_net_params.streams), inside each HRNet
+ * module the last min(T, branches) branches run at once, each on a group of about T/G threads
+ * with its own oneDNN stream and scratchpad, the other branches before them on all T threads;
+ * the fuse layers on all T threads. Results are bit-identical to the sequential run. Networks
+ * without branches (ResNet, YOLO) ignore it. The value of cliff_net_params.branch_streams: */
+#define CLIFF_BRANCH_STREAMS_FROM_ENV (-1) /* CLIFF_BRANCH_STREAMS: auto|off|on, unset = auto */
+#define CLIFF_BRANCH_STREAMS_AUTO 0        /* the fixed rule of docs/performance.md (never timed) */
+#define CLIFF_BRANCH_STREAMS_OFF 1         /* every layer on all T threads, one after another */
+#define CLIFF_BRANCH_STREAMS_ON 2          /* branch groups whenever T >= 2 and the chunk is not split */
+
 typedef struct {
     cliff_conv_algo conv; /* default CLIFF_CONV_FROM_ENV (so "auto" unless CLIFF_CONV says otherwise) */
     int streams;          /* default CLIFF_STREAMS_FROM_ENV; CLIFF_STREAMS_AUTO, _OFF or 2 .. CLIFF_STREAMS_MAX */
+    int branch_streams;   /* default CLIFF_BRANCH_STREAMS_FROM_ENV; CLIFF_BRANCH_STREAMS_AUTO, _OFF or _ON */
 } cliff_net_params;
 
 CLIFF_API cliff_net_params cliff_net_default_params(void);
@@ -371,6 +383,9 @@ CLIFF_API int cliff_net_get_num_threads(const cliff_net *net);
 /* The number of thread groups ("streams", cliff_net_params.streams) a call with a batch of n
  * crops runs each chunk of min(n, 8) crops as, at the net's current thread count (1 = not split). */
 CLIFF_API int cliff_net_streams(const cliff_net *net, size_t n);
+/* 1 when a call with a batch of n crops runs HRNet's branches as concurrent thread groups
+ * (cliff_net_params.branch_streams) at the net's current thread count, else 0. */
+CLIFF_API int cliff_net_branch_streams(const cliff_net *net, size_t n);
 CLIFF_API size_t cliff_net_weight_bytes(const cliff_net *net);
 /* Sizes of a network: its input crop, feature width and regressor outputs (pose6d = 6 x joints;
  * 0 for a bare trunk such as "hr48_720"). The official two: 256 x 192, 2048, 144, 10, 3. */

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,20 @@ static cliff_status plan_offsets(const nn_model *m, nn_plan *p) {
             if (i > last[ts[j]]) last[ts[j]] = i;
         }
     }
+    if (p->grp) /* a branch plan: every tensor a segment touches lives through the whole segment */
+        for (int s = 0, e; s < g->nl; s = e) {
+            for (e = s + 1; g->l[s].branch && e < g->nl && g->l[e].branch;) e++;
+            if (!g->l[s].branch) continue;
+            for (int i = s; i < e; i++) {
+                const nn_layer *L = &g->l[i];
+                int ts[3] = {L->src, L->dst, L->add};
+                for (int j = 0; j < 3; j++) {
+                    if (ts[j] < 0) continue;
+                    if (s < first[ts[j]]) first[ts[j]] = s;
+                    if (e - 1 > last[ts[j]]) last[ts[j]] = e - 1;
+                }
+            }
+        }
     first[g->input] = -1;
     last[g->output] = g->nl;
     for (int t = 0; t < nt; t++)
@@ -306,6 +321,13 @@ static void plan_free(nn_plan *p) {
         }
     free(p->wino);
     cliff_free(p->wbuf);
+    for (int k = 1; k < NN_MAX_BRANCH_GROUPS; k++) {
+        nn_engine_free(p->ge[k]);
+        cliff_free(p->gscratch[k]);
+        cliff_free(p->gwbuf[k]);
+    }
+    free(p->grp);
+    free(p->gnt);
     free(p->prims);
     free(p->off);
     nn_engine_free(p->e);
@@ -359,10 +381,12 @@ static cliff_status wino_layer(nn_model *m, nn_plan *p, int i, nn_shape s, nn_sh
         if (!m->wu[i] || !m->wbias[i]) return cliff_fail(CLIFF_ENOMEM, "out of memory transforming '%s'", L->name);
         memcpy(m->wbias[i], b, (size_t)d.c * sizeof(float));
     }
+    int gi = p->grp ? p->grp[i] : -1, nthr = gi >= 0 ? p->gnt[i] : p->nthr;
     cliff_status st = nn_wino_create(L->name, tile, s, d, &L->po, m->wu[i], m->wbias[i],
-                                     sp, dp, ap, p->nthr, &p->wino[i]);
-    size_t bytes = st ? 0 : nn_wino_buffer_bytes(p->wino[i], p->nthr);
-    if (bytes > p->wbuf_bytes) p->wbuf_bytes = bytes;
+                                     sp, dp, ap, nthr, &p->wino[i]);
+    size_t bytes = st ? 0 : nn_wino_buffer_bytes(p->wino[i], nthr);
+    if (bytes > p->wbuf_bytes) p->wbuf_bytes = bytes; /* every layer is bound here first (timing) */
+    if (gi > 0 && bytes > p->gwbuf_bytes[gi]) p->gwbuf_bytes[gi] = bytes;
     return st;
 }
 
@@ -435,7 +459,45 @@ static cliff_status wino_choose(nn_model *m, nn_plan *p) {
     return CLIFF_OK;
 }
 
+/* A branch plan's groups: in each segment of b branches, G = min(T, b) groups; branch
+ * b - G + k goes to group k (the smallest maps, which scale worst over threads, run at once),
+ * the first b - G branches stay on all T threads; group k gets T/G threads, the first T mod G
+ * groups one more. */
+static cliff_status branch_assign(const nn_model *m, nn_plan *p) {
+    const nn_graph *g = &m->g;
+    const int T = p->nthr;
+    p->grp = malloc((size_t)g->nl);
+    p->gnt = calloc((size_t)g->nl, 1);
+    if (!p->grp || !p->gnt) return cliff_fail(CLIFF_ENOMEM, "out of memory creating a plan");
+    memset(p->grp, -1, (size_t)g->nl);
+    for (int s = 0, e; s < g->nl; s = e) {
+        int nb = g->l[s].branch;
+        for (e = s + 1; nb && e < g->nl && g->l[e].branch; e++)
+            if (g->l[e].branch > nb) nb = g->l[e].branch;
+        if (!nb) continue;
+        int G = T < nb ? T : nb;
+        if (G > NN_MAX_BRANCH_GROUPS) G = NN_MAX_BRANCH_GROUPS;
+        if (G < 2) continue;
+        for (int i = s; i < e; i++) {
+            int k = g->l[i].branch - 1 - (nb - G);
+            if (k < 0) continue;
+            p->grp[i] = (signed char)k;
+            p->gnt[i] = (unsigned char)(T / G + (k < T % G));
+            if (k + 1 > p->ngroups) p->ngroups = k + 1;
+        }
+    }
+    return CLIFF_OK;
+}
+
+static cliff_status plan_create_ex(nn_model *m, int n, const nn_array *arrs, size_t narr, int branches,
+                                   nn_plan **out);
+
 static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t narr, nn_plan **out) {
+    return plan_create_ex(m, n, arrs, narr, 0, out);
+}
+
+static cliff_status plan_create_ex(nn_model *m, int n, const nn_array *arrs, size_t narr, int branches,
+                                   nn_plan **out) {
     nn_graph *g = &m->g;
     cliff_status st = CLIFF_OK;
     nn_plan *p = calloc(1, sizeof *p);
@@ -453,6 +515,7 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         st = cliff_fail(CLIFF_ENOMEM, "out of memory creating a plan");
         goto fail;
     }
+    if (branches && (st = branch_assign(m, p))) goto fail;
     if ((st = plan_offsets(m, p))) goto fail;
     p->arena = cliff_alloc(p->arena_bytes);
     if (!p->arena) {
@@ -466,6 +529,8 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
         nn_shape a = L->add >= 0 ? shape_of(m, L->add, n) : d;
         void *sp = A + p->off[L->src], *dp = A + p->off[L->dst];
         void *ap = L->add >= 0 ? A + p->off[L->add] : NULL;
+        int gi = p->grp ? p->grp[i] : -1;
+        if (gi >= 0) omp_set_num_threads(p->gnt[i]); /* oneDNN sizes a primitive for the creator's threads */
         switch (L->op) {
         case OP_CONV: {
             float *w = NULL, *b = NULL;
@@ -489,18 +554,40 @@ static cliff_status plan_create(nn_model *m, int n, const nn_array *arrs, size_t
             st = nn_upsample(m->e, L->name, s, d, &L->po, a, sp, dp, ap, &p->prims[i]);
             break;
         }
+        if (gi >= 0) omp_set_num_threads(p->nthr);
         if (st) goto fail;
         size_t sc = p->prims[i] ? nn_prim_scratchpad(p->prims[i]) : 0;
-        if (sc > p->scratch_bytes) p->scratch_bytes = sc;
+        if (gi > 0 && sc > p->gscratch_bytes[gi]) p->gscratch_bytes[gi] = sc;
+        else if (gi <= 0 && sc > p->scratch_bytes) p->scratch_bytes = sc;
+    }
+    for (int k = 1; k < p->ngroups; k++) { /* groups >= 1: their own stream and scratchpad */
+        p->ge[k] = nn_engine_fork(m->e);
+        p->gscratch[k] = cliff_alloc(p->gscratch_bytes[k] ? p->gscratch_bytes[k] : 64);
+        if (!p->ge[k] || !p->gscratch[k]) {
+            st = cliff_fail(CLIFF_ENOMEM, "out of memory: a branch group's stream or scratchpad");
+            goto fail;
+        }
     }
     p->scratch = cliff_alloc(p->scratch_bytes ? p->scratch_bytes : 64);
     if (!p->scratch) {
         st = cliff_fail(CLIFF_ENOMEM, "out of memory: scratchpad of %zu bytes", p->scratch_bytes);
         goto fail;
     }
-    for (int i = 0; i < g->nl; i++)
-        if (p->prims[i] && (st = nn_prim_set_scratchpad(m->e, p->prims[i], p->scratch))) goto fail;
+    for (int i = 0; i < g->nl; i++) {
+        int gi = p->grp ? p->grp[i] : -1;
+        if (p->prims[i] && (st = nn_prim_set_scratchpad(m->e, p->prims[i], gi > 0 ? p->gscratch[gi] : p->scratch)))
+            goto fail;
+    }
     if ((st = wino_choose(m, p))) goto fail;
+    for (int k = 1; k < p->ngroups; k++) { /* groups >= 1: Winograd buffers of their own */
+        if (!p->gwbuf_bytes[k]) continue;
+        if (!(p->gwbuf[k] = cliff_alloc(p->gwbuf_bytes[k]))) {
+            st = cliff_fail(CLIFF_ENOMEM, "out of memory: Winograd buffer of %zu bytes", p->gwbuf_bytes[k]);
+            goto fail;
+        }
+        for (int i = 0; i < g->nl; i++)
+            if (p->wino[i] && p->grp[i] == k) nn_wino_bind(p->wino[i], p->gwbuf[k]);
+    }
     *out = p;
     return CLIFF_OK;
 fail:
@@ -637,7 +724,7 @@ cliff_status nn_model_plan_replica(nn_model *m, int n, int replica, nn_plan **ou
         }
     }
     nn_plan *p;
-    cliff_status st = plan_create(m, n, NULL, 0, &p);
+    cliff_status st = plan_create_ex(m, n, NULL, 0, replica == NN_BRANCH_REPLICA, &p);
     if (st) return st;
     if (replica > 0) {
         p->replica = replica;
@@ -652,6 +739,16 @@ cliff_status nn_model_plan_replica(nn_model *m, int n, int replica, nn_plan **ou
     m->nplans++;
     *out = p;
     return CLIFF_OK;
+}
+
+cliff_status nn_model_plan_branches(nn_model *m, int n, nn_plan **out) {
+    return nn_model_plan_replica(m, n, NN_BRANCH_REPLICA, out);
+}
+
+int nn_graph_has_branches(const nn_graph *g) {
+    for (int i = 0; i < g->nl; i++)
+        if (g->l[i].branch) return 1;
+    return 0;
 }
 
 void *nn_plan_input(const nn_model *m, const nn_plan *p) { return (char *)p->arena + p->off[m->g.input]; }
@@ -707,29 +804,96 @@ static void concat(const nn_model *m, const nn_plan *p, const nn_layer *L) {
 
 #define PE(m, p) ((p)->e ? (p)->e : (m)->e) /* the stream a plan executes on */
 
-static cliff_status run_layer(nn_model *m, nn_plan *p, int i) {
+static cliff_status run_layer_on(nn_model *m, nn_plan *p, int i, nn_engine *e);
+static cliff_status run_layer(nn_model *m, nn_plan *p, int i) { return run_layer_on(m, p, i, PE(m, p)); }
+
+static cliff_status run_layer_on(nn_model *m, nn_plan *p, int i, nn_engine *e) {
     if (p->wino[i]) {
-        cliff_status st = nn_wait(PE(m, p));
+        cliff_status st = nn_wait(e);
         if (!st) nn_wino_exec(p->wino[i]);
         return st;
     }
     if (m->g.l[i].op == OP_CONCAT) {
-        cliff_status st = nn_wait(PE(m, p));
+        cliff_status st = nn_wait(e);
         if (!st) concat(m, p, &m->g.l[i]);
         return st;
     }
     if (m->g.l[i].op == OP_AVGPOOL) {
-        cliff_status st = nn_wait(PE(m, p));
+        cliff_status st = nn_wait(e);
         if (!st) global_mean(m, p, &m->g.l[i]);
         return st;
     }
-    return nn_prim_exec(PE(m, p), p->prims[i], m->g.l[i].name);
+    return nn_prim_exec(e, p->prims[i], m->g.l[i].name);
+}
+
+/* One group of a branch segment: its layers in order, on its threads and stream. */
+typedef struct {
+    nn_model *m;
+    nn_plan *p;
+    int s, e, k;
+    cliff_status st;
+    char msg[256]; /* the error message (cliff_last_error is per thread) */
+} seg_job;
+
+static void *seg_main(void *arg) {
+    seg_job *j = arg;
+    nn_plan *p = j->p;
+    nn_engine *e = j->k ? p->ge[j->k] : PE(j->m, p);
+    for (int i = j->s; i < j->e; i++)
+        if (p->grp[i] == j->k) {
+            omp_set_num_threads(p->gnt[i]); /* this thread's teams: oneDNN's and the Winograd layers' */
+            break;
+        }
+    j->st = CLIFF_OK;
+    for (int i = j->s; i < j->e && !j->st; i++)
+        if (p->grp[i] == j->k) j->st = run_layer_on(j->m, p, i, e);
+    if (!j->st) j->st = nn_wait(e);
+    if (j->st) snprintf(j->msg, sizeof j->msg, "%s", cliff_last_error());
+    return NULL;
+}
+
+/* Segment [s, e) of a branch plan: the layers of no group on all threads, then the groups at
+ * once, groups 1.. on threads started here (initial threads to OpenMP, each with a team of its
+ * own, as in net.c's run_split), group 0 on the calling thread. */
+static cliff_status run_segment(nn_model *m, nn_plan *p, int s, int e) {
+    cliff_status st = CLIFF_OK;
+    int G = 0;
+    for (int i = s; i < e && !st; i++) {
+        if (p->grp[i] < 0) st = run_layer(m, p, i);
+        else if (p->grp[i] + 1 > G) G = p->grp[i] + 1;
+    }
+    if (!st) st = nn_wait(PE(m, p));
+    if (st || !G) return st;
+    seg_job job[NN_MAX_BRANCH_GROUPS];
+    pthread_t th[NN_MAX_BRANCH_GROUPS];
+    int started[NN_MAX_BRANCH_GROUPS] = {0};
+    for (int k = 0; k < G; k++) job[k] = (seg_job){m, p, s, e, k, CLIFF_OK, ""};
+    for (int k = 1; k < G; k++) started[k] = pthread_create(&th[k], NULL, seg_main, &job[k]) == 0;
+    seg_main(&job[0]);
+    for (int k = 1; k < G; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            seg_main(&job[k]); /* no thread to be had: the group runs here, after the others */
+    }
+    omp_set_num_threads(p->nthr);
+    for (int k = 0; k < G; k++)
+        if (job[k].st) return cliff_fail(job[k].st, "%s", job[k].msg);
+    return CLIFF_OK;
 }
 
 cliff_status nn_plan_run(nn_model *m, nn_plan *p) {
     cliff_status st;
-    for (int i = 0; i < m->g.nl; i++)
+    for (int i = 0; i < m->g.nl; i++) {
+        if (p->grp && p->grp[i] >= 0) { /* the grouped branches of a segment: up to its end */
+            int e = i;
+            while (e < m->g.nl && m->g.l[e].branch) e++;
+            if ((st = run_segment(m, p, i, e))) return st;
+            i = e - 1;
+            continue;
+        }
         if ((st = run_layer(m, p, i))) return st;
+    }
     return nn_wait(PE(m, p));
 }
 

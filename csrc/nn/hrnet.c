@@ -55,6 +55,7 @@ static void hr_module(nn_graph *g, const char *pfx, int nb, int *x) {
             g_name(n1, "%s.branches.%d.%d.conv2", pfx, b, k);
             g_name(n2, "%s.branches.%d.%d.bn2", pfx, b, k);
             g_conv(g, n1, n2, t, x[b], 3, 1, 0, "sr", -1);
+            if (!g->failed) g->l[g->nl - 1].branch = g->l[g->nl - 2].branch = b + 1;
         }
     int y[4];
     y[0] = x[0];

@@ -24,7 +24,31 @@ struct cliff_net {
     atomic_int threads; /* 0 = the process-wide count (cliff_set_num_threads) */
     int h, w, feat;     /* input crop, feature width (from the layer table) */
     int streams;        /* CLIFF_STREAMS_AUTO, _OFF or k groups (resolved from the environment) */
+    int branch_streams; /* CLIFF_BRANCH_STREAMS_AUTO, _OFF or _ON (resolved from the environment) */
+    int has_branches;   /* the table has branch segments (HRNet) */
 };
+
+/* CLIFF_BRANCH_STREAMS: auto | off | on; unset or empty = auto. */
+static cliff_status branch_streams_from_env(int *out) {
+    const char *v = getenv("CLIFF_BRANCH_STREAMS");
+    *out = CLIFF_BRANCH_STREAMS_AUTO;
+    if (!v || !*v || strcmp(v, "auto") == 0) return CLIFF_OK;
+    if (strcmp(v, "off") == 0) *out = CLIFF_BRANCH_STREAMS_OFF;
+    else if (strcmp(v, "on") == 0) *out = CLIFF_BRANCH_STREAMS_ON;
+    else return cliff_fail(CLIFF_EINVAL, "CLIFF_BRANCH_STREAMS='%s': expected 'auto', 'off' or 'on'", v);
+    return CLIFF_OK;
+}
+
+/* Whether a chunk of b crops run unsplit on T threads runs the branches as groups
+ * (docs/performance.md, "HRNet branches as streams"). Auto is off: measured on 2 threads it
+ * did not pay (see there). */
+#define BRANCH_STREAMS_AUTO_ON 0
+static int branches_for(const struct cliff_net *net, int b, int T) {
+    (void)b;
+    if (!net->has_branches || T < 2) return 0;
+    if (net->branch_streams == CLIFF_BRANCH_STREAMS_ON) return 1;
+    return net->branch_streams == CLIFF_BRANCH_STREAMS_AUTO && BRANCH_STREAMS_AUTO_ON && b <= 2;
+}
 
 /* CLIFF_STREAMS: auto | off | k (2 .. CLIFF_STREAMS_MAX); unset or empty = auto. */
 static cliff_status streams_from_env(int *out) {
@@ -75,8 +99,14 @@ int cliff_net_streams(const cliff_net *net, size_t n) {
     return groups_for(net->streams, b, cliff_net_get_num_threads(net));
 }
 
+int cliff_net_branch_streams(const cliff_net *net, size_t n) {
+    if (!net || n == 0) return 0;
+    int b = n < MAX_BATCH ? (int)n : MAX_BATCH, T = cliff_net_get_num_threads(net);
+    return groups_for(net->streams, b, T) == 1 && branches_for(net, b, T);
+}
+
 cliff_net_params cliff_net_default_params(void) {
-    cliff_net_params p = {CLIFF_CONV_FROM_ENV, CLIFF_STREAMS_FROM_ENV};
+    cliff_net_params p = {CLIFF_CONV_FROM_ENV, CLIFF_STREAMS_FROM_ENV, CLIFF_BRANCH_STREAMS_FROM_ENV};
     return p;
 }
 
@@ -98,6 +128,14 @@ cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision 
     if (prm.streams < CLIFF_STREAMS_FROM_ENV || prm.streams > CLIFF_STREAMS_MAX)
         return cliff_fail(CLIFF_EINVAL, "params->streams: expected -1 (environment), 0 (auto), 1 (off) or 2..%d groups, got %d",
                           CLIFF_STREAMS_MAX, prm.streams);
+    if (prm.branch_streams < CLIFF_BRANCH_STREAMS_FROM_ENV || prm.branch_streams > CLIFF_BRANCH_STREAMS_ON)
+        return cliff_fail(CLIFF_EINVAL, "params->branch_streams: expected -1 (environment), 0 (auto), 1 (off) or 2 (on), got %d",
+                          prm.branch_streams);
+    int branch_streams = prm.branch_streams;
+    if (branch_streams == CLIFF_BRANCH_STREAMS_FROM_ENV) {
+        cliff_status est = branch_streams_from_env(&branch_streams);
+        if (est) return est;
+    }
     int streams = prm.streams;
     if (streams == CLIFF_STREAMS_FROM_ENV) {
         cliff_status est = streams_from_env(&streams);
@@ -131,6 +169,8 @@ cliff_status cliff_net_create_with_params(const char *backbone, cliff_precision 
     net->h = g->t[g->input].h;
     net->w = g->t[g->input].w;
     net->streams = streams;
+    net->branch_streams = branch_streams;
+    net->has_branches = nn_graph_has_branches(g);
     net->feat = g->t[g->output].c;
     if (g->head.npose > 0) st = nn_regressor_init_dims(&net->reg, &g->head, arrs, n_arrays);
     for (size_t i = 0; release && i < n_arrays; i++) release(release_ctx, i);
@@ -347,7 +387,11 @@ static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void 
             continue;
         }
         nn_plan *p;
-        if ((st = nn_model_plan(&net->model, (int)b, &p))) break;
+        if (branches_for(net, (int)b, T))
+            st = nn_model_plan_branches(&net->model, (int)b, &p);
+        else
+            st = nn_model_plan(&net->model, (int)b, &p);
+        if (st) break;
         if ((st = fill(ctx, i0, b, nn_plan_input(&net->model, p), net->model.dt))) break;
         if ((st = nn_plan_run(&net->model, p))) break;
         memcpy(feat + i0 * NF, nn_plan_output(&net->model, p), b * NF * sizeof(float));

@@ -121,6 +121,9 @@ typedef struct {
     int src, dst, add; /* tensor ids; add = operand of PO_ADD or -1 */
     int k, stride, pad, bias;
     nn_postops po;
+    int branch; /* 1 + the HRNet branch of a module's parallel part (BasicBlocks), else 0:
+                 * consecutive layers with branch > 0 form a segment whose branches are
+                 * independent until the fuse layers after it (branch plans, graph.c) */
 } nn_layer;
 
 /* The iterative regressor of a CLIFF family (docs/official.md#families): input features, 6D
@@ -195,6 +198,9 @@ cliff_status nn_build_spec(nn_graph *g, const nn_spec *spec);
  * order. *keys is one allocation (entries and name strings): free() it. */
 cliff_status nn_arch_keys(const nn_graph *g, cliff_arch_key **keys, size_t *count);
 
+#define NN_MAX_BRANCH_GROUPS 4 /* HRNet has at most 4 branches per module */
+#define NN_BRANCH_REPLICA (-1) /* nn_plan.replica of a branch plan (the cache key) */
+
 /* A compiled plan for one batch size and thread count: arena offsets by liveness, one
  * scratchpad (max over primitives), every primitive created and bound. */
 typedef struct {
@@ -208,6 +214,15 @@ typedef struct {
     nn_wino **wino;   /* per layer: the Winograd layer that replaces prims[i], or NULL */
     void *wbuf;       /* Winograd transformed input + products, shared by those layers */
     size_t wbuf_bytes;
+    /* branch plans (nn_model_plan_branches): the branches of each segment run as ngroups
+     * thread groups at once; 0 = an ordinary plan */
+    int ngroups;
+    signed char *grp;           /* per layer: the group running it, -1 = all nthr threads */
+    unsigned char *gnt;         /* per layer with grp >= 0: the threads of its group */
+    nn_engine *ge[NN_MAX_BRANCH_GROUPS];     /* groups >= 1: a stream of their own */
+    void *gscratch[NN_MAX_BRANCH_GROUPS];    /* groups >= 1: scratchpad of their primitives */
+    void *gwbuf[NN_MAX_BRANCH_GROUPS];       /* groups >= 1: buffer of their Winograd layers */
+    size_t gscratch_bytes[NN_MAX_BRANCH_GROUPS], gwbuf_bytes[NN_MAX_BRANCH_GROUPS];
 } nn_plan;
 
 #define NN_MAX_BATCH 8 /* larger batches run in chunks: bounded arena, no gain beyond (notes 3.3) */
@@ -266,6 +281,15 @@ cliff_status nn_model_plan(nn_model *m, int n, nn_plan **out);
 /* The same for thread group `replica` of a split batch: its own arena, scratchpad and stream
  * (replica > 0), the weights shared; keyed by (n, thread count, replica). */
 cliff_status nn_model_plan_replica(nn_model *m, int n, int replica, nn_plan **out);
+/* A branch plan for batch n at the current thread count T (docs/performance.md, "HRNet
+ * branches as streams"): inside each segment of independent branches (nn_layer.branch), the
+ * last G = min(T, branches) branches run at once as G thread groups (about T/G threads each,
+ * groups 1..G-1 on threads started per segment, each with its own oneDNN stream, scratchpad and
+ * Winograd buffer), the other branches before them on all T threads; the rest of the network
+ * as in nn_model_plan. Arena live ranges span whole segments. nn_plan_run runs it. */
+cliff_status nn_model_plan_branches(nn_model *m, int n, nn_plan **out);
+/* 1 when the table has branch segments (HRNet). */
+int nn_graph_has_branches(const nn_graph *g);
 void *nn_plan_input(const nn_model *m, const nn_plan *p);        /* NHWC, model dtype */
 void *nn_plan_tensor(const nn_model *m, const nn_plan *p, int t); /* NHWC */
 const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, features) f32 */
