@@ -259,6 +259,16 @@ class Model:
         return self._core.streams(int(n))
 
     # ---- introspection ------------------------------------------------------------------
+    def branch_streams(self, n: int) -> bool:
+        """Whether a batch of `n` crops runs HRNet's parallel branches as concurrent thread
+        groups at the current :attr:`threads` (``CLIFF_BRANCH_STREAMS``: auto|off|on, read at
+        load; docs/performance.md, "HRNet branches as streams"). Always False for networks
+        without branches (ResNet)."""
+        self._check_open()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n: expected a batch size >= 1, got {n!r}")
+        return self._core.branch_streams(int(n))
+
     def layers(self):
         """[(name, kind, oneDNN implementation)] of the layer table, in execution order."""
         self._check_open()

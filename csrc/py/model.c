@@ -318,6 +318,16 @@ static PyObject *Model_streams(ModelObject *self, PyObject *arg) {
     return PyLong_FromLong(g);
 }
 
+static PyObject *Model_branch_streams(ModelObject *self, PyObject *arg) {
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1) return PyErr_Format(PyExc_ValueError, "n: expected a batch size >= 1, got %zd", n);
+    if (acquire(self)) return NULL;
+    int on = cliff_net_branch_streams(self->net, (size_t)n);
+    release(self);
+    return PyBool_FromLong(on);
+}
+
 static int Model_set_threads(ModelObject *self, PyObject *value, void *closure) {
     (void)closure;
     int n;
@@ -375,6 +385,8 @@ static PyMethodDef Model_methods[] = {
     {"close", (PyCFunction)Model_close, METH_NOARGS, "close() -> None. Frees the network."},
     {"streams", (PyCFunction)Model_streams, METH_O,
      "streams(n) -> thread groups a batch of n crops runs as (1 = not split)."},
+    {"branch_streams", (PyCFunction)Model_branch_streams, METH_O,
+     "branch_streams(n) -> whether a batch of n crops runs HRNet's branches as thread groups."},
     {"regressor", (PyCFunction)Model_regressor, METH_NOARGS,
      "regressor() -> {'Mx', 'Ms', 'c', 'init'} float64: the collapsed regressor."},
     {NULL, NULL, 0, NULL},
