@@ -168,6 +168,8 @@ def _cliff_runner(ckpt, precision, threads, crops, boxes, img_size, info_out):
         info_out["conv_floor_ms"] = _conv_floor(model, len(boxes))
     if hasattr(model, "stream_groups"):  # thread groups a batch runs as (bench_streams.py)
         info_out["stream_groups"] = model.stream_groups(len(boxes))
+    if hasattr(model, "branch_streams"):  # HRNet branches as thread groups (bench_streams.py)
+        info_out["branch_streams"] = model.branch_streams(len(boxes))
     if not os.environ.get("CLIFF_BENCH_NO_FLOOR"):  # bench_streams.py needs no per-layer profile
         info_out["_after"] = floor
     return run

@@ -15,6 +15,13 @@ alternating rounds with the order rotated each round, so machine load hits them 
 - ``cliff-auto``: ``CLIFF_STREAMS=auto``, the default rule (docs/performance.md, "Streams");
 - ``cliff-k`` (``--streams`` k, default 2 and 8): ``CLIFF_STREAMS=k``: min(k, batch, threads)
   groups whatever the rule says, each with threads/groups threads;
+- with ``--branch-streams off on``: every cliff peer above once per ``CLIFF_BRANCH_STREAMS``
+  value (HRNet's branches as concurrent thread groups, docs/performance.md, "HRNet branches as
+  streams"), named ``cliff-<streams>+branch-<value>`` except for ``off`` (``cliff-<streams>``),
+  so ``x cliff-off`` reads branch streams on against off; the groups column then shows
+  ``+b`` where the chunk ran with branch groups. E.g. the issue's latency check:
+  ``python benchmarks/bench_streams.py --backbones hr48 --batches 1 2 --threads 1 2
+  --streams off --branch-streams off on --no-openvino --rounds 8``;
 - ``openvino-throughput`` (fp32, batch > 1, when ``openvino`` and ``torch`` are installed):
   ``PERFORMANCE_HINT=THROUGHPUT``, ``INFERENCE_NUM_THREADS`` = threads, the batch split over
   its ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` asynchronous requests (bench_model.py).
@@ -47,20 +54,24 @@ def run_one(backbone, batch, threads, ckpt, inputs, onnx, opts):
                                threads=threads, warmup=opts.warmup, verbose=opts.verbose)
     cfg = (backbone, "fp32", batch)
     peers = []
-    saved = os.environ.get("CLIFF_STREAMS")
+    saved = {k: os.environ.get(k) for k in ("CLIFF_STREAMS", "CLIFF_BRANCH_STREAMS")}
     os.environ["CLIFF_BENCH_NO_FLOOR"] = "1"
     try:
         for value in opts.streams:
-            name = "cliff-" + value
-            os.environ["CLIFF_STREAMS"] = value
-            p = bm.Peer("cliff", cfg, ckpt, inputs, popts)
-            p.name = name
-            peers.append(p)
+            for branch in opts.branch_streams or [None]:
+                name = "cliff-" + value + ("" if branch in (None, "off") else "+branch-" + branch)
+                os.environ["CLIFF_STREAMS"] = value
+                if branch is not None:
+                    os.environ["CLIFF_BRANCH_STREAMS"] = branch
+                p = bm.Peer("cliff", cfg, ckpt, inputs, popts)
+                p.name = name
+                peers.append(p)
     finally:
-        if saved is None:
-            os.environ.pop("CLIFF_STREAMS", None)
-        else:
-            os.environ["CLIFF_STREAMS"] = saved
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     if onnx is not None and batch > 1:
         peers.append(bm.Peer("openvino-throughput", cfg, ckpt, inputs, popts, onnx))
     live = [p for p in peers if p.ready()]
@@ -75,7 +86,10 @@ def run_one(backbone, batch, threads, ckpt, inputs, onnx, opts):
         if p.skip:
             out[p.name] = p.skip
         else:
-            out[p.name] = (statistics.median(p.times), p.info.get("stream_groups"), p.info.get("peak_rss_mb"))
+            groups = p.info.get("stream_groups")
+            if p.info.get("branch_streams"):
+                groups = "%s+b" % groups
+            out[p.name] = (statistics.median(p.times), groups, p.info.get("peak_rss_mb"))
     return out
 
 
@@ -87,6 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--streams", nargs="+", default=["off", "auto", "2", "8"],
                     choices=["off", "auto"] + [str(k) for k in range(2, 9)],
                     help="CLIFF_STREAMS values, one cliff peer each")
+    ap.add_argument("--branch-streams", nargs="+", choices=["off", "on", "auto"],
+                    help="CLIFF_BRANCH_STREAMS values: each cliff peer once per value (default: unset)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=2, help="timed runs per peer per round")
     ap.add_argument("--warmup", type=int, default=2)
@@ -129,7 +145,9 @@ def main(argv=None) -> int:
             for t in threads:
                 print("running %s batch %d, %d threads ..." % (bb, batch, t), flush=True)
                 res[t] = run_one(bb, batch, t, ckpt, inputs, onnx, opts)
-            names = [n for n in ["cliff-" + v for v in opts.streams] + ["openvino-throughput"]
+            cliff_names = ["cliff-" + v + ("" if b in (None, "off") else "+branch-" + b)
+                           for v in opts.streams for b in opts.branch_streams or [None]]
+            names = [n for n in cliff_names + ["openvino-throughput"]
                      if any(n in res[t] for t in threads)]
             for n in names:
                 ms = {t: res[t][n][0] for t in threads if isinstance(res[t].get(n), tuple)}
