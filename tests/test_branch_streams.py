@@ -120,3 +120,20 @@ def test_hr48_bf16_is_bit_identical(monkeypatch):
     with off, load("hr48", monkeypatch, "on", precision="bf16") as on:
         x = crops(2, seed=5)
         np.testing.assert_array_equal(on.features(x), off.features(x))
+
+
+@pytest.mark.slow
+def test_hrnet720_trunk_is_bit_identical(monkeypatch):
+    """The BEDLAM 720-channel trunk shares the HRNet modules, so it gets branch plans too."""
+    from cliff import _core
+    sd = random_state_dict("hr48_720", seed=5)
+    names = list(sd)
+    x = np.random.default_rng(4).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    out = {}
+    for mode in ("off", "on"):
+        monkeypatch.setenv("CLIFF_BRANCH_STREAMS", mode)
+        net = _core.Model("hr48_720", "fp32", names, [sd[k] for k in names], False)
+        net.threads = 2
+        assert net.branch_streams(1) == (mode == "on")
+        out[mode] = net.features(x)
+    np.testing.assert_array_equal(out["on"], out["off"])
