@@ -216,10 +216,17 @@ int main(void) {
     CHECK(st == CLIFF_EINVAL && net == NULL && strstr(cliff_last_error(), "params->streams"),
           "streams %d accepted: %s", np.streams, cliff_last_error());
     np.streams = 2;
+    CHECK(np.branch_streams == CLIFF_BRANCH_STREAMS_FROM_ENV, "branch_streams default %d", np.branch_streams);
+    np.branch_streams = CLIFF_BRANCH_STREAMS_ON + 1;
+    st = cliff_net_create_with_params("res50", CLIFF_PRECISION_FP32, keys, n_keys, NULL, NULL, &np, &net);
+    CHECK(st == CLIFF_EINVAL && net == NULL && strstr(cliff_last_error(), "params->branch_streams"),
+          "branch_streams %d accepted: %s", np.branch_streams, cliff_last_error());
+    np.branch_streams = CLIFF_BRANCH_STREAMS_ON;
     st = cliff_net_create_with_params("res50", CLIFF_PRECISION_FP32, keys, n_keys, NULL, NULL, &np, &net);
     CHECK(st == CLIFF_OK, "net: %s", cliff_last_error());
     cliff_net_set_num_threads(net, 4);
     CHECK(cliff_net_streams(net, 8) == 2 && cliff_net_streams(net, 1) == 1, "stream groups");
+    CHECK(cliff_net_branch_streams(net, 1) == 0, "branch streams on a network without branches");
     cliff_net_set_num_threads(net, 0);
     cliff_smpl *body = NULL;
     st = cliff_smpl_create(vt, sd10, 10, pd, jr, w, parents, &body);
