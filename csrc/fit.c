@@ -316,6 +316,7 @@ typedef struct {
     const int64_t *kp_joint;
     size_t M;
     double inv_sigma; /* 1 / (sigma_rel * norm) */
+    const double *gmm_prec; /* gmm_precisions(o) when o has a pose prior (Jacobians), or NULL */
     /* work */
     fk_state *s;
     double *scratch, *joints, *uv, *dJ, *duv;
@@ -361,13 +362,33 @@ static void so3_jr_inv(const double *a, double *Ji) {
     for (int i = 0; i < 9; i++) Ji[i] = ((i % 4 == 0) ? 1.0 : 0.0) + 0.5 * K[i] + c * K2[i];
 }
 
+/* The precisions P_k = L_k L_k^T (gmm_n, 69, 69) of the options' pose prior, for the
+ * Gauss-Newton blocks; cliff_alloc'd (NULL when out of memory). */
+static double *gmm_precisions(const cliff_fit_options *o) {
+    double *P = cliff_alloc(o->gmm_n * GMM_D * GMM_D * sizeof(double));
+    if (!P) return NULL;
+    for (size_t k = 0; k < o->gmm_n; k++) {
+        const double *L = o->gmm_prec_chol + k * GMM_D * GMM_D;
+        double *Pk = P + k * GMM_D * GMM_D;
+        for (int r = 0; r < GMM_D; r++)
+            for (int c = 0; c <= r; c++) {
+                double v = 0.0;
+                for (int e = 0; e <= c; e++) v += L[r * GMM_D + e] * L[c * GMM_D + e];
+                Pk[r * GMM_D + c] = Pk[c * GMM_D + r] = v;
+            }
+    }
+    return P;
+}
+
 /* The pose prior of the options (cliff.h, cliff_fit_options.w_gmm): w min_k (|L_k^T (a - mu_k)|^2
- * + c_k) over a = Log of the local rotations of joints 1..23 in s->R (fk_eval's). With H, adds
- * the Gauss-Newton blocks of the residual r = sqrt(w) L_k^T (a - mu_k) (k the best component):
- * da_j/dphi_j = J_r(a_j)^-1 J_r(phi_j), since R0 Exp(phi + d) = R0 Exp(phi) Exp(J_r(phi) d). */
-static double gmm_term(const cliff_fit_options *o, const fk_state *s, double *H, double *g,
-                       size_t P) {
-    double a[GMM_D], y[GMM_D], best = INFINITY;
+ * + c_k) over a = Log of the local rotations of joints 1..23 in s->R (fk_eval's). With H (and
+ * prec = gmm_precisions(o)), adds the Gauss-Newton blocks of the residual
+ * r = sqrt(w) L_k^T (a - mu_k) (k the best component): J = sqrt(w) L_k^T D with D block diagonal,
+ * D_j = da_j/dphi_j = J_r(a_j)^-1 J_r(phi_j) (R0 Exp(phi + d) = R0 Exp(phi) Exp(J_r(phi) d)),
+ * so J^T J = w D^T P_k D (3x3 blocks D_i^T P_k[i,j] D_j) and J^T r = w D^T P_k (a - mu_k). */
+static double gmm_term(const cliff_fit_options *o, const double *prec, const fk_state *s,
+                       double *H, double *g, size_t P) {
+    double a[GMM_D], best = INFINITY;
     size_t kb = 0;
     for (int j = 1; j < NJ_SMPL; j++) cliff_rotmat_to_axis_angle_f64(s->R + 9 * j, 1, a + 3 * (j - 1));
     for (size_t k = 0; k < o->gmm_n; k++) {
@@ -382,36 +403,40 @@ static double gmm_term(const cliff_fit_options *o, const fk_state *s, double *H,
         if (q < best) best = q, kb = k;
     }
     if (!H) return o->w_gmm * best;
-    const double *mu = o->gmm_means + kb * GMM_D, *L = o->gmm_prec_chol + kb * GMM_D * GMM_D;
-    const double sw = sqrt(o->w_gmm);
-    double d[GMM_D], Jg[GMM_D * GMM_D]; /* Jg (69, 69): d r / d phi_{1..23} */
+    const double *mu = o->gmm_means + kb * GMM_D, *Pk = prec + kb * GMM_D * GMM_D;
+    const double w = o->w_gmm;
+    double d[GMM_D], v[GMM_D], D[23 * 9];
     for (int i = 0; i < GMM_D; i++) d[i] = a[i] - mu[i];
     for (int r = 0; r < GMM_D; r++) {
-        double v = 0.0;
-        for (int c = r; c < GMM_D; c++) v += L[c * GMM_D + r] * d[c];
-        y[r] = sw * v;
+        double t = 0.0;
+        for (int c = 0; c < GMM_D; c++) t += Pk[r * GMM_D + c] * d[c];
+        v[r] = w * t;
     }
     for (int j = 1; j < NJ_SMPL; j++) {
-        double Ji[9], D[9];
+        double Ji[9];
         so3_jr_inv(a + 3 * (j - 1), Ji);
-        mat3_mul(Ji, s->Jr + 9 * j, D);
-        const int c0 = 3 * (j - 1);
-        for (int r = 0; r < GMM_D; r++) {
-            double l[3];
-            for (int e = 0; e < 3; e++) l[e] = c0 + e >= r ? sw * L[(c0 + e) * GMM_D + r] : 0.0;
-            for (int b = 0; b < 3; b++)
-                Jg[r * GMM_D + c0 + b] = l[0] * D[b] + l[1] * D[3 + b] + l[2] * D[6 + b];
-        }
+        mat3_mul(Ji, s->Jr + 9 * j, D + 9 * (j - 1));
     }
-    for (int p = 0; p < GMM_D; p++) {
-        double gp = 0.0;
-        for (int r = 0; r < GMM_D; r++) gp += Jg[r * GMM_D + p] * y[r];
-        g[3 + p] += gp;
-        double *Hp = H + (3 + p) * P + 3;
-        for (int q = p; q < GMM_D; q++) {
-            double h = 0.0;
-            for (int r = 0; r < GMM_D; r++) h += Jg[r * GMM_D + p] * Jg[r * GMM_D + q];
-            Hp[q] += h;
+    for (int i = 0; i < 23; i++) {
+        const double *Di = D + 9 * i;
+        for (int b = 0; b < 3; b++) /* g_i = D_i^T v_i */
+            g[3 + 3 * i + b] += Di[b] * v[3 * i] + Di[3 + b] * v[3 * i + 1] + Di[6 + b] * v[3 * i + 2];
+        for (int j = i; j < 23; j++) { /* H_ij = w D_i^T P[i,j] D_j (upper blocks) */
+            const double *Dj = D + 9 * j;
+            double T[9], B[9];
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++) {
+                    const double *pr = Pk + (3 * i + r) * GMM_D + 3 * j;
+                    T[3 * r + c] = pr[0] * Dj[c] + pr[1] * Dj[3 + c] + pr[2] * Dj[6 + c];
+                }
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++)
+                    B[3 * r + c] = w * (Di[r] * T[c] + Di[3 + r] * T[3 + c] + Di[6 + r] * T[6 + c]);
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++) {
+                    size_t q = 3 + 3 * i + r, u = 3 + 3 * j + c;
+                    if (u >= q) H[q * P + u] += B[3 * r + c]; /* the fitter fills H's upper part */
+                }
         }
     }
     return o->w_gmm * best;
@@ -481,7 +506,7 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
             g[72 + K + k] += o->w_transl * d;
         }
     }
-    if (o->gmm_n && o->w_gmm > 0) cost += gmm_term(o, pp->s, H, g, P);
+    if (o->gmm_n && o->w_gmm > 0) cost += gmm_term(o, pp->gmm_prec, pp->s, H, g, P);
     if (H)
         for (size_t q = 0; q < P; q++)
             for (size_t r = 0; r < q; r++) H[q * P + r] = H[r * P + q];
@@ -678,10 +703,11 @@ cliff_status cliff_fit_pose_prior(const cliff_fit_options *opt, size_t n, const 
     if (!all_finite(R0, n * 216) || !all_finite(phi, n * 72))
         return cliff_fail(CLIFF_EINVAL, "cliff_fit_pose_prior: non-finite R0 or phi");
     fk_state *s = cliff_alloc(sizeof *s);
-    double *H = cliff_alloc((72 * 72 + 72) * sizeof(double));
-    if (!s || !H) {
+    double *H = cliff_alloc((72 * 72 + 72) * sizeof(double)), *prec = gmm_precisions(opt);
+    if (!s || !H || !prec) {
         cliff_free(s);
         cliff_free(H);
+        cliff_free(prec);
         return cliff_fail(CLIFF_ENOMEM, "cliff_fit_pose_prior: out of memory");
     }
     double *g = H + 72 * 72;
@@ -692,12 +718,13 @@ cliff_status cliff_fit_pose_prior(const cliff_fit_options *opt, size_t n, const 
             mat3_mul(R0 + i * 216 + 9 * j, E, s->R + 9 * j);
         }
         memset(g, 0, 72 * sizeof(double));
-        cost[i] = gmm_term(opt, s, grad ? H : NULL, g, 72);
+        cost[i] = gmm_term(opt, prec, s, grad ? H : NULL, g, 72);
         if (grad)
             for (int q = 0; q < 72; q++) grad[i * 72 + q] = 2.0 * g[q]; /* g = J^T r */
     }
     cliff_free(s);
     cliff_free(H);
+    cliff_free(prec);
     return CLIFF_OK;
 }
 
@@ -740,6 +767,9 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
     if (bst != CLIFF_OK) return bst;
     bst = check_kp_joint(kp_joint, M, NJ, "cliff_fit_people");
     if (bst != CLIFF_OK) return bst;
+    double *prec = NULL; /* the pose prior's precisions, shared read-only by the threads */
+    if (opt->gmm_n && opt->w_gmm > 0 && n && !(prec = gmm_precisions(opt)))
+        return cliff_fail(CLIFF_ENOMEM, "cliff_fit_people: out of memory");
     int nth = cliff_threads();
     if ((size_t)nth > n) nth = n > 0 ? (int)n : 1; /* no idle threads for small batches */
     /* One person is ~1-10 ms of LM, far above OpenMP's scheduling cost; people differ in their
@@ -760,6 +790,7 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
             if (s && work) {
                 person pp;
                 person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, s, work);
+                pp.gmm_prec = prec;
                 double *lm = pp.duv + NJ * 2 * P;
                 if (x0) {
                     memcpy(x, x0 + i * P, P * sizeof(double));
@@ -802,6 +833,7 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
         cliff_free(s);
         cliff_free(work);
     }
+    cliff_free(prec);
     return CLIFF_OK;
 }
 
