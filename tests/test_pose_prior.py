@@ -120,7 +120,7 @@ def test_prior_decides_what_the_keypoints_cannot_see(body, fb):
     # (joint 20) turned by 45 deg. No COCO keypoint moves with the wrist's own rotation, so the
     # keypoint term is flat in it: the start-centred priors keep the 45 deg (kept estimate or
     # fit, either way). A population prior whose mode is the truth's body pose (std 0.2 rad,
-    # precision 25) pulls the wrist to the product of the two Gaussians in that rotation:
+    # precision 25, w_gmm 1) pulls the wrist to the product of the two Gaussians in that rotation:
     # 45 deg * w_pose / (w_pose + 25) = 45 * 10 / 35 = 12.9 deg from the truth; the guard accepts
     # the fit because the keypoint + population terms are lower than at the estimate.
     sc = S.make_scene(body, 1, seed=2, pixel_noise=0, occlusion=0, rot_noise_deg=0,
@@ -134,7 +134,7 @@ def test_prior_decides_what_the_keypoints_cannot_see(body, fb):
     wrist = lambda r: L.rotation_angle_deg(r["rotmat"][:, 20], sc["rotmat"][:, 20])[0]  # noqa: E731
     plain = A.refine(*args)
     assert wrist(plain) > 40.0
-    new = A.refine(*args, pose_prior=pr)
+    new = A.refine(*args, pose_prior=pr, w_gmm=1.0)
     assert wrist(new) == pytest.approx(45 * 10 / 35, abs=0.5)
     assert new["start"][0] != -1 and new["err_final"][0] < 1.0
     assert new["pose_prior_cost"][0] < F.pose_prior_cost(pr, R0)[0][0]

@@ -26,6 +26,11 @@ from .. import _core
 from ..constants import VERTEX_JOINT_IDS
 
 ROBUST = {"none": 0, "l2": 0, None: 0, "gm": 1, "geman-mcclure": 1, "huber": 2}
+#: Default weight of the population pose prior (fit_people's pose_prior=): chosen on the
+#: development seed of benchmarks/bench_annotate_quality.py --pose-prior (docs/annotate.md,
+#: "Population pose prior"); 1 would be the prior read as -2 log density.
+DEFAULT_W_GMM = 0.25
+
 STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",
           3: "non-finite input or result", 4: "out of memory"}
 
@@ -175,7 +180,7 @@ def as_pose_prior(pose_prior):
 
 def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                   norm, robust, robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape,
-                  w_transl, pose_prior=None, w_gmm=1.0):
+                  w_transl, pose_prior=None, w_gmm=DEFAULT_W_GMM):
     """Shared argument checks of fit_people / evaluate -> (C positional args, C options)."""
     _check_body(body)
     rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
@@ -219,7 +224,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
                robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
                w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
                w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
-               transl_start=None, pose_prior=None, w_gmm: float = 1.0) -> dict:
+               transl_start=None, pose_prior=None, w_gmm: float = DEFAULT_W_GMM) -> dict:
     """Refine n people.
 
     rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
@@ -235,7 +240,8 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     pose_prior: None, a :class:`cliff.io.PosePrior` or a path to SMPLify's gmm_08.pkl: adds the
     population pose prior w_gmm * min_k (|L_k^T (a - mu_k)|^2 + const_k) over the body joints'
     axis-angle vectors a (joints 1..23 of the fitted rotations; docs/annotate.md). w_gmm >= 0:
-    its weight (1 = the prior read as -2 log density, like the keypoint term).
+    its weight (default DEFAULT_W_GMM = 0.25, chosen on the benchmark's development seed; 1 =
+    the prior read as -2 log density, like the keypoint term).
 
     Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
     radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
@@ -277,7 +283,7 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
              principal_point, norm, rotmat, betas, transl, *, robust: str | None = "gm",
              robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
              w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
-             w_transl: float = 0.0, pose_prior=None, w_gmm: float = 1.0) -> dict:
+             w_transl: float = 0.0, pose_prior=None, w_gmm: float = DEFAULT_W_GMM) -> dict:
     """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
     evaluated at the parameters (rotmat, betas, transl) without fitting (C, OpenMP).
 

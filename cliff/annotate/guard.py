@@ -33,7 +33,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .fit import DEFAULT_WEIGHTS, as_pose_prior, fit_people, pose_prior_cost
+from .fit import DEFAULT_W_GMM, DEFAULT_WEIGHTS, as_pose_prior, fit_people, pose_prior_cost
 
 #: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
 #: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
@@ -244,7 +244,7 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     # part of every start's objective; the acceptance test counts it with the keypoint term
     gmm_start, gmm = np.zeros(n), np.zeros(n)
     if prior is not None:
-        w_gmm = fit_options.get("w_gmm", 1.0)
+        w_gmm = fit_options.get("w_gmm", DEFAULT_W_GMM)
         gmm_start = pose_prior_cost(prior, rot, w_gmm=w_gmm)[0]
         gmm = np.where(ok, pose_prior_cost(prior, out["rotmat"], w_gmm=w_gmm)[0], gmm_start)
     out["data_cost_start"] = (base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
