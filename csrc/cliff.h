@@ -772,8 +772,20 @@ typedef struct {
     double robust_scale; /* rho's scale, in units of sigma (normalised residual) */
     double sigma_rel;    /* 2D noise scale as a fraction of norm (the person's box height) */
     double w_root, w_pose, w_betas_init, w_shape, w_transl;
+    /* Optional population pose prior (SMPLify's max-mixture of Gaussians, docs/annotate.md):
+     * over the body joints' axis-angle vectors a = (Log(R_1), ..., Log(R_23)) (69 values, SMPL
+     * order, R_j = R0_j Exp(phi_j) the local rotations; the root is not in it) it adds
+     *   w_gmm * min_k ( |L_k^T (a - mu_k)|^2 + c_k )
+     * with mu_k = gmm_means (gmm_n, 69), L_k = gmm_prec_chol (gmm_n, 69, 69) row-major lower
+     * triangular, L_k L_k^T = Sigma_k^-1, and c_k = gmm_const (gmm_n,) (SMPLify's -2 log
+     * (w_k / sqrt(det Sigma_k)) up to a shared constant). The best component is re-chosen at
+     * every evaluation. gmm_n = 0 (the default) = no such term; gmm_n <= 64. */
+    double w_gmm;
+    size_t gmm_n;
+    const double *gmm_means, *gmm_prec_chol, *gmm_const;
 } cliff_fit_options;
-/* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0}. */
+/* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0,
+ *  no pose prior (w_gmm 0, gmm_n 0, NULL arrays)}. */
 CLIFF_API cliff_fit_options cliff_fit_default_params(void);
 /* Per-person status codes written to stats[:,4]. */
 typedef enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,
@@ -823,6 +835,15 @@ CLIFF_API cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const doub
                                           const double *phi, const double *betas,
                                           const double *t, const double *cam, double *joints,
                                           double *uv, double *djoints, double *duv);
+
+/* The pose prior term of opt (opt->gmm_n > 0; w_gmm, gmm_* as in cliff_fit_options) for n sets
+ * of rotations R_j = R0_j Exp(phi_j): R0 (n,24,3,3), phi (n,24,3) -> cost (n,) =
+ * w_gmm min_k (|L_k^T (a - mu_k)|^2 + c_k), and, if grad is not NULL, grad (n,24,3) its
+ * gradient with respect to phi for the chosen component (root entries 0), from the analytic
+ * Jacobian the fitter uses. */
+CLIFF_API cliff_status cliff_fit_pose_prior(const cliff_fit_options *opt, size_t n,
+                                            const double *R0, const double *phi, double *cost,
+                                            double *grad);
 
 /* ---- focal length: HumanFoV (fov.c) ----------------------------------------------------- */
 /* CameraHMR's HumanFoV camera model: the full image letterboxed to 256 x 256 as its release does

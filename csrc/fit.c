@@ -316,6 +316,7 @@ typedef struct {
     const int64_t *kp_joint;
     size_t M;
     double inv_sigma; /* 1 / (sigma_rel * norm) */
+    const double *gmm_prec; /* gmm_precisions(o) when o has a pose prior (Jacobians), or NULL */
     /* work */
     fk_state *s;
     double *scratch, *joints, *uv, *dJ, *duv;
@@ -342,6 +343,103 @@ static double rho(cliff_robust_kind kind, double c, double sq, double *drho) {
         if (drho) *drho = 1.0;
         return sq;
     }
+}
+
+#define GMM_D 69 /* body joints 1..23, 3 values each */
+
+/* J_r(a)^-1 = I + K/2 + c K^2, K = [a]_x, c = 1/th^2 - (1 + cos th) / (2 th sin th): the
+ * derivative of Log at Exp(a) with respect to a right increment, d Log(R Exp(e))/de at e = 0. */
+static void so3_jr_inv(const double *a, double *Ji) {
+    double th2 = a[0] * a[0] + a[1] * a[1] + a[2] * a[2], th = sqrt(th2), c;
+    if (th < 1e-4) {
+        c = 1.0 / 12.0 + th2 / 720.0;
+    } else {
+        if (th > 3.14159265358979 - 1e-6) th = 3.14159265358979 - 1e-6, th2 = th * th; /* Log is singular at pi */
+        c = 1.0 / th2 - (1.0 + cos(th)) / (2.0 * th * sin(th));
+    }
+    double K[9] = {0, -a[2], a[1], a[2], 0, -a[0], -a[1], a[0], 0}, K2[9];
+    mat3_mul(K, K, K2);
+    for (int i = 0; i < 9; i++) Ji[i] = ((i % 4 == 0) ? 1.0 : 0.0) + 0.5 * K[i] + c * K2[i];
+}
+
+/* The precisions P_k = L_k L_k^T (gmm_n, 69, 69) of the options' pose prior, for the
+ * Gauss-Newton blocks; cliff_alloc'd (NULL when out of memory). */
+static double *gmm_precisions(const cliff_fit_options *o) {
+    double *P = cliff_alloc(o->gmm_n * GMM_D * GMM_D * sizeof(double));
+    if (!P) return NULL;
+    for (size_t k = 0; k < o->gmm_n; k++) {
+        const double *L = o->gmm_prec_chol + k * GMM_D * GMM_D;
+        double *Pk = P + k * GMM_D * GMM_D;
+        for (int r = 0; r < GMM_D; r++)
+            for (int c = 0; c <= r; c++) {
+                double v = 0.0;
+                for (int e = 0; e <= c; e++) v += L[r * GMM_D + e] * L[c * GMM_D + e];
+                Pk[r * GMM_D + c] = Pk[c * GMM_D + r] = v;
+            }
+    }
+    return P;
+}
+
+/* The pose prior of the options (cliff.h, cliff_fit_options.w_gmm): w min_k (|L_k^T (a - mu_k)|^2
+ * + c_k) over a = Log of the local rotations of joints 1..23 in s->R (fk_eval's). With H (and
+ * prec = gmm_precisions(o)), adds the Gauss-Newton blocks of the residual
+ * r = sqrt(w) L_k^T (a - mu_k) (k the best component): J = sqrt(w) L_k^T D with D block diagonal,
+ * D_j = da_j/dphi_j = J_r(a_j)^-1 J_r(phi_j) (R0 Exp(phi + d) = R0 Exp(phi) Exp(J_r(phi) d)),
+ * so J^T J = w D^T P_k D (3x3 blocks D_i^T P_k[i,j] D_j) and J^T r = w D^T P_k (a - mu_k). */
+static double gmm_term(const cliff_fit_options *o, const double *prec, const fk_state *s,
+                       double *H, double *g, size_t P) {
+    double a[GMM_D], best = INFINITY;
+    size_t kb = 0;
+    for (int j = 1; j < NJ_SMPL; j++) cliff_rotmat_to_axis_angle_f64(s->R + 9 * j, 1, a + 3 * (j - 1));
+    for (size_t k = 0; k < o->gmm_n; k++) {
+        const double *mu = o->gmm_means + k * GMM_D, *L = o->gmm_prec_chol + k * GMM_D * GMM_D;
+        double d[GMM_D], q = o->gmm_const[k];
+        for (int i = 0; i < GMM_D; i++) d[i] = a[i] - mu[i];
+        for (int r = 0; r < GMM_D; r++) { /* (L^T d)_r = sum_{c >= r} L[c][r] d_c */
+            double v = 0.0;
+            for (int c = r; c < GMM_D; c++) v += L[c * GMM_D + r] * d[c];
+            q += v * v;
+        }
+        if (q < best) best = q, kb = k;
+    }
+    if (!H) return o->w_gmm * best;
+    const double *mu = o->gmm_means + kb * GMM_D, *Pk = prec + kb * GMM_D * GMM_D;
+    const double w = o->w_gmm;
+    double d[GMM_D], v[GMM_D], D[23 * 9];
+    for (int i = 0; i < GMM_D; i++) d[i] = a[i] - mu[i];
+    for (int r = 0; r < GMM_D; r++) {
+        double t = 0.0;
+        for (int c = 0; c < GMM_D; c++) t += Pk[r * GMM_D + c] * d[c];
+        v[r] = w * t;
+    }
+    for (int j = 1; j < NJ_SMPL; j++) {
+        double Ji[9];
+        so3_jr_inv(a + 3 * (j - 1), Ji);
+        mat3_mul(Ji, s->Jr + 9 * j, D + 9 * (j - 1));
+    }
+    for (int i = 0; i < 23; i++) {
+        const double *Di = D + 9 * i;
+        for (int b = 0; b < 3; b++) /* g_i = D_i^T v_i */
+            g[3 + 3 * i + b] += Di[b] * v[3 * i] + Di[3 + b] * v[3 * i + 1] + Di[6 + b] * v[3 * i + 2];
+        for (int j = i; j < 23; j++) { /* H_ij = w D_i^T P[i,j] D_j (upper blocks) */
+            const double *Dj = D + 9 * j;
+            double T[9], B[9];
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++) {
+                    const double *pr = Pk + (3 * i + r) * GMM_D + 3 * j;
+                    T[3 * r + c] = pr[0] * Dj[c] + pr[1] * Dj[3 + c] + pr[2] * Dj[6 + c];
+                }
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++)
+                    B[3 * r + c] = w * (Di[r] * T[c] + Di[3 + r] * T[3 + c] + Di[6 + r] * T[6 + c]);
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++) {
+                    size_t q = 3 + 3 * i + r, u = 3 + 3 * j + c;
+                    if (u >= q) H[q * P + u] += B[3 * r + c]; /* the fitter fills H's upper part */
+                }
+        }
+    }
+    return o->w_gmm * best;
 }
 
 /* Total cost at x = [phi (72), betas (K), t (3)]; INFINITY if a used point is behind the camera.
@@ -408,6 +506,7 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
             g[72 + K + k] += o->w_transl * d;
         }
     }
+    if (o->gmm_n && o->w_gmm > 0) cost += gmm_term(o, pp->gmm_prec, pp->s, H, g, P);
     if (H)
         for (size_t q = 0; q < P; q++)
             for (size_t r = 0; r < q; r++) H[q * P + r] = H[r * P + q];
@@ -544,7 +643,35 @@ cliff_fit_options cliff_fit_default_params(void) {
     return (cliff_fit_options){.max_iter = 30, .tol = 1e-6, .robust = CLIFF_ROBUST_GEMAN_MCCLURE,
                                .robust_scale = 3.0, .sigma_rel = 0.01, .w_root = 0.0,
                                .w_pose = 0.0, .w_betas_init = 0.0, .w_shape = 0.0,
-                               .w_transl = 0.0};
+                               .w_transl = 0.0, .w_gmm = 0.0, .gmm_n = 0, .gmm_means = NULL,
+                               .gmm_prec_chol = NULL, .gmm_const = NULL};
+}
+
+/* The pose prior's arrays (cliff_fit_options.gmm_*): present, finite, L_k lower triangular with
+ * a positive diagonal (a Cholesky factor of a positive definite precision). */
+static cliff_status check_gmm(const cliff_fit_options *opt, const char *fn) {
+    if (!(opt->w_gmm >= 0) || !isfinite(opt->w_gmm))
+        return cliff_fail(CLIFF_EINVAL, "%s: w_gmm must be a finite number >= 0", fn);
+    if (!opt->gmm_n) return CLIFF_OK;
+    if (opt->gmm_n > 64 || !opt->gmm_means || !opt->gmm_prec_chol || !opt->gmm_const)
+        return cliff_fail(CLIFF_EINVAL, "%s: pose prior: gmm_n must be 1..64 with gmm_means, "
+                                        "gmm_prec_chol and gmm_const given", fn);
+    const size_t n = opt->gmm_n;
+    if (!all_finite(opt->gmm_means, n * GMM_D) || !all_finite(opt->gmm_const, n) ||
+        !all_finite(opt->gmm_prec_chol, n * GMM_D * GMM_D))
+        return cliff_fail(CLIFF_EINVAL, "%s: pose prior: non-finite values", fn);
+    for (size_t k = 0; k < n; k++)
+        for (int r = 0; r < GMM_D; r++) {
+            const double *row = opt->gmm_prec_chol + (k * GMM_D + r) * GMM_D;
+            if (!(row[r] > 0))
+                return cliff_fail(CLIFF_EINVAL, "%s: pose prior: gmm_prec_chol[%zu] has a "
+                                                "non-positive diagonal entry %d", fn, k, r);
+            for (int c = r + 1; c < GMM_D; c++)
+                if (row[c] != 0.0)
+                    return cliff_fail(CLIFF_EINVAL, "%s: pose prior: gmm_prec_chol[%zu] is not "
+                                                    "lower triangular", fn, k);
+        }
+    return CLIFF_OK;
 }
 
 static cliff_status check_options(const cliff_fit_options *opt, const char *fn) {
@@ -554,7 +681,7 @@ static cliff_status check_options(const cliff_fit_options *opt, const char *fn) 
         !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
         return cliff_fail(CLIFF_EINVAL, "%s: invalid options (max_iter >= 1, tol >= 0, "
                                         "sigma_rel > 0, robust_scale > 0, weights >= 0)", fn);
-    return CLIFF_OK;
+    return check_gmm(opt, fn);
 }
 
 static cliff_status check_kp_joint(const int64_t *kp_joint, size_t M, size_t NJ, const char *fn) {
@@ -562,6 +689,42 @@ static cliff_status check_kp_joint(const int64_t *kp_joint, size_t M, size_t NJ,
         if (kp_joint[m] >= (int64_t)NJ)
             return cliff_fail(CLIFF_EINVAL, "%s: kp_joint[%zu] = %lld exceeds the %zu model joints",
                               fn, m, (long long)kp_joint[m], NJ);
+    return CLIFF_OK;
+}
+
+cliff_status cliff_fit_pose_prior(const cliff_fit_options *opt, size_t n, const double *R0,
+                                  const double *phi, double *cost, double *grad) {
+    if (!opt || (n && (!R0 || !phi || !cost)))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_pose_prior: NULL argument");
+    cliff_status st = check_gmm(opt, "cliff_fit_pose_prior");
+    if (st != CLIFF_OK) return st;
+    if (!opt->gmm_n)
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_pose_prior: the options hold no pose prior");
+    if (!all_finite(R0, n * 216) || !all_finite(phi, n * 72))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_pose_prior: non-finite R0 or phi");
+    fk_state *s = cliff_alloc(sizeof *s);
+    double *H = cliff_alloc((72 * 72 + 72) * sizeof(double)), *prec = gmm_precisions(opt);
+    if (!s || !H || !prec) {
+        cliff_free(s);
+        cliff_free(H);
+        cliff_free(prec);
+        return cliff_fail(CLIFF_ENOMEM, "cliff_fit_pose_prior: out of memory");
+    }
+    double *g = H + 72 * 72;
+    for (size_t i = 0; i < n; i++) {
+        double E[9];
+        for (int j = 0; j < NJ_SMPL; j++) {
+            so3_exp_jr(phi + i * 72 + 3 * j, E, s->Jr + 9 * j);
+            mat3_mul(R0 + i * 216 + 9 * j, E, s->R + 9 * j);
+        }
+        memset(g, 0, 72 * sizeof(double));
+        cost[i] = gmm_term(opt, prec, s, grad ? H : NULL, g, 72);
+        if (grad)
+            for (int q = 0; q < 72; q++) grad[i * 72 + q] = 2.0 * g[q]; /* g = J^T r */
+    }
+    cliff_free(s);
+    cliff_free(H);
+    cliff_free(prec);
     return CLIFF_OK;
 }
 
@@ -604,6 +767,9 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
     if (bst != CLIFF_OK) return bst;
     bst = check_kp_joint(kp_joint, M, NJ, "cliff_fit_people");
     if (bst != CLIFF_OK) return bst;
+    double *prec = NULL; /* the pose prior's precisions, shared read-only by the threads */
+    if (opt->gmm_n && opt->w_gmm > 0 && n && !(prec = gmm_precisions(opt)))
+        return cliff_fail(CLIFF_ENOMEM, "cliff_fit_people: out of memory");
     int nth = cliff_threads();
     if ((size_t)nth > n) nth = n > 0 ? (int)n : 1; /* no idle threads for small batches */
     /* One person is ~1-10 ms of LM, far above OpenMP's scheduling cost; people differ in their
@@ -624,6 +790,7 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
             if (s && work) {
                 person pp;
                 person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, s, work);
+                pp.gmm_prec = prec;
                 double *lm = pp.duv + NJ * 2 * P;
                 if (x0) {
                     memcpy(x, x0 + i * P, P * sizeof(double));
@@ -666,6 +833,7 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
         cliff_free(s);
         cliff_free(work);
     }
+    cliff_free(prec);
     return CLIFF_OK;
 }
 

@@ -789,3 +789,27 @@ def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, m
     assert main(argv + [opt, value]) == 2
     assert msg in capsys.readouterr().err
     assert loads == []  # rejected before the checkpoint is loaded
+
+
+def test_cli_annotate_pose_prior_enters_the_fit(cli_files, tmp_path):
+    # --pose-prior FILE (gmm_08.pkl's layout) with a prior centred far from every person's pose
+    # moves the written poses; the same run without it is the plain default
+    from cliff.cli import main
+    from cliff.io.pose_prior import gaussian_prior, save_pose_prior
+    _, _, argv, _ = cli_files
+    assert main(argv) == 0
+    plain = np.load(tmp_path / "pgt.npz")["pose"]
+    gmm = tmp_path / "gmm_08.pkl"
+    save_pose_prior(gmm, gaussian_prior(0.1, 0.5))
+    assert main(argv + ["--pose-prior", str(gmm), "--w-gmm", "1"]) == 0
+    assert np.abs(np.load(tmp_path / "pgt.npz")["pose"] - plain).max() > 1e-3
+
+
+@pytest.mark.parametrize("extra, msg", [(["--w-gmm", "-1"], "--w-gmm: expected a finite number >= 0"),
+                                        (["--pose-prior", "nope.pkl"], "--pose-prior: no such file")])
+def test_cli_annotate_rejects_bad_pose_prior_options(cli_files, capsys, extra, msg):
+    from cliff.cli import main
+    _, _, argv, loads = cli_files
+    assert main(argv + extra) == 2
+    assert msg in capsys.readouterr().err
+    assert loads == []  # rejected before the checkpoint is loaded

@@ -255,7 +255,8 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
       betas (n,>=10), t_full (n,3) (the full-frame translation) — step 1.
     smpl: SMPL arrays (cliff.io.load_smpl dict, or a path to load) or a FitBody.
     focal: pixels (default: each image's diagonal, as CLIFF's demo).
-    loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.annotate.fit.fit_people.
+    loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.annotate.fit.fit_people
+      (including pose_prior = SMPLify's gmm_08.pkl path or a cliff.io.PosePrior, and w_gmm).
     output: if given, the .npz path written atomically.
     refine: step 3. 'fit' (default): per-person LM fit of the CLIFF estimate. 'finetune': the
       paper's refinement: fine-tune the regressor on all people (backbone frozen, features cached;
@@ -291,6 +292,9 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
                              "dict or cliff.finetune.Regressor) to rebuild the regressor")
         from .finetune import load_regressor
         reg = load_regressor(regressor)
+    if fit_options.get("pose_prior") is not None:  # read a gmm_08.pkl path once
+        from .fit import as_pose_prior
+        fit_options["pose_prior"] = as_pose_prior(fit_options["pose_prior"])
     body = _as_body(smpl, num_betas)
     if predictor is None:
         if model is None:

@@ -16,6 +16,7 @@ cliff.annotate.losses.crop_camera) instead of the real camera gives the HMR-styl
 from __future__ import annotations
 
 from collections.abc import Mapping
+import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -25,6 +26,11 @@ from .. import _core
 from ..constants import VERTEX_JOINT_IDS
 
 ROBUST = {"none": 0, "l2": 0, None: 0, "gm": 1, "geman-mcclure": 1, "huber": 2}
+#: Default weight of the population pose prior (fit_people's pose_prior=): chosen on the
+#: development seed of benchmarks/bench_annotate_quality.py --pose-prior (docs/annotate.md,
+#: "Population pose prior"); 1 would be the prior read as -2 log density.
+DEFAULT_W_GMM = 0.25
+
 STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",
           3: "non-finite input or result", 4: "out of memory"}
 
@@ -160,9 +166,21 @@ def check_fit_keypoints(keypoints, n, name="keypoints"):
     return kp
 
 
+def as_pose_prior(pose_prior):
+    """None, a :class:`cliff.io.PosePrior`, or a path to a gmm_08.pkl-style file (read with
+    :func:`cliff.io.load_pose_prior`) -> a PosePrior or None."""
+    from ..io.pose_prior import PosePrior, load_pose_prior
+    if pose_prior is None or isinstance(pose_prior, PosePrior):
+        return pose_prior
+    if isinstance(pose_prior, (str, bytes, os.PathLike)):
+        return load_pose_prior(pose_prior)
+    raise TypeError("pose_prior: expected None, a cliff.io.PosePrior or a path to a "
+                    f"gmm_08.pkl-style file, got {type(pose_prior).__name__}")
+
+
 def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                   norm, robust, robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape,
-                  w_transl):
+                  w_transl, pose_prior=None, w_gmm=DEFAULT_W_GMM):
     """Shared argument checks of fit_people / evaluate -> (C positional args, C options)."""
     _check_body(body)
     rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
@@ -190,6 +208,9 @@ def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, pr
     opts = dict(robust=ROBUST[robust], robust_scale=float(robust_scale),
                 sigma_rel=float(sigma_rel), w_root=float(w_root), w_pose=float(w_pose),
                 w_betas_init=float(w_betas_init), w_shape=float(w_shape), w_transl=float(w_transl))
+    prior = as_pose_prior(pose_prior)
+    if prior is not None:
+        opts.update(w_gmm=_positive(w_gmm, "w_gmm", ">= 0"), pose_prior=prior.core_arrays())
     return (body.as_tuple(), rot, betas, transl, cam, keypoints, joint_index, norm), opts
 
 
@@ -203,7 +224,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
                robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
                w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
                w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
-               transl_start=None) -> dict:
+               transl_start=None, pose_prior=None, w_gmm: float = DEFAULT_W_GMM) -> dict:
     """Refine n people.
 
     rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
@@ -216,6 +237,11 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     starts at R_j = rotmat_j Exp(phi_start_j), betas_start, transl_start (e.g. another root
     hypothesis, or the result of another fit) while the priors stay centred on rotmat, betas,
     transl, so that final objectives of different starts are comparable.
+    pose_prior: None, a :class:`cliff.io.PosePrior` or a path to SMPLify's gmm_08.pkl: adds the
+    population pose prior w_gmm * min_k (|L_k^T (a - mu_k)|^2 + const_k) over the body joints'
+    axis-angle vectors a (joints 1..23 of the fitted rotations; docs/annotate.md). w_gmm >= 0:
+    its weight (default DEFAULT_W_GMM = 0.25, chosen on the benchmark's development seed; 1 =
+    the prior read as -2 log density, like the keypoint term).
 
     Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
     radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
@@ -229,7 +255,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     """
     args, opts = _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal,
                                principal_point, norm, robust, robust_scale, sigma_rel, w_root,
-                               w_pose, w_betas_init, w_shape, w_transl)
+                               w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
         raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     tol = _positive(tol, "tol", ">= 0")
@@ -257,18 +283,19 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
              principal_point, norm, rotmat, betas, transl, *, robust: str | None = "gm",
              robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
              w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
-             w_transl: float = 0.0) -> dict:
+             w_transl: float = 0.0, pose_prior=None, w_gmm: float = DEFAULT_W_GMM) -> dict:
     """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
     evaluated at the parameters (rotmat, betas, transl) without fitting (C, OpenMP).
 
     Shapes and units as fit_people; rotmat (n,24,3,3), betas (n,K), transl (n,3) metres.
+    pose_prior, w_gmm: as fit_people (the prior's cost is part of prior_cost).
     Returns dict: objective, data_cost, prior_cost (n,); err (n,) the confidence-weighted mean
     reprojection error (px) in the given camera; kp_err (n,M) each keypoint's reprojection error
     (px), -1 where a keypoint is not used (confidence 0 or joint_index -1) or behind the camera;
     status (n,) (0 ok, 1 no keypoints, 2 behind the camera, 3 non-finite)."""
     args, opts = _check_inputs(body, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index,
                                focal, principal_point, norm, robust, robust_scale, sigma_rel,
-                               w_root, w_pose, w_betas_init, w_shape, w_transl)
+                               w_root, w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm)
     n, K = args[1].shape[0], body.num_betas
     R = _array(rotmat, "rotmat", (n, 24, 3, 3), f"(n, 24, 3, 3) = ({n}, 24, 3, 3)")
     b = _array(betas, "betas", (n, K), f"(n, K) = ({n}, {K})")
@@ -293,3 +320,20 @@ def fit_jacobian(body: FitBody, rotmat0, phi, betas, transl, focal, principal_po
     pp = _array(principal_point, "principal_point", (2,))
     cam = np.array([_positive(focal, "focal"), pp[0], pp[1]])
     return _core.fit_jacobian(body.as_tuple(), R0, phi, betas, transl, cam)
+
+
+def pose_prior_cost(pose_prior, rotmat0, phi=None, *, w_gmm: float = 1.0):
+    """The fitter's pose prior term (C core, the same code as in fit_people) at
+    R_j = rotmat0_j Exp(phi_j): rotmat0 (n,24,3,3), phi (n,24,3) radians (default 0) ->
+    (cost (n,), grad (n,24,3)) with cost = w_gmm min_k (|L_k^T (a - mu_k)|^2 + const_k) over the
+    body joints' axis-angle vectors a (joints 1..23) and grad its gradient with respect to phi
+    (root entries 0) from the fitter's analytic Jacobian. pose_prior: a cliff.io.PosePrior or a
+    path."""
+    prior = as_pose_prior(pose_prior)
+    if prior is None:
+        raise ValueError("pose_prior: expected a cliff.io.PosePrior or a path, got None")
+    R0 = _array(rotmat0, "rotmat0", (-1, 24, 3, 3), "(n, 24, 3, 3)")
+    n = R0.shape[0]
+    ph = np.zeros((n, 24, 3)) if phi is None else _array(phi, "phi", (n, 24, 3),
+                                                          f"(n, 24, 3) = ({n}, 24, 3)")
+    return _core.fit_pose_prior(R0, ph, _positive(w_gmm, "w_gmm", ">= 0"), prior.core_arrays())

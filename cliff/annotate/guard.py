@@ -16,9 +16,12 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    objectives (keypoint term + priors) of all starts of a person are comparable; the lowest
    wins;
 3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
-   (its keypoint term is lower than the estimate's) while staying within the prior's
-   plausible range (the prior distance below the ``plausible`` quantile of the prior's own
-   distribution, see :func:`plausible_distance`).
+   (its keypoint term is lower than the estimate's; with a population pose prior
+   (``pose_prior=``, docs/annotate.md) the keypoint term plus that prior's term, the parts of
+   the objective that do not depend on the estimate) while staying within the start-centred
+   prior's plausible range (the prior distance below the ``plausible`` quantile of the prior's
+   own distribution, see :func:`plausible_distance`; the population prior is not part of
+   the prior distance).
 
 The numbers (docs/annotate.md "Do no harm, quality and confidence"): `prior_distance`,
 `confidence`.
@@ -30,7 +33,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .fit import DEFAULT_WEIGHTS, fit_people
+from .fit import DEFAULT_W_GMM, DEFAULT_WEIGHTS, as_pose_prior, fit_people, pose_prior_cost
 
 #: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
 #: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
@@ -158,7 +161,8 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
-    term at the estimate.
+    term at the estimate, pose_prior_cost (n,) the population pose prior's term (w_gmm times its
+    cost; 0 without ``pose_prior``) of the kept result.
 
     starts: 'one' (the estimate only), 'auto' (re-start the people whose error is above
     restart_rel x norm or that did not converge), 'all' (every person from every start).
@@ -177,6 +181,9 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     if not (np.isfinite(tilt_deg) and 0 <= tilt_deg <= 180):
         raise ValueError(f"tilt_deg: expected degrees in [0, 180], got {tilt_deg!r}")
     weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
+    prior = as_pose_prior(fit_options.get("pose_prior"))
+    if prior is not None:
+        fit_options = dict(fit_options, pose_prior=prior)  # read a path once
     base = fit_people(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                       norm, **fit_options)
     rot = np.asarray(rotmat, np.float64)
@@ -233,12 +240,22 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
                         "converged", "objective", "data_cost", "prior_cost", "spread"):
                 out[key][i] = alt[key][a]
             out["start"][i] = best[k] + 1
-    out["data_cost_start"] = base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
+    # the population pose prior (w_gmm times its max-mixture cost), at the estimate and the fit:
+    # part of every start's objective; the acceptance test counts it with the keypoint term
+    gmm_start, gmm = np.zeros(n), np.zeros(n)
+    if prior is not None:
+        w_gmm = fit_options.get("w_gmm", DEFAULT_W_GMM)
+        gmm_start = pose_prior_cost(prior, rot, w_gmm=w_gmm)[0]
+        gmm = np.where(ok, pose_prior_cost(prior, out["rotmat"], w_gmm=w_gmm)[0], gmm_start)
+    out["data_cost_start"] = (base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
+                              - np.where(ok, gmm_start, 0.0))
+    out["pose_prior_cost"] = gmm
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
     if accept:
         dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
         dmax = plausible_distance(dof, plausible)
-        keep = ok & ((out["data_cost"] >= out["data_cost_start"]) | (out["prior_dist"] > dmax))
+        keep = ok & ((out["data_cost"] + gmm >= out["data_cost_start"] + gmm_start)
+                     | (out["prior_dist"] > dmax))
         for i in np.flatnonzero(keep):
             out["rotmat"][i], out["betas"][i], out["transl"][i] = rot[i], be0[i], t0[i]
             out["phi"][i] = 0.0
@@ -247,5 +264,6 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
             out["data_cost"][i] = out["data_cost_start"][i]
             out["prior_cost"][i] = base["objective_start"][i] - out["data_cost_start"][i]
             out["prior_dist"][i] = 0.0
+            out["pose_prior_cost"][i] = gmm_start[i]
             out["start"][i] = -1
     return out

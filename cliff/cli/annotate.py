@@ -46,6 +46,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tilt-deg", type=float, default=0.0,
                    help="also re-start from the root tilted by +-this many degrees about the "
                         "camera's x and y axes (0 = off; e.g. 35 with --starts all)")
+    p.add_argument("--pose-prior", default=None, metavar="GMM_PKL",
+                   help="population pose prior: SMPLify's gmm_08.pkl (from SPIN's data, SMPLify "
+                        "license; docs/annotate.md 'Population pose prior'), added to the fit's "
+                        "objective")
+    p.add_argument("--w-gmm", type=float, default=0.25,
+                   help="weight of --pose-prior's term (default 0.25, chosen on the synthetic "
+                        "benchmark's development seed; 1 = the prior read as -2 log density)")
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="drop people whose fit_confidence is below this from the output "
                         "(0 = keep all; 0.5 ~ a predicted PA-MPJPE of 50 mm, docs/annotate.md)")
@@ -73,6 +80,10 @@ def check_args(args) -> None:
         raise ValueError(f"--restart-rel: expected a finite number >= 0, got {args.restart_rel}")
     if not (np.isfinite(args.tilt_deg) and 0 <= args.tilt_deg <= 180):
         raise ValueError(f"--tilt-deg: expected degrees in [0, 180], got {args.tilt_deg}")
+    if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
+        raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
+    if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
+        raise OSError(f"--pose-prior: no such file {args.pose_prior!r}")
     if not 0 <= args.min_confidence <= 1:
         raise ValueError(f"--min-confidence: expected a number in [0, 1], got {args.min_confidence}")
     if args.threads < 0:
@@ -117,6 +128,7 @@ def run(args) -> int:
                        starts="one" if args.no_guard else args.starts,
                        accept=not args.no_guard, restart_rel=args.restart_rel,
                        tilt_deg=0.0 if args.no_guard else args.tilt_deg,
+                       **_prior_options(args),
                        regressor=args.ckpt if args.refine != "fit" else None,
                        finetune_options={"epochs": args.finetune_epochs, "rank": args.finetune_rank})
     keep = res["fit_confidence"] >= args.min_confidence
@@ -148,3 +160,11 @@ def run(args) -> int:
     for i, p, why in others[:20]:
         print(f"  skipped {entries[i][0]} person {p}: {why}", file=sys.stderr)
     return 1 if res["input_errors"] else 0
+
+
+def _prior_options(args) -> dict:
+    """--pose-prior / --w-gmm as fit options (the file is read once, by the restricted reader)."""
+    if args.pose_prior is None:
+        return {}
+    from ..io import load_pose_prior
+    return {"pose_prior": load_pose_prior(args.pose_prior), "w_gmm": args.w_gmm}

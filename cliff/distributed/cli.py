@@ -107,7 +107,9 @@ def annotate_job(args: argparse.Namespace) -> tuple[dict, list, str]:
            "max_iter": args.max_iter, "robust": args.robust,
            "guard": {"starts": "one" if args.no_guard else args.starts, "accept": not args.no_guard,
                      "restart_rel": args.restart_rel,
-                     "tilt_deg": 0.0 if args.no_guard else args.tilt_deg},
+                     "tilt_deg": 0.0 if args.no_guard else args.tilt_deg,
+                     **({"pose_prior": os.path.abspath(args.pose_prior), "w_gmm": args.w_gmm}
+                        if getattr(args, "pose_prior", None) else {})},
            "min_confidence": args.min_confidence}
     return job, range_shards(len(entries), args.shard_size or 64), args.output
 

@@ -9,6 +9,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_safetensors
 from .smpl import load_smpl, save_smpl_npz, save_smpl_pkl
 from .smplx import load_smplx, load_smplx2smpl, save_smplx_npz, save_smplx_pkl
 from .mean_params import load_mean_params
+from .pose_prior import PosePrior, load_pose_prior, save_pose_prior
 
 __all__ = [
     "UnsafePickleError",
@@ -24,4 +25,7 @@ __all__ = [
     "save_smplx_npz",
     "save_smplx_pkl",
     "load_mean_params",
+    "PosePrior",
+    "load_pose_prior",
+    "save_pose_prior",
 ]

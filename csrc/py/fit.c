@@ -97,6 +97,7 @@ typedef struct {
     body_arrays b;
     cliff_fit_options o;
     PyArrayObject *R0, *b0, *t0, *cam, *kp, *kj, *nrm;
+    PyArrayObject *gm, *gl, *gc; /* pose prior: means (G,69), prec_chol (G,69,69), const (G,) */
     npy_intp n, M;
 } fit_inputs;
 
@@ -109,6 +110,39 @@ static void inputs_release(fit_inputs *in) {
     Py_CLEAR(in->kp);
     Py_CLEAR(in->kj);
     Py_CLEAR(in->nrm);
+    Py_CLEAR(in->gm);
+    Py_CLEAR(in->gl);
+    Py_CLEAR(in->gc);
+}
+
+/* pose_prior = None or (means (G,69), prec_chol (G,69,69), const (G,)) as made by
+ * cliff.annotate.prior.PosePrior.core_arrays(); the core checks the values. 0 on success. */
+static int gmm_convert(fit_inputs *in, PyObject *obj) {
+    if (obj == Py_None) return 0;
+    if (!PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) != 3) {
+        PyErr_SetString(PyExc_TypeError, "pose_prior: expected None or a tuple (means, prec_chol, "
+                                         "const) as made by cliff.annotate.prior.PosePrior");
+        return -1;
+    }
+    in->gm = cliff_py_array_shape(PyTuple_GET_ITEM(obj, 0), "pose_prior.means", NPY_FLOAT64, 0, 2,
+                                  (npy_intp[]){-1, 69}, "(G, 69)");
+    if (!in->gm) return -1;
+    npy_intp G = PyArray_DIM(in->gm, 0);
+    if (G < 1 || G > 64) {
+        PyErr_Format(PyExc_ValueError, "pose_prior: expected 1..64 components, got %ld", (long)G);
+        return -1;
+    }
+    in->gl = cliff_py_array_shape(PyTuple_GET_ITEM(obj, 1), "pose_prior.prec_chol", NPY_FLOAT64,
+                                  0, 3, (npy_intp[]){G, 69, 69}, "(G, 69, 69)");
+    if (!in->gl) return -1;
+    in->gc = cliff_py_array_shape(PyTuple_GET_ITEM(obj, 2), "pose_prior.const", NPY_FLOAT64, 0, 1,
+                                  (npy_intp[]){G}, "(G,)");
+    if (!in->gc) return -1;
+    in->o.gmm_n = (size_t)G;
+    in->o.gmm_means = PyArray_DATA(in->gm);
+    in->o.gmm_prec_chol = PyArray_DATA(in->gl);
+    in->o.gmm_const = PyArray_DATA(in->gc);
+    return 0;
 }
 
 static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObject *ob,
@@ -148,15 +182,17 @@ static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObjec
 
 static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
-    static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, NULL};
-    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None;
+    static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, "w_gmm", "pose_prior", NULL};
+    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None, *og = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddd", kwlist, &obody, &oR, &ob,
-                                     &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o)))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddddO", kwlist, &obody, &oR, &ob,
+                                     &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o),
+                                     &in.o.w_gmm, &og))
         return NULL;
     PyArrayObject *x0 = NULL, *R = NULL, *bo = NULL, *to = NULL, *phi = NULL, *st = NULL, *q = NULL;
     PyObject *res = NULL;
-    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0) goto done;
+    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0 || gmm_convert(&in, og) < 0)
+        goto done;
     const npy_intp n = in.n, K = (npy_intp)in.b.body.n_betas, P = 72 + K + 3;
     if (ox != Py_None) {
         x0 = cliff_py_array_shape(ox, "x0", NPY_FLOAT64, 0, 2, (npy_intp[]){n, P}, "(n, 72 + K + 3)");
@@ -195,16 +231,18 @@ done:
 
 static PyObject *py_fit_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
-    static char *kwlist[] = {FIT_KWLIST, "R", "betas", "t", FIT_OPTLIST, NULL};
-    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf;
+    static char *kwlist[] = {FIT_KWLIST, "R", "betas", "t", FIT_OPTLIST, "w_gmm", "pose_prior",
+                             NULL};
+    PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf, *og = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddd", kwlist, &obody, &oR,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddddO", kwlist, &obody, &oR,
                                      &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
-                                     FIT_OPTPTRS(in.o)))
+                                     FIT_OPTPTRS(in.o), &in.o.w_gmm, &og))
         return NULL;
     PyArrayObject *Rf = NULL, *bf = NULL, *tf = NULL, *out = NULL, *err = NULL;
     PyObject *res = NULL;
-    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0) goto done;
+    if (inputs_convert(&in, obody, oR, ob, ot, oc, okp, oj, on) < 0 || gmm_convert(&in, og) < 0)
+        goto done;
     const npy_intp n = in.n, K = (npy_intp)in.b.body.n_betas;
     Rf = cliff_py_array_shape(oRf, "R", NPY_FLOAT64, 0, 4, (npy_intp[]){n, 24, 3, 3}, "(n, 24, 3, 3)");
     bf = Rf ? cliff_py_array_shape(obf, "betas", NPY_FLOAT64, 0, 2, (npy_intp[]){n, K}, "(n, K)") : NULL;
@@ -235,6 +273,45 @@ done:
     return res;
 }
 
+static PyObject *py_fit_pose_prior(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"R0", "phi", "w_gmm", "pose_prior", NULL};
+    PyObject *oR, *op, *og;
+    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdO", kwlist, &oR, &op, &in.o.w_gmm, &og))
+        return NULL;
+    PyArrayObject *R0 = NULL, *phi = NULL, *cost = NULL, *grad = NULL;
+    PyObject *res = NULL;
+    if (og == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "pose_prior: expected the prior's arrays, got None");
+        goto done;
+    }
+    if (gmm_convert(&in, og) < 0) goto done;
+    R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 4, (npy_intp[]){-1, 24, 3, 3}, "(n, 24, 3, 3)");
+    if (!R0) goto done;
+    const npy_intp n = PyArray_DIM(R0, 0);
+    phi = cliff_py_array_shape(op, "phi", NPY_FLOAT64, 0, 3, (npy_intp[]){n, 24, 3}, "(n, 24, 3)");
+    if (!phi || cliff_py_check_finite(R0, "R0") < 0 || cliff_py_check_finite(phi, "phi") < 0)
+        goto done;
+    cost = (PyArrayObject *)PyArray_SimpleNew(1, ((npy_intp[]){n}), NPY_FLOAT64);
+    grad = (PyArrayObject *)PyArray_SimpleNew(3, ((npy_intp[]){n, 24, 3}), NPY_FLOAT64);
+    if (!cost || !grad) goto done;
+    cliff_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = cliff_fit_pose_prior(&in.o, (size_t)n, PyArray_DATA(R0), PyArray_DATA(phi),
+                             PyArray_DATA(cost), PyArray_DATA(grad));
+    Py_END_ALLOW_THREADS
+    if (s != CLIFF_OK) {
+        cliff_py_raise(s);
+        goto done;
+    }
+    res = Py_BuildValue("(OO)", cost, grad);
+done:
+    inputs_release(&in);
+    Py_XDECREF(R0), Py_XDECREF(phi), Py_XDECREF(cost), Py_XDECREF(grad);
+    return res;
+}
+
 static PyMethodDef fit_methods[] = {
     {"fit_jacobian", py_fit_jacobian, METH_VARARGS,
      "fit_jacobian(body, R0, phi, betas, t, cam) -> (joints, uv, djoints, duv). See cliff.fit."},
@@ -244,6 +321,10 @@ static PyMethodDef fit_methods[] = {
     {"fit_evaluate", (PyCFunction)(void (*)(void))py_fit_evaluate, METH_VARARGS | METH_KEYWORDS,
      "fit_evaluate(body, R0, betas0, t0, cam, kp, kp_joint, norm, R, betas, t, *, options) -> "
      "(out (n,5), kp_err (n,M)). See cliff.annotate.fit."},
+    {"fit_pose_prior", (PyCFunction)(void (*)(void))py_fit_pose_prior,
+     METH_VARARGS | METH_KEYWORDS,
+     "fit_pose_prior(R0, phi, w_gmm, pose_prior) -> (cost (n,), grad (n,24,3)). See "
+     "cliff.annotate.fit.pose_prior_cost."},
     {NULL, NULL, 0, NULL},
 };
 
