@@ -19,7 +19,7 @@ import cliff
 from cliff import _standin
 from cliff.evaluate import metrics as M
 from cliff.evaluate import datasets as D
-from cliff.evaluate.protocols import H36M_TO_J14, J24_TO_J14
+from cliff.evaluate.protocols import H36M_TO_J14, J24_TO_J14, Bodies
 
 RNG = np.random.default_rng
 
@@ -289,6 +289,18 @@ def test_read_3dpw_refuses_a_lying_npy_header_with_a_value_error(tmp_path, kind)
     p.write_bytes(_hostile_npz(kind))
     with pytest.raises(ValueError, match="3dpw_test.npz"):
         D.read_3dpw(p)
+
+
+@pytest.mark.parametrize("kind", ["huge", "unclosed"])
+def test_a_lying_j_regressor_npy_is_a_value_error(tmp_path, kind):
+    """The .npy member of _hostile_npz as a J_regressor_h36m.npy file: an 8 TB header over 16
+    bytes (np.load alone would try to allocate 7 TiB) or a header dict left open."""
+    import io
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(_hostile_npz(kind))) as z:
+        (tmp_path / "J_regressor_h36m.npy").write_bytes(z.read("pose.npy"))
+    with pytest.raises(ValueError, match="not a plain .npy array"):
+        Bodies(tmp_path, J_regressor=str(tmp_path / "J_regressor_h36m.npy")).regressor()
 
 
 def emdb_dict(n=12, gender="female", emdb1=True, seed=0, name="P0_00_test"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import os
+import tokenize
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -32,6 +33,9 @@ import numpy as np
 from . import metrics as M
 from .datasets import (frame_of, read_3dpw, read_3dpw_sequence, read_emdb, read_h36m,
                        sequence_of)
+
+#: A float64 (17, 6890) regressor is 0.9 MB; anything far larger is not one.
+_MAX_REGRESSOR_FILE = 64 << 20
 
 __all__ = ["Item", "Options", "Bodies", "Benchmark", "PW3D", "H36M", "EMDB", "BENCHMARKS",
            "H36M_TO_J14", "J24_TO_J14"]
@@ -180,9 +184,13 @@ class Bodies:
             else:
                 if not os.path.isfile(p):
                     raise FileNotFoundError(f"J_regressor: no such file {p!r}")
-                try:
-                    r = np.load(p, allow_pickle=False)
-                except ValueError as exc:
+                if os.path.getsize(p) > _MAX_REGRESSOR_FILE:
+                    raise ValueError(f"{p}: {os.path.getsize(p)} bytes, not a (17, 6890) joint "
+                                     f"regressor (at most {_MAX_REGRESSOR_FILE} bytes)")
+                try:  # mapped: a header that declares more data than the file holds fails
+                    r = np.array(np.load(p, mmap_mode="r", allow_pickle=False))
+                except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:
+                    # TokenError: a header dict left open (NumPy tokenizes the header)
                     raise ValueError(f"{p}: not a plain .npy array ({exc})") from None
                 where = p
             if r.ndim != 2 or r.shape[0] != 17 or r.dtype.kind not in "fiu":
