@@ -821,7 +821,9 @@ def test_cli_annotate_upright_prior_enters_the_fit(cli_files, tmp_path):
                                         (["--upright-deg", "0"],
                                          "--upright-deg: expected a finite sigma > 0 in degrees"),
                                         (["--upright-deg", "nan"],
-                                         "--upright-deg: expected a finite sigma > 0 in degrees")])
+                                         "--upright-deg: expected a finite sigma > 0 in degrees"),
+                                        (["--upright-deg", "5", "--w-up", "-1"],
+                                         "--w-up: expected a finite number >= 0")])
 def test_cli_annotate_rejects_bad_pose_prior_options(cli_files, capsys, extra, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files

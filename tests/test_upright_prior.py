@@ -121,11 +121,11 @@ def test_prior_keeps_the_root_upright_where_keypoints_cannot_tell(body, fb):
     root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], truth[:, 0])[0]  # noqa: E731
     plain = A.refine(*args)
     assert root(plain) > 15.0
-    new = A.refine(*args, upright_deg=5.0)
+    new = A.refine(*args, upright_deg=5.0, w_up=1.0)
     expect = 20.0 * 40 / (40 + 1 / np.radians(5.0) ** 2)
     assert expect - 1.0 < root(new) < expect + 0.2
     assert new["start"][0] != -1
-    assert new["upright_cost"][0] < F.upright_prior_cost(R0[:, 0], upright_deg=5.0)[0][0]
+    assert new["upright_cost"][0] < F.upright_prior_cost(R0[:, 0], upright_deg=5.0, w_up=1.0)[0][0]
 
 
 @pytest.mark.parametrize("value, exc, match", [
@@ -158,3 +158,9 @@ def test_core_rejects_an_upright_weight_without_sigma():
     from cliff import _core
     with pytest.raises(ValueError, match="up_sigma a finite number > 0"):
         _core.fit_upright_prior(np.eye(3)[None], np.zeros((1, 3)), 1.0, 0.0)
+
+
+def test_annotate_checks_the_sigma_before_anything_runs():
+    # annotate() has neither a model nor a predictor here: the sigma is checked first
+    with pytest.raises(ValueError, match="upright_deg: expected a finite number > 0"):
+        A.annotate([], [], upright_deg=-3.0)

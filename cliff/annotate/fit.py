@@ -30,9 +30,12 @@ ROBUST = {"none": 0, "l2": 0, None: 0, "gm": 1, "geman-mcclure": 1, "huber": 2}
 #: development seed of benchmarks/bench_annotate_quality.py --pose-prior (docs/annotate.md,
 #: "Population pose prior"); 1 would be the prior read as -2 log density.
 DEFAULT_W_GMM = 0.25
-#: Default weight of the upright root prior (fit_people's upright_deg=); 1 = the prior read as
-#: -2 log density, like the keypoint term (docs/annotate.md, "Upright root prior").
-DEFAULT_W_UP = 1.0
+#: Default weight of the upright root prior (fit_people's upright_deg=): chosen on the
+#: development seed of benchmarks/bench_annotate_quality.py --pose-prior --upright-deg with
+#: upright_deg = the world's own spread (docs/annotate.md, "Upright root prior"); 1 would be the
+#: prior read as -2 log density. Below 1 for the reason w_gmm is: the keypoint term is
+#: under-weighted relative to a true likelihood.
+DEFAULT_W_UP = 0.35
 
 STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",
           3: "non-finite input or result", 4: "out of memory"}
