@@ -82,7 +82,7 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 ASAN_TESTS := tests/test_crop.py tests/test_smpl.py tests/test_geometry.py tests/test_render.py \
               tests/test_model.py tests/test_c_api.py tests/test_crop_bedlam.py tests/test_smplx.py tests/test_winograd.py \
               tests/test_crop_skimage.py tests/test_crop_mmhuman3d.py tests/test_streams.py \
-              tests/test_branch_streams.py tests/test_pose_prior.py
+              tests/test_branch_streams.py tests/test_pose_prior.py tests/test_upright_prior.py
 asan: $(VENV)/.test
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	cp -r cliff csrc tests fuzz setup.py pyproject.toml README.md $(ASAN_DIR)/

@@ -24,6 +24,11 @@ each person's result with its own starting estimate against the ground truth. A 
 keypoints "can be fitted" when the true body itself projects within 20 px of them
 (confidence-weighted mean; the outliers can make even the truth miss them).
 
+--pose-prior --upright-deg S[,S...] [--w-up W[,W...]] (issue 17, round 4): the same table with
+rows adding the upright root prior (fit option upright_deg, w_up) to the matching pose prior at
+the last --w-gmm, and the world's own upright spread (std of the true u_x, u_z); one sigma and
+one w_up add a deliberately wrong sigma (3x narrower).
+
 --pose-prior (issue 17, round 3): only the population pose prior table: the default fit
 without and with the world's own pose distribution as the prior (world_prior(): make_scene's
 per-joint Gaussian, exact), for each --w-gmm; with one --w-gmm value also two deliberately
@@ -96,7 +101,8 @@ def objective_vs_truth(fb, sc, r, opts):
     first holds and the second does not, no rule that reads the keypoints can prefer the truth."""
     W, H = sc["img_size"]
     n = len(sc["rotmat"])
-    w = {k: opts[k] for k in list(DEFAULT_WEIGHTS) + ["pose_prior", "w_gmm"] if k in opts}
+    w = {k: opts[k] for k in list(DEFAULT_WEIGHTS) + ["pose_prior", "w_gmm", "upright_deg", "w_up"]
+         if k in opts}
     ref = (fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
            COCO17_TO_SMPLX, np.full(n, sc["focal"], np.float64), np.tile([W / 2, H / 2], (n, 1)),
            200 * r["scale"])
@@ -322,7 +328,20 @@ def prior_table(body, fb, args):
     runs += [(f"after + matching prior, w_gmm {w:g}", dict(pose_prior=world_prior(), w_gmm=w))
              for w in weights]
     w_rep = weights[-1] if len(weights) == 1 else None
-    if w_rep is not None:
+    if args.upright_deg:  # issue 17, round 4: the upright root prior on top of the matching one
+        ups = [float(v) for v in args.upright_deg.split(",")]
+        wups = [float(v) for v in args.w_up.split(",")]
+        runs = runs[:1] + [r for r in runs[1:] if w_rep is not None]
+        runs += [(f"after + matching prior + upright sigma {u:g} deg, w_up {wu:g}",
+                  dict(pose_prior=world_prior(), w_gmm=weights[-1], upright_deg=u, w_up=wu))
+                 for u in ups for wu in wups]
+        if len(ups) == 1 and len(wups) == 1:
+            wrong = ups[0] / 3
+            runs.append((f"after + matching prior + WRONG upright sigma {wrong:.3g} deg (3x "
+                         f"narrower), w_up {wups[0]:g}",
+                         dict(pose_prior=world_prior(), w_gmm=weights[-1], upright_deg=wrong,
+                              w_up=wups[0])))
+    elif w_rep is not None:
         runs += [(f"after + WRONG prior (covariance 3x narrower), w_gmm {w_rep:g}",
                   dict(pose_prior=world_prior(narrow=3.0), w_gmm=w_rep)),
                  (f"after + WRONG prior (means shifted by 1 std), w_gmm {w_rep:g}",
@@ -344,6 +363,11 @@ def prior_table(body, fb, args):
             return L.pa_mpjpe(J, gt) * 1000, L.rotation_angle_deg(R[:, 0], sc["rotmat"][:, 0])
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
         print(f"| {sev} | starting estimate | {r0.mean():.2f} | {pa0.mean():.1f} | | | | | | |")
+        if args.upright_deg:
+            u = sc["rotmat"][:, 0, :, 1]  # the true body up axes in the camera frame
+            print(f"| {sev} | the world's upright spread: std of u_x, u_z = "
+                  f"{np.degrees(u[:, 0].std()):.2f}, {np.degrees(u[:, 2].std()):.2f} deg (sin of "
+                  "the tilt; u = R_0 e_y) | | | | | | | | |")
         for name, opts in runs:
             t0 = time.perf_counter()
             r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
@@ -376,6 +400,12 @@ def main():
     ap.add_argument("--w-gmm", default="1",
                     help="with --pose-prior: comma-separated w_gmm values to compare (a sweep, "
                          "for the development seed); one value adds the wrong-prior rows")
+    ap.add_argument("--upright-deg", default=None,
+                    help="with --pose-prior: comma-separated sigmas (degrees) of the upright root "
+                         "prior, each added to the matching pose prior at the last --w-gmm; one "
+                         "sigma and one --w-up add a row with a 3x narrower (wrong) sigma")
+    ap.add_argument("--w-up", default="1",
+                    help="with --upright-deg: comma-separated w_up values to compare")
     args = ap.parse_args()
     from cliff._standin import smpl_arrays
     body = smpl_arrays(0)

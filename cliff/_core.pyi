@@ -126,7 +126,8 @@ def fit_people_ex(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt
                   tol: float = 1e-6, robust: int = 1, robust_scale: float = 3.0,
                   sigma_rel: float = 0.01, w_root: float = 0.0, w_pose: float = 0.0,
                   w_betas_init: float = 0.0, w_shape: float = 0.0, w_transl: float = 0.0,
-                  w_gmm: float = 0.0, pose_prior: tuple | None = None
+                  w_gmm: float = 0.0, pose_prior: tuple | None = None, w_up: float = 0.0,
+                  up_sigma: float = 0.0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                              np.ndarray]: ...
 def fit_evaluate(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
@@ -136,9 +137,12 @@ def fit_evaluate(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.
                  robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 0.0,
                  w_pose: float = 0.0, w_betas_init: float = 0.0, w_shape: float = 0.0,
                  w_transl: float = 0.0, w_gmm: float = 0.0,
-                 pose_prior: tuple | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+                 pose_prior: tuple | None = None, w_up: float = 0.0,
+                 up_sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]: ...
 def fit_pose_prior(R0: npt.ArrayLike, phi: npt.ArrayLike, w_gmm: float,
                    pose_prior: tuple) -> tuple[np.ndarray, np.ndarray]: ...
+def fit_upright_prior(R0: npt.ArrayLike, phi: npt.ArrayLike, w_up: float,
+                      up_sigma: float) -> tuple[np.ndarray, np.ndarray]: ...
 def fit_jacobian(body: tuple, R0: npt.ArrayLike, phi: npt.ArrayLike, betas: npt.ArrayLike,
                  t: npt.ArrayLike, cam: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray,
                                                                 np.ndarray, np.ndarray]: ...

@@ -783,9 +783,16 @@ typedef struct {
     double w_gmm;
     size_t gmm_n;
     const double *gmm_means, *gmm_prec_chol, *gmm_const;
+    /* Optional "upright" prior on the root (docs/annotate.md): with u = R_0 e_y the body's up
+     * axis (SMPL's y turned by the root rotation R_0 = R0_0 Exp(phi_0)) in the camera frame, it
+     * adds w_up * (u_x^2 + u_z^2) / up_sigma^2, a Gaussian on the tilt of the body's vertical
+     * from the camera's vertical (-y, OpenCV frame), yaw free; up_sigma in radians (per
+     * component; |(u_x, u_z)| = sin of the tilt). w_up = 0 (the default) = no such term;
+     * w_up > 0 needs a finite up_sigma > 0. */
+    double w_up, up_sigma;
 } cliff_fit_options;
 /* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0,
- *  no pose prior (w_gmm 0, gmm_n 0, NULL arrays)}. */
+ *  no pose prior (w_gmm 0, gmm_n 0, NULL arrays), no upright prior (w_up 0, up_sigma 0)}. */
 CLIFF_API cliff_fit_options cliff_fit_default_params(void);
 /* Per-person status codes written to stats[:,4]. */
 typedef enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,
@@ -844,6 +851,13 @@ CLIFF_API cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const doub
 CLIFF_API cliff_status cliff_fit_pose_prior(const cliff_fit_options *opt, size_t n,
                                             const double *R0, const double *phi, double *cost,
                                             double *grad);
+/* The upright prior term of opt (w_up > 0, up_sigma > 0 as in cliff_fit_options) for n roots
+ * R_0 = R0 Exp(phi): R0 (n,3,3), phi (n,3) -> cost (n,) = w_up (u_x^2 + u_z^2) / up_sigma^2
+ * (u = R_0 e_y), and, if grad is not NULL, grad (n,3) its gradient with respect to phi from the
+ * fitter's analytic Jacobian. */
+CLIFF_API cliff_status cliff_fit_upright_prior(const cliff_fit_options *opt, size_t n,
+                                               const double *R0, const double *phi, double *cost,
+                                               double *grad);
 
 /* ---- focal length: HumanFoV (fov.c) ----------------------------------------------------- */
 /* CameraHMR's HumanFoV camera model: the full image letterboxed to 256 x 256 as its release does

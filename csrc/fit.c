@@ -442,6 +442,30 @@ static double gmm_term(const cliff_fit_options *o, const double *prec, const fk_
     return o->w_gmm * best;
 }
 
+/* The upright prior of the options (cliff.h, cliff_fit_options.w_up): w_up (u_x^2 + u_z^2) /
+ * up_sigma^2 with u = R_0 e_y (column 1 of the root rotation R = R0_0 Exp(phi_0)); Jr = J_r(phi_0).
+ * With H, adds the Gauss-Newton blocks of the residual r = s (u_x, u_z), s = sqrt(w_up) / up_sigma:
+ * R0 Exp(phi + d) = R Exp(J_r d), so du/dd = -R [e_y]_x J_r = [c2, 0, -c0] J_r (c_k the columns
+ * of R), J = s (rows x and z of that), J^T J and J^T r into the root's 3x3 block (upper part). */
+static double upright_term(const cliff_fit_options *o, const double *R, const double *Jr,
+                           double *H, double *g, size_t P) {
+    const double s2 = o->w_up / (o->up_sigma * o->up_sigma);
+    const double ux = R[1], uz = R[7];
+    if (H) {
+        double A[2][3]; /* rows: d u_x / d phi_0, d u_z / d phi_0 */
+        for (int r = 0; r < 2; r++) {
+            const double *Rr = R + 3 * (r ? 2 : 0); /* row x or z of R */
+            const double m[3] = {Rr[2], 0.0, -Rr[0]};
+            for (int c = 0; c < 3; c++) A[r][c] = m[0] * Jr[c] + m[1] * Jr[3 + c] + m[2] * Jr[6 + c];
+        }
+        for (int a = 0; a < 3; a++) {
+            g[a] += s2 * (A[0][a] * ux + A[1][a] * uz);
+            for (int b = a; b < 3; b++) H[a * P + b] += s2 * (A[0][a] * A[0][b] + A[1][a] * A[1][b]);
+        }
+    }
+    return s2 * (ux * ux + uz * uz);
+}
+
 /* Total cost at x = [phi (72), betas (K), t (3)]; INFINITY if a used point is behind the camera.
  * With grad != NULL also fills the Gauss-Newton system H (P,P), g (P) (IRLS weights). */
 static double person_cost(person *pp, const double *x, double *H, double *g, double *err_px,
@@ -507,6 +531,7 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
         }
     }
     if (o->gmm_n && o->w_gmm > 0) cost += gmm_term(o, pp->gmm_prec, pp->s, H, g, P);
+    if (o->w_up > 0) cost += upright_term(o, pp->s->R, pp->s->Jr, H, g, P);
     if (H)
         for (size_t q = 0; q < P; q++)
             for (size_t r = 0; r < q; r++) H[q * P + r] = H[r * P + q];
@@ -644,7 +669,8 @@ cliff_fit_options cliff_fit_default_params(void) {
                                .robust_scale = 3.0, .sigma_rel = 0.01, .w_root = 0.0,
                                .w_pose = 0.0, .w_betas_init = 0.0, .w_shape = 0.0,
                                .w_transl = 0.0, .w_gmm = 0.0, .gmm_n = 0, .gmm_means = NULL,
-                               .gmm_prec_chol = NULL, .gmm_const = NULL};
+                               .gmm_prec_chol = NULL, .gmm_const = NULL, .w_up = 0.0,
+                               .up_sigma = 0.0};
 }
 
 /* The pose prior's arrays (cliff_fit_options.gmm_*): present, finite, L_k lower triangular with
@@ -674,6 +700,15 @@ static cliff_status check_gmm(const cliff_fit_options *opt, const char *fn) {
     return CLIFF_OK;
 }
 
+/* The upright prior's fields (cliff_fit_options.w_up, up_sigma). */
+static cliff_status check_upright(const cliff_fit_options *opt, const char *fn) {
+    if (!(opt->w_up >= 0) || !isfinite(opt->w_up) ||
+        (opt->w_up > 0 && (!(opt->up_sigma > 0) || !isfinite(opt->up_sigma))))
+        return cliff_fail(CLIFF_EINVAL, "%s: upright prior: w_up must be a finite number >= 0 "
+                                        "and, when > 0, up_sigma a finite number > 0 (radians)", fn);
+    return CLIFF_OK;
+}
+
 static cliff_status check_options(const cliff_fit_options *opt, const char *fn) {
     if (opt->max_iter < 1 || !(opt->tol >= 0) || !(opt->sigma_rel > 0) || !(opt->robust_scale > 0) ||
         (opt->robust != CLIFF_ROBUST_NONE && opt->robust != CLIFF_ROBUST_GEMAN_MCCLURE &&
@@ -681,7 +716,8 @@ static cliff_status check_options(const cliff_fit_options *opt, const char *fn) 
         !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
         return cliff_fail(CLIFF_EINVAL, "%s: invalid options (max_iter >= 1, tol >= 0, "
                                         "sigma_rel > 0, robust_scale > 0, weights >= 0)", fn);
-    return check_gmm(opt, fn);
+    cliff_status st = check_upright(opt, fn);
+    return st != CLIFF_OK ? st : check_gmm(opt, fn);
 }
 
 static cliff_status check_kp_joint(const int64_t *kp_joint, size_t M, size_t NJ, const char *fn) {
@@ -725,6 +761,28 @@ cliff_status cliff_fit_pose_prior(const cliff_fit_options *opt, size_t n, const 
     cliff_free(s);
     cliff_free(H);
     cliff_free(prec);
+    return CLIFF_OK;
+}
+
+cliff_status cliff_fit_upright_prior(const cliff_fit_options *opt, size_t n, const double *R0,
+                                     const double *phi, double *cost, double *grad) {
+    if (!opt || (n && (!R0 || !phi || !cost)))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_upright_prior: NULL argument");
+    cliff_status st = check_upright(opt, "cliff_fit_upright_prior");
+    if (st != CLIFF_OK) return st;
+    if (!(opt->w_up > 0))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_upright_prior: the options hold no upright "
+                                        "prior (w_up = 0)");
+    if (!all_finite(R0, n * 9) || !all_finite(phi, n * 3))
+        return cliff_fail(CLIFF_EINVAL, "cliff_fit_upright_prior: non-finite R0 or phi");
+    for (size_t i = 0; i < n; i++) {
+        double E[9], Jr[9], R[9], H[9] = {0}, g[3] = {0};
+        so3_exp_jr(phi + 3 * i, E, Jr);
+        mat3_mul(R0 + 9 * i, E, R);
+        cost[i] = upright_term(opt, R, Jr, grad ? H : NULL, g, 3);
+        if (grad)
+            for (int q = 0; q < 3; q++) grad[3 * i + q] = 2.0 * g[q]; /* g = J^T r */
+    }
     return CLIFF_OK;
 }
 

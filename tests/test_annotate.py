@@ -805,8 +805,25 @@ def test_cli_annotate_pose_prior_enters_the_fit(cli_files, tmp_path):
     assert np.abs(np.load(tmp_path / "pgt.npz")["pose"] - plain).max() > 1e-3
 
 
+def test_cli_annotate_upright_prior_enters_the_fit(cli_files, tmp_path):
+    # --upright-deg SIGMA adds the upright root prior: a narrow one (1 deg) moves the written
+    # global orientations (the scene's people are tilted by ~6 deg); without it, the default
+    from cliff.cli import main
+    _, _, argv, _ = cli_files
+    assert main(argv) == 0
+    plain = np.load(tmp_path / "pgt.npz")["pose"][:, :3]
+    assert main(argv + ["--upright-deg", "1"]) == 0
+    assert np.abs(np.load(tmp_path / "pgt.npz")["pose"][:, :3] - plain).max() > 1e-3
+
+
 @pytest.mark.parametrize("extra, msg", [(["--w-gmm", "-1"], "--w-gmm: expected a finite number >= 0"),
-                                        (["--pose-prior", "nope.pkl"], "--pose-prior: no such file")])
+                                        (["--pose-prior", "nope.pkl"], "--pose-prior: no such file"),
+                                        (["--upright-deg", "0"],
+                                         "--upright-deg: expected a finite sigma > 0 in degrees"),
+                                        (["--upright-deg", "nan"],
+                                         "--upright-deg: expected a finite sigma > 0 in degrees"),
+                                        (["--upright-deg", "5", "--w-up", "-1"],
+                                         "--w-up: expected a finite number >= 0")])
 def test_cli_annotate_rejects_bad_pose_prior_options(cli_files, capsys, extra, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files

@@ -73,7 +73,9 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     loss='full' fits with the full-frame camera (CLIFF); loss='crop' with the HMR-style crop
     camera (focal crop_focal * b / crop_size at the box centre; the ablation): its translation
     is converted back to the full frame for the output, its rotations are kept as fitted.
-    fit_options go to cliff.annotate.fit.fit_people. starts / accept / restart_rel / plausible: the
+    fit_options go to cliff.annotate.fit.fit_people (e.g. pose_prior=, w_gmm=; upright_deg=
+    the upright root prior's sigma in degrees, None = off (default), w_up=). starts / accept /
+    restart_rel / plausible: the
     do-no-harm guard (cliff.annotate.guard.fit_guarded; starts='one', accept=False is the plain
     fit). Returns fit_guarded's dict (+ center, scale, focal) where, for every loss, err_init /
     err_final are measured in the FULL image with the real camera, plus kp_err (n,M) each
@@ -256,7 +258,8 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     smpl: SMPL arrays (cliff.io.load_smpl dict, or a path to load) or a FitBody.
     focal: pixels (default: each image's diagonal, as CLIFF's demo).
     loss: 'full' (CLIFF) or 'crop' (HMR-style ablation). fit_options: cliff.annotate.fit.fit_people
-      (including pose_prior = SMPLify's gmm_08.pkl path or a cliff.io.PosePrior, and w_gmm).
+      (including pose_prior = SMPLify's gmm_08.pkl path or a cliff.io.PosePrior, and w_gmm;
+      upright_deg = the upright root prior's sigma in degrees (None = off), and w_up).
     output: if given, the .npz path written atomically.
     refine: step 3. 'fit' (default): per-person LM fit of the CLIFF estimate. 'finetune': the
       paper's refinement: fine-tune the regressor on all people (backbone frozen, features cached;
@@ -295,6 +298,8 @@ def annotate(images: Sequence, keypoints: Sequence, model=None, smpl=None, *,
     if fit_options.get("pose_prior") is not None:  # read a gmm_08.pkl path once
         from .fit import as_pose_prior
         fit_options["pose_prior"] = as_pose_prior(fit_options["pose_prior"])
+    from .fit import DEFAULT_W_UP, upright_options
+    upright_options(fit_options.get("upright_deg"), fit_options.get("w_up", DEFAULT_W_UP))  # checks
     body = _as_body(smpl, num_betas)
     if predictor is None:
         if model is None:

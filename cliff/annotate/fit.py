@@ -30,6 +30,12 @@ ROBUST = {"none": 0, "l2": 0, None: 0, "gm": 1, "geman-mcclure": 1, "huber": 2}
 #: development seed of benchmarks/bench_annotate_quality.py --pose-prior (docs/annotate.md,
 #: "Population pose prior"); 1 would be the prior read as -2 log density.
 DEFAULT_W_GMM = 0.25
+#: Default weight of the upright root prior (fit_people's upright_deg=): chosen on the
+#: development seed of benchmarks/bench_annotate_quality.py --pose-prior --upright-deg with
+#: upright_deg = the world's own spread (docs/annotate.md, "Upright root prior"); 1 would be the
+#: prior read as -2 log density. Below 1 for the reason w_gmm is: the keypoint term is
+#: under-weighted relative to a true likelihood.
+DEFAULT_W_UP = 0.35
 
 STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",
           3: "non-finite input or result", 4: "out of memory"}
@@ -178,9 +184,25 @@ def as_pose_prior(pose_prior):
                     f"gmm_08.pkl-style file, got {type(pose_prior).__name__}")
 
 
+def upright_options(upright_deg, w_up=DEFAULT_W_UP) -> dict:
+    """upright_deg (None = off, or the prior's sigma in degrees: a finite number > 0) and its
+    weight w_up (finite, >= 0) -> the core's options {w_up, up_sigma (radians)} ({} when off)."""
+    if upright_deg is None:
+        return {}
+    if isinstance(upright_deg, bool) or not isinstance(upright_deg, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError("upright_deg: expected None or a number of degrees, got "
+                        f"{type(upright_deg).__name__}")
+    sigma = _positive(upright_deg, "upright_deg")
+    if isinstance(w_up, bool):
+        raise TypeError(f"w_up: expected a number, got {w_up!r}")
+    return {"w_up": _positive(w_up, "w_up", ">= 0"), "up_sigma": float(np.radians(sigma))}
+
+
 def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                   norm, robust, robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape,
-                  w_transl, pose_prior=None, w_gmm=DEFAULT_W_GMM):
+                  w_transl, pose_prior=None, w_gmm=DEFAULT_W_GMM, upright_deg=None,
+                  w_up=DEFAULT_W_UP):
     """Shared argument checks of fit_people / evaluate -> (C positional args, C options)."""
     _check_body(body)
     rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
@@ -211,6 +233,7 @@ def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, pr
     prior = as_pose_prior(pose_prior)
     if prior is not None:
         opts.update(w_gmm=_positive(w_gmm, "w_gmm", ">= 0"), pose_prior=prior.core_arrays())
+    opts.update(upright_options(upright_deg, w_up))
     return (body.as_tuple(), rot, betas, transl, cam, keypoints, joint_index, norm), opts
 
 
@@ -224,7 +247,8 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
                robust: str | None = "gm", robust_scale: float = 3.0, sigma_rel: float = 0.01,
                w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
                w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
-               transl_start=None, pose_prior=None, w_gmm: float = DEFAULT_W_GMM) -> dict:
+               transl_start=None, pose_prior=None, w_gmm: float = DEFAULT_W_GMM,
+               upright_deg: float | None = None, w_up: float = DEFAULT_W_UP) -> dict:
     """Refine n people.
 
     rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
@@ -242,6 +266,11 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     axis-angle vectors a (joints 1..23 of the fitted rotations; docs/annotate.md). w_gmm >= 0:
     its weight (default DEFAULT_W_GMM = 0.25, chosen on the benchmark's development seed; 1 =
     the prior read as -2 log density, like the keypoint term).
+    upright_deg: None (off, the default) or sigma in degrees of the upright root prior
+    w_up * (u_x^2 + u_z^2) / sigma^2 with u = R_0 e_y the body's up axis in the camera frame: a
+    Gaussian on the tilt of the body's vertical from the camera's vertical (-y), yaw free
+    (people stand upright and cameras are roughly level; wrong for lying or acrobatic people and
+    tilted cameras; docs/annotate.md). w_up >= 0: its weight (default DEFAULT_W_UP).
 
     Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
     radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
@@ -255,7 +284,8 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     """
     args, opts = _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal,
                                principal_point, norm, robust, robust_scale, sigma_rel, w_root,
-                               w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm)
+                               w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm,
+                               upright_deg, w_up)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
         raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     tol = _positive(tol, "tol", ">= 0")
@@ -283,19 +313,21 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
              principal_point, norm, rotmat, betas, transl, *, robust: str | None = "gm",
              robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
              w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
-             w_transl: float = 0.0, pose_prior=None, w_gmm: float = DEFAULT_W_GMM) -> dict:
+             w_transl: float = 0.0, pose_prior=None, w_gmm: float = DEFAULT_W_GMM,
+             upright_deg: float | None = None, w_up: float = DEFAULT_W_UP) -> dict:
     """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
     evaluated at the parameters (rotmat, betas, transl) without fitting (C, OpenMP).
 
     Shapes and units as fit_people; rotmat (n,24,3,3), betas (n,K), transl (n,3) metres.
-    pose_prior, w_gmm: as fit_people (the prior's cost is part of prior_cost).
+    pose_prior, w_gmm, upright_deg, w_up: as fit_people (their costs are part of prior_cost).
     Returns dict: objective, data_cost, prior_cost (n,); err (n,) the confidence-weighted mean
     reprojection error (px) in the given camera; kp_err (n,M) each keypoint's reprojection error
     (px), -1 where a keypoint is not used (confidence 0 or joint_index -1) or behind the camera;
     status (n,) (0 ok, 1 no keypoints, 2 behind the camera, 3 non-finite)."""
     args, opts = _check_inputs(body, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index,
                                focal, principal_point, norm, robust, robust_scale, sigma_rel,
-                               w_root, w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm)
+                               w_root, w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm,
+                               upright_deg, w_up)
     n, K = args[1].shape[0], body.num_betas
     R = _array(rotmat, "rotmat", (n, 24, 3, 3), f"(n, 24, 3, 3) = ({n}, 24, 3, 3)")
     b = _array(betas, "betas", (n, K), f"(n, K) = ({n}, {K})")
@@ -337,3 +369,18 @@ def pose_prior_cost(pose_prior, rotmat0, phi=None, *, w_gmm: float = 1.0):
     ph = np.zeros((n, 24, 3)) if phi is None else _array(phi, "phi", (n, 24, 3),
                                                           f"(n, 24, 3) = ({n}, 24, 3)")
     return _core.fit_pose_prior(R0, ph, _positive(w_gmm, "w_gmm", ">= 0"), prior.core_arrays())
+
+
+def upright_prior_cost(rotmat0, phi=None, *, upright_deg: float, w_up: float = 1.0):
+    """The fitter's upright root prior term (C core, the same code as in fit_people) at
+    R_0 = rotmat0 Exp(phi): rotmat0 (n,3,3) root rotations, phi (n,3) radians (default 0) ->
+    (cost (n,), grad (n,3)) with cost = w_up (u_x^2 + u_z^2) / sigma^2, u = R_0 e_y (the body's
+    up axis in the camera frame), sigma = radians(upright_deg), and grad its gradient with
+    respect to phi from the fitter's analytic Jacobian."""
+    opts = upright_options(upright_deg, w_up)
+    if not opts:
+        raise ValueError("upright_deg: expected a number of degrees > 0, got None")
+    R0 = _array(rotmat0, "rotmat0", (-1, 3, 3), "(n, 3, 3)")
+    n = R0.shape[0]
+    ph = np.zeros((n, 3)) if phi is None else _array(phi, "phi", (n, 3), f"(n, 3) = ({n}, 3)")
+    return _core.fit_upright_prior(R0, ph, opts["w_up"], opts["up_sigma"])

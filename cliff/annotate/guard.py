@@ -17,8 +17,9 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    wins;
 3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
    (its keypoint term is lower than the estimate's; with a population pose prior
-   (``pose_prior=``, docs/annotate.md) the keypoint term plus that prior's term, the parts of
-   the objective that do not depend on the estimate) while staying within the start-centred
+   (``pose_prior=``, docs/annotate.md) and/or the upright root prior (``upright_deg=``) the
+   keypoint term plus those priors' terms, the parts of the objective that do not depend on
+   the estimate) while staying within the start-centred
    prior's plausible range (the prior distance below the ``plausible`` quantile of the prior's
    own distribution, see :func:`plausible_distance`; the population prior is not part of
    the prior distance).
@@ -33,7 +34,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .fit import DEFAULT_W_GMM, DEFAULT_WEIGHTS, as_pose_prior, fit_people, pose_prior_cost
+from .fit import (DEFAULT_W_GMM, DEFAULT_W_UP, DEFAULT_WEIGHTS, as_pose_prior, fit_people,
+                  pose_prior_cost, upright_prior_cost)
 
 #: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
 #: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
@@ -162,7 +164,8 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
     term at the estimate, pose_prior_cost (n,) the population pose prior's term (w_gmm times its
-    cost; 0 without ``pose_prior``) of the kept result.
+    cost; 0 without ``pose_prior``) of the kept result, upright_cost (n,) the upright root
+    prior's term (``upright_deg=``; 0 without it) of the kept result.
 
     starts: 'one' (the estimate only), 'auto' (re-start the people whose error is above
     restart_rel x norm or that did not converge), 'all' (every person from every start).
@@ -247,14 +250,23 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
         w_gmm = fit_options.get("w_gmm", DEFAULT_W_GMM)
         gmm_start = pose_prior_cost(prior, rot, w_gmm=w_gmm)[0]
         gmm = np.where(ok, pose_prior_cost(prior, out["rotmat"], w_gmm=w_gmm)[0], gmm_start)
+    # the upright root prior (upright_deg=): like the population term, it does not depend on the
+    # estimate, so the acceptance test counts it with the keypoint term too
+    up_start, up = np.zeros(n), np.zeros(n)
+    if fit_options.get("upright_deg") is not None:
+        uo = dict(upright_deg=fit_options["upright_deg"],
+                  w_up=fit_options.get("w_up", DEFAULT_W_UP))
+        up_start = upright_prior_cost(rot[:, 0], **uo)[0]
+        up = np.where(ok, upright_prior_cost(out["rotmat"][:, 0], **uo)[0], up_start)
     out["data_cost_start"] = (base["objective_start"] - weights["w_shape"] * (be0 ** 2).sum(1)
-                              - np.where(ok, gmm_start, 0.0))
+                              - np.where(ok, gmm_start + up_start, 0.0))
     out["pose_prior_cost"] = gmm
+    out["upright_cost"] = up
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
     if accept:
         dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
         dmax = plausible_distance(dof, plausible)
-        keep = ok & ((out["data_cost"] + gmm >= out["data_cost_start"] + gmm_start)
+        keep = ok & ((out["data_cost"] + gmm + up >= out["data_cost_start"] + gmm_start + up_start)
                      | (out["prior_dist"] > dmax))
         for i in np.flatnonzero(keep):
             out["rotmat"][i], out["betas"][i], out["transl"][i] = rot[i], be0[i], t0[i]
@@ -265,5 +277,6 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
             out["prior_cost"][i] = base["objective_start"][i] - out["data_cost_start"][i]
             out["prior_dist"][i] = 0.0
             out["pose_prior_cost"][i] = gmm_start[i]
+            out["upright_cost"][i] = up_start[i]
             out["start"][i] = -1
     return out

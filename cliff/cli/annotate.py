@@ -53,6 +53,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--w-gmm", type=float, default=0.25,
                    help="weight of --pose-prior's term (default 0.25, chosen on the synthetic "
                         "benchmark's development seed; 1 = the prior read as -2 log density)")
+    p.add_argument("--upright-deg", type=float, default=None, metavar="SIGMA_DEG",
+                   help="upright root prior: a Gaussian of this sigma (degrees, e.g. 15) on the "
+                        "tilt of the body's vertical from the camera's vertical, yaw free "
+                        "(people standing, camera roughly level; off by default; "
+                        "docs/annotate.md 'Upright root prior')")
+    p.add_argument("--w-up", type=float, default=0.35,
+                   help="weight of --upright-deg's term (default 0.35, chosen on the synthetic "
+                        "benchmark's development seed; 1 = the prior read as -2 log density)")
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="drop people whose fit_confidence is below this from the output "
                         "(0 = keep all; 0.5 ~ a predicted PA-MPJPE of 50 mm, docs/annotate.md)")
@@ -84,6 +92,11 @@ def check_args(args) -> None:
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
         raise OSError(f"--pose-prior: no such file {args.pose_prior!r}")
+    u = args.upright_deg
+    if u is not None and not (np.isfinite(u) and u > 0):
+        raise ValueError(f"--upright-deg: expected a finite sigma > 0 in degrees, got {u}")
+    if not (np.isfinite(args.w_up) and args.w_up >= 0):
+        raise ValueError(f"--w-up: expected a finite number >= 0, got {args.w_up}")
     if not 0 <= args.min_confidence <= 1:
         raise ValueError(f"--min-confidence: expected a number in [0, 1], got {args.min_confidence}")
     if args.threads < 0:
@@ -129,6 +142,8 @@ def run(args) -> int:
                        accept=not args.no_guard, restart_rel=args.restart_rel,
                        tilt_deg=0.0 if args.no_guard else args.tilt_deg,
                        **_prior_options(args),
+                       **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
+                                                                "w_up": args.w_up}),
                        regressor=args.ckpt if args.refine != "fit" else None,
                        finetune_options={"epochs": args.finetune_epochs, "rank": args.finetune_rank})
     keep = res["fit_confidence"] >= args.min_confidence

@@ -182,12 +182,13 @@ static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObjec
 
 static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
-    static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, "w_gmm", "pose_prior", NULL};
+    static char *kwlist[] = {FIT_KWLIST, "x0", FIT_OPTLIST, "w_gmm", "pose_prior", "w_up",
+                             "up_sigma", NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None, *og = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddddO", kwlist, &obody, &oR, &ob,
-                                     &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o),
-                                     &in.o.w_gmm, &og))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddddOdd", kwlist, &obody, &oR,
+                                     &ob, &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o),
+                                     &in.o.w_gmm, &og, &in.o.w_up, &in.o.up_sigma))
         return NULL;
     PyArrayObject *x0 = NULL, *R = NULL, *bo = NULL, *to = NULL, *phi = NULL, *st = NULL, *q = NULL;
     PyObject *res = NULL;
@@ -232,12 +233,13 @@ done:
 static PyObject *py_fit_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
     static char *kwlist[] = {FIT_KWLIST, "R", "betas", "t", FIT_OPTLIST, "w_gmm", "pose_prior",
-                             NULL};
+                             "w_up", "up_sigma", NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf, *og = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddddO", kwlist, &obody, &oR,
-                                     &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
-                                     FIT_OPTPTRS(in.o), &in.o.w_gmm, &og))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddddOdd", kwlist, &obody,
+                                     &oR, &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
+                                     FIT_OPTPTRS(in.o), &in.o.w_gmm, &og, &in.o.w_up,
+                                     &in.o.up_sigma))
         return NULL;
     PyArrayObject *Rf = NULL, *bf = NULL, *tf = NULL, *out = NULL, *err = NULL;
     PyObject *res = NULL;
@@ -312,6 +314,39 @@ done:
     return res;
 }
 
+static PyObject *py_fit_upright_prior(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"R0", "phi", "w_up", "up_sigma", NULL};
+    PyObject *oR, *op;
+    cliff_fit_options o = cliff_fit_default_params();
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdd", kwlist, &oR, &op, &o.w_up, &o.up_sigma))
+        return NULL;
+    PyArrayObject *R0 = NULL, *phi = NULL, *cost = NULL, *grad = NULL;
+    PyObject *res = NULL;
+    R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 3, (npy_intp[]){-1, 3, 3}, "(n, 3, 3)");
+    if (!R0) goto done;
+    const npy_intp n = PyArray_DIM(R0, 0);
+    phi = cliff_py_array_shape(op, "phi", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)");
+    if (!phi || cliff_py_check_finite(R0, "R0") < 0 || cliff_py_check_finite(phi, "phi") < 0)
+        goto done;
+    cost = (PyArrayObject *)PyArray_SimpleNew(1, ((npy_intp[]){n}), NPY_FLOAT64);
+    grad = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 3}), NPY_FLOAT64);
+    if (!cost || !grad) goto done;
+    cliff_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = cliff_fit_upright_prior(&o, (size_t)n, PyArray_DATA(R0), PyArray_DATA(phi),
+                                PyArray_DATA(cost), PyArray_DATA(grad));
+    Py_END_ALLOW_THREADS
+    if (s != CLIFF_OK) {
+        cliff_py_raise(s);
+        goto done;
+    }
+    res = Py_BuildValue("(OO)", cost, grad);
+done:
+    Py_XDECREF(R0), Py_XDECREF(phi), Py_XDECREF(cost), Py_XDECREF(grad);
+    return res;
+}
+
 static PyMethodDef fit_methods[] = {
     {"fit_jacobian", py_fit_jacobian, METH_VARARGS,
      "fit_jacobian(body, R0, phi, betas, t, cam) -> (joints, uv, djoints, duv). See cliff.fit."},
@@ -325,6 +360,10 @@ static PyMethodDef fit_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "fit_pose_prior(R0, phi, w_gmm, pose_prior) -> (cost (n,), grad (n,24,3)). See "
      "cliff.annotate.fit.pose_prior_cost."},
+    {"fit_upright_prior", (PyCFunction)(void (*)(void))py_fit_upright_prior,
+     METH_VARARGS | METH_KEYWORDS,
+     "fit_upright_prior(R0, phi, w_up, up_sigma) -> (cost (n,), grad (n,3)). See "
+     "cliff.annotate.fit.upright_prior_cost."},
     {NULL, NULL, 0, NULL},
 };
 
