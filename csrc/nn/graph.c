@@ -865,21 +865,27 @@ static cliff_status run_segment(nn_model *m, nn_plan *p, int s, int e) {
     if (!st) st = nn_wait(PE(m, p));
     if (st || !G) return st;
     seg_job job[NN_MAX_BRANCH_GROUPS];
-    pthread_t th[NN_MAX_BRANCH_GROUPS];
-    int started[NN_MAX_BRANCH_GROUPS] = {0};
     for (int k = 0; k < G; k++) job[k] = (seg_job){m, p, s, e, k, CLIFF_OK, ""};
-    for (int k = 1; k < G; k++) started[k] = pthread_create(&th[k], NULL, seg_main, &job[k]) == 0;
-    seg_main(&job[0]);
-    for (int k = 1; k < G; k++) {
-        if (started[k])
-            pthread_join(th[k], NULL);
-        else
-            seg_main(&job[k]); /* no thread to be had: the group runs here, after the others */
-    }
+    nn_run_groups(G, seg_main, job, sizeof job[0]);
     omp_set_num_threads(p->nthr);
     for (int k = 0; k < G; k++)
         if (job[k].st) return cliff_fail(job[k].st, "%s", job[k].msg);
     return CLIFF_OK;
+}
+
+void nn_run_groups(int G, void *(*fn)(void *), void *jobs, size_t stride) {
+    pthread_t th[NN_MAX_GROUPS];
+    int started[NN_MAX_GROUPS] = {0};
+    char *job = jobs;
+    if (G > NN_MAX_GROUPS) G = NN_MAX_GROUPS;
+    for (int g = 1; g < G; g++) started[g] = pthread_create(&th[g], NULL, fn, job + (size_t)g * stride) == 0;
+    fn(job);
+    for (int g = 1; g < G; g++) {
+        if (started[g])
+            pthread_join(th[g], NULL);
+        else
+            fn(job + (size_t)g * stride); /* no thread to be had: the job runs here, after the others */
+    }
 }
 
 cliff_status nn_plan_run(nn_model *m, nn_plan *p) {

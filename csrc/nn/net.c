@@ -322,8 +322,6 @@ static cliff_status run_split(cliff_net *net, size_t i0, size_t b, int G, int T,
     nn_plan *p[NN_MAX_GROUPS];
     size_t first[NN_MAX_GROUPS + 1];
     group_job job[NN_MAX_GROUPS];
-    pthread_t th[NN_MAX_GROUPS];
-    int started[NN_MAX_GROUPS] = {0};
     cliff_status st = CLIFF_OK;
     const size_t NF = (size_t)net->feat;
     first[0] = 0;
@@ -340,14 +338,7 @@ static cliff_status run_split(cliff_net *net, size_t i0, size_t b, int G, int T,
     for (int g = 0; g < G && !st; g++)
         st = fill(ctx, i0 + first[g], first[g + 1] - first[g], nn_plan_input(&net->model, p[g]), net->model.dt);
     if (st) return st;
-    for (int g = 1; g < G; g++) started[g] = pthread_create(&th[g], NULL, group_main, &job[g]) == 0;
-    group_main(&job[0]);
-    for (int g = 1; g < G; g++) {
-        if (started[g])
-            pthread_join(th[g], NULL);
-        else
-            group_main(&job[g]); /* no thread to be had: the group runs here, after the others */
-    }
+    nn_run_groups(G, group_main, job, sizeof job[0]);
     omp_set_num_threads(T);
     for (int g = 0; g < G; g++)
         if (job[g].st) return cliff_fail(job[g].st, "%s", job[g].msg);

@@ -294,6 +294,12 @@ void *nn_plan_input(const nn_model *m, const nn_plan *p);        /* NHWC, model 
 void *nn_plan_tensor(const nn_model *m, const nn_plan *p, int t); /* NHWC */
 const float *nn_plan_output(const nn_model *m, const nn_plan *p); /* (n, features) f32 */
 cliff_status nn_plan_run(nn_model *m, nn_plan *p);
+/* Run fn on jobs[0 .. G-1] (each `stride` bytes) concurrently, G <= NN_MAX_GROUPS: jobs 1..G-1
+ * each on a thread started for the call (an OpenMP initial thread, so it gets a team of its
+ * own: oneDNN's OpenMP build runs a primitive serially inside a parallel region), job 0 on the
+ * caller; a job whose thread cannot be started runs on the caller after the others. Returns
+ * when all are done; the jobs report their own status. */
+void nn_run_groups(int G, void *(*fn)(void *), void *jobs, size_t stride);
 /* Run layer by layer, waiting after each: ms[i] = time of layer i. */
 cliff_status nn_plan_profile(nn_model *m, nn_plan *p, double *ms);
 
