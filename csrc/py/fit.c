@@ -275,33 +275,29 @@ done:
     return res;
 }
 
-static PyObject *py_fit_pose_prior(PyObject *self, PyObject *args, PyObject *kw) {
-    (void)self;
-    static char *kwlist[] = {"R0", "phi", "w_gmm", "pose_prior", NULL};
-    PyObject *oR, *op, *og;
-    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdO", kwlist, &oR, &op, &in.o.w_gmm, &og))
-        return NULL;
+/* A prior term evaluated alone (for the tests): R0 (n, J, 3, 3) and phi (n, J, 3) -> (cost (n,),
+ * grad (n, J, 3)); J = 24 (every joint) or 0 (the root only: R0 (n, 3, 3), phi (n, 3)). */
+typedef cliff_status (*prior_fn)(const cliff_fit_options *, size_t, const double *, const double *, double *,
+                                 double *);
+
+static PyObject *prior_eval(PyObject *oR, PyObject *op, int J, prior_fn eval, const cliff_fit_options *o) {
     PyArrayObject *R0 = NULL, *phi = NULL, *cost = NULL, *grad = NULL;
     PyObject *res = NULL;
-    if (og == Py_None) {
-        PyErr_SetString(PyExc_ValueError, "pose_prior: expected the prior's arrays, got None");
-        goto done;
-    }
-    if (gmm_convert(&in, og) < 0) goto done;
-    R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 4, (npy_intp[]){-1, 24, 3, 3}, "(n, 24, 3, 3)");
+    const int lead = J ? 1 : 0; /* the joint axis */
+    npy_intp rdims[4] = {-1, J ? J : 3, 3, 3};
+    R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 3 + lead, rdims, J ? "(n, 24, 3, 3)" : "(n, 3, 3)");
     if (!R0) goto done;
     const npy_intp n = PyArray_DIM(R0, 0);
-    phi = cliff_py_array_shape(op, "phi", NPY_FLOAT64, 0, 3, (npy_intp[]){n, 24, 3}, "(n, 24, 3)");
+    npy_intp gdims[3] = {n, J ? J : 3, 3};
+    phi = cliff_py_array_shape(op, "phi", NPY_FLOAT64, 0, 2 + lead, gdims, J ? "(n, 24, 3)" : "(n, 3)");
     if (!phi || cliff_py_check_finite(R0, "R0") < 0 || cliff_py_check_finite(phi, "phi") < 0)
         goto done;
     cost = (PyArrayObject *)PyArray_SimpleNew(1, ((npy_intp[]){n}), NPY_FLOAT64);
-    grad = (PyArrayObject *)PyArray_SimpleNew(3, ((npy_intp[]){n, 24, 3}), NPY_FLOAT64);
+    grad = (PyArrayObject *)PyArray_SimpleNew(2 + lead, gdims, NPY_FLOAT64);
     if (!cost || !grad) goto done;
     cliff_status s;
     Py_BEGIN_ALLOW_THREADS
-    s = cliff_fit_pose_prior(&in.o, (size_t)n, PyArray_DATA(R0), PyArray_DATA(phi),
-                             PyArray_DATA(cost), PyArray_DATA(grad));
+    s = eval(o, (size_t)n, PyArray_DATA(R0), PyArray_DATA(phi), PyArray_DATA(cost), PyArray_DATA(grad));
     Py_END_ALLOW_THREADS
     if (s != CLIFF_OK) {
         cliff_py_raise(s);
@@ -309,8 +305,23 @@ static PyObject *py_fit_pose_prior(PyObject *self, PyObject *args, PyObject *kw)
     }
     res = Py_BuildValue("(OO)", cost, grad);
 done:
-    inputs_release(&in);
     Py_XDECREF(R0), Py_XDECREF(phi), Py_XDECREF(cost), Py_XDECREF(grad);
+    return res;
+}
+
+static PyObject *py_fit_pose_prior(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"R0", "phi", "w_gmm", "pose_prior", NULL};
+    PyObject *oR, *op, *og;
+    fit_inputs in = {.o = FIT_OPT_DEFAULTS};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdO", kwlist, &oR, &op, &in.o.w_gmm, &og))
+        return NULL;
+    PyObject *res = NULL;
+    if (og == Py_None)
+        PyErr_SetString(PyExc_ValueError, "pose_prior: expected the prior's arrays, got None");
+    else if (gmm_convert(&in, og) == 0)
+        res = prior_eval(oR, op, 24, cliff_fit_pose_prior, &in.o);
+    inputs_release(&in);
     return res;
 }
 
@@ -321,30 +332,7 @@ static PyObject *py_fit_upright_prior(PyObject *self, PyObject *args, PyObject *
     cliff_fit_options o = cliff_fit_default_params();
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdd", kwlist, &oR, &op, &o.w_up, &o.up_sigma))
         return NULL;
-    PyArrayObject *R0 = NULL, *phi = NULL, *cost = NULL, *grad = NULL;
-    PyObject *res = NULL;
-    R0 = cliff_py_array_shape(oR, "R0", NPY_FLOAT64, 0, 3, (npy_intp[]){-1, 3, 3}, "(n, 3, 3)");
-    if (!R0) goto done;
-    const npy_intp n = PyArray_DIM(R0, 0);
-    phi = cliff_py_array_shape(op, "phi", NPY_FLOAT64, 0, 2, (npy_intp[]){n, 3}, "(n, 3)");
-    if (!phi || cliff_py_check_finite(R0, "R0") < 0 || cliff_py_check_finite(phi, "phi") < 0)
-        goto done;
-    cost = (PyArrayObject *)PyArray_SimpleNew(1, ((npy_intp[]){n}), NPY_FLOAT64);
-    grad = (PyArrayObject *)PyArray_SimpleNew(2, ((npy_intp[]){n, 3}), NPY_FLOAT64);
-    if (!cost || !grad) goto done;
-    cliff_status s;
-    Py_BEGIN_ALLOW_THREADS
-    s = cliff_fit_upright_prior(&o, (size_t)n, PyArray_DATA(R0), PyArray_DATA(phi),
-                                PyArray_DATA(cost), PyArray_DATA(grad));
-    Py_END_ALLOW_THREADS
-    if (s != CLIFF_OK) {
-        cliff_py_raise(s);
-        goto done;
-    }
-    res = Py_BuildValue("(OO)", cost, grad);
-done:
-    Py_XDECREF(R0), Py_XDECREF(phi), Py_XDECREF(cost), Py_XDECREF(grad);
-    return res;
+    return prior_eval(oR, op, 0, cliff_fit_upright_prior, &o);
 }
 
 static PyMethodDef fit_methods[] = {
