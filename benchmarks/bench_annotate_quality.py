@@ -139,6 +139,19 @@ def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable, vs_truth=None):
     return int(worse.sum()), {k: int(v.sum()) for k, v in cats.items()}
 
 
+def scene(body, args, kw):
+    """One severity's scene (args.people people, args.seed), which people are fittable (the
+    truth within 20 px of its keypoints) and met(R, betas, transl) -> (PA-MPJPE mm, root deg)
+    against the truth, per person."""
+    sc = S.make_scene(body, args.people, seed=args.seed, outliers=0.05, offcentre=0.95, **kw)
+    gt = sc["joints"][:, :24]
+
+    def met(R, b, t):
+        J = S.smpl_forward(body, R, b, t)[:, :24]
+        return L.pa_mpjpe(J, gt) * 1000, L.rotation_angle_deg(R[:, 0], sc["rotmat"][:, 0])
+    return sc, truth_error(body, sc) <= 20, met
+
+
 def harm_table(body, fb, args):
     print("## Who is made worse (each person against its own start, true error)")
     print()
@@ -147,14 +160,8 @@ def harm_table(body, fb, args):
     print("|" + "---|" * 11)
     kept, why = {}, {}
     for sev, kw in SEVERITIES.items():
-        sc = S.make_scene(body, args.people, seed=args.seed, outliers=0.05, offcentre=0.95, **kw)
+        sc, fittable, met = scene(body, args, kw)
         W, H = sc["img_size"]
-        gt = sc["joints"][:, :24]
-        fittable = truth_error(body, sc) <= 20
-
-        def met(R, b, t):
-            J = S.smpl_forward(body, R, b, t)[:, :24]
-            return L.pa_mpjpe(J, gt) * 1000, L.rotation_angle_deg(R[:, 0], sc["rotmat"][:, 0])
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
         print(f"| {sev} | starting estimate | {r0.mean():.2f} | {pa0.mean():.1f} | | | | | | | |")
         whys = {}
@@ -353,14 +360,8 @@ def prior_table(body, fb, args):
           "result's objective below the truth's | seconds |")
     print("|" + "---|" * 10)
     for sev, kw in SEVERITIES.items():
-        sc = S.make_scene(body, args.people, seed=args.seed, outliers=0.05, offcentre=0.95, **kw)
+        sc, fittable, met = scene(body, args, kw)
         W, H = sc["img_size"]
-        gt = sc["joints"][:, :24]
-        fittable = truth_error(body, sc) <= 20
-
-        def met(R, b, t):
-            J = S.smpl_forward(body, R, b, t)[:, :24]
-            return L.pa_mpjpe(J, gt) * 1000, L.rotation_angle_deg(R[:, 0], sc["rotmat"][:, 0])
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
         print(f"| {sev} | starting estimate | {r0.mean():.2f} | {pa0.mean():.1f} | | | | | | |")
         if args.upright_deg:
