@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -152,6 +151,18 @@ def scene(body, args, kw):
     return sc, truth_error(body, sc) <= 20, met
 
 
+def refine_scored(fb, sc, met, r0, pa0, opts):
+    """refine() on a scene with `opts`, timed and scored against each person's start: (result,
+    seconds, PA-MPJPE mm, root deg, root worse > 5 deg, PA-MPJPE worse > 10 mm, > 20 px)."""
+    W, H = sc["img_size"]
+    t0 = time.perf_counter()
+    r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+                 sc["boxes"], (W, H), sc["focal"], **opts)
+    dt = time.perf_counter() - t0
+    pa1, r1 = met(r["rotmat"], r["betas"], r["transl"])
+    return r, dt, pa1, r1, r1 > r0 + 5, pa1 > pa0 + 10, r["err_final"] > 20
+
+
 def harm_table(body, fb, args):
     print("## Who is made worse (each person against its own start, true error)")
     print()
@@ -161,20 +172,13 @@ def harm_table(body, fb, args):
     kept, why = {}, {}
     for sev, kw in SEVERITIES.items():
         sc, fittable, met = scene(body, args, kw)
-        W, H = sc["img_size"]
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
         print(f"| {sev} | starting estimate | {r0.mean():.2f} | {pa0.mean():.1f} | | | | | | | |")
         whys = {}
         for name, opts in (("before (w_root 1, one start)", BEFORE),
                            ("after (default)", {}),
                            ("after + tilt hypotheses for all (tilt_deg=35, starts=all; opt-in)", TILTS)):
-            t0 = time.perf_counter()
-            r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
-                         sc["boxes"], (W, H), sc["focal"], **opts)
-            dt = time.perf_counter() - t0
-            pa1, r1 = met(r["rotmat"], r["betas"], r["transl"])
-            wr, wp = r1 > r0 + 5, pa1 > pa0 + 10
-            far = r["err_final"] > 20
+            r, dt, pa1, r1, wr, wp, far = refine_scored(fb, sc, met, r0, pa0, opts)
             print(f"| {sev} | {name} | {r1.mean():.2f} | {pa1.mean():.1f} | {100 * wr.mean():.1f} % | "
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
                   f"{far.sum()} | {np.median(r['err_final']):.2f} | {100 * r['converged'].mean():.0f} % | "
@@ -361,7 +365,6 @@ def prior_table(body, fb, args):
     print("|" + "---|" * 10)
     for sev, kw in SEVERITIES.items():
         sc, fittable, met = scene(body, args, kw)
-        W, H = sc["img_size"]
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
         print(f"| {sev} | starting estimate | {r0.mean():.2f} | {pa0.mean():.1f} | | | | | | |")
         if args.upright_deg:
@@ -370,13 +373,7 @@ def prior_table(body, fb, args):
                   f"{np.degrees(u[:, 0].std()):.2f}, {np.degrees(u[:, 2].std()):.2f} deg (sin of "
                   "the tilt; u = R_0 e_y) | | | | | | | | |")
         for name, opts in runs:
-            t0 = time.perf_counter()
-            r = A.refine(fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
-                         sc["boxes"], (W, H), sc["focal"], **opts)
-            dt = time.perf_counter() - t0
-            pa1, r1 = met(r["rotmat"], r["betas"], r["transl"])
-            wr, wp = r1 > r0 + 5, pa1 > pa0 + 10
-            far = r["err_final"] > 20
+            r, dt, pa1, r1, wr, wp, far = refine_scored(fb, sc, met, r0, pa0, opts)
             below, _ = objective_vs_truth(fb, sc, r, opts)
             print(f"| {sev} | {name} | {r1.mean():.2f} | {pa1.mean():.1f} | {100 * wr.mean():.1f} % | "
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
