@@ -368,8 +368,8 @@ static cliff_status run_chunks(cliff_net *net, size_t n, fill_any_fn fill, void 
         goto done;
     }
     pthread_mutex_lock(&net->lock);
-    omp_set_num_threads(cliff_net_get_num_threads(net));
     const int T = cliff_net_get_num_threads(net);
+    omp_set_num_threads(T);
     for (size_t i0 = 0; i0 < n && !st; i0 += MAX_BATCH) {
         size_t b = n - i0 < MAX_BATCH ? n - i0 : MAX_BATCH;
         int G = groups_for(net->streams, (int)b, T);
