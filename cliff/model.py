@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -273,6 +273,14 @@ class Model:
         """[(name, kind, oneDNN implementation)] of the layer table, in execution order."""
         self._check_open()
         return self._core.layers()
+
+    def layer_macs(self) -> List[int]:
+        """Multiply-adds per image of each layer of :meth:`layers` (convolutions in their direct
+        form, out_c * out_h * out_w * in_c * k * k, whatever algorithm runs them; 0 for pooling
+        and upsampling): with :meth:`profile`, each layer's GFLOP/s
+        (``2 * n * macs / (ms * 1e6)``), as ``benchmarks/bench_roofline.py`` prints them."""
+        self._check_open()
+        return self._core.layer_macs()
 
     def profile(self, n: int = 1, reps: int = 5):
         """Time each primitive alone (wait after each), median of `reps` passes, batch `n`.

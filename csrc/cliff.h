@@ -404,6 +404,10 @@ CLIFF_API size_t cliff_net_work_bytes(const cliff_net *net);
 CLIFF_API size_t cliff_net_num_layers(const cliff_net *net);
 CLIFF_API void cliff_net_layer(const cliff_net *net, size_t i, const char **name,
                                const char **kind, const char **impl);
+/* Multiply-adds per image of layer i: out_c * out_h * out_w * in_c * k * k for a convolution
+ * as the table describes it (direct form, whatever algorithm runs it: a Winograd layer does
+ * fewer), 0 for the other kinds. For roofline accounting (benchmarks/bench_roofline.py). */
+CLIFF_API uint64_t cliff_net_layer_macs(const cliff_net *net, size_t i);
 /* Execute every primitive of batch n (1..8) separately with a wait after each, reps times;
  * ms (num_layers) receives each layer's median time in milliseconds. */
 CLIFF_API cliff_status cliff_net_profile(cliff_net *net, size_t n, size_t reps, double *ms);

@@ -214,6 +214,34 @@ def test_model_attributes_and_layers(models, backbone):
     assert len(prof) == len(layers) and all(ms >= 0 for _, _, ms in prof)
 
 
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_layer_macs_match_the_reference_convolutions(models, request, backbone):
+    """layer_macs(): per conv layer, out_c * out_h * out_w * in_c * k * k multiply-adds per image.
+    Counted independently by forward hooks on the PyTorch reference's Conv2d modules at the
+    official 256x192 crop (their output size and weight shape), in the same layer order, with
+    the same total; pooling and upsampling count 0."""
+    m = models(backbone)
+    ref = request.getfixturevalue("ref_" + backbone)
+    counts = []
+    hooks = [mod.register_forward_hook(
+        lambda mod, inp, out: counts.append(out.shape[1] * out.shape[2] * out.shape[3]
+                                            * mod.in_channels // mod.groups
+                                            * mod.kernel_size[0] * mod.kernel_size[1]))
+        for mod in ref.model.encoder.modules() if isinstance(mod, torch.nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            ref.model.encoder(torch.zeros(1, 3, 256, 192))
+    finally:
+        for h in hooks:
+            h.remove()
+    macs = m.layer_macs()
+    layers = m.layers()
+    assert len(macs) == len(layers)
+    assert all(mac == 0 for (_, kind, _), mac in zip(layers, macs) if kind != "conv")
+    assert sorted(mac for (_, kind, _), mac in zip(layers, macs) if kind == "conv") == sorted(counts)
+    assert sum(macs) == sum(counts)
+
+
 def test_autodetect_and_wrong_architecture(ref_res50):
     state = load_checkpoint(ref_res50.path)
     with pytest.raises(ValueError, match="res50.*hr48|hr48.*res50"):

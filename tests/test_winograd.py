@@ -107,3 +107,77 @@ def test_auto_is_the_same_in_every_load(ref_res50, monkeypatch):
         assert [l[2] for l in a.layers()] == [l[2] for l in b.layers()]
         assert len(winograd_layers(a)) == 11  # the 13 eligible less the two on 8x6 maps
         np.testing.assert_array_equal(a.features(inp["crops"]), b.features(inp["crops"]))
+
+
+# ---- the kernels of every instruction set ----------------------------------------------------
+
+def _cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return set()
+
+
+def _isas() -> list:
+    flags = _cpu_flags()
+    out = [pytest.param("sse2")]
+    out.append(pytest.param("avx2", marks=pytest.mark.skipif(
+        not {"avx2", "fma"} <= flags, reason="this CPU has no AVX2/FMA")))
+    out.append(pytest.param("avx512", marks=pytest.mark.skipif(
+        "avx512f" not in flags, reason="this CPU has no AVX-512")))
+    return out
+
+
+def test_every_kernel_path_matches_a_double_precision_convolution(tmp_path):
+    """tests/c/winograd_layer.c: the Winograd layers alone, for every instruction set this CPU
+    runs (CLIFF_WINOGRAD_ISA), both tiles, output channel counts that take each register
+    blocking of the products (16, 48 = HRNet's 4 x 3 blocks, 64, 80 = 8 x 2 plus a last 8 x 1,
+    96), partial tiles, batch 1 and 3, and the post-ops ReLU, sum and residual add, against a
+    direct convolution in double precision (relative 1e-5 for F(2x2), 5e-5 for F(4x4)); an
+    unknown CLIFF_WINOGRAD_ISA is refused."""
+    import glob
+    import os
+    import shutil
+    import subprocess
+    from cliff import _dnnl
+    cc = shutil.which("gcc") or shutil.which("cc")
+    lib = _dnnl.library_path()
+    if cc is None or lib is None:
+        pytest.skip("needs a C compiler and the onednn-cpu-gomp library")
+    include = os.path.join(os.path.dirname(os.path.dirname(lib)), "include")
+    if not os.path.exists(os.path.join(include, "oneapi", "dnnl", "dnnl.h")):
+        pytest.skip("oneDNN headers (onednn-devel-cpu-gomp) not installed")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    exe = str(tmp_path / "winograd_layer")
+    cmd = [cc, "-std=c11", "-O2", "-fopenmp", "-Wall", "-Wextra", "-Werror",
+           "-I", os.path.join(repo, "csrc"), "-I", include,
+           os.path.join(repo, "tests", "c", "winograd_layer.c"),
+           os.path.join(repo, "csrc", "nn", "winograd.c"), os.path.join(repo, "csrc", "common.c"),
+           lib, "-Wl,-rpath," + os.path.dirname(lib), "-lm", "-o", exe]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    run = subprocess.run([exe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
+
+
+@pytest.mark.parametrize("isa", _isas())
+def test_each_instruction_set_meets_the_parity_bar(ref_res50, monkeypatch, isa):
+    """CLIFF_WINOGRAD_ISA caps the kernels' instruction set (read when a layer is created), so
+    the AVX2 and baseline kernels run on a CPU that has more: each meets the PyTorch parity bar
+    on the whole network with F(4x4) forced, and names itself in layers()."""
+    inp = make_inputs(2, seed=5)
+    want = ref_res50.outputs(inp["crops"], inp["boxes"], inp["img_size"])
+    monkeypatch.setenv("CLIFF_WINOGRAD_ISA", isa)
+    with load(ref_res50, monkeypatch, "winograd4") as m:
+        impls = [impl for _, _, impl in m.layers() if impl.startswith("cliff:winograd")]
+        assert len(impls) == ELIGIBLE["res50"] and all(i.endswith(":" + isa) for i in impls)
+        out = m.predict(inp["crops"], inp["boxes"], inp["img_size"])
+    assert np.abs(out["rotmat"] - want["rotmat"]).max() <= 1e-4
+    assert rel(out["features"], want["features"]) <= 1e-4
+
+
+def test_unknown_instruction_set_is_a_value_error(ref_res50, monkeypatch):
+    monkeypatch.setenv("CLIFF_WINOGRAD_ISA", "avx1024")
+    with pytest.raises(ValueError, match="CLIFF_WINOGRAD_ISA"):
+        load(ref_res50, monkeypatch, "winograd2")

@@ -681,7 +681,7 @@ cliff_status nn_model_init_spec_algo(nn_model *m, const nn_spec *spec, const cha
         m->weight_bytes += nn_packed_bytes(m->packed[i]) + wino_weight_bytes(m, i);
         if (p->wino[i])
             snprintf(m->impl[i], sizeof m->impl[i], "cliff:winograd_f%dx%d:%s", nn_wino_tile(p->wino[i]),
-                     nn_wino_tile(p->wino[i]), nn_wino_isa());
+                     nn_wino_tile(p->wino[i]), nn_wino_isa(p->wino[i]));
         else
             snprintf(m->impl[i], sizeof m->impl[i], "%s", p->prims[i] ? nn_prim_impl(p->prims[i]) : "cliff:c");
     }

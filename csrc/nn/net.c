@@ -443,6 +443,14 @@ void cliff_net_layer(const cliff_net *net, size_t i, const char **name, const ch
     *impl = net->model.impl[i];
 }
 
+uint64_t cliff_net_layer_macs(const cliff_net *net, size_t i) {
+    if (!net || i >= (size_t)net->model.g.nl) return 0;
+    const nn_layer *L = &net->model.g.l[i];
+    if (L->op != OP_CONV) return 0;
+    const nn_tensor *S = &net->model.g.t[L->src], *D = &net->model.g.t[L->dst];
+    return (uint64_t)D->c * (uint64_t)D->h * (uint64_t)D->w * (uint64_t)S->c * (uint64_t)L->k * (uint64_t)L->k;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

@@ -98,7 +98,9 @@ size_t nn_wino_buffer_bytes(const nn_wino *w, int nthr); /* per-thread blocks, a
 void nn_wino_bind(nn_wino *w, void *buf);
 void nn_wino_exec(nn_wino *w);
 int nn_wino_tile(const nn_wino *w);
-const char *nn_wino_isa(void); /* the kernels' instruction set: "avx512", "avx2" or "sse2" */
+/* The layer's kernels' instruction set: "avx512", "avx2" or "sse2" (the CPU's best, or at most
+ * the environment's CLIFF_WINOGRAD_ISA, read when the layer is created). */
+const char *nn_wino_isa(const nn_wino *W);
 void nn_wino_free(nn_wino *w);
 
 /* ---- graph.c: the network as a layer table ---------------------------------------------- */

@@ -18,7 +18,17 @@
  *             dst, residual add) in order, written to the NHWC destination
  *
  * The per-thread buffers live in one per-plan buffer shared by every Winograd layer. U is
- * kept by the model (oc padded to a multiple of 32 with zeros). Only float32. */
+ * kept by the model (oc padded to a multiple of 16 with zeros). Only float32. */
+/* The kernels below are written as a * b + c on vectors; -std=c11 turns GCC's contraction of
+ * that into one fused multiply-add off (ISO C allows it only with FP_CONTRACT, which GCC does
+ * not implement), and a separate multiply and add take two issue slots of the FP pipes: the
+ * products ran at half the FMA rate. Contract in this file (clang contracts within an
+ * expression by default). FMA rounds once: results change in the last bits, within the
+ * transforms' own rounding (tests/test_winograd.py). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 #include "nn/nn.h"
 
 #include <omp.h>
@@ -27,7 +37,7 @@
 
 struct nn_wino {
     int m, a;                  /* output tile, input tile */
-    int n, h, w, ic, oc, kp;   /* activation shape (same h, w in and out); kp: oc rounded up to 32 */
+    int n, h, w, ic, oc, kp;   /* activation shape (same h, w in and out); kp: oc rounded up to 16 */
     int th, tw;                /* tiles per image, down and across */
     long ntiles;               /* n * th * tw */
     int bt, bp;                /* tiles per block; rows of a block's products (bt rounded up) */
@@ -76,7 +86,7 @@ struct nn_wino {
 static const int ROWS[3] = {4, 6, 8}; /* WT_R per instruction set: base, avx2, avx512 */
 #define WT(x) x##_avx512
 #define WT_ATTR __attribute__((target("avx512f")))
-#define WT_R 8  /* 8 x 2 zmm accumulators */
+#define WT_R 8  /* 8 x 2 zmm accumulators (4 x 3 for 48 channels, 8 x 1 for a last 16) */
 #define WT_NV 2
 #include "nn/winograd_tmpl.h"
 #undef WT
@@ -104,15 +114,28 @@ static const int ROWS[3] = {4, 6, 8}; /* WT_R per instruction set: base, avx2, a
 
 typedef void (*block_fn)(const nn_wino *, long, float *);
 
-static int isa_now(void) {
+static int isa_cpu(void) {
     if (__builtin_cpu_supports("avx512f")) return 2;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
     return 0;
 }
 
-const char *nn_wino_isa(void) {
+/* The kernels' instruction set: the CPU's best, or at most CLIFF_WINOGRAD_ISA ("avx512",
+ * "avx2", "sse2": lets a test or a benchmark run the AVX2 or baseline kernels on a CPU that
+ * has more). -1: an unknown value. */
+static int isa_for_layer(void) {
     static const char *names[3] = {"sse2", "avx2", "avx512"};
-    return names[isa_now()];
+    const char *v = getenv("CLIFF_WINOGRAD_ISA");
+    int cpu = isa_cpu();
+    if (!v || !*v) return cpu;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i]) == 0) return i < cpu ? i : cpu;
+    return -1;
+}
+
+const char *nn_wino_isa(const nn_wino *W) {
+    static const char *names[3] = {"sse2", "avx2", "avx512"};
+    return names[W->isa];
 }
 
 int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, const nn_postops *po,
@@ -126,7 +149,7 @@ int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, con
     return 1;
 }
 
-int nn_wino_kp(int oc) { return (oc + 31) / 32 * 32; }
+int nn_wino_kp(int oc) { return (oc + 15) / 16 * 16; }
 
 float *nn_wino_weights(int m, const float *w, int oc, int ic) {
     static const double G4[6][3] = {{1 / 4., 0, 0},           {-1 / 6., -1 / 6., -1 / 6.},
@@ -179,7 +202,11 @@ cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst,
     W->ntiles = (long)src.n * W->th * W->tw;
     W->po = po ? *po : (nn_postops){0};
     W->src = src_p, W->dst = dst_p, W->add = add_p, W->bias = bias, W->U = U;
-    W->isa = isa_now();
+    if ((W->isa = isa_for_layer()) < 0) {
+        free(W);
+        return cliff_fail(CLIFF_EINVAL, "CLIFF_WINOGRAD_ISA='%s': expected 'avx512', 'avx2' or 'sse2'",
+                          getenv("CLIFF_WINOGRAD_ISA"));
+    }
     W->nthr = nthr > 0 ? nthr : 1;
     const int R = ROWS[W->isa], T = W->a * W->a;
     size_t per_tile = (size_t)T * (W->ic + W->kp) * sizeof(float);

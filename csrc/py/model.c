@@ -261,6 +261,23 @@ static PyObject *Model_layers(ModelObject *self, PyObject *noargs) {
     return list;
 }
 
+static PyObject *Model_layer_macs(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (acquire(self)) return NULL;
+    Py_ssize_t nl = (Py_ssize_t)cliff_net_num_layers(self->net);
+    PyObject *list = PyList_New(nl);
+    for (Py_ssize_t i = 0; list && i < nl; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong((unsigned long long)cliff_net_layer_macs(self->net, (size_t)i));
+        if (!v) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    release(self);
+    return list;
+}
+
 static PyObject *Model_profile(ModelObject *self, PyObject *args) {
     Py_ssize_t n;
     int reps;
@@ -380,6 +397,7 @@ static PyMethodDef Model_methods[] = {
      "predict(crops, boxes, principal_point, focal, n_iter) -> dict (validated by cliff.Model)."},
     {"features", (PyCFunction)Model_features, METH_O, "features(crops) -> (N, 2048) float32."},
     {"layers", (PyCFunction)Model_layers, METH_NOARGS, "layers() -> [(name, kind, impl)]."},
+    {"layer_macs", (PyCFunction)Model_layer_macs, METH_NOARGS, "layer_macs() -> [multiply-adds per image]."},
     {"profile", (PyCFunction)Model_profile, METH_VARARGS,
      "profile(n, reps) -> [median ms per layer], each primitive timed alone."},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "close() -> None. Frees the network."},
