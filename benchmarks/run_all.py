@@ -16,6 +16,7 @@ SCRIPTS = [
     ("bench_smpl.py", [], []),
     ("bench_pipeline.py", [], ["--backbones", "res50", "--repeats", "3"]),
     ("bench_model.py", [], ["--quick"]),
+    ("bench_roofline.py", [], ["--backbones", "res50", "--batches", "1", "--rounds", "1"]),
     ("bench_end_to_end.py", [], ["--backbones", "res50", "--rounds", "2"]),
     ("bench_threads_scaling.py", [], ["--backbones", "res50", "--batches", "1", "--rounds", "1", "--reps", "3"]),
     ("bench_precision.py", [], ["--calls", "5"]),
