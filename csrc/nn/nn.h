@@ -86,7 +86,8 @@ typedef struct nn_wino nn_wino;
 int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, const nn_postops *po,
                      nn_shape add_shape);
 /* U (a*a, ic, kp) = G g G^T of folded weights w (oc, ic, 3, 3), a = m + 2, oc padded with
- * zeros to kp = nn_wino_kp(oc); cliff_alloc'd. */
+ * zeros to kp = nn_wino_kp(oc), each position's ic x kp matrix stored as contiguous column
+ * panels of 16, 32 or 48 channels (winograd.c); cliff_alloc'd. */
 float *nn_wino_weights(int m, const float *w, int oc, int ic);
 int nn_wino_kp(int oc);
 /* A Winograd layer of tile m x m reading U (borrowed) and bias (oc floats, borrowed), planned

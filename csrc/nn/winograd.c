@@ -81,6 +81,14 @@ struct nn_wino {
         o[1] = (i1) - (i2) - (i3);                                                                 \
     } while (0)
 
+/* The width of U's column panel that starts at output channel k0 (kp a multiple of 16): 48 when
+ * kp is a multiple of 48 but not of 32 (HRNet's 48 channels: the AVX-512 kernel's 4 x 3
+ * blocks), else 32, and 16 for a last 16. Each panel is stored contiguously, ic x width. */
+static inline int nn_wino_panel(int kp, int k0) {
+    if (kp % 32 && kp % 48 == 0) return 48;
+    return k0 + 32 <= kp ? 32 : 16;
+}
+
 /* the vector helpers are static inline: no ABI crosses a function boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
 static const int ROWS[3] = {4, 6, 8}; /* WT_R per instruction set: base, avx2, avx512 */
@@ -161,7 +169,12 @@ float *nn_wino_weights(int m, const float *w, int oc, int ic) {
     if (!U) return NULL;
     memset(U, 0, (size_t)a * a * ic * kp * sizeof(float));
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < oc; o++)
+    for (int o = 0; o < oc; o++) {
+        int k0 = 0, pw = nn_wino_panel(kp, 0); /* the column panel of output channel o */
+        while (o >= k0 + pw) {
+            k0 += pw;
+            pw = nn_wino_panel(kp, k0);
+        }
         for (int c = 0; c < ic; c++) {
             const float *g = w + ((size_t)o * ic + c) * 9;
             double t[6][3];
@@ -175,9 +188,10 @@ float *nn_wino_weights(int m, const float *w, int oc, int ic) {
                 for (int j = 0; j < a; j++) {
                     double s = 0;
                     for (int q = 0; q < 3; q++) s += t[i][q] * (m == 4 ? G4[j][q] : G2[j][q]);
-                    U[((size_t)(i * a + j) * ic + c) * kp + o] = (float)s;
+                    U[(size_t)(i * a + j) * ic * kp + (size_t)k0 * ic + (size_t)c * pw + (o - k0)] = (float)s;
                 }
         }
+    }
     return U;
 }
 

@@ -129,14 +129,15 @@ static WT_ATTR void WT(output_tile)(const nn_wino *W, long t, const float *M, si
 }
 
 /* One register block of the products: `rows` rows from vr x nv vectors of 16 output channels
- * from u, accumulated over the C input channels, into mp. rows and nv are constants where it
- * is called and rows * nv <= 16 (so the compiler keeps the accumulators in registers). */
+ * from the U panel u (row stride ldu), accumulated over the C input channels, into mp (row
+ * stride ldm). rows and nv are constants where it is called and rows * nv <= 16 (so the
+ * compiler keeps the accumulators in registers). */
 static WT_ATTR inline __attribute__((always_inline)) void WT(gemm_tile)(const float *vr, const float *u,
-                                                                        float *mp, int C, int kp,
+                                                                        int ldu, float *mp, int ldm, int C,
                                                                         const int rows, const int nv) {
     VF acc[16];
     for (int i = 0; i < rows * nv; i++) acc[i] = (VF){0};
-    for (int c = 0; c < C; c++, u += kp) {
+    for (int c = 0; c < C; c++, u += ldu) {
         VF uv[4];
         for (int v = 0; v < nv; v++) memcpy(&uv[v], u + 16 * v, sizeof(VF));
         for (int r = 0; r < rows; r++) {
@@ -145,38 +146,41 @@ static WT_ATTR inline __attribute__((always_inline)) void WT(gemm_tile)(const fl
         }
     }
     for (int r = 0; r < rows; r++)
-        for (int v = 0; v < nv; v++) memcpy(mp + (size_t)r * kp + 16 * v, &acc[r * nv + v], sizeof(VF));
+        for (int v = 0; v < nv; v++) memcpy(mp + (size_t)r * ldm + 16 * v, &acc[r * nv + v], sizeof(VF));
 }
 
 /* The a*a products of one block: M[pos] (bp x kp) = V[pos] (bp x ic) . U[pos] (ic x kp).
- * Register blocking: WT_R rows x WT_NV vectors of 16 output channels of accumulators; the
- * input value is broadcast, a row of U is loaded once per input channel. kp is a multiple of
- * 16. With AVX-512 a layer whose kp is a multiple of 48 but not of 32 (HRNet's 48 channels)
- * runs 4 x 3 blocks, the others 8 x 2 and a last 8 x 1 where 16 channels are left: no product
- * is computed for padding. */
+ * U[pos] is stored as column panels of nn_wino_panel() channels, each contiguous (ic x width),
+ * so a panel streams from memory in order. Register blocking: WT_R rows x WT_NV vectors of 16
+ * output channels of accumulators, the input value broadcast, a row of the panel loaded once
+ * per input channel. With AVX-512 a 48-channel panel (HRNet's 48 channels) runs as 4 x 3
+ * blocks, a 32-channel one as 8 x 2 and a last 16 as 8 x 1: no product is computed for
+ * padding; AVX2 and the baseline take every panel 16 channels at a time. */
 static WT_ATTR void WT(gemm)(const nn_wino *W, const float *V, float *M) {
     const int T = W->a * W->a, C = W->ic, kp = W->kp, bp = W->bp;
-    const int nv = WT_NV == 2 && kp % 32 && kp % 48 == 0 ? 3 : WT_NV, kfull = kp / (16 * nv) * (16 * nv);
     for (int pos = 0; pos < T; pos++) {
         const float *Vp = V + (size_t)pos * bp * C, *Up = W->U + (size_t)pos * C * kp;
         float *Mp = M + (size_t)pos * bp * kp;
-        for (int k0 = 0; k0 < kp;) {
-            const int step = k0 < kfull ? nv : 1;
+        for (int k0 = 0, pw; k0 < kp; k0 += pw) {
+            pw = nn_wino_panel(kp, k0);
+            const float *u = Up + (size_t)k0 * C;
             for (int r0 = 0; r0 < bp; r0 += WT_R) {
-                const float *vr = Vp + (size_t)r0 * C, *u = Up + k0;
+                const float *vr = Vp + (size_t)r0 * C;
                 float *mp = Mp + (size_t)r0 * kp + k0;
-                if (step == WT_NV) {
-                    WT(gemm_tile)(vr, u, mp, C, kp, WT_R, WT_NV);
 #if WT_NV == 2
-                } else if (step == 3) { /* 4 x 3, twice */
-                    WT(gemm_tile)(vr, u, mp, C, kp, WT_R / 2, 3);
-                    WT(gemm_tile)(vr + (size_t)(WT_R / 2) * C, u, mp + (size_t)(WT_R / 2) * kp, C, kp, WT_R / 2, 3);
+                if (pw == 48) {
+                    WT(gemm_tile)(vr, u, pw, mp, kp, C, WT_R / 2, 3);
+                    WT(gemm_tile)(vr + (size_t)(WT_R / 2) * C, u, pw, mp + (size_t)(WT_R / 2) * kp, kp, C,
+                                  WT_R / 2, 3);
+                } else if (pw == 32) {
+                    WT(gemm_tile)(vr, u, pw, mp, kp, C, WT_R, 2);
                 } else {
-                    WT(gemm_tile)(vr, u, mp, C, kp, WT_R, 1);
-#endif
+                    WT(gemm_tile)(vr, u, pw, mp, kp, C, WT_R, 1);
                 }
+#else
+                for (int k = 0; k < pw; k += 16) WT(gemm_tile)(vr, u + k, pw, mp + k, kp, C, WT_R, 1);
+#endif
             }
-            k0 += 16 * step;
         }
     }
 }
