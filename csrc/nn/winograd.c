@@ -49,6 +49,7 @@ struct nn_wino {
     void *buf;                 /* nthr * tbytes, set by nn_wino_bind */
     int isa;                   /* 2 avx512, 1 avx2, 0 base */
     int nthr;                  /* threads the buffer was sized for: the team never exceeds it */
+    int prefetch;              /* activations larger than PREFETCH_BYTES: prefetch the next tiles */
 };
 
 /* B^T, A^T of F(4x4,3x3) and F(2x2,3x3) applied to one column/row (o: array of results). */
@@ -199,6 +200,9 @@ float *nn_wino_weights(int m, const float *w, int oc, int ic) {
  * at least MIN_BLOCK tiles (U is streamed once per block), and at least as many blocks as
  * threads when the layer has enough tiles. */
 #define BLOCK_BYTES (512 * 1024)
+/* Activations (one tensor, whole batch) above this do not stay in a core's L2 between layers:
+ * the transforms prefetch the next tiles' pixels (winograd_tmpl.h, prefetch_tile). */
+#define PREFETCH_BYTES (1024 * 1024)
 #define MIN_BLOCK 48
 
 cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst, const nn_postops *po,
@@ -222,6 +226,7 @@ cliff_status nn_wino_create(const char *name, int m, nn_shape src, nn_shape dst,
                           getenv("CLIFF_WINOGRAD_ISA"));
     }
     W->nthr = nthr > 0 ? nthr : 1;
+    W->prefetch = (size_t)W->n * W->h * W->w * (size_t)(W->ic > W->oc ? W->ic : W->oc) * sizeof(float) > PREFETCH_BYTES;
     const int R = ROWS[W->isa], T = W->a * W->a;
     size_t per_tile = (size_t)T * (W->ic + W->kp) * sizeof(float);
     long bt = (long)(BLOCK_BYTES / per_tile) / R * R;

@@ -5,7 +5,7 @@
  * tiles, channel counts that take every register-blocking path of the products (16, 48, 64,
  * 80, 96 output channels: one vector, the 4 x 3 blocks, 8 x 2, 8 x 2 plus a last 8 x 1, ...),
  * odd map sizes (partial tiles), batch 1 and 3 and the post-ops ReLU, sum onto the destination
- * and residual add: max |winograd - direct| / max |direct| must stay below 1e-5 (F(2x2)) and
+ * and residual add, and one layer large enough for the prefetching path: max |winograd - direct| / max |direct| must stay below 1e-5 (F(2x2)) and
  * 5e-5 (F(4x4)). Prints "ok" and exits 0, or names the failing case and exits 1. */
 #define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
@@ -101,6 +101,8 @@ int main(void) {
                 fails += check(isas[k], m, 1, 13, 10, 24, ocs[j], &relu);
                 fails += check(isas[k], m, 3, 9, 7, 40, ocs[j], j % 2 ? &sum : &add);
             }
+        /* activations above 1 MiB: the transforms prefetch the next tiles (winograd.c) */
+        fails += check(isas[k], 4, 2, 40, 36, 48, 96, &add);
     }
     setenv("CLIFF_WINOGRAD_ISA", "avx1024", 1);
     nn_wino *W = NULL;
