@@ -782,29 +782,13 @@ def test_cli_annotate_no_guard_is_the_plain_fit(cli_files, tmp_path):
 
 
 @pytest.mark.parametrize("opt, value, msg", [("--min-confidence", "1.5", "expected a number in [0, 1]"),
-                                             ("--restart-rel", "-1", "expected a finite number >= 0"),
-                                             ("--temper", "2", "--temper: expected a factor in [0, 1]"),
-                                             ("--temper-rel", "0", "--temper-rel: expected a fraction")])
+                                             ("--restart-rel", "-1", "expected a finite number >= 0")])
 def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files
     assert main(argv + [opt, value]) == 2
     assert msg in capsys.readouterr().err
     assert loads == []  # rejected before the checkpoint is loaded
-
-
-def test_cli_annotate_temper_writes_its_start_codes(cli_files, tmp_path):
-    # --temper 0.1 --temper-rel 0.001: every person above 0.1 % of its box from its keypoints
-    # goes through the tempered stage (the flag reaches the guard): on these people it halves
-    # the error for some, written with fit_start 9..11; the others keep the guard's codes;
-    # without the flag no code above 4 is written
-    from cliff.cli import main
-    _, _, argv, _ = cli_files
-    assert main(argv) == 0
-    assert (np.load(tmp_path / "pgt.npz")["fit_start"] <= 4).all()
-    assert main(argv + ["--temper", "0.1", "--temper-rel", "0.001"]) == 0
-    s = np.load(tmp_path / "pgt.npz")["fit_start"]
-    assert np.isin(s, [-1, 0, 1, 2, 3, 4, 9, 10, 11]).all() and (s >= 9).any()
 
 
 def test_cli_annotate_pose_prior_enters_the_fit(cli_files, tmp_path):
