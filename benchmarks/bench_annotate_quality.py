@@ -16,9 +16,7 @@ beta, 5 % translation) and "poor" (15 deg, 30 deg, 1.0, 10 %).
 
 "before" is the fit as it was (root prior w_root = 1, one start, no acceptance test), "after"
 the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard), and "after +
-tilt hypotheses" the opt-in tilted-root starts tried for everyone, "after + regressor-failed
-stage" the opt-in tempered refit of the people still far from their keypoints (temper=0.1,
-round 6; also a row in the --upright-deg table). A second table counts why
+tilt hypotheses" the opt-in tilted-root starts tried for everyone. A second table counts why
 each worse person got worse (root moved off a good start, a wrong-root basin, limbs, depth,
 outliers among the keypoints, still far from them; whether the fit's own objective is lower
 at the result than at the truth, and whether the keypoints alone prefer the truth). "Worse" compares
@@ -70,8 +68,6 @@ SEVERITIES = {"moderate": dict(rot_noise_deg=8, root_noise_deg=15, beta_noise=0.
 BEFORE = dict(starts="one", accept=False, w_root=1.0)
 #: The opt-in tilt hypotheses, tried from every person (cliff.annotate.guard.fit_guarded).
 TILTS = dict(tilt_deg=35.0, starts="all")
-#: The opt-in "regressor failed" stage (cliff.annotate.guard, temper=; round 6).
-TEMPER = dict(temper=0.1)
 #: Seeds: DEV_SEED was used to develop the guard and fit the confidence's weights
 #: (cliff.annotate.guard.CONF_WEIGHTS); the reported numbers use REPORT_SEED, never used to tune.
 DEV_SEED, REPORT_SEED = 3, 2026
@@ -181,8 +177,7 @@ def harm_table(body, fb, args):
         whys = {}
         for name, opts in (("before (w_root 1, one start)", BEFORE),
                            ("after (default)", {}),
-                           ("after + tilt hypotheses for all (tilt_deg=35, starts=all; opt-in)", TILTS),
-                           ("after + regressor-failed stage (temper=0.1, temper_rel 0.04; opt-in)", TEMPER)):
+                           ("after + tilt hypotheses for all (tilt_deg=35, starts=all; opt-in)", TILTS)):
             r, dt, pa1, r1, wr, wp, far = refine_scored(fb, sc, met, r0, pa0, opts)
             print(f"| {sev} | {name} | {r1.mean():.2f} | {pa1.mean():.1f} | {100 * wr.mean():.1f} % | "
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
@@ -352,10 +347,6 @@ def prior_table(body, fb, args):
                   dict(pose_prior=world_prior(), w_gmm=weights[-1], upright_deg=u, w_up=wu))
                  for u in ups for wu in wups]
         if len(ups) == 1 and len(wups) == 1:
-            runs.append((f"after + matching prior + upright sigma {ups[0]:g} deg, w_up {wups[0]:g}"
-                         " + regressor-failed stage (temper 0.1; round 6)",
-                         dict(pose_prior=world_prior(), w_gmm=weights[-1], upright_deg=ups[0],
-                              w_up=wups[0], **TEMPER)))
             wrong = ups[0] / 3
             runs.append((f"after + matching prior + WRONG upright sigma {wrong:.3g} deg (3x "
                          f"narrower), w_up {wups[0]:g}",

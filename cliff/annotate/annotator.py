@@ -75,7 +75,7 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     is converted back to the full frame for the output, its rotations are kept as fitted.
     fit_options go to cliff.annotate.fit.fit_people (e.g. pose_prior=, w_gmm=; upright_deg=
     the upright root prior's sigma in degrees, None = off (default), w_up=). starts / accept /
-    restart_rel / plausible (and tilt_deg=, temper=, temper_rel= in fit_options): the
+    restart_rel / plausible: the
     do-no-harm guard (cliff.annotate.guard.fit_guarded; starts='one', accept=False is the plain
     fit). Returns fit_guarded's dict (+ center, scale, focal) where, for every loss, err_init /
     err_final are measured in the FULL image with the real camera, plus kp_err (n,M) each

@@ -24,14 +24,6 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    own distribution, see :func:`plausible_distance`; the population prior is not part of
    the prior distance).
 
-4. opt-in (``temper=``, e.g. 0.1): the "regressor failed" stage for the people whose kept
-   result is still above ``temper_rel`` x box height from their keypoints: the fit's own
-   objective can prefer the far answer (the robust keypoint term saturates while answers near
-   the keypoints pay the priors centred on a failed estimate), so they are refitted with the
-   start-centred root and pose priors times ``temper`` from three starts (codes 9-11), and a
-   tempered result replaces the kept one only if it halves the keypoint error, converged and
-   stays plausible (:func:`_temper_stage`; objectives of the two models are never compared).
-
 The numbers (docs/annotate.md "Do no harm, quality and confidence"): `prior_distance`,
 `confidence`.
 """
@@ -54,10 +46,6 @@ STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale
           6: "root tilted -tilt_deg about the camera's x axis",
           7: "root tilted +tilt_deg about the camera's y axis",
           8: "root tilted -tilt_deg about the camera's y axis",
-          9: "regressor failed (temper=): tempered fit from the kept result",
-          10: "regressor failed (temper=): tempered fit from the estimate, after a wide-scale "
-              "tempered fit",
-          11: "regressor failed (temper=): tempered fit from the kept result, root turned 180 deg",
           -1: "estimate kept (fit rejected)"}
 
 #: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
@@ -77,17 +65,6 @@ HYPOTHESIS_PENALTY = 2 * math.log(19.0)
 #: Convergence (fitted weight -0.01) and the disagreement of two fits of the same person (root
 #: held vs free; weight 0.001-0.002 per degree) carried no ranking information there: left out.
 CONF_WEIGHTS = dict(err_rel=9.71, spread=3.76, prior_dist=0.410, visible=-0.683, const=-1.160)
-#: The "regressor failed" stage (temper=; docs/annotate.md): the start-centred prior weights it
-#: multiplies by temper (the shape and translation priors are not the regressor's failure);
-#: the share of the kept error a tempered result must stay below; its LM iteration budget as a
-#: multiple of max_iter (its starts are far: with 1x a third of them stopped unconverged on
-#: the development seed); with a population pose prior, how much higher than the kept
-#: result's its population cost (w_gmm = 1 units) may be. Chosen on the benchmark's
-#: development seeds 3-5.
-TEMPER_KEYS = ("w_root", "w_pose")
-TEMPER_GAIN = 0.5
-TEMPER_ITER_FACTOR = 3
-TEMPER_GMM_DELTA = 20.0
 #: Spread used where it is unknown (fit_people reports -1 when H could not be inverted).
 SPREAD_UNKNOWN = 0.2
 
@@ -181,8 +158,8 @@ def confidence(err_px, norm, prior_dist, spread, visible) -> np.ndarray:
 
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
-                plausible: float = 0.999, tilt_deg: float = 0.0, temper: float | None = None,
-                temper_rel: float = 0.04, **fit_options) -> dict:
+                plausible: float = 0.999, tilt_deg: float = 0.0,
+                **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
@@ -197,13 +174,7 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     about the camera's x and y axes: they escape a root that leans the wrong way (a basin where
     spine and limbs twist to explain the keypoints), best with starts='all' since such fits
     often meet the keypoints within restart_rel. Off by default: on the benchmark's noisy
-    scenes they changed the share of people made worse by < 1 point (docs/annotate.md).
-    temper: None or 0 (off, the default) or a factor in (0, 1]: the "regressor failed" stage
-    (module docs, step 4; start codes 9-11) for the people still above temper_rel x norm after
-    the acceptance test (temper_rel > 0, default 0.04). Off by default: on the benchmark's
-    development seeds it halved the fittable people left > 20 px from their keypoints from
-    poor starts without lowering the share made worse (docs/annotate.md). The kept result's
-    prior_dist is measured under the untempered priors, as for every other start."""
+    scenes they changed the share of people made worse by < 1 point (docs/annotate.md)."""
     if starts not in ("one", "auto", "all"):
         raise ValueError(f"starts: expected 'one', 'auto' or 'all', got {starts!r}")
     restart_rel = float(restart_rel)
@@ -212,16 +183,6 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     tilt_deg = float(tilt_deg)
     if not (np.isfinite(tilt_deg) and 0 <= tilt_deg <= 180):
         raise ValueError(f"tilt_deg: expected degrees in [0, 180], got {tilt_deg!r}")
-    temper = 0.0 if temper is None else temper
-    if isinstance(temper, bool) or not isinstance(temper, (int, float, np.number)) \
-            or not 0 <= float(temper) <= 1:
-        raise ValueError(f"temper: expected None or a factor in [0, 1] (0 = off), got {temper!r}")
-    temper = float(temper)
-    if isinstance(temper_rel, bool) or not isinstance(temper_rel, (int, float, np.number)) \
-            or not (np.isfinite(temper_rel) and temper_rel > 0):
-        raise ValueError(f"temper_rel: expected a finite fraction of the box height > 0, got "
-                         f"{temper_rel!r}")
-    temper_rel = float(temper_rel)
     weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
     prior = as_pose_prior(fit_options.get("pose_prior"))
     if prior is not None:
@@ -318,88 +279,4 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
             out["pose_prior_cost"][i] = gmm_start[i]
             out["upright_cost"][i] = up_start[i]
             out["start"][i] = -1
-    if temper > 0:
-        kp = np.asarray(keypoints, np.float64)
-        f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
-        pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
-        done = _temper_stage(body, out, rot, be0, t0, kp, joint_index, f, pp, nrm, ok, prior,
-                             weights, fit_options, temper, temper_rel, plausible)
-        if len(done):
-            R = out["rotmat"][done]
-            if prior is not None:
-                out["pose_prior_cost"][done] = pose_prior_cost(
-                    prior, R, w_gmm=fit_options.get("w_gmm", DEFAULT_W_GMM))[0]
-            if fit_options.get("upright_deg") is not None:
-                out["upright_cost"][done] = upright_prior_cost(R[:, 0], **uo)[0]
-            out["phi"][done] = _offsets(rot[done], R)
-            out["prior_dist"][done] = prior_distance(out["phi"][done], out["betas"][done],
-                                                     out["transl"][done], be0[done], t0[done],
-                                                     **weights)
     return out
-
-
-def _offsets(rot0, R):
-    """phi (n,24,3) with R_j = rot0_j Exp(phi_j)."""
-    n = len(rot0)
-    rel = np.swapaxes(rot0, -1, -2) @ R
-    return _log_so3(rel.reshape(-1, 3, 3)).reshape(n, 24, 3)
-
-
-def _temper_stage(body, out, rot, be0, t0, kp, joint_index, f, pp, nrm, ok, prior, weights,
-                  fit_options, temper, temper_rel, plausible):
-    """The "regressor failed" stage (module docs of fit_guarded): refits the people still above
-    temper_rel x norm with the start-centred weights (TEMPER_KEYS) times temper, from three
-    starts, and keeps a tempered result that explains the keypoints (err below TEMPER_GAIN x the
-    kept error), converged and is plausible (its distance under the tempered priors within
-    plausible_distance; with a pose prior also its population cost within the `plausible`
-    chi-square quantile for 69 dof and at most TEMPER_GMM_DELTA above the kept result's). No
-    objective of the tempered model is compared with one of the guard's. Updates `out` in
-    place; returns the indices replaced."""
-    far = np.flatnonzero(ok & (out["err_final"] > temper_rel * nrm))
-    if not len(far):
-        return far
-    m = len(far)
-    sub = lambda a: np.ascontiguousarray(np.asarray(a)[far])  # noqa: E731
-    tw = {k: weights[k] * (temper if k in TEMPER_KEYS else 1.0)
-          for k in ("w_root", "w_pose", "w_betas_init", "w_shape", "w_transl")}
-    topts = dict(fit_options, **tw)
-    topts["max_iter"] = TEMPER_ITER_FACTOR * fit_options.get("max_iter", 30)
-    args = (sub(kp), joint_index, sub(f), sub(pp), sub(nrm))
-    # start 10: the estimate through a wide-robust-scale tempered fit
-    wide = fit_people(body, sub(rot), sub(be0), sub(t0), *args,
-                      **dict(topts, robust_scale=GNC_FACTOR * weights["robust_scale"]))
-    R_kept = sub(out["rotmat"])
-    ph_kept = _offsets(sub(rot), R_kept)
-    turned = R_kept.copy()
-    turned[:, 0] = turned[:, 0] @ np.diag([-1.0, 1.0, -1.0])
-    phs = np.concatenate([ph_kept, wide["phi"], _offsets(sub(rot), turned)])
-    bs = np.concatenate([sub(out["betas"]), wide["betas"], sub(out["betas"])])
-    ts = np.concatenate([sub(out["transl"]), wide["transl"], sub(out["transl"])])
-    tile = lambda a: np.concatenate([sub(a)] * 3)  # noqa: E731
-    res = fit_people(body, tile(rot), tile(be0), tile(t0), tile(kp), joint_index, tile(f),
-                     tile(pp), tile(nrm), phi_start=phs, betas_start=bs, transl_start=ts, **topts)
-    # the rule: explains the keypoints (below TEMPER_GAIN x the kept error), converged, plausible
-    # under the tempered priors and (with a pose prior) under the population prior; among the
-    # starts that pass, the lowest tempered objective (one model: comparable)
-    good = (res["status"] == 0) & res["converged"]
-    good &= res["err_final"] < TEMPER_GAIN * np.tile(out["err_final"][far], 3)
-    dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
-    d_t = prior_distance(res["phi"], res["betas"], res["transl"], tile(be0), tile(t0), **tw)
-    good &= d_t <= plausible_distance(dof, plausible)
-    if prior is not None:
-        raw = pose_prior_cost(prior, res["rotmat"], w_gmm=1.0)[0]
-        good &= raw - prior.core_arrays()[2].min() <= plausible_distance(69, plausible) ** 2
-        if TEMPER_GMM_DELTA is not None:
-            raw_kept = pose_prior_cost(prior, R_kept, w_gmm=1.0)[0]
-            good &= raw <= np.tile(raw_kept, 3) + TEMPER_GMM_DELTA
-    obj = np.where(good, res["objective"], np.inf).reshape(3, m)
-    best = obj.argmin(0)
-    a = best * m + np.arange(m)
-    good = np.isfinite(obj[best, np.arange(m)])
-    for k in np.flatnonzero(good):
-        i = far[k]
-        for key in ("rotmat", "betas", "transl", "phi", "err_final", "iterations", "converged",
-                    "objective", "data_cost", "prior_cost", "spread"):
-            out[key][i] = res[key][a[k]]
-        out["start"][i] = 9 + best[k]
-    return far[good]

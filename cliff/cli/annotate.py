@@ -46,12 +46,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tilt-deg", type=float, default=0.0,
                    help="also re-start from the root tilted by +-this many degrees about the "
                         "camera's x and y axes (0 = off; e.g. 35 with --starts all)")
-    p.add_argument("--temper", type=float, default=0.0, metavar="FACTOR",
-                   help="'regressor failed' stage: refit the people still farther than "
-                        "--temper-rel of the box from their keypoints with the start-centred "
-                        "priors times FACTOR (e.g. 0.1; 0 = off; docs/annotate.md)")
-    p.add_argument("--temper-rel", type=float, default=0.04,
-                   help="--temper's threshold: mean reprojection error as a fraction of the box height")
     p.add_argument("--pose-prior", default=None, metavar="GMM_PKL",
                    help="population pose prior: SMPLify's gmm_08.pkl (from SPIN's data, SMPLify "
                         "license; docs/annotate.md 'Population pose prior'), added to the fit's "
@@ -94,10 +88,6 @@ def check_args(args) -> None:
         raise ValueError(f"--restart-rel: expected a finite number >= 0, got {args.restart_rel}")
     if not (np.isfinite(args.tilt_deg) and 0 <= args.tilt_deg <= 180):
         raise ValueError(f"--tilt-deg: expected degrees in [0, 180], got {args.tilt_deg}")
-    if not (np.isfinite(args.temper) and 0 <= args.temper <= 1):
-        raise ValueError(f"--temper: expected a factor in [0, 1] (0 = off), got {args.temper}")
-    if not (np.isfinite(args.temper_rel) and args.temper_rel > 0):
-        raise ValueError(f"--temper-rel: expected a fraction of the box height > 0, got {args.temper_rel}")
     if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
@@ -151,7 +141,6 @@ def run(args) -> int:
                        starts="one" if args.no_guard else args.starts,
                        accept=not args.no_guard, restart_rel=args.restart_rel,
                        tilt_deg=0.0 if args.no_guard else args.tilt_deg,
-                       temper=0.0 if args.no_guard else args.temper, temper_rel=args.temper_rel,
                        **_prior_options(args),
                        **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                                 "w_up": args.w_up}),

@@ -108,8 +108,6 @@ def annotate_job(args: argparse.Namespace) -> tuple[dict, list, str]:
            "guard": {"starts": "one" if args.no_guard else args.starts, "accept": not args.no_guard,
                      "restart_rel": args.restart_rel,
                      "tilt_deg": 0.0 if args.no_guard else args.tilt_deg,
-                     "temper": 0.0 if args.no_guard else args.temper,
-                     "temper_rel": args.temper_rel,
                      **({"pose_prior": os.path.abspath(args.pose_prior), "w_gmm": args.w_gmm}
                         if getattr(args, "pose_prior", None) else {})},
            "min_confidence": args.min_confidence}
