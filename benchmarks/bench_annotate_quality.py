@@ -22,7 +22,9 @@ outliers among the keypoints, still far from them; whether the fit's own objecti
 at the result than at the truth, and whether the keypoints alone prefer the truth). "Worse" compares
 each person's result with its own starting estimate against the ground truth. A person's
 keypoints "can be fitted" when the true body itself projects within 20 px of them
-(confidence-weighted mean; the outliers can make even the truth miss them).
+(confidence-weighted mean; the outliers can make even the truth miss them); under each table,
+the fittable people left above 20 px with their truth's own error next to the result's (round
+6: most sit at the definition's edge, the truth itself at 18-20 px).
 
 --pose-prior --upright-deg S[,S...] [--w-up W[,W...]] (issue 17, round 4): the same table with
 rows adding the upright root prior (fit option upright_deg, w_up) to the matching pose prior at
@@ -138,6 +140,17 @@ def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable, vs_truth=None):
     return int(worse.sum()), {k: int(v.sum()) for k, v in cats.items()}
 
 
+def far_note(body, sc, r, fittable, sev, name):
+    """One line on the fittable people left > 20 px from their keypoints: each one's own truth
+    error -> the result's (px), and how many are farther than the truth by > 5 px (the others
+    sit at the fittable definition's edge: the truth itself is close to 20 px)."""
+    far = np.flatnonzero((r["err_final"] > 20) & fittable)
+    te = truth_error(body, sc)
+    pairs = ", ".join(f"{te[i]:.1f} -> {r['err_final'][i]:.1f}" for i in far)
+    miss = int((r["err_final"][far] > te[far] + 5).sum())
+    return f"* {sev}, {name}: {len(far)} ({miss} farther than the truth by > 5 px): {pairs or '-'}"
+
+
 def scene(body, args, kw):
     """One severity's scene (args.people people, args.seed), which people are fittable (the
     truth within 20 px of its keypoints) and met(R, betas, transl) -> (PA-MPJPE mm, root deg)
@@ -169,7 +182,7 @@ def harm_table(body, fb, args):
     print("| start | run | root deg (mean) | PA-MPJPE mm (mean) | root worse > 5 deg | PA-MPJPE worse > 10 mm "
           "| either | > 20 px, fittable / all | median px (full image) | converged | seconds |")
     print("|" + "---|" * 11)
-    kept, why = {}, {}
+    kept, why, notes = {}, {}, []
     for sev, kw in SEVERITIES.items():
         sc, fittable, met = scene(body, args, kw)
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
@@ -183,6 +196,7 @@ def harm_table(body, fb, args):
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
                   f"{far.sum()} | {np.median(r['err_final']):.2f} | {100 * r['converged'].mean():.0f} % | "
                   f"{dt:.1f} |")
+            notes.append(far_note(body, sc, r, fittable, sev, name))
             whys[name] = breakdown(body, sc, r, r0, pa0, r1, pa1, fittable,
                                    objective_vs_truth(fb, sc, r, opts))
             if opts == {}:
@@ -191,6 +205,10 @@ def harm_table(body, fb, args):
         print(f"| {sev} | after: kept result by start (estimate kept / estimate / wide-scale / turned / "
               f"mirrored / both) | {' / '.join(map(str, starts))} | | | | | | | | |")
         why[sev] = whys
+    print()
+    print("Fittable people > 20 px from their keypoints: the truth's own error -> the result's (px)")
+    print()
+    print("\n".join(notes))
     print()
     print("## Why people got worse (each worse person counted in every category that applies)")
     print()
@@ -363,6 +381,7 @@ def prior_table(body, fb, args):
           "| PA-MPJPE worse > 10 mm | either | > 20 px, fittable / all | worse with the "
           "result's objective below the truth's | seconds |")
     print("|" + "---|" * 10)
+    notes = []
     for sev, kw in SEVERITIES.items():
         sc, fittable, met = scene(body, args, kw)
         pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
@@ -375,9 +394,14 @@ def prior_table(body, fb, args):
         for name, opts in runs:
             r, dt, pa1, r1, wr, wp, far = refine_scored(fb, sc, met, r0, pa0, opts)
             below, _ = objective_vs_truth(fb, sc, r, opts)
+            notes.append(far_note(body, sc, r, fittable, sev, name))
             print(f"| {sev} | {name} | {r1.mean():.2f} | {pa1.mean():.1f} | {100 * wr.mean():.1f} % | "
                   f"{100 * wp.mean():.1f} % | {100 * (wr | wp).mean():.1f} % | {(far & fittable).sum()} / "
                   f"{far.sum()} | {(below & (wr | wp)).sum()} / {(wr | wp).sum()} | {dt:.1f} |")
+    print()
+    print("Fittable people > 20 px from their keypoints: the truth's own error -> the result's (px)")
+    print()
+    print("\n".join(notes))
     print()
 
 
