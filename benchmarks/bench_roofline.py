@@ -1,7 +1,11 @@
 """How close the networks run to this CPU's FMA throughput, and what that allows against a peer.
 
     python benchmarks/bench_roofline.py [--backbones hr48 res50] [--batches 1 8] [--threads 2]
-        [--rounds 5] [--peer-ms hr48:1:185.9 ...]
+        [--rounds 5] [--peer-ms hr48:1:185.9 ...] [--isa avx2]
+
+--isa avx2 runs the whole engine as on an AVX2-only CPU: oneDNN capped with
+ONEDNN_MAX_CPU_ISA=AVX2 and our Winograd kernels with CLIFF_WINOGRAD_ISA=avx2 (set before the
+models load), and the peak measured with the AVX2 probe.
 
 1. The FMA peak: ``benchmarks/fma_peak.c`` compiled here with the system C compiler (12
    independent FMA chains per thread, AVX-512 and AVX2 variants where cpuid has them), run on
@@ -119,6 +123,8 @@ def main() -> None:
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: run oneDNN and the Winograd kernels as on an AVX2-only CPU")
     ap.add_argument("--peer-ms", nargs="*", default=[],
                     help="BACKBONE:BATCH:MS, a peer's time on this machine (bench_model.py)")
     a = ap.parse_args()
@@ -131,11 +137,14 @@ def main() -> None:
             peers[(bb, int(b))] = float(t)
         except ValueError:
             ap.error(f"--peer-ms: expected BACKBONE:BATCH:MS, got {s!r}")
-    print("CPU:", cpu_description())
+    if a.isa == "avx2":  # read when oneDNN initialises and when a Winograd layer is created
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        os.environ["CLIFF_WINOGRAD_ISA"] = "avx2"
+    print("CPU:", cpu_description(), "| engine ISA:", a.isa)
     p1, pt = fma_peak(1), fma_peak(a.threads)
-    isa = "avx512" if "avx512" in pt else "avx2"
+    isa = "avx512" if "avx512" in pt and a.isa == "native" else "avx2"
     print("FMA peak, GFLOP/s: 1 thread", p1 or "(no C compiler)", f"| {a.threads} threads", pt or "")
-    peak = max(pt.values()) if pt else 0.0
+    peak = pt.get(isa, 0.0)
     for bb in a.backbones:
         for b in a.batches:
             roofline(bb, b, a.threads, a.rounds, peak, peers.get((bb, b)))

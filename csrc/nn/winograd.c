@@ -92,34 +92,40 @@ static inline int nn_wino_panel(int kp, int k0) {
 
 /* the vector helpers are static inline: no ABI crosses a function boundary */
 #pragma GCC diagnostic ignored "-Wpsabi"
-static const int ROWS[3] = {4, 6, 8}; /* WT_R per instruction set: base, avx2, avx512 */
+static const int ROWS[3] = {2, 6, 8}; /* WT_R per instruction set: base, avx2, avx512 */
 #define WT(x) x##_avx512
 #define WT_ATTR __attribute__((target("avx512f")))
 #define WT_R 8  /* 8 x 2 zmm accumulators (4 x 3 for 48 channels, 8 x 1 for a last 16) */
 #define WT_NV 2
+#define WT_GV 16
 #include "nn/winograd_tmpl.h"
 #undef WT
 #undef WT_ATTR
 #undef WT_R
 #undef WT_NV
+#undef WT_GV
 #define WT(x) x##_avx2
 #define WT_ATTR __attribute__((target("avx2,fma")))
 #define WT_R 6  /* 6 x 2 ymm accumulators */
 #define WT_NV 1
+#define WT_GV 8
 #include "nn/winograd_tmpl.h"
 #undef WT
 #undef WT_ATTR
 #undef WT_R
 #undef WT_NV
+#undef WT_GV
 #define WT(x) x##_base
 #define WT_ATTR
-#define WT_R 4
+#define WT_R 2  /* 2 x 4 xmm accumulators (SSE2 has 16 registers) */
 #define WT_NV 1
+#define WT_GV 4
 #include "nn/winograd_tmpl.h"
 #undef WT
 #undef WT_ATTR
 #undef WT_R
 #undef WT_NV
+#undef WT_GV
 
 typedef void (*block_fn)(const nn_wino *, long, float *);
 

@@ -1,19 +1,22 @@
 /* winograd_tmpl.h - the per-tile transforms of winograd.c, compiled once per instruction set.
  * Included by winograd.c with WT(x) (name suffix) and WT_ATTR (target attribute) defined.
  *
- * Sixteen channels are one GCC vector (vector_size 64): one zmm register with AVX-512, two
- * ymm with AVX2, four xmm otherwise. Activations are NHWC, so a pixel's channels are
- * contiguous and every transform is a handful of vector adds per 16 channels. */
+ * WT_GV channels are one GCC vector, the instruction set's register: 16 floats (one zmm) with
+ * AVX-512, 8 (one ymm) with AVX2, 4 (one xmm) otherwise. Activations are NHWC, so a pixel's
+ * channels are contiguous and every transform is a handful of vector adds per WT_GV channels.
+ * (A 64-byte vector on AVX2 is legal GCC, but in the register blocking below GCC kept such
+ * vectors in memory and moved them through general registers: the AVX2 kernels ran 5-9x
+ * slower than the AVX-512 ones on the same CPU until 2026-12-05.) */
 
-typedef float WT(vf) __attribute__((vector_size(64)));
-typedef int WT(vi) __attribute__((vector_size(64)));
+typedef float WT(vf) __attribute__((vector_size(WT_GV * 4)));
+typedef int WT(vi) __attribute__((vector_size(WT_GV * 4)));
 
 #define VF WT(vf)
 #define VI WT(vi)
 
 static WT_ATTR inline VF WT(load)(const float *p, int nc) {
     VF v = {0};
-    if (nc == 16)
+    if (nc == WT_GV)
         memcpy(&v, p, sizeof v);
     else
         memcpy(&v, p, (size_t)nc * sizeof(float));
@@ -21,7 +24,7 @@ static WT_ATTR inline VF WT(load)(const float *p, int nc) {
 }
 
 static WT_ATTR inline void WT(store)(float *p, VF v, int nc) {
-    if (nc == 16)
+    if (nc == WT_GV)
         memcpy(p, &v, sizeof v);
     else
         memcpy(p, &v, (size_t)nc * sizeof(float));
@@ -33,8 +36,8 @@ static WT_ATTR void WT(input_tile)(const nn_wino *W, long t, float *V, size_t vs
     const long C = W->ic, per = (long)W->th * W->tw;
     const int b = (int)(t / per), r = (int)(t % per), y0 = (r / W->tw) * m - 1, x0 = (r % W->tw) * m - 1;
     const float *src = W->src + (size_t)b * h * w * C;
-    for (long cb = 0; cb < C; cb += 16) {
-        const int nc = C - cb < 16 ? (int)(C - cb) : 16;
+    for (long cb = 0; cb < C; cb += WT_GV) {
+        const int nc = C - cb < WT_GV ? (int)(C - cb) : WT_GV;
         VF d[6][6], s[6][6], q[6];
         for (int i = 0; i < A; i++) {
             const int y = y0 + i;
@@ -97,8 +100,8 @@ static WT_ATTR void WT(output_tile)(const nn_wino *W, long t, const float *M, si
     const long K = W->oc, per = (long)W->th * W->tw;
     const int b = (int)(t / per), r = (int)(t % per), y0 = (r / W->tw) * m, x0 = (r % W->tw) * m;
     const size_t img = (size_t)b * h * w * K;
-    for (long kb = 0; kb < K; kb += 16) {
-        const int nc = K - kb < 16 ? (int)(K - kb) : 16;
+    for (long kb = 0; kb < K; kb += WT_GV) {
+        const int nc = K - kb < WT_GV ? (int)(K - kb) : WT_GV;
         VF s[6][6], o[4][4], q[6];
         const VF bias = WT(load)(W->bias + kb, nc);
         if (m == 4) {
@@ -151,25 +154,26 @@ static WT_ATTR void WT(output_tile)(const nn_wino *W, long t, const float *M, si
     }
 }
 
-/* One register block of the products: `rows` rows from vr x nv vectors of 16 output channels
+/* One register block of the products: `rows` rows from vr x nv groups of 16 output channels
  * from the U panel u (row stride ldu), accumulated over the C input channels, into mp (row
- * stride ldm). rows and nv are constants where it is called and rows * nv <= 16 (so the
- * compiler keeps the accumulators in registers). */
+ * stride ldm). rows and nv are constants where it is called, and rows * nv * 16 / WT_GV <= 16
+ * accumulators (so the compiler keeps them in registers). */
 static WT_ATTR inline __attribute__((always_inline)) void WT(gemm_tile)(const float *vr, const float *u,
                                                                         int ldu, float *mp, int ldm, int C,
                                                                         const int rows, const int nv) {
+    const int nvec = nv * (16 / WT_GV); /* vectors per row */
     VF acc[16];
-    for (int i = 0; i < rows * nv; i++) acc[i] = (VF){0};
+    for (int i = 0; i < rows * nvec; i++) acc[i] = (VF){0};
     for (int c = 0; c < C; c++, u += ldu) {
         VF uv[4];
-        for (int v = 0; v < nv; v++) memcpy(&uv[v], u + 16 * v, sizeof(VF));
+        for (int v = 0; v < nvec; v++) memcpy(&uv[v], u + WT_GV * v, sizeof uv[v]);
         for (int r = 0; r < rows; r++) {
             const float x = vr[(size_t)r * C + c];
-            for (int v = 0; v < nv; v++) acc[r * nv + v] += x * uv[v];
+            for (int v = 0; v < nvec; v++) acc[r * nvec + v] += x * uv[v];
         }
     }
     for (int r = 0; r < rows; r++)
-        for (int v = 0; v < nv; v++) memcpy(mp + (size_t)r * ldm + 16 * v, &acc[r * nv + v], sizeof(VF));
+        for (int v = 0; v < nvec; v++) memcpy(mp + (size_t)r * ldm + WT_GV * v, &acc[r * nvec + v], sizeof acc[0]);
 }
 
 /* The a*a products of one block: M[pos] (bp x kp) = V[pos] (bp x ic) . U[pos] (ic x kp).
