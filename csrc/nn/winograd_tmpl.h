@@ -71,9 +71,9 @@ static WT_ATTR void WT(input_tile)(const nn_wino *W, long t, float *V, size_t vs
     }
 }
 
-/* Prefetch the m x m pixels of tile t that tile t - 1 did not read (its patch's last m columns,
- * the first two are shared), all channels, from NHWC tensor p of `ch` channels, `rows` rows of
- * the patch from row offset `dy` (input: a rows from -1; output: m rows from 0). Only for layers
+/* Prefetch tile t's pixels, all channels, from NHWC tensor p of `ch` channels: `rows` rows from
+ * row offset `dy` and m + 2 columns from column offset `dx` (input: the a x a patch from -1;
+ * output: m rows and the m columns it writes, plus two). Only for layers
  * whose activations do not fit in L2 (W->prefetch; HRNet's 48 channels at batch 8: 3 % of the
  * network's time), where the transforms wait on memory; at batch 1 it cost ~1 %. */
 static WT_ATTR inline void WT(prefetch_tile)(const nn_wino *W, const float *p, long ch, long t, int rows,
