@@ -129,6 +129,8 @@ static const int ROWS[3] = {2, 6, 8}; /* WT_R per instruction set: base, avx2, a
 
 typedef void (*block_fn)(const nn_wino *, long, float *);
 
+static const char *const ISA_NAMES[3] = {"sse2", "avx2", "avx512"}; /* by W->isa */
+
 static int isa_cpu(void) {
     if (__builtin_cpu_supports("avx512f")) return 2;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
@@ -139,19 +141,15 @@ static int isa_cpu(void) {
  * "avx2", "sse2": lets a test or a benchmark run the AVX2 or baseline kernels on a CPU that
  * has more). -1: an unknown value. */
 static int isa_for_layer(void) {
-    static const char *names[3] = {"sse2", "avx2", "avx512"};
     const char *v = getenv("CLIFF_WINOGRAD_ISA");
     int cpu = isa_cpu();
     if (!v || !*v) return cpu;
     for (int i = 0; i < 3; i++)
-        if (strcmp(v, names[i]) == 0) return i < cpu ? i : cpu;
+        if (strcmp(v, ISA_NAMES[i]) == 0) return i < cpu ? i : cpu;
     return -1;
 }
 
-const char *nn_wino_isa(const nn_wino *W) {
-    static const char *names[3] = {"sse2", "avx2", "avx512"};
-    return names[W->isa];
-}
+const char *nn_wino_isa(const nn_wino *W) { return ISA_NAMES[W->isa]; }
 
 int nn_wino_eligible(nn_shape src, nn_shape dst, int k, int stride, int pad, const nn_postops *po,
                      nn_shape add_shape) {
