@@ -242,32 +242,13 @@ done:
     return res;
 }
 
-static PyObject *Model_layers(ModelObject *self, PyObject *noargs) {
-    (void)noargs;
+/* A list with one item per layer of the table, item(net, i) a new reference (NULL: error set). */
+static PyObject *per_layer_list(ModelObject *self, PyObject *(*item)(const cliff_net *, size_t)) {
     if (acquire(self)) return NULL;
     Py_ssize_t nl = (Py_ssize_t)cliff_net_num_layers(self->net);
     PyObject *list = PyList_New(nl);
     for (Py_ssize_t i = 0; list && i < nl; i++) {
-        const char *name, *kind, *impl;
-        cliff_net_layer(self->net, (size_t)i, &name, &kind, &impl);
-        PyObject *t = Py_BuildValue("(sss)", name, kind, impl);
-        if (!t) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, i, t);
-    }
-    release(self);
-    return list;
-}
-
-static PyObject *Model_layer_macs(ModelObject *self, PyObject *noargs) {
-    (void)noargs;
-    if (acquire(self)) return NULL;
-    Py_ssize_t nl = (Py_ssize_t)cliff_net_num_layers(self->net);
-    PyObject *list = PyList_New(nl);
-    for (Py_ssize_t i = 0; list && i < nl; i++) {
-        PyObject *v = PyLong_FromUnsignedLongLong((unsigned long long)cliff_net_layer_macs(self->net, (size_t)i));
+        PyObject *v = item(self->net, (size_t)i);
         if (!v) {
             Py_CLEAR(list);
             break;
@@ -276,6 +257,26 @@ static PyObject *Model_layer_macs(ModelObject *self, PyObject *noargs) {
     }
     release(self);
     return list;
+}
+
+static PyObject *layer_tuple(const cliff_net *net, size_t i) {
+    const char *name, *kind, *impl;
+    cliff_net_layer(net, i, &name, &kind, &impl);
+    return Py_BuildValue("(sss)", name, kind, impl);
+}
+
+static PyObject *layer_macs(const cliff_net *net, size_t i) {
+    return PyLong_FromUnsignedLongLong((unsigned long long)cliff_net_layer_macs(net, i));
+}
+
+static PyObject *Model_layers(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    return per_layer_list(self, layer_tuple);
+}
+
+static PyObject *Model_layer_macs(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    return per_layer_list(self, layer_macs);
 }
 
 static PyObject *Model_profile(ModelObject *self, PyObject *args) {
