@@ -326,21 +326,28 @@ static PyObject *Model_get_threads(ModelObject *self, void *closure) {
     return PyLong_FromLong(n);
 }
 
-static PyObject *Model_streams(ModelObject *self, PyObject *arg) {
+/* The batch size argument n of streams() / branch_streams(): >= 1, or -1 with an error set. */
+static Py_ssize_t batch_size_arg(PyObject *arg) {
     Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-    if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 1) return PyErr_Format(PyExc_ValueError, "n: expected a batch size >= 1, got %zd", n);
-    if (acquire(self)) return NULL;
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "n: expected a batch size >= 1, got %zd", n);
+        return -1;
+    }
+    return n;
+}
+
+static PyObject *Model_streams(ModelObject *self, PyObject *arg) {
+    Py_ssize_t n = batch_size_arg(arg);
+    if (n < 0 || acquire(self)) return NULL;
     int g = cliff_net_streams(self->net, (size_t)n);
     release(self);
     return PyLong_FromLong(g);
 }
 
 static PyObject *Model_branch_streams(ModelObject *self, PyObject *arg) {
-    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-    if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 1) return PyErr_Format(PyExc_ValueError, "n: expected a batch size >= 1, got %zd", n);
-    if (acquire(self)) return NULL;
+    Py_ssize_t n = batch_size_arg(arg);
+    if (n < 0 || acquire(self)) return NULL;
     int on = cliff_net_branch_streams(self->net, (size_t)n);
     release(self);
     return PyBool_FromLong(on);
