@@ -25,8 +25,11 @@
  * products ran at half the FMA rate. Contract in this file (clang contracts within an
  * expression by default). FMA rounds once: results change in the last bits, within the
  * transforms' own rounding (tests/test_winograd.py). */
+/* O3 too: the register blocks (acc[rows * nvec], the 6x6 / 4x4 transform arrays) stay in
+ * registers only once GCC fully unrolls their small loops, which -O2 does not; a C program
+ * building the core at -O2 ran HR48 1.5-1.8x slower (docs/performance.md). */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
+#pragma GCC optimize("O3", "fp-contract=fast")
 #endif
 
 #include "nn/nn.h"
