@@ -41,7 +41,8 @@ with --w-gmm 0.25.
 
 --seeds A-B (issue 17, round 8): only the pooled harm table over the scene seeds A..B (400
 people each per severity by default), for the default guard and with both opt-in priors (the
-matching pose prior, w_gmm 0.25, and the upright prior, sigma 5 deg, w_up 0.35): the share made
+matching pose prior, w_gmm 0.25, and the upright prior, sigma 5 deg, w_up 0.35), without and with
+the guard's root-hold rule (root_hold; on by default with the upright prior): the share made
 worse with its 95 % binomial interval, its range over the seeds, the fittable people left above
 20 px (and how many of them are farther than their truth by > 5 px), and the mean errors. Seeds
 2027-2036 were never used to develop anything; one report seed's share moves by +-1-2 points
@@ -433,8 +434,10 @@ def parse_seeds(text: str) -> list:
 def pooled_table(body, fb, args):
     """Issue 17, round 8: the share made worse pooled over many scene seeds (--seeds)."""
     seeds = parse_seeds(args.seeds)
-    runs = (("after (default)", {}), ("after + matching pose prior + upright sigma 5 deg (opt-in)",
-                                      dict(BOTH_PRIORS, pose_prior=world_prior())))
+    both = dict(BOTH_PRIORS, pose_prior=world_prior())
+    runs = (("after (default)", {}),
+            ("after + matching pose prior + upright sigma 5 deg, root hold off", dict(both, root_hold=None)),
+            ("after + matching pose prior + upright sigma 5 deg (opt-in; root hold on with it)", both))
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
     print()
     print("| start | run | people | either worse (95 % interval) | range over seeds | root worse > 5 deg "

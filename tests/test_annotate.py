@@ -816,7 +816,28 @@ def test_cli_annotate_upright_prior_enters_the_fit(cli_files, tmp_path):
     assert np.abs(np.load(tmp_path / "pgt.npz")["pose"][:, :3] - plain).max() > 1e-3
 
 
+def test_cli_annotate_root_hold_follows_the_upright_prior(cli_files, tmp_path):
+    # with --upright-deg the guard's root-hold rule is on ('auto'): some written global
+    # orientations differ from --root-hold off; without --upright-deg 'auto' is off, so the
+    # default run equals --root-hold off
+    from cliff.cli import main
+    _, _, argv, _ = cli_files
+    root = lambda: np.load(tmp_path / "pgt.npz")["pose"][:, :3]  # noqa: E731
+    assert main(argv + ["--upright-deg", "5"]) == 0
+    auto = root()
+    assert main(argv + ["--upright-deg", "5", "--root-hold", "off"]) == 0
+    assert np.abs(root() - auto).max() > 1e-3
+    assert main(argv) == 0
+    plain = root()
+    assert main(argv + ["--root-hold", "off"]) == 0
+    np.testing.assert_array_equal(root(), plain)
+
+
 @pytest.mark.parametrize("extra, msg", [(["--w-gmm", "-1"], "--w-gmm: expected a finite number >= 0"),
+                                        (["--root-hold", "on"],
+                                         "--root-hold: expected 'auto', 'off' or a gain >= 0"),
+                                        (["--root-hold", "-1"],
+                                         "--root-hold: expected 'auto', 'off' or a gain >= 0"),
                                         (["--pose-prior", "nope.pkl"], "--pose-prior: no such file"),
                                         (["--upright-deg", "0"],
                                          "--upright-deg: expected a finite sigma > 0 in degrees"),

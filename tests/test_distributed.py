@@ -243,6 +243,19 @@ def test_dask_annotate_min_confidence_matches_the_single_process_file(data, sing
     np.testing.assert_allclose(d["pose"], z["pose"][keep], rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("extra, guard", [
+    (["--upright-deg", "5", "--w-up", "0.5"], {"upright_deg": 5.0, "w_up": 0.5, "root_hold": "auto"}),
+    (["--root-hold", "2"], {"root_hold": 2.0}),
+    (["--upright-deg", "5", "--no-guard"], {"upright_deg": 5.0, "root_hold": None}),
+])
+def test_annotate_job_carries_the_guard_options(data, tmp_path, extra, guard):
+    # the workers run annotate() with job["guard"]: the upright prior and the root-hold rule
+    # must reach them as they reach `cliff annotate` without --ray/--dask
+    args = build_parser().parse_args(annotate_argv(data, tmp_path / "p.npz", "--dask", "x", *extra))
+    job, _, _ = annotate_job(args)
+    assert {k: job["guard"].get(k, "absent") for k in guard} == guard
+
+
 def test_dask_killed_worker_is_replaced_and_its_shard_retried(data, single, dask_client, tmp_path):
     args = build_parser().parse_args(
         annotate_argv(data, tmp_path / "pgt.npz", "--dask", "x", "--shard-size", "2"))

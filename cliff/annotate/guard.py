@@ -22,7 +22,13 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    the estimate) while staying within the start-centred
    prior's plausible range (the prior distance below the ``plausible`` quantile of the prior's
    own distribution, see :func:`plausible_distance`; the population prior is not part of
-   the prior distance).
+   the prior distance);
+4. with the upright root prior (``upright_deg=``; ``root_hold="auto"``) or when asked
+   (``root_hold=GAIN``), fits every person a second time with the root held at the estimate
+   (steps 1-3 with the root prior ``ROOT_HOLD_W``) and keeps the root held unless freeing it
+   lowers the start-independent part of the objective (keypoint term + population and upright
+   priors) by more than GAIN (default ``ROOT_HOLD_GAIN`` = 1): a root the regressor got right
+   is not traded for a spine the keypoints cannot tell apart from it (docs/annotate.md, round 8).
 
 The numbers (docs/annotate.md "Do no harm, quality and confidence"): `prior_distance`,
 `confidence`.
@@ -56,6 +62,16 @@ GNC_FACTOR = 10.0
 #: hypothesis must lower the objective by this much to win. 2 ln(19) = 5.9: each is held 5 %
 #: likely a priori, i.e. the estimate 95 %.
 HYPOTHESIS_PENALTY = 2 * math.log(19.0)
+
+#: The root-hold rule (step 4): the held fit's root prior weight (sigma ~1 deg: the root stays
+#: at the estimate, or at a root hypothesis) and the gain in the start-independent objective
+#: the free root must bring to be kept. Chosen on the development seeds 3-5 of
+#: benchmarks/bench_annotate_quality.py with both opt-in priors (gains 0.5, 1, 1.5, 2: the
+#: largest that left the mean root error and PA-MPJPE within 0.3 deg / 1 mm at both
+#: severities); without the upright prior holding the root made more people worse, so "auto"
+#: turns it on only with ``upright_deg``.
+ROOT_HOLD_W = 3000.0
+ROOT_HOLD_GAIN = 1.0
 
 #: The confidence's weights (see :func:`confidence`): a linear predictor of
 #: log(PA-MPJPE / 50 mm) from measured-in-the-image numbers, fitted by least squares on the
@@ -156,10 +172,64 @@ def confidence(err_px, norm, prior_dist, spread, visible) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip(z, -50, 50)))
 
 
+def root_hold_gain(root_hold, upright_deg=None):
+    """The root-hold rule's gain for the option ``root_hold``: "auto" = ROOT_HOLD_GAIN with the
+    upright prior (``upright_deg`` not None), else off; None or False = off; a number >= 0 =
+    that gain. Returns None (off) or the gain; TypeError (True, a list, ...) or ValueError
+    (another string, a negative or non-finite gain) otherwise."""
+    if root_hold is None or root_hold is False:
+        return None
+    if isinstance(root_hold, str):
+        if root_hold != "auto":
+            raise ValueError(f"root_hold: expected 'auto', None or a gain >= 0, got {root_hold!r}")
+        return ROOT_HOLD_GAIN if upright_deg is not None else None
+    if isinstance(root_hold, bool) or not isinstance(root_hold, (int, float, np.integer, np.floating)):
+        raise TypeError(f"root_hold: expected 'auto', None or a gain >= 0, got {root_hold!r}")
+    g = float(root_hold)
+    if not (np.isfinite(g) and g >= 0):
+        raise ValueError(f"root_hold: expected 'auto', None or a gain >= 0, got {root_hold!r}")
+    return g
+
+
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
-                plausible: float = 0.999, tilt_deg: float = 0.0,
+                plausible: float = 0.999, tilt_deg: float = 0.0, root_hold="auto",
                 **fit_options) -> dict:
+    """fit_people with re-starts, the acceptance test and the root-hold rule (module docs).
+    Same arguments and result as :func:`fit_guarded_once`, plus root_hold ('auto': on with the
+    upright prior; None: off; a number: on with that gain, see :func:`root_hold_gain`) and the
+    result's root_held (n,) bool: the root was kept at the estimate (or its root hypothesis) by
+    the rule."""
+    gain = root_hold_gain(root_hold, fit_options.get("upright_deg"))
+    args = (body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm)
+    kw = dict(starts=starts, restart_rel=restart_rel, accept=accept, plausible=plausible,
+              tilt_deg=tilt_deg)
+    prior = as_pose_prior(fit_options.get("pose_prior"))
+    if prior is not None:
+        fit_options = dict(fit_options, pose_prior=prior)  # read a path once
+    out = fit_guarded_once(*args, **kw, **fit_options)
+    n = len(out["status"])
+    out["root_held"] = np.zeros(n, bool)
+    if gain is None:
+        return out
+    held = fit_guarded_once(*args, **kw, **dict(fit_options, w_root=ROOT_HOLD_W))
+    free_cost = out["data_cost"] + out["pose_prior_cost"] + out["upright_cost"]
+    held_cost = held["data_cost"] + held["pose_prior_cost"] + held["upright_cost"]
+    use = (out["status"] == 0) & (held["status"] == 0) & ~(free_cost < held_cost - gain)
+    for key, v in held.items():
+        if key in out and isinstance(v, np.ndarray) and v.shape[:1] == (n,):
+            out[key][use] = v[use]
+    weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
+    be0, t0 = np.asarray(betas, np.float64), np.asarray(transl, np.float64)
+    out["prior_dist"][use] = prior_distance(out["phi"][use], out["betas"][use], out["transl"][use],
+                                            be0[use], t0[use], **weights)
+    out["root_held"] = use
+    return out
+
+
+def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
+                     norm, *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
+                     plausible: float = 0.999, tilt_deg: float = 0.0, **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint

@@ -61,6 +61,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--w-up", type=float, default=0.35,
                    help="weight of --upright-deg's term (default 0.35, chosen on the synthetic "
                         "benchmark's development seed; 1 = the prior read as -2 log density)")
+    p.add_argument("--root-hold", default="auto", metavar="auto|off|GAIN",
+                   help="root-hold rule of the guard: also fit with the root held at the estimate "
+                        "and keep it unless freeing it lowers the keypoint + population + upright "
+                        "terms by more than GAIN; 'auto' (default) = on with gain 1 when "
+                        "--upright-deg is given, else off (docs/annotate.md, round 8)")
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="drop people whose fit_confidence is below this from the output "
                         "(0 = keep all; 0.5 ~ a predicted PA-MPJPE of 50 mm, docs/annotate.md)")
@@ -97,6 +102,7 @@ def check_args(args) -> None:
         raise ValueError(f"--upright-deg: expected a finite sigma > 0 in degrees, got {u}")
     if not (np.isfinite(args.w_up) and args.w_up >= 0):
         raise ValueError(f"--w-up: expected a finite number >= 0, got {args.w_up}")
+    root_hold_option(args.root_hold)
     if not 0 <= args.min_confidence <= 1:
         raise ValueError(f"--min-confidence: expected a number in [0, 1], got {args.min_confidence}")
     if args.threads < 0:
@@ -109,6 +115,19 @@ def check_args(args) -> None:
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if os.path.isdir(args.output) or not os.path.isdir(out_dir):
         raise OSError(f"-o/--output: expected a file path in an existing directory, got {args.output!r}")
+
+
+def root_hold_option(text: str):
+    """--root-hold: 'auto', 'off' (None) or a gain >= 0 (float); ValueError otherwise."""
+    if text in ("auto", "off"):
+        return None if text == "off" else "auto"
+    try:
+        g = float(text)
+    except ValueError:
+        g = float("nan")
+    if not (np.isfinite(g) and g >= 0):
+        raise ValueError(f"--root-hold: expected 'auto', 'off' or a gain >= 0, got {text!r}")
+    return g
 
 
 def run(args) -> int:
@@ -141,6 +160,7 @@ def run(args) -> int:
                        starts="one" if args.no_guard else args.starts,
                        accept=not args.no_guard, restart_rel=args.restart_rel,
                        tilt_deg=0.0 if args.no_guard else args.tilt_deg,
+                       root_hold=None if args.no_guard else root_hold_option(args.root_hold),
                        **_prior_options(args),
                        **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                                 "w_up": args.w_up}),
