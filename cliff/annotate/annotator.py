@@ -42,7 +42,7 @@ from .losses import cam_full_to_crop, crop_camera
 REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged", "fit_kp_err",
-                  "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread")
+                  "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread", "fit_root_held")
 #: People fitted per C call in annotate(refine='fit') (several images batched).
 FIT_BATCH = 256
 #: fit_options keys that are weights of the objective (the rest: max_iter, tol).
@@ -169,6 +169,7 @@ def pseudo_gt_record(body: FitBody, imgname, fitted: dict, keypoints) -> dict:
         "fit_start": np.asarray(fitted["start"], np.int64),
         "fit_confidence": np.asarray(fitted["confidence"], np.float64),
         "fit_spread": np.asarray(fitted["spread"], np.float64),
+        "fit_root_held": np.asarray(fitted.get("root_held", np.zeros(n, bool)), bool).reshape(n),
     }
 
 
@@ -619,7 +620,7 @@ def _concat(records):
              "fit_iters": np.zeros(0, np.int64), "fit_converged": np.zeros(0, bool),
              "fit_kp_err": np.zeros((0, 24)), "fit_prior_dist": np.zeros(0),
              "fit_start": np.zeros(0, np.int64), "fit_confidence": np.zeros(0),
-             "fit_spread": np.zeros(0),
+             "fit_spread": np.zeros(0), "fit_root_held": np.zeros(0, bool),
              "fit_status": np.zeros(0, np.int64)}
     if not records:
         return empty
