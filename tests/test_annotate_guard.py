@@ -273,7 +273,7 @@ def test_annotate_writes_which_roots_the_rule_held(body, scene, tmp_path):
     # fit_root_held in the file is refine()'s root_held for the same people: with the upright
     # prior the rule is on and holds some roots (the scene's starts are 15 deg off at the root,
     # so it frees others); without it the field is all False
-    sc = {k: (v[:8] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    sc = {k: (v[:16] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     W, H = sc["img_size"]
 
     def pred(image, bx, focal):
@@ -281,8 +281,8 @@ def test_annotate_writes_which_roots_the_rule_held(body, scene, tmp_path):
     kp, _ = A.clean_keypoints(sc["keypoints"], (W, H))
     r = A.refine(F.FitBody.from_smpl(body), sc["init_rotmat"], sc["init_betas"],
                  sc["init_transl"], kp, sc["boxes"], (W, H), sc["focal"], upright_deg=5.0)
-    assert 0 < r["root_held"].sum() < 8
-    for opts, expect in (({"upright_deg": 5.0}, r["root_held"]), ({}, np.zeros(8, bool))):
+    assert 0 < r["root_held"].sum() < 16
+    for opts, expect in (({"upright_deg": 5.0}, r["root_held"]), ({}, np.zeros(16, bool))):
         out = tmp_path / "pgt.npz"
         A.annotate([np.zeros((H, W, 3), np.uint8)], [sc["keypoints"]], smpl=body,
                    boxes=[sc["boxes"]], predictor=pred, focal=sc["focal"], output=str(out),
