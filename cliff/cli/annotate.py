@@ -130,6 +130,18 @@ def root_hold_option(text: str):
     return g
 
 
+def guard_options(args) -> dict:
+    """The do-no-harm guard's flags and the upright prior as annotate() options: plain values,
+    so that the --ray/--dask job (cliff.distributed.cli) carries the same ones. --no-guard: one
+    start, no acceptance test, no root hold."""
+    off = args.no_guard
+    return {"starts": "one" if off else args.starts, "accept": not off,
+            "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
+            "root_hold": None if off else root_hold_option(args.root_hold),
+            **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
+                                                     "w_up": args.w_up})}
+
+
 def run(args) -> int:
     """Returns 0, or 1 if an input was skipped (missing/unreadable image, annotation with
     NaN keypoints: one line 'cliff: skipped PATH: reason' each); raises (exit status 2 in
@@ -157,13 +169,7 @@ def run(args) -> int:
                        loss=args.loss, min_keypoints=args.min_keypoints,
                        progress=not args.no_progress, output=None,
                        max_iter=args.max_iter, robust=args.robust, refine=args.refine,
-                       starts="one" if args.no_guard else args.starts,
-                       accept=not args.no_guard, restart_rel=args.restart_rel,
-                       tilt_deg=0.0 if args.no_guard else args.tilt_deg,
-                       root_hold=None if args.no_guard else root_hold_option(args.root_hold),
-                       **_prior_options(args),
-                       **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
-                                                                "w_up": args.w_up}),
+                       **guard_options(args), **_prior_options(args),
                        regressor=args.ckpt if args.refine != "fit" else None,
                        finetune_options={"epochs": args.finetune_epochs, "rank": args.finetune_rank})
     keep = res["fit_confidence"] >= args.min_confidence

@@ -92,7 +92,7 @@ def predict_job(args: argparse.Namespace) -> tuple[dict, list, str]:
 
 def annotate_job(args: argparse.Namespace) -> tuple[dict, list, str]:
     from ..annotate.annotator import load_keypoints
-    from ..cli.annotate import check_args, root_hold_option
+    from ..cli.annotate import check_args, guard_options
     from .shards import range_shards
 
     _check_shard_size(args)
@@ -105,14 +105,9 @@ def annotate_job(args: argparse.Namespace) -> tuple[dict, list, str]:
            "keypoints": os.path.abspath(args.keypoints), "images": os.path.abspath(args.images),
            "focal": args.focal, "loss": args.loss, "min_keypoints": args.min_keypoints,
            "max_iter": args.max_iter, "robust": args.robust,
-           "guard": {"starts": "one" if args.no_guard else args.starts, "accept": not args.no_guard,
-                     "restart_rel": args.restart_rel,
-                     "tilt_deg": 0.0 if args.no_guard else args.tilt_deg,
-                     "root_hold": None if args.no_guard else root_hold_option(args.root_hold),
+           "guard": {**guard_options(args),
                      **({"pose_prior": os.path.abspath(args.pose_prior), "w_gmm": args.w_gmm}
-                        if getattr(args, "pose_prior", None) else {}),
-                     **({"upright_deg": args.upright_deg, "w_up": args.w_up}
-                        if getattr(args, "upright_deg", None) is not None else {})},
+                        if getattr(args, "pose_prior", None) else {})},
            "min_confidence": args.min_confidence}
     return job, range_shards(len(entries), args.shard_size or 64), args.output
 
