@@ -211,9 +211,9 @@ def harm_table(body, fb, args):
                                    objective_vs_truth(fb, sc, r, opts))
             if opts == {}:
                 kept[sev] = (r, pa1, r1)
-        starts = np.bincount(kept[sev][0]["start"] + 1, minlength=6)
+        starts = np.bincount(kept[sev][0]["start"] + 1, minlength=11)[[0, 1, 2, 3, 4, 5, 10]]
         print(f"| {sev} | after: kept result by start (estimate kept / estimate / wide-scale / turned / "
-              f"mirrored / both) | {' / '.join(map(str, starts))} | | | | | | | | |")
+              f"mirrored / both / weak-prior) | {' / '.join(map(str, starts))} | | | | | | | | |")
         why[sev] = whys
     print()
     print("Fittable people > 20 px from their keypoints: the truth's own error -> the result's (px)")
