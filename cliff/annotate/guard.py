@@ -65,8 +65,9 @@ GNC_FACTOR = 10.0
 #: The weak-prior start (code 9): its first fit multiplies the start-centred root and pose
 #: weights (w_root, w_pose) and the population prior's w_gmm by this factor, so the keypoints
 #: lead (a limb or the spine the estimate put in the wrong basin can cross over), then the
-#: objective itself decides. Chosen on ten fresh seeds, poor starts (0.03, 0.1, 0.3, and 0.1 with
-#: 0.01 or 0.3 as a second start): docs/annotate.md, round 9.
+#: objective itself decides. Chosen on the benchmark's seeds 2027-2036, poor starts (0.03 and 0.1
+#: alone, 0.1 with 0.01 or 0.3 as a second start), then measured once on seeds 2037-2046:
+#: docs/annotate.md, round 9.
 WEAK_FACTOR = 0.1
 
 #: -2 log of the prior odds of a root hypothesis (turned / mirrored) against the estimate: a
