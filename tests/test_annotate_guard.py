@@ -125,7 +125,9 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     # a high objective (its pose pays the priors: PA-MPJPE 155 mm), so before round 9 the guard
     # kept the turned-root hypothesis, 49 px away. The start through a fit with the root and
     # pose priors WEAK_FACTOR times weaker lets the keypoints lead; fitted then under the full
-    # objective it wins (code 9) with the lowest objective, within 3 px and a better 3D pose.
+    # objective it wins (code 9) with the lowest objective, within 3 px and a better 3D pose
+    # (shown without round 10's torso starts: with them the broad-root start goes lower still,
+    # see the last lines).
     sc = S.make_scene(body, 200, seed=101, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
                       root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
     one = slice(70, 71)
@@ -139,13 +141,70 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     after_wide = A.refine(*args, starts="one", accept=False, phi_start=wide["phi"],
                           betas_start=wide["betas"], transl_start=wide["transl"])
     assert plain["err_final"][0] > 20.0
-    new = A.refine(*args)
+    new = A.refine(*args, torso=False)
     assert new["start"][0] == 9
     assert new["err_final"][0] < 3.0
     assert new["objective"][0] < min(plain["objective"][0], after_wide["objective"][0]) - 10
     pa = lambda r: L.pa_mpjpe(S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24],  # noqa: E731
                               sc["joints"][one, :24])[0]
     assert pa(new) < pa(after_wide) - 0.02  # metres
+    # This start's root is 74 deg off: code 9 leaves it 53 deg off; the torso's root under the
+    # broad root prior component (code 11) ends lower on the objective with the root 27 deg off.
+    root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][one, 0])[0]  # noqa: E731
+    r10 = A.refine(*args)
+    assert r10["start"][0] == 11
+    assert r10["objective"][0] < new["objective"][0]
+    assert root(r10) < root(new) - 20
+
+
+def _rolled_start(body, fb):
+    """One exact person whose start's root is rolled 80 deg about the camera's axis."""
+    sc = _exact(body, 3)
+    R0 = sc["rotmat"].copy()
+    R0[0, 0] = S.rodrigues(np.array([0.0, 0.0, np.deg2rad(80)])) @ R0[0, 0]
+    return sc, (fb, R0, sc["betas"], sc["transl"], sc["keypoints"], sc["boxes"], sc["img_size"],
+                sc["focal"])
+
+
+def test_broad_root_prior_corrects_a_large_root_error_the_torso_shows(body, fb):
+    # The start's root is rolled 80 deg about the camera's axis (in the image plane: a
+    # regressor's large root error), the rest exact, the keypoints exact. Tried from every
+    # start (starts='all': from the estimate the fit twists until it is within 2 px), round
+    # 9's guard ends with the root 33 deg off (the estimate's root prior, sigma ~10 deg, makes
+    # an 80 deg correction cost w_root |phi_0|^2 = 58, so the spine and limbs take the rest).
+    # The torso start fits the root to the hips, shoulders and neck with the body held; under
+    # the root prior's broad component (sigma ~33 deg, paying BROAD_PENALTY) it wins (code 11):
+    # lower on the objective, nearer the keypoints, the root within 6 deg.
+    sc, args = _rolled_start(body, fb)
+    root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][:, 0])[0]  # noqa: E731
+    old = A.refine(*args, starts="all", torso=False)
+    new = A.refine(*args, starts="all")
+    assert root(old) > 25.0
+    assert new["start"][0] == 11
+    assert root(new) < 6.0
+    assert new["objective"][0] < old["objective"][0] - 10
+    assert new["err_final"][0] < old["err_final"][0]
+
+
+def test_prior_distance_of_a_broad_root_result_is_in_its_components_deviations(body, fb):
+    # A code-11 result was fitted under the broad component (w_root x BROAD_FACTOR), so its
+    # prior distance, read against the plausible range, is measured in that component's
+    # standard deviations: prior_distance with w_root = 30 x 0.1, the rest as the defaults.
+    sc, args = _rolled_start(body, fb)
+    r = A.refine(*args, starts="all")
+    assert r["start"][0] == 11
+    want = G.prior_distance(r["phi"], r["betas"], r["transl"], sc["betas"], sc["transl"],
+                            w_root=30.0 * G.BROAD_FACTOR)
+    assert r["prior_dist"][0] == pytest.approx(want[0], rel=1e-9)
+    assert r["prior_dist"][0] < G.prior_distance(r["phi"], r["betas"], r["transl"], sc["betas"],
+                                                 sc["transl"])[0] - 1
+
+
+def test_broad_root_component_pays_its_prior_odds():
+    # 5 % prior weight like a hypothesis (2 ln 19), and a peak density sqrt(1/0.1)^3 lower
+    # (3 ln sqrt(10)): 5.89 + 3.45 = 9.34.
+    assert G.BROAD_PENALTY == pytest.approx(2 * np.log(19) + 1.5 * np.log(10), abs=1e-12)
+    assert G.BROAD_PENALTY == pytest.approx(9.343, abs=1e-3)
 
 
 def test_tilt_hypotheses_escape_a_root_leaning_the_wrong_way(body, fb):

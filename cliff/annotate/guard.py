@@ -13,10 +13,14 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    towards/away from the camera, leaning towards/away from it; with ``tilt_deg`` > 0 also the
    root tilted by +-tilt_deg about the camera's x and y axes) and from the estimate through a
    fit with the start-centred priors WEAK_FACTOR times weaker (the keypoints lead a limb or the
-   spine out of a wrong basin). Every start is fitted with the
+   spine out of a wrong basin), and from the root the torso's keypoints say (a fit of the root
+   and translation alone to the hips, shoulders and neck). Every start is fitted with the
    priors still centred on the estimate, so the final
    objectives (keypoint term + priors) of all starts of a person are comparable; the lowest
-   wins;
+   wins. The root prior is a mixture: the hypotheses are its components centred on turned or
+   mirrored roots, and a broad component (BROAD_FACTOR times the root weight, i.e. a standard
+   deviation ~3x wider, for a regressor's occasional large root error) is fitted from the
+   torso's root; a component other than the estimate's pays -2 log of its prior odds;
 3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
    (its keypoint term is lower than the estimate's; with a population pose prior
    (``pose_prior=``, docs/annotate.md) and/or the upright root prior (``upright_deg=``) the
@@ -48,7 +52,8 @@ from .fit import (DEFAULT_W_GMM, DEFAULT_W_UP, DEFAULT_WEIGHTS, as_pose_prior, f
 #: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
 #: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
 #: viewing ray, both; (opt-in) tilted; the estimate through a fit with the start-centred priors
-#: weaker first; -1 = the acceptance test kept the estimate.
+#: weaker first; the root fitted to the torso's keypoints (under the estimate's root prior, or
+#: under the broad root prior component); -1 = the acceptance test kept the estimate.
 STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale",
           2: "root turned 180 deg about the body's vertical", 3: "root mirrored in depth",
           4: "root turned and mirrored", 5: "root tilted +tilt_deg about the camera's x axis",
@@ -56,6 +61,8 @@ STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale
           7: "root tilted +tilt_deg about the camera's y axis",
           8: "root tilted -tilt_deg about the camera's y axis",
           9: "estimate, after a fit with the root and pose priors 10x weaker",
+          10: "root fitted to the torso's keypoints (body held)",
+          11: "broad root prior: the torso's root, after a fit with the priors 10x weaker",
           -1: "estimate kept (fit rejected)"}
 
 #: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
@@ -74,6 +81,25 @@ WEAK_FACTOR = 0.1
 #: hypothesis must lower the objective by this much to win. 2 ln(19) = 5.9: each is held 5 %
 #: likely a priori, i.e. the estimate 95 %.
 HYPOTHESIS_PENALTY = 2 * math.log(19.0)
+
+#: The torso start (codes 10, 11): a first fit to the keypoints of these model joints only
+#: (pelvis, hips, neck, shoulders) with the pose prior TORSO_HOLD times stronger (the body
+#: held) and the root prior TORSO_FREE times weaker (the root and translation move): the root
+#: the torso's keypoints say, wherever the regressor put it (a perspective-n-point solve, as
+#: the first stage of SMPLify). Then the full objective, from there.
+TORSO_JOINTS = (0, 1, 2, 12, 16, 17)
+TORSO_HOLD = 100.0
+TORSO_FREE = 0.01
+
+#: The root prior's broad component (code 11): the root weight times BROAD_FACTOR (standard
+#: deviation 1/sqrt(0.1) = 3.2x wider: ~33 deg against ~10.5 deg for w_root = 30), held 5 %
+#: likely a priori like each hypothesis. Its objective pays -2 log of the component's prior
+#: odds and of its lower peak density: 2 ln 19 + 3 ln(1/sqrt(BROAD_FACTOR)) = 9.3. It lets a
+#: regressor's large root error (40-90 deg) be corrected when the torso's keypoints say so,
+#: which the estimate's component (that error costing w_root |phi_0|^2 = 15-75) cannot.
+#: Chosen on the benchmark's seeds 2027-2036 (docs/annotate.md, round 10).
+BROAD_FACTOR = 0.1
+BROAD_PENALTY = HYPOTHESIS_PENALTY - 1.5 * math.log(BROAD_FACTOR)
 
 #: The root-hold rule (step 4): the held fit's root prior weight (sigma ~1 deg: the root stays
 #: at the estimate, or at a root hypothesis) and the gain in the start-independent objective
@@ -206,12 +232,12 @@ def root_hold_gain(root_hold, upright_deg=None):
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                 plausible: float = 0.999, tilt_deg: float = 0.0, root_hold="auto",
-                **fit_options) -> dict:
+                torso: bool = True, **fit_options) -> dict:
     """fit_people with re-starts, the acceptance test and the root-hold rule (module docs).
     Same arguments and result as :func:`fit_guarded_once`, plus root_hold ('auto': on with the
     upright prior; None: off; a number: on with that gain, see :func:`root_hold_gain`) and the
     result's root_held (n,) bool: the root was kept at the estimate (or its root hypothesis) by
-    the rule."""
+    the rule. torso=False leaves out the torso starts (codes 10, 11; the guard of round 9)."""
     gain = root_hold_gain(root_hold, fit_options.get("upright_deg"))
     args = (body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm)
     kw = dict(starts=starts, restart_rel=restart_rel, accept=accept, plausible=plausible,
@@ -219,12 +245,12 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     prior = as_pose_prior(fit_options.get("pose_prior"))
     if prior is not None:
         fit_options = dict(fit_options, pose_prior=prior)  # read a path once
-    out = fit_guarded_once(*args, **kw, **fit_options)
+    out = fit_guarded_once(*args, **kw, torso=torso, **fit_options)
     n = len(out["status"])
     out["root_held"] = np.zeros(n, bool)
     if gain is None:
         return out
-    held = fit_guarded_once(*args, **kw, **dict(fit_options, w_root=ROOT_HOLD_W))
+    held = fit_guarded_once(*args, **kw, torso=False, **dict(fit_options, w_root=ROOT_HOLD_W))
     free_cost = out["data_cost"] + out["pose_prior_cost"] + out["upright_cost"]
     held_cost = held["data_cost"] + held["pose_prior_cost"] + held["upright_cost"]
     use = (out["status"] == 0) & (held["status"] == 0) & ~(free_cost < held_cost - gain)
@@ -241,7 +267,8 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
 
 def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                      norm, *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
-                     plausible: float = 0.999, tilt_deg: float = 0.0, **fit_options) -> dict:
+                     plausible: float = 0.999, tilt_deg: float = 0.0, torso: bool = True,
+                     **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
@@ -256,7 +283,9 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     about the camera's x and y axes: they escape a root that leans the wrong way (a basin where
     spine and limbs twist to explain the keypoints), best with starts='all' since such fits
     often meet the keypoints within restart_rel. Off by default: on the benchmark's noisy
-    scenes they changed the share of people made worse by < 1 point (docs/annotate.md)."""
+    scenes they changed the share of people made worse by < 1 point (docs/annotate.md).
+    torso: add the torso starts (codes 10, 11; the root-hold rule's held pass turns them off:
+    there the root is held)."""
     if starts not in ("one", "auto", "all"):
         raise ValueError(f"starts: expected 'one', 'auto' or 'all', got {starts!r}")
     restart_rel = float(restart_rel)
@@ -305,24 +334,56 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
         for h, aa in enumerate(hyp, 1):
             centre[h * r:(h + 1) * r, 0] = centre[h * r:(h + 1) * r, 0] @ _exp_so3(aa)
         # start 9: the keypoints lead: a first fit with the start-centred priors weaker
-        weak = dict(fit_options, **{k: WEAK_FACTOR * fit_options.get(k, v) for k, v in
-                                    (("w_root", weights["w_root"]), ("w_pose", weights["w_pose"]),
-                                     ("w_gmm", DEFAULT_W_GMM))})
+        w_root, w_pose = weights["w_root"], weights["w_pose"]
+        w_gmm = fit_options.get("w_gmm", DEFAULT_W_GMM)
+        weak = dict(fit_options, w_root=WEAK_FACTOR * w_root, w_pose=WEAK_FACTOR * w_pose,
+                    w_gmm=WEAK_FACTOR * w_gmm)
         s9 = fit_people(body, sub(rot), sub(be0), sub(t0), sub(kp), joint_index, sub(f), sub(pp),
                         sub(nrm), **weak)
+        pre = [s1] + [None] * len(hyp) + [s9]
+        codes = [1] + [2 + h for h in range(len(hyp))] + [9]
+        penalty = [0.0] + [HYPOTHESIS_PENALTY] * len(hyp) + [0.0]
         centre = np.concatenate([centre, sub(rot)])
-        H += 1
-        phs = np.zeros((H * r, 24, 3))
+        if torso:
+            # starts 10, 11: the root the torso's keypoints say (body held, root free)
+            kpt = sub(kp).copy()
+            kpt[:, ~np.isin(np.asarray(joint_index), TORSO_JOINTS), 2] = 0.0
+            s10 = fit_people(body, sub(rot), sub(be0), sub(t0), kpt, joint_index, sub(f), sub(pp),
+                             sub(nrm), **dict(fit_options, w_pose=TORSO_HOLD * w_pose,
+                                              w_root=TORSO_FREE * w_root))
+            # 11: from there through a weak-prior fit under the broad root component
+            s11 = fit_people(body, sub(rot), sub(be0), sub(t0), sub(kp), joint_index, sub(f),
+                             sub(pp), sub(nrm), phi_start=s10["phi"], betas_start=s10["betas"],
+                             transl_start=s10["transl"],
+                             **dict(weak, w_root=WEAK_FACTOR * BROAD_FACTOR * w_root))
+            pre += [s10, s11]
+            codes += [10, 11]
+            penalty += [0.0, BROAD_PENALTY]
+            centre = np.concatenate([centre, sub(rot), sub(rot)])
+        H = len(pre)
         tile = lambda a: np.concatenate([sub(a)] * H)  # noqa: E731
-        bs, ts = tile(be0), tile(t0)
-        for k, s in ((0, s1), (H - 1, s9)):
-            blk = slice(k * r, (k + 1) * r)
-            phs[blk], bs[blk], ts[blk] = s["phi"], s["betas"], s["transl"]
-        alt = fit_people(body, centre, tile(be0), tile(t0), tile(kp), joint_index, tile(f),
-                         tile(pp), tile(nrm), phi_start=phs, betas_start=bs, transl_start=ts,
-                         **fit_options)
-        penalty = np.repeat([0.0] + [HYPOTHESIS_PENALTY] * len(hyp) + [0.0], r)
-        codes = np.array([1] + [2 + h for h in range(len(hyp))] + [9])
+        people, camera = (tile(be0), tile(t0), tile(kp)), (tile(f), tile(pp), tile(nrm))
+        phs, bs, ts = np.zeros((H * r, 24, 3)), tile(be0), tile(t0)
+        for k, s in enumerate(pre):
+            if s is not None:
+                blk = slice(k * r, (k + 1) * r)
+                phs[blk], bs[blk], ts[blk] = s["phi"], s["betas"], s["transl"]
+
+        def fit_rows(rows, **opts):
+            return fit_people(body, centre[rows], *(a[rows] for a in people), joint_index,
+                              *(a[rows] for a in camera), phi_start=phs[rows],
+                              betas_start=bs[rows], transl_start=ts[rows], **opts)
+        # every start under the objective of its root prior component; the broad one (code 11,
+        # the last block) in a call of its own: the fitter takes one set of weights per call
+        nb = H - 1 if torso else H
+        alt = fit_rows(slice(0, nb * r), **fit_options)
+        if torso:
+            broad = fit_rows(slice(nb * r, H * r),
+                             **dict(fit_options, w_root=BROAD_FACTOR * w_root))
+            alt = {k: np.concatenate([v, broad[k]]) if isinstance(v, np.ndarray) else v
+                   for k, v in alt.items()}
+        penalty = np.repeat(penalty, r)
+        codes = np.array(codes)
         alt["objective"] = alt["objective"] + penalty
         obj = np.where(alt["status"] == 0, alt["objective"], np.inf).reshape(H, r)
         best = obj.argmin(0)
@@ -355,6 +416,11 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     out["pose_prior_cost"] = gmm
     out["upright_cost"] = up
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
+    b = out["start"] == 11  # distance in the broad component's standard deviations
+    if b.any():
+        wb = dict(weights, w_root=BROAD_FACTOR * weights["w_root"])
+        out["prior_dist"][b] = prior_distance(out["phi"][b], out["betas"][b], out["transl"][b],
+                                              be0[b], t0[b], **wb)
     if accept:
         dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
         dmax = plausible_distance(dof, plausible)
