@@ -168,7 +168,8 @@ def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_
     """Mahalanobis-like distance (n,) of fitted parameters from the starting estimate under the
     fitter's own priors: sqrt(w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2
     + w_betas_init |betas - betas_ref|^2 + w_transl |t - t_ref|^2). phi (n,24,3) radians (the
-    rotation offsets from the estimate), betas (n,K), transl (n,3) metres. The objective is
+    rotation offsets from the estimate), betas (n,K), transl (n,3) metres; a weight may be a
+    number or (n,), one per person. The objective is
     -2 log of the density, so this is the distance in units of the prior's standard deviation
     (the absolute shape term w_shape |betas|^2 is left out: it is not a distance from the
     estimate)."""
@@ -415,12 +416,10 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
                               - np.where(ok, gmm_start + up_start, 0.0))
     out["pose_prior_cost"] = gmm
     out["upright_cost"] = up
-    out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0, **weights)
-    b = out["start"] == 11  # distance in the broad component's standard deviations
-    if b.any():
-        wb = dict(weights, w_root=BROAD_FACTOR * weights["w_root"])
-        out["prior_dist"][b] = prior_distance(out["phi"][b], out["betas"][b], out["transl"][b],
-                                              be0[b], t0[b], **wb)
+    # a code-11 result's distance is in the broad component's standard deviations
+    w_root_each = np.where(out["start"] == 11, BROAD_FACTOR, 1.0) * weights["w_root"]
+    out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0,
+                                       **dict(weights, w_root=w_root_each))
     if accept:
         dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
         dmax = plausible_distance(dof, plausible)
