@@ -211,9 +211,10 @@ def harm_table(body, fb, args):
                                    objective_vs_truth(fb, sc, r, opts))
             if opts == {}:
                 kept[sev] = (r, pa1, r1)
-        starts = np.bincount(kept[sev][0]["start"] + 1, minlength=13)[[0, 1, 2, 3, 4, 5, 10, 11, 12]]
+        starts = np.bincount(kept[sev][0]["start"] + 1, minlength=15)[[0, 1, 2, 3, 4, 5, 10, 11, 12,
+                                                                         13, 14]]
         print(f"| {sev} | after: kept result by start (estimate kept / estimate / wide-scale / turned / "
-              f"mirrored / both / weak-prior / torso root / broad root prior) | "
+              f"mirrored / both / weak-prior / torso root / broad root prior / limb / limb, broad) | "
               f"{' / '.join(map(str, starts))} | | | | | | | | |")
         why[sev] = whys
     print()
@@ -439,9 +440,11 @@ def pooled_table(body, fb, args):
     runs = (("after (default)", {}),
             ("after + matching pose prior + upright sigma 5 deg, root hold off", dict(both, root_hold=None)),
             ("after + matching pose prior + upright sigma 5 deg (opt-in; root hold on with it)", both))
-    if args.without_torso:  # round 10's before/after on the same scenes
-        runs = (runs[0], ("after (default), without the torso starts", dict(torso=False)), runs[2],
-                ("after + both priors (root hold on), without the torso starts", dict(both, torso=False)))
+    if args.without_torso or args.without_limbs:  # before/after on the same scenes
+        what, off = (("the torso and limb starts (round 9)", dict(torso=False, limbs=False))
+                     if args.without_torso else ("the limb starts (round 10)", dict(limbs=False)))
+        runs = (runs[0], (f"after (default), without {what}", off), runs[2],
+                (f"after + both priors (root hold on), without {what}", dict(both, **off)))
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
     print()
     print("| start | run | people | either worse (95 % interval) | range over seeds | root worse > 5 deg "
@@ -507,8 +510,12 @@ def main():
                     help="e.g. 2027-2036: only the harm table pooled over these scene seeds, default "
                          "guard and both opt-in priors (issue 17, round 8)")
     ap.add_argument("--without-torso", action="store_true",
-                    help="with --seeds: also the guard without its torso starts (codes 10, 11; "
-                         "issue 17, round 10), default and both priors, instead of the root-hold-off row")
+                    help="with --seeds: also the guard without its torso and limb starts (codes "
+                         "10-13: round 9's guard; issue 17, round 10), default and both priors, "
+                         "instead of the root-hold-off row")
+    ap.add_argument("--without-limbs", action="store_true",
+                    help="with --seeds: the same without only the limb starts (codes 12, 13: round "
+                         "10's guard; issue 17, round 11)")
     ap.add_argument("--w-up", default="1",
                     help="with --upright-deg: comma-separated w_up values to compare")
     args = ap.parse_args()

@@ -207,6 +207,111 @@ def test_broad_root_component_pays_its_prior_odds():
     assert G.BROAD_PENALTY == pytest.approx(9.343, abs=1e-3)
 
 
+def _poor_person(body, fb, seed, i):
+    """Person i of a 200-person scene with the benchmark's poor starts (joints 15 deg, root 30
+    deg, shape and depth off, 5 % gross outliers): the scene and refine()'s arguments."""
+    sc = S.make_scene(body, 200, seed=seed, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
+                      root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
+    one = slice(i, i + 1)
+    return sc, one, (fb, sc["init_rotmat"][one], sc["init_betas"][one], sc["init_transl"][one],
+                     sc["keypoints"][one], sc["boxes"][one], sc["img_size"], sc["focal"])
+
+
+def test_limb_start_brings_a_given_up_wrist_onto_its_keypoint(body, fb):
+    # Round 11. Scene seed 112, person 75 (poor start): the truth is 5.4 px from the keypoints
+    # (its right elbow keypoint is a gross outlier, 44 px). Round 10's guard keeps the torso
+    # start (code 10) 15 px away: the right wrist 98 px from its keypoint, given up on the
+    # robust loss's flat tail. The limb start turns the right elbow or shoulder so that the
+    # wrist lies on its keypoint's ray; fitted from there (code 12) it ends lower on the same
+    # objective by more than LIMB_MARGIN, the wrist within 3 px, the mean error below 6 px and
+    # a better 3D pose (PA-MPJPE 124 -> 69 mm).
+    sc, one, args = _poor_person(body, fb, 112, 75)
+    wrist = 10  # COCO right wrist
+    old = A.refine(*args, limbs=False)
+    new = A.refine(*args)
+    assert old["kp_err"][0, wrist] > 50.0 and old["err_final"][0] > 10.0
+    assert new["start"][0] == 12
+    assert new["objective"][0] < old["objective"][0] - G.LIMB_MARGIN
+    assert new["kp_err"][0, wrist] < 3.0 and new["err_final"][0] < 6.0
+    pa = lambda r: L.pa_mpjpe(S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24],  # noqa: E731
+                              sc["joints"][one, :24])[0]
+    assert pa(new) < pa(old) - 0.03  # metres
+
+
+def test_limb_start_must_beat_the_kept_fit_by_the_margin(body, fb, monkeypatch):
+    # The same person with an unreachable margin: the limb start is tried but not kept, and
+    # the result is round 10's (code 10, the same objective).
+    _, _, args = _poor_person(body, fb, 112, 75)
+    old = A.refine(*args, limbs=False)
+    monkeypatch.setattr(G, "LIMB_MARGIN", 1e6)
+    new = A.refine(*args)
+    assert new["start"][0] == old["start"][0] == 10
+    assert new["objective"][0] == pytest.approx(old["objective"][0], abs=1e-9)
+
+
+def test_limb_start_from_a_broad_root_result_keeps_its_component(body, fb):
+    # Scene seed 113, person 182: round 10's guard keeps a broad-root fit (code 11) with the
+    # right ankle 459 px from its keypoint. The limb start from it is fitted under the same
+    # broad component (code 13): the ankle within 5 px, lower on the objective, PA-MPJPE
+    # 109 -> 51 mm, and its prior distance measured in the broad component's deviations.
+    sc, one, args = _poor_person(body, fb, 113, 182)
+    ankle = 16  # COCO right ankle
+    old = A.refine(*args, limbs=False)
+    new = A.refine(*args)
+    assert old["start"][0] == 11 and old["kp_err"][0, ankle] > 100.0
+    assert new["start"][0] == 13
+    assert new["kp_err"][0, ankle] < 5.0
+    assert new["objective"][0] < old["objective"][0] - G.LIMB_MARGIN
+    pa = lambda r: L.pa_mpjpe(S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24],  # noqa: E731
+                              sc["joints"][one, :24])[0]
+    assert pa(new) < pa(old) - 0.03
+    want = G.prior_distance(new["phi"], new["betas"], new["transl"], sc["init_betas"][one],
+                            sc["init_transl"][one], w_root=30.0 * G.BROAD_FACTOR)
+    assert new["prior_dist"][0] == pytest.approx(want[0], rel=1e-9)
+
+
+def test_limb_starts_put_the_joint_on_the_keypoints_ray(body, fb):
+    # Exact person, right elbow (joint 19) bent 90 deg more in the start: its wrist keypoint
+    # (joint 21) is 62 px away, above REAIM_REL x the box height (50 px). limb_starts turns the
+    # elbow (pivot 19) or the shoulder (17) so that joint 21 lies on the keypoint's ray at the
+    # bone's length from the pivot: two depths per pivot (towards / away from the camera)
+    # wherever the ray is within reach. Every start reprojects the wrist onto its keypoint
+    # (< 1e-6 px where the ray is reached), keeps the pivot-to-wrist distance, changes only the
+    # pivot's rotation, and leaves every joint outside the pivot's subtree where it was.
+    sc = _exact(body, 7)
+    R0 = sc["rotmat"].copy()
+    R0[0, 19] = R0[0, 19] @ S.rodrigues(np.array([0.0, 0.0, np.deg2rad(90)]))
+    kp = sc["keypoints"]
+    f, pp = float(sc["focal"]), np.asarray(sc["img_size"], np.float64) / 2
+    norm = 200 * A.center_scale(sc["boxes"])[1]
+    who, R = G.limb_starts(fb, R0, sc["betas"], sc["transl"], kp, COCO17_TO_SMPLX, [f], pp[None],
+                           norm)
+    J0 = F.fit_jacobian(fb, R0[0], np.zeros((24, 3)), sc["betas"][0], sc["transl"][0], f, pp)[0]
+    assert len(who) == 4 and (who == 0).all()  # 2 pivots x 2 depths
+    subtree = {17: {17, 19, 21, 23}, 19: {19, 21, 23}}
+    for Ri in R:
+        changed = [j for j in range(24) if not np.allclose(Ri[j], R0[0, j])]
+        assert len(changed) == 1 and changed[0] in (17, 19)
+        p = changed[0]
+        J, uv = F.fit_jacobian(fb, Ri, np.zeros((24, 3)), sc["betas"][0], sc["transl"][0], f,
+                               pp)[:2]
+        assert np.linalg.norm(uv[21] - kp[0, 10, :2]) < 1e-6
+        bone = np.linalg.norm(J0[21] - J0[p])
+        assert np.linalg.norm(J[21] - J[p]) == pytest.approx(bone, rel=1e-9)
+        outside = [j for j in range(24) if j not in subtree[p]]
+        np.testing.assert_allclose(J[outside], J0[outside], atol=1e-12)
+    depths = sorted(np.round(F.fit_jacobian(fb, Ri, np.zeros((24, 3)), sc["betas"][0],
+                                            sc["transl"][0], f, pp)[0][21, 2], 6) for Ri in R)
+    assert len(set(depths)) == 4  # the two depths of each pivot differ
+    # a keypoint within rel x norm is not given up: no starts
+    wrist_err = np.linalg.norm(F.fit_jacobian(fb, R0[0], np.zeros((24, 3)), sc["betas"][0],
+                                              sc["transl"][0], f, pp)[1][21] - kp[0, 10, :2])
+    assert wrist_err > G.REAIM_REL * norm[0]
+    none = G.limb_starts(fb, R0, sc["betas"], sc["transl"], kp, COCO17_TO_SMPLX, [f], pp[None],
+                         norm, rel=(wrist_err + 1) / norm[0])
+    assert len(none[0]) == 0 and none[1].shape == (0, 24, 3, 3)
+
+
 def test_tilt_hypotheses_escape_a_root_leaning_the_wrong_way(body, fb):
     # The start's root leans 50 deg about the camera's x axis (towards the camera); the
     # keypoints are exact. From there the fit twists spine and limbs until the keypoints are

@@ -20,7 +20,11 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    wins. The root prior is a mixture: the hypotheses are its components centred on turned or
    mirrored roots, and a broad component (BROAD_FACTOR times the root weight, i.e. a standard
    deviation ~3x wider, for a regressor's occasional large root error) is fitted from the
-   torso's root; a component other than the estimate's pays -2 log of its prior odds;
+   torso's root; a component other than the estimate's pays -2 log of its prior odds. Then,
+   for the people whose best fit still misses the keypoints, the limb starts of
+   :func:`limb_starts` (a limb turned so that a keypoint the fit gave up lies on its ray),
+   each under the root prior component of the fit it came from, kept where the objective
+   falls by more than LIMB_MARGIN;
 3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
    (its keypoint term is lower than the estimate's; with a population pose prior
    (``pose_prior=``, docs/annotate.md) and/or the upright root prior (``upright_deg=``) the
@@ -53,7 +57,8 @@ from .fit import (DEFAULT_W_GMM, DEFAULT_W_UP, DEFAULT_WEIGHTS, as_pose_prior, f
 #: first; its root turned 180 deg about the body's vertical axis, mirrored in depth about the
 #: viewing ray, both; (opt-in) tilted; the estimate through a fit with the start-centred priors
 #: weaker first; the root fitted to the torso's keypoints (under the estimate's root prior, or
-#: under the broad root prior component); -1 = the acceptance test kept the estimate.
+#: under the broad root prior component); the kept fit with one limb re-aimed at a keypoint it
+#: gave up; -1 = the acceptance test kept the estimate.
 STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale",
           2: "root turned 180 deg about the body's vertical", 3: "root mirrored in depth",
           4: "root turned and mirrored", 5: "root tilted +tilt_deg about the camera's x axis",
@@ -63,6 +68,8 @@ STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale
           9: "estimate, after a fit with the root and pose priors 10x weaker",
           10: "root fitted to the torso's keypoints (body held)",
           11: "broad root prior: the torso's root, after a fit with the priors 10x weaker",
+          12: "a limb re-aimed at a keypoint the kept fit gave up, under its root prior component",
+          13: "a limb re-aimed at a keypoint a broad-root result (11) gave up, broad component",
           -1: "estimate kept (fit rejected)"}
 
 #: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
@@ -101,6 +108,27 @@ TORSO_FREE = 0.01
 BROAD_FACTOR = 0.1
 BROAD_PENALTY = HYPOTHESIS_PENALTY - 1.5 * math.log(BROAD_FACTOR)
 
+#: Limb starts (codes 12, 13; round 11): a keypoint the kept fit gave up (its reprojection error
+#: above REAIM_REL x the box height: far out on Geman-McClure's flat tail, where it pulls
+#: nothing) on one of these model joints is re-aimed by turning one of its pivot joints, its
+#: parent or its grandparent (the forearm or the whole arm, the shin or the whole leg, the head
+#: about the head joint or the neck), so that the keypoint's joint lies on the keypoint's ray.
+#: Up to REAIM_KEYPOINTS keypoints per person, the farthest first; each pivot and each of the
+#: two points of the ray at the bone's length from the pivot (the limb pointing towards or away
+#: from the camera) is a start. Chosen on the benchmark's seeds 2027-2036 (docs/annotate.md,
+#: round 11).
+LIMB_PIVOTS = {4: (1,), 5: (2,), 7: (4, 1), 8: (5, 2), 10: (7, 4), 11: (8, 5), 15: (12,),
+               16: (13,), 17: (14,), 18: (16, 13), 19: (17, 14), 20: (18, 16), 21: (19, 17),
+               24: (15, 12), 25: (15, 12), 26: (15, 12), 27: (15, 12), 28: (15, 12),
+               29: (7, 4), 30: (7, 4), 31: (7, 4), 32: (8, 5), 33: (8, 5), 34: (8, 5)}
+#: A limb start replaces the kept fit only where it lowers the objective by more than
+#: LIMB_MARGIN: a given-up keypoint may be a gross outlier, and re-aiming a limb at one buys a
+#: little keypoint cost with a wrong limb (margins 0-4 compared on seeds 2027-2036; 1 kept the
+#: people it brings onto their keypoints and left none of the moderate starts worse).
+REAIM_REL = 0.1
+REAIM_KEYPOINTS = 3
+LIMB_MARGIN = 1.0
+
 #: The root-hold rule (step 4): the held fit's root prior weight (sigma ~1 deg: the root stays
 #: at the estimate, or at a root hypothesis) and the gain in the start-independent objective
 #: the free root must bring to be kept. Chosen on the development seeds 3-5 of
@@ -131,6 +159,76 @@ def _exp_so3(aa):
 def _log_so3(R):
     from ..camera import rotmat_to_axis_angle
     return rotmat_to_axis_angle(np.ascontiguousarray(R, np.float64))
+
+
+def _global_rotations(R, parents) -> np.ndarray:
+    """Each joint's rotation in the camera frame (n,24,3,3) from the local ones R (n,24,3,3)."""
+    G = np.empty_like(R)
+    G[:, 0] = R[:, 0]
+    for j in range(1, R.shape[1]):
+        G[:, j] = G[:, parents[j]] @ R[:, j]
+    return G
+
+
+def _rotation_between(u, v) -> np.ndarray:
+    """The smallest rotation (3,3) that turns the direction of u into the direction of v."""
+    u, v = u / np.linalg.norm(u), v / np.linalg.norm(v)
+    axis = np.cross(u, v)
+    s = np.linalg.norm(axis)
+    if s < 1e-12:
+        return np.eye(3)  # parallel (an opposite target needs a turn about any axis: skipped)
+    return _exp_so3((axis / s * math.atan2(s, float(u @ v)))[None])[0]
+
+
+def limb_starts(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
+                norm, *, rel: float = REAIM_REL, keypoints_each: int = REAIM_KEYPOINTS):
+    """Starts with one limb re-aimed at a keypoint the fit gave up (codes 12, 13).
+
+    rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: fitted people; keypoints (n,M,3)
+    pixels, joint_index (M,), focal (n,) px, principal_point (n,2) px, norm (n,) px (box
+    heights), as fit_people. For each person, its keypoints_each farthest keypoints with
+    confidence > 0 on a joint of LIMB_PIVOTS whose reprojection error is above rel x norm; for
+    each, each pivot p of LIMB_PIVOTS and each point X of the keypoint's ray (through the camera
+    centre) at the bone's length |J_j - J_p| from the pivot's joint (two, the limb pointing
+    towards or away from the camera; the ray's point nearest to J_p when the ray is out of
+    reach): the pivot's rotation turned, in the camera frame about J_p, by the smallest rotation
+    taking J_j - J_p to X - J_p (the subtree below p turns with it, the rest stays).
+    Returns (people (s,) int64, rotmat (s,24,3,3)): whose start each is, and its rotations."""
+    from .fit import fit_jacobian
+    R = np.asarray(rotmat, np.float64)
+    n = len(R)
+    G = _global_rotations(R, np.asarray(body.parents))
+    jidx = np.asarray(joint_index)
+    kp = np.asarray(keypoints, np.float64)
+    f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
+    pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
+    nrm = np.broadcast_to(np.asarray(norm, np.float64), (n,))
+    usable = np.isin(jidx, list(LIMB_PIVOTS))
+    who, out = [], []
+    for i in range(n):
+        J, uv = fit_jacobian(body, R[i], np.zeros((24, 3)), betas[i], transl[i], f[i], pp[i])[:2]
+        err = np.linalg.norm(uv[np.maximum(jidx, 0)] - kp[i, :, :2], axis=1)
+        err = np.where(usable & (kp[i, :, 2] > 0), err, -1.0)
+        for k in np.argsort(-err)[:keypoints_each]:
+            if err[k] <= rel * nrm[i]:
+                break
+            j = int(jidx[k])
+            ray = np.array([(kp[i, k, 0] - pp[i, 0]) / f[i], (kp[i, k, 1] - pp[i, 1]) / f[i], 1.0])
+            ray /= np.linalg.norm(ray)
+            for p in LIMB_PIVOTS[j]:
+                bone = J[j] - J[p]
+                a = float(ray @ J[p])
+                disc = a * a - float(J[p] @ J[p]) + float(bone @ bone)
+                depths = [a] if disc <= 0 else [a - math.sqrt(disc), a + math.sqrt(disc)]
+                for s in depths:
+                    if s <= 0:
+                        continue  # behind the camera
+                    D = _rotation_between(bone, s * ray - J[p])
+                    Ri = R[i].copy()
+                    Ri[p] = R[i, p] @ (G[i, p].T @ D @ G[i, p])
+                    who.append(i)
+                    out.append(Ri)
+    return np.array(who, np.int64), np.array(out, np.float64).reshape(-1, 24, 3, 3)
 
 
 def root_hypotheses(rotmat, transl, tilt: float = 0.0) -> np.ndarray:
@@ -233,12 +331,13 @@ def root_hold_gain(root_hold, upright_deg=None):
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                 plausible: float = 0.999, tilt_deg: float = 0.0, root_hold="auto",
-                torso: bool = True, **fit_options) -> dict:
+                torso: bool = True, limbs: bool = True, **fit_options) -> dict:
     """fit_people with re-starts, the acceptance test and the root-hold rule (module docs).
     Same arguments and result as :func:`fit_guarded_once`, plus root_hold ('auto': on with the
     upright prior; None: off; a number: on with that gain, see :func:`root_hold_gain`) and the
     result's root_held (n,) bool: the root was kept at the estimate (or its root hypothesis) by
-    the rule. torso=False leaves out the torso starts (codes 10, 11; the guard of round 9)."""
+    the rule. torso=False leaves out the torso starts (codes 10, 11; the guard of round 9),
+    limbs=False the limb starts (codes 12, 13; the guard of round 10)."""
     gain = root_hold_gain(root_hold, fit_options.get("upright_deg"))
     args = (body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm)
     kw = dict(starts=starts, restart_rel=restart_rel, accept=accept, plausible=plausible,
@@ -246,12 +345,13 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     prior = as_pose_prior(fit_options.get("pose_prior"))
     if prior is not None:
         fit_options = dict(fit_options, pose_prior=prior)  # read a path once
-    out = fit_guarded_once(*args, **kw, torso=torso, **fit_options)
+    out = fit_guarded_once(*args, **kw, torso=torso, limbs=limbs, **fit_options)
     n = len(out["status"])
     out["root_held"] = np.zeros(n, bool)
     if gain is None:
         return out
-    held = fit_guarded_once(*args, **kw, torso=False, **dict(fit_options, w_root=ROOT_HOLD_W))
+    held = fit_guarded_once(*args, **kw, torso=False, limbs=limbs,
+                            **dict(fit_options, w_root=ROOT_HOLD_W))
     free_cost = out["data_cost"] + out["pose_prior_cost"] + out["upright_cost"]
     held_cost = held["data_cost"] + held["pose_prior_cost"] + held["upright_cost"]
     use = (out["status"] == 0) & (held["status"] == 0) & ~(free_cost < held_cost - gain)
@@ -269,7 +369,7 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
 def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                      norm, *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                      plausible: float = 0.999, tilt_deg: float = 0.0, torso: bool = True,
-                     **fit_options) -> dict:
+                     limbs: bool = True, **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
@@ -286,7 +386,9 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     often meet the keypoints within restart_rel. Off by default: on the benchmark's noisy
     scenes they changed the share of people made worse by < 1 point (docs/annotate.md).
     torso: add the torso starts (codes 10, 11; the root-hold rule's held pass turns them off:
-    there the root is held)."""
+    there the root is held). limbs: then, for the people whose kept fit still misses the
+    keypoints (error above restart_rel x norm), the limb starts of :func:`limb_starts` (codes
+    12, 13), each fitted under the root prior component of the fit it came from."""
     if starts not in ("one", "auto", "all"):
         raise ValueError(f"starts: expected 'one', 'auto' or 'all', got {starts!r}")
     restart_rel = float(restart_rel)
@@ -309,6 +411,8 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     out = dict(base)
     out["start"] = np.zeros(n, np.int64)
     ok = base["status"] == 0
+    # the root prior component each kept result was fitted under: its centre and its penalty
+    comp_root, comp_pen = rot[:, 0].copy(), np.zeros(n)
     if starts == "all":
         redo = np.flatnonzero(ok)
     elif starts == "auto":
@@ -397,6 +501,12 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
                         "converged", "objective", "data_cost", "prior_cost", "spread"):
                 out[key][i] = alt[key][a]
             out["start"][i] = codes[best[k]]
+            comp_root[i], comp_pen[i] = centre[a, 0], penalty[a]
+    if limbs and starts != "one":
+        left = np.flatnonzero(ok & (out["err_final"] > restart_rel * nrm))
+        if len(left):
+            _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, keypoints, joint_index,
+                       focal, principal_point, nrm, weights["w_root"], fit_options)
     # the population pose prior (w_gmm times its max-mixture cost), at the estimate and the fit:
     # part of every start's objective; the acceptance test counts it with the keypoint term
     gmm_start, gmm = np.zeros(n), np.zeros(n)
@@ -416,8 +526,8 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
                               - np.where(ok, gmm_start + up_start, 0.0))
     out["pose_prior_cost"] = gmm
     out["upright_cost"] = up
-    # a code-11 result's distance is in the broad component's standard deviations
-    w_root_each = np.where(out["start"] == 11, BROAD_FACTOR, 1.0) * weights["w_root"]
+    # a code-11 (13) result's distance is in the broad component's standard deviations
+    w_root_each = np.where(np.isin(out["start"], (11, 13)), BROAD_FACTOR, 1.0) * weights["w_root"]
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0,
                                        **dict(weights, w_root=w_root_each))
     if accept:
@@ -437,3 +547,45 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
             out["upright_cost"][i] = up_start[i]
             out["start"][i] = -1
     return out
+
+
+_KEPT = ("rotmat", "betas", "transl", "phi", "err_final", "iterations", "converged", "objective",
+         "data_cost", "prior_cost", "spread")
+
+
+def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, keypoints, joint_index, focal,
+               principal_point, nrm, w_root, fit_options):
+    """The limb starts (codes 12, 13) for the people `left`, in place in `out`: each start is
+    fitted under the root prior component of the kept fit it came from (its centre, its
+    penalty; the broad one's weight for a code-11 fit); the lowest replaces the kept fit where
+    it is lower by more than LIMB_MARGIN."""
+    n = len(rot)
+    kp = np.asarray(keypoints, np.float64)
+    f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
+    pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
+    who, R = limb_starts(body, out["rotmat"][left], out["betas"][left], out["transl"][left],
+                         kp[left], joint_index, f[left], pp[left], nrm[left])
+    if not len(who):
+        return
+    g = left[who]
+    centre = rot[g].copy()
+    centre[:, 0] = comp_root[g]
+    phi = _log_so3(np.swapaxes(centre, -1, -2) @ R).reshape(-1, 24, 3)
+    bs, ts = out["betas"][g], out["transl"][g]
+    broad = out["start"][g] == 11
+    bar = out["objective"] - LIMB_MARGIN  # what a limb start must beat, per person
+    for sel, code, w in ((~broad, 12, w_root), (broad, 13, BROAD_FACTOR * w_root)):
+        if not sel.any():
+            continue
+        rows = g[sel]
+        fit = fit_people(body, centre[sel], be0[rows], t0[rows], kp[rows], joint_index, f[rows],
+                         pp[rows], nrm[rows], phi_start=phi[sel], betas_start=bs[sel],
+                         transl_start=ts[sel], **dict(fit_options, w_root=w))
+        obj = np.where(fit["status"] == 0, fit["objective"] + comp_pen[rows], np.inf)
+        for a, i in enumerate(rows):  # a person's several starts: the lowest objective wins
+            if obj[a] < bar[i]:
+                bar[i] = obj[a]
+                for key in _KEPT:
+                    out[key][i] = fit[key][a]
+                out["objective"][i] = obj[a]
+                out["start"][i] = code
