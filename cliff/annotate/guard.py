@@ -366,6 +366,11 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     return out
 
 
+#: The fields a start's result brings into the guard's output when it wins.
+_KEPT = ("rotmat", "betas", "transl", "phi", "err_final", "iterations", "converged", "objective",
+         "data_cost", "prior_cost", "spread")
+
+
 def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                      norm, *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                      plausible: float = 0.999, tilt_deg: float = 0.0, torso: bool = True,
@@ -497,8 +502,7 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
             if not better[k]:
                 continue
             a = best[k] * r + k
-            for key in ("rotmat", "betas", "transl", "phi", "err_final", "iterations",
-                        "converged", "objective", "data_cost", "prior_cost", "spread"):
+            for key in _KEPT:
                 out[key][i] = alt[key][a]
             out["start"][i] = codes[best[k]]
             comp_root[i], comp_pen[i] = centre[a, 0], penalty[a]
@@ -527,7 +531,8 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     out["pose_prior_cost"] = gmm
     out["upright_cost"] = up
     # a code-11 (13) result's distance is in the broad component's standard deviations
-    w_root_each = np.where(np.isin(out["start"], (11, 13)), BROAD_FACTOR, 1.0) * weights["w_root"]
+    broad = np.isin(out["start"], (11, 13))
+    w_root_each = np.where(broad, BROAD_FACTOR, 1.0) * weights["w_root"]
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0,
                                        **dict(weights, w_root=w_root_each))
     if accept:
@@ -547,10 +552,6 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
             out["upright_cost"][i] = up_start[i]
             out["start"][i] = -1
     return out
-
-
-_KEPT = ("rotmat", "betas", "transl", "phi", "err_final", "iterations", "converged", "objective",
-         "data_cost", "prior_cost", "spread")
 
 
 def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, keypoints, joint_index, focal,
