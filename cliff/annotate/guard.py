@@ -413,6 +413,9 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     t0 = np.asarray(transl, np.float64)
     n = len(rot)
     nrm = np.broadcast_to(np.asarray(norm, np.float64), (n,))
+    kp = np.asarray(keypoints, np.float64)
+    f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
+    pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
     out = dict(base)
     out["start"] = np.zeros(n, np.int64)
     ok = base["status"] == 0
@@ -425,9 +428,6 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     else:
         redo = np.zeros(0, np.int64)
     if len(redo):
-        kp = np.asarray(keypoints, np.float64)
-        f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
-        pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
         sub = lambda a: np.ascontiguousarray(np.asarray(a)[redo])  # noqa: E731
         r = len(redo)
         # start 1: graduated non-convexity: a first fit with a robust scale 10x wider (far
@@ -509,8 +509,8 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     if limbs and starts != "one":
         left = np.flatnonzero(ok & (out["err_final"] > restart_rel * nrm))
         if len(left):
-            _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, keypoints, joint_index,
-                       focal, principal_point, nrm, weights["w_root"], fit_options)
+            _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp,
+                       nrm, weights["w_root"], fit_options)
     # the population pose prior (w_gmm times its max-mixture cost), at the estimate and the fit:
     # part of every start's objective; the acceptance test counts it with the keypoint term
     gmm_start, gmm = np.zeros(n), np.zeros(n)
@@ -554,16 +554,13 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     return out
 
 
-def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, keypoints, joint_index, focal,
-               principal_point, nrm, w_root, fit_options):
+def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp, nrm,
+               w_root, fit_options):
     """The limb starts (codes 12, 13) for the people `left`, in place in `out`: each start is
     fitted under the root prior component of the kept fit it came from (its centre, its
     penalty; the broad one's weight for a code-11 fit); the lowest replaces the kept fit where
-    it is lower by more than LIMB_MARGIN."""
-    n = len(rot)
-    kp = np.asarray(keypoints, np.float64)
-    f = np.broadcast_to(np.asarray(focal, np.float64), (n,))
-    pp = np.broadcast_to(np.asarray(principal_point, np.float64), (n, 2))
+    it is lower by more than LIMB_MARGIN. kp (n,M,3), f (n,), pp (n,2), nrm (n,): every person's
+    keypoints and camera, as fit_guarded_once normalised them."""
     who, R = limb_starts(body, out["rotmat"][left], out["betas"][left], out["transl"][left],
                          kp[left], joint_index, f[left], pp[left], nrm[left])
     if not len(who):
