@@ -26,7 +26,7 @@
 
 /* ---- small 3x3 helpers ---- */
 
-static void mat3_mul(const double *A, const double *B, double *C) {
+static inline void mat3_mul(const double *A, const double *B, double *C) {
     double T[9];
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < 3; c++)
@@ -34,14 +34,14 @@ static void mat3_mul(const double *A, const double *B, double *C) {
     memcpy(C, T, sizeof T);
 }
 
-static void mat3_vec(const double *A, const double *x, double *y) {
+static inline void mat3_vec(const double *A, const double *x, double *y) {
     double t0 = A[0] * x[0] + A[1] * x[1] + A[2] * x[2];
     double t1 = A[3] * x[0] + A[4] * x[1] + A[5] * x[2];
     double t2 = A[6] * x[0] + A[7] * x[1] + A[8] * x[2];
     y[0] = t0, y[1] = t1, y[2] = t2;
 }
 
-static void cross3(const double *a, const double *b, double *c) {
+static inline void cross3(const double *a, const double *b, double *c) {
     double c0 = a[1] * b[2] - a[2] * b[1];
     double c1 = a[2] * b[0] - a[0] * b[2];
     double c2 = a[0] * b[1] - a[1] * b[0];
@@ -84,10 +84,13 @@ typedef struct {
     char desc[NJ_SMPL * NJ_SMPL]; /* desc[j*24+k] = k in subtree of j (j itself included) */
 } fk_state;
 
-/* Joints (NJ,3) with t added and their Jacobian dJ (NJ,3,P); dJ may be NULL. */
+/* Joints (NJ,3) with t added and their Jacobian dJ (NJ,3,P); dJ may be NULL. vneed (NV) flags
+ * the vertex joints to compute (the others' rows of joints and dJ are left as they are), NULL =
+ * all: a fit computes only the vertex joints its keypoints supervise. */
 static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi,
                     const double *betas, const double *t, fk_state *s, double *joints,
-                    double *dJ, double *scratch /* fit_scratch_doubles(NV) doubles */) {
+                    double *dJ, double *scratch /* fit_scratch_doubles(NV) doubles */,
+                    const unsigned char *vneed) {
     const size_t K = b->n_betas, NV = b->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
     s->K = K, s->NV = NV, s->NJ = NJ, s->P = P;
     double E[9];
@@ -130,13 +133,22 @@ static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi
     /* vertex joints; scratch: vp (NV,3), y (24,3) per vertex, T (9) */
     double *vp = scratch;
     for (size_t v = 0; v < NV; v++) {
+        if (vneed && !vneed[v]) continue;
+        /* the three coordinates' sums side by side: three independent chains, each summed in
+         * its own order (template, shape, pose blend) */
         const double *vd = b->vdirs + v * 3 * K, *vq = b->vpose + v * 3 * NPOSE;
-        for (int k = 0; k < 3; k++) {
-            double x = b->vt[3 * v + k];
-            for (size_t l = 0; l < K; l++) x += vd[k * K + l] * betas[l];
-            for (int q = 0; q < NPOSE; q++) x += vq[k * NPOSE + q] * pf[q];
-            vp[3 * v + k] = x;
+        double x0 = b->vt[3 * v], x1 = b->vt[3 * v + 1], x2 = b->vt[3 * v + 2];
+        for (size_t l = 0; l < K; l++) {
+            x0 += vd[l] * betas[l];
+            x1 += vd[K + l] * betas[l];
+            x2 += vd[2 * K + l] * betas[l];
         }
+        for (int q = 0; q < NPOSE; q++) {
+            x0 += vq[q] * pf[q];
+            x1 += vq[NPOSE + q] * pf[q];
+            x2 += vq[2 * NPOSE + q] * pf[q];
+        }
+        vp[3 * v] = x0, vp[3 * v + 1] = x1, vp[3 * v + 2] = x2;
         const double *w = b->vweights + v * NJ_SMPL;
         double x[3] = {0, 0, 0};
         for (int j = 0; j < NJ_SMPL; j++) {
@@ -150,7 +162,7 @@ static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi
     }
     if (!dJ) return;
 
-    memset(dJ, 0, NJ * 3 * P * sizeof(double));
+    memset(dJ, 0, NJ_SMPL * 3 * P * sizeof(double)); /* vertex joints' rows are all written */
     /* SMPL joints: rotations of strict ancestors */
     for (int i = 0; i < NJ_SMPL; i++) {
         double *Di = dJ + (size_t)i * 3 * P;
@@ -184,10 +196,14 @@ static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi
     /* vertex joints */
     double *y = scratch + 3 * NV; /* (24,3) */
     for (size_t v = 0; v < NV; v++) {
+        if (vneed && !vneed[v]) continue;
         const double *w = b->vweights + v * NJ_SMPL;
         double *Dv = dJ + (NJ_SMPL + v) * 3 * P;
         double T[9] = {0};
+        int wk[NJ_SMPL], nw = 0; /* the joints that skin v (w != 0), in index order */
         for (int j = 0; j < NJ_SMPL; j++) {
+            if (w[j] == 0.0) continue;
+            wk[nw++] = j;
             double d[3];
             for (int k = 0; k < 3; k++) d[k] = vp[3 * v + k] - s->Jrest[3 * j + k];
             mat3_vec(s->Rg + 9 * j, d, y + 3 * j);
@@ -198,8 +214,9 @@ static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi
             /* a = sum_{k in sub(j)} w_vk (y_k - p_j) */
             double a[3] = {0, 0, 0};
             int any = 0;
-            for (int k = 0; k < NJ_SMPL; k++) {
-                if (!s->desc[j * NJ_SMPL + k] || w[k] == 0.0) continue;
+            for (int n = 0; n < nw; n++) {
+                const int k = wk[n];
+                if (!s->desc[j * NJ_SMPL + k]) continue;
                 any = 1;
                 for (int c = 0; c < 3; c++) a[c] += w[k] * (y[3 * k + c] - s->p[3 * j + c]);
             }
@@ -231,8 +248,8 @@ static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi
         const double *vd = b->vdirs + v * 3 * K;
         for (size_t l = 0; l < K; l++) {
             double acc[3] = {0, 0, 0};
-            for (int j = 0; j < NJ_SMPL; j++) {
-                if (w[j] == 0.0) continue;
+            for (int n = 0; n < nw; n++) {
+                const int j = wk[n];
                 const double *jd = b->Jdirs + (size_t)j * 3 * K, *Dj = dJ + (size_t)j * 3 * P;
                 double d[3] = {vd[l] - jd[l], vd[K + l] - jd[K + l], vd[2 * K + l] - jd[2 * K + l]}, e[3];
                 mat3_vec(s->Rg + 9 * j, d, e);
@@ -240,16 +257,19 @@ static void fk_eval(const cliff_fit_body *b, const double *R0, const double *phi
             }
             for (int k = 0; k < 3; k++) Dv[k * P + 72 + l] = acc[k];
         }
-        for (int k = 0; k < 3; k++) Dv[k * P + 72 + K + k] = 1.0;
+        for (int k = 0; k < 3; k++)
+            for (int c = 0; c < 3; c++) Dv[k * P + 72 + K + c] = k == c ? 1.0 : 0.0;
     }
 }
 
 /* Project joints (NJ,3) -> uv (NJ,2) and duv (NJ,2,P) from dJ (may be NULL). Returns the number
- * of points with Z <= zmin (their uv and duv are set to 0). */
+ * of points with Z <= zmin (their uv and duv are set to 0). vneed: fk_eval's (the vertex joints
+ * it skipped are skipped here too), or NULL. */
 static int project(const double *joints, const double *dJ, size_t NJ, size_t P, const double *cam,
-                   double zmin, double *uv, double *duv) {
+                   double zmin, double *uv, double *duv, const unsigned char *vneed) {
     int bad = 0;
     for (size_t i = 0; i < NJ; i++) {
+        if (vneed && i >= NJ_SMPL && !vneed[i - NJ_SMPL]) continue;
         double X = joints[3 * i], Y = joints[3 * i + 1], Z = joints[3 * i + 2];
         if (!(Z > zmin)) {
             bad++;
@@ -300,8 +320,8 @@ cliff_status cliff_fit_jacobian(const cliff_fit_body *body, const double *R0, co
         cliff_free(scratch);
         return cliff_fail(CLIFF_ENOMEM, "cliff_fit_jacobian: out of memory");
     }
-    fk_eval(body, R0, phi, betas, t, s, joints, djoints, scratch);
-    project(joints, djoints, s->NJ, s->P, cam, 0.0, uv, duv);
+    fk_eval(body, R0, phi, betas, t, s, joints, djoints, scratch, NULL);
+    project(joints, djoints, s->NJ, s->P, cam, 0.0, uv, duv, NULL);
     cliff_free(s);
     cliff_free(scratch);
     return CLIFF_OK;
@@ -314,6 +334,7 @@ typedef struct {
     const cliff_fit_options *o;
     const double *R0, *betas0, *t0, *cam, *kp;
     const int64_t *kp_joint;
+    const unsigned char *vneed; /* (n_vert) the vertex joints a keypoint supervises */
     size_t M;
     double inv_sigma; /* 1 / (sigma_rel * norm) */
     const double *gmm_prec; /* gmm_precisions(o) when o has a pose prior (Jacobians), or NULL */
@@ -466,16 +487,42 @@ static double upright_term(const cliff_fit_options *o, const double *R, const do
     return s2 * (ux * ux + uz * uz);
 }
 
+/* The Gauss-Newton matrix and the LM's linear algebra work on the upper triangle of symmetric
+ * (P,P) matrices, row-major. Their inner loops are contiguous axpys over a row, which the
+ * compiler vectorizes without reordering any sum: every entry still receives its terms in the
+ * same order as in the textbook forms (the Cholesky factor's subtractions in the order k = 0, 1,
+ * ...), so the results are the same, bit for bit, on every ISA. Compiled for AVX2 and the
+ * baseline. */
+#define FIT_VECTOR __attribute__((target_clones("avx2", "default")))
+
+/* One point's Gauss-Newton terms: H (upper triangle) += w D^T D, g += w D^T e for its Jacobian
+ * D = duv (2,P) and residual e = (eu, ev) pixels. Only the parameters that move the point (a
+ * joint: its ancestors' rotations, betas, t) have nonzero rows; each such row's update is a
+ * contiguous loop over the columns, which vectorizes. */
+FIT_VECTOR static void gauss_newton_point(double *H, double *g, const double *duv, double w,
+                                          double eu, double ev, size_t P) {
+    const double *Du = duv, *Dv = duv + P;
+    for (size_t q = 0; q < P; q++) {
+        const double aq = Du[q], bq = Dv[q];
+        if (aq == 0.0 && bq == 0.0) continue;
+        g[q] += w * (aq * eu + bq * ev);
+        double *Hq = H + q * P;
+        for (size_t r = q; r < P; r++) Hq[r] += w * (aq * Du[r] + bq * Dv[r]);
+    }
+}
+
 /* Total cost at x = [phi (72), betas (K), t (3)]; INFINITY if a used point is behind the camera.
- * With grad != NULL also fills the Gauss-Newton system H (P,P), g (P) (IRLS weights). */
+ * With grad != NULL also fills the Gauss-Newton system H (P,P) (upper triangle), g (P) (IRLS
+ * weights). */
 static double person_cost(person *pp, const double *x, double *H, double *g, double *err_px,
                           double *data_out) {
     const cliff_fit_body *b = pp->b;
     const cliff_fit_options *o = pp->o;
     const size_t K = b->n_betas, P = 72 + K + 3, NJ = NJ_SMPL + b->n_vert;
     const double *phi = x, *be = x + 72, *t = x + 72 + K;
-    fk_eval(b, pp->R0, phi, be, t, pp->s, pp->joints, H ? pp->dJ : NULL, pp->scratch);
-    project(pp->joints, H ? pp->dJ : NULL, NJ, P, pp->cam, 1e-6, pp->uv, H ? pp->duv : NULL);
+    fk_eval(b, pp->R0, phi, be, t, pp->s, pp->joints, H ? pp->dJ : NULL, pp->scratch, pp->vneed);
+    project(pp->joints, H ? pp->dJ : NULL, NJ, P, pp->cam, 1e-6, pp->uv, H ? pp->duv : NULL,
+            pp->vneed);
     if (H) {
         memset(H, 0, P * P * sizeof(double));
         memset(g, 0, P * sizeof(double));
@@ -493,14 +540,7 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
         csum += conf;
         if (H) {
             double w = conf * dr * pp->inv_sigma * pp->inv_sigma;
-            const double *Du = pp->duv + (size_t)jj * 2 * P, *Dv = Du + P;
-            for (size_t q = 0; q < P; q++) {
-                double aq = Du[q], bq = Dv[q];
-                if (aq == 0.0 && bq == 0.0) continue;
-                g[q] += w * (aq * eu + bq * ev);
-                double *Hq = H + q * P;
-                for (size_t r = q; r < P; r++) Hq[r] += w * (aq * Du[r] + bq * Dv[r]);
-            }
+            gauss_newton_point(H, g, pp->duv + (size_t)jj * 2 * P, w, eu, ev, P);
         }
     }
     if (err_px) *err_px = csum > 0 ? esum / csum : 0.0;
@@ -532,73 +572,98 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
     }
     if (o->gmm_n && o->w_gmm > 0) cost += gmm_term(o, pp->gmm_prec, pp->s, H, g, P);
     if (o->w_up > 0) cost += upright_term(o, pp->s->R, pp->s->Jr, H, g, P);
-    if (H)
-        for (size_t q = 0; q < P; q++)
-            for (size_t r = 0; r < q; r++) H[q * P + r] = H[r * P + q];
     return cost;
 }
 
-/* Lower Cholesky factor of a symmetric positive definite A (P,P), in place. 0 = ok. */
-static int cholesky_factor(double *A, size_t P) {
-    for (size_t j = 0; j < P; j++) {
-        double d = A[j * P + j];
-        for (size_t k = 0; k < j; k++) d -= A[j * P + k] * A[j * P + k];
-        if (!(d > 0.0)) return -1;
-        d = sqrt(d);
-        A[j * P + j] = d;
-        for (size_t i = j + 1; i < P; i++) {
-            double v = A[i * P + j];
-            for (size_t k = 0; k < j; k++) v -= A[i * P + k] * A[j * P + k];
-            A[i * P + j] = v / d;
+
+/* Row k of the upper Cholesky factor, in place: A's row k holds its updates from rows < k. */
+static inline int cholesky_row(double *Uk, size_t k, size_t P) {
+    double d = Uk[k];
+    if (!(d > 0.0)) return -1;
+    d = sqrt(d);
+    Uk[k] = d;
+    for (size_t j = k + 1; j < P; j++) Uk[j] /= d;
+    return 0;
+}
+
+/* Upper Cholesky factor of a symmetric positive definite A (P,P) (upper triangle read), in place
+ * in the upper triangle. 0 = ok. Four rows at a time: each row of the block gets the updates of
+ * the block's rows above it and is factored, then every row below gets the four updates in one
+ * pass (in the rows' order), a quarter of the memory traffic of one pass per row. */
+FIT_VECTOR static int cholesky_factor(double *A, size_t P) {
+    for (size_t k = 0; k < P; k += 4) {
+        const size_t nb = P - k < 4 ? P - k : 4;
+        for (size_t r = 0; r < nb; r++) {
+            double *Ur = A + (k + r) * P;
+            for (size_t q = 0; q < r; q++) {
+                const double *Uq = A + (k + q) * P, u = Uq[k + r];
+                for (size_t j = k + r; j < P; j++) Ur[j] -= u * Uq[j];
+            }
+            if (cholesky_row(Ur, k + r, P) != 0) return -1;
+        }
+        if (nb < 4) break; /* the last rows */
+        const double *U0 = A + k * P, *U1 = U0 + P, *U2 = U1 + P, *U3 = U2 + P;
+        for (size_t i = k + 4; i < P; i++) {
+            double *Ai = A + i * P;
+            const double u0 = U0[i], u1 = U1[i], u2 = U2[i], u3 = U3[i];
+            for (size_t j = i; j < P; j++)
+                Ai[j] = (((Ai[j] - u0 * U0[j]) - u1 * U1[j]) - u2 * U2[j]) - u3 * U3[j];
         }
     }
     return 0;
 }
 
-/* y^T A^{-1} y from the lower Cholesky factor L of A: |L^{-1} y|^2 (z: P scratch). */
-static double chol_quadratic(const double *L, size_t P, const double *y, double *z) {
-    double acc = 0.0;
-    for (size_t i = 0; i < P; i++) {
-        double v = y[i];
-        for (size_t k = 0; k < i; k++) v -= L[i * P + k] * z[k];
-        z[i] = v / L[i * P + i];
-        acc += z[i] * z[i];
+/* Z (P, m) row-major := U^-T Z for the upper factor U (P,P): m right-hand sides at once, each
+ * row's update of the rows below a contiguous axpy over the m columns. */
+FIT_VECTOR static void chol_forward(const double *U, size_t P, double *Z, size_t m) {
+    for (size_t k = 0; k < P; k++) {
+        double *Zk = Z + k * m;
+        const double d = U[k * P + k];
+        for (size_t c = 0; c < m; c++) Zk[c] /= d;
+        for (size_t i = k + 1; i < P; i++) {
+            const double u = U[k * P + i];
+            double *Zi = Z + i * m;
+            for (size_t c = 0; c < m; c++) Zi[c] -= u * Zk[c];
+        }
     }
-    return acc;
 }
 
 /* Posterior spread of the pelvis-relative SMPL joints at the result: with the objective read as
  * -2 log of a density, the Gauss-Newton matrix H (the fitter's, g = J^T r convention) is the
  * inverse covariance of the parameters, so cov(J_i - J_0) = D H^{-1} D^T with D the Jacobian of
- * J_i - J_0. Returns sqrt(mean over joints 1..23 of trace cov) in metres (-1 if H is not
- * positive definite). A (P,P), d and z (P) are scratch. */
-static double joint_spread(const double *H, const double *dJ, size_t P, double *A, double *d,
-                           double *z) {
+ * J_i - J_0, and trace cov = |U^-T D^T|^2 (U^T U = H). Returns sqrt(mean over joints 1..23 of
+ * trace cov) in metres (-1 if H is not positive definite). H's upper triangle is read; A (P,P)
+ * and Z (P, 69) are scratch. */
+static double joint_spread(const double *H, const double *dJ, size_t P, double *A, double *Z) {
+    const size_t m = 3 * (NJ_SMPL - 1);
     memcpy(A, H, P * P * sizeof(double));
     for (size_t q = 0; q < P; q++) A[q * P + q] += 1e-9;
     if (cholesky_factor(A, P) != 0) return -1.0;
+    for (size_t c = 0; c < m; c++) { /* column c = row k of joint i's D_i - D_0 */
+        const double *Di = dJ + (size_t)(c + 3) * P, *D0 = dJ + (size_t)(c % 3) * P;
+        for (size_t q = 0; q < P; q++) Z[q * m + c] = Di[q] - D0[q];
+    }
+    chol_forward(A, P, Z, m);
     double tr = 0.0;
-    for (int i = 1; i < NJ_SMPL; i++)
-        for (int k = 0; k < 3; k++) {
-            const double *Di = dJ + (size_t)i * 3 * P + (size_t)k * P, *D0 = dJ + (size_t)k * P;
-            for (size_t q = 0; q < P; q++) d[q] = Di[q] - D0[q];
-            tr += chol_quadratic(A, P, d, z);
-        }
+    for (size_t c = 0; c < m; c++) {
+        double acc = 0.0;
+        for (size_t q = 0; q < P; q++) acc += Z[q * m + c] * Z[q * m + c];
+        tr += acc;
+    }
     return sqrt(tr / (NJ_SMPL - 1));
 }
 
-/* Solve (A) x = y for symmetric positive definite A (P,P) by Cholesky, in place in L. 0 = ok. */
+/* Solve A x = y for symmetric positive definite A (P,P) (upper triangle read) by Cholesky, in
+ * place in A. 0 = ok. */
 static int cholesky_solve(double *A, size_t P, const double *y, double *x) {
     if (cholesky_factor(A, P) != 0) return -1;
-    for (size_t i = 0; i < P; i++) {
-        double v = y[i];
-        for (size_t k = 0; k < i; k++) v -= A[i * P + k] * x[k];
-        x[i] = v / A[i * P + i];
-    }
+    memcpy(x, y, P * sizeof(double));
+    chol_forward(A, P, x, 1);
     for (size_t i = P; i-- > 0;) {
+        const double *Ui = A + i * P;
         double v = x[i];
-        for (size_t k = i + 1; k < P; k++) v -= A[k * P + i] * x[k];
-        x[i] = v / A[i * P + i];
+        for (size_t k = i + 1; k < P; k++) v -= Ui[k] * x[k];
+        x[i] = v / Ui[i];
     }
     return 0;
 }
@@ -656,7 +721,7 @@ static int fit_one(person *pp, double *x, double *st, double *q, double *work) {
     if (q) {
         q[1] = cost1, q[2] = data1, q[3] = cost1 - data1;
         person_cost(pp, x, H, g, NULL, NULL); /* H and dJ at the result */
-        q[4] = joint_spread(H, pp->dJ, P, A, dx, xn);
+        q[4] = joint_spread(H, pp->dJ, P, A, H); /* H is scratch there: not read after */
     }
     st[1] = err1;
     st[2] = it;
@@ -795,11 +860,12 @@ static size_t person_work_doubles(size_t NV, size_t NJ, size_t P) {
 static void person_bind(person *pp, const cliff_fit_body *body, const cliff_fit_options *opt,
                         size_t i, const double *R0, const double *betas0, const double *t0,
                         const double *cam, size_t M, const double *kp, const int64_t *kp_joint,
-                        const double *norm, fk_state *s, double *work) {
+                        const double *norm, const unsigned char *vneed, fk_state *s,
+                        double *work) {
     const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
     *pp = (person){.b = body, .o = opt, .R0 = R0 + i * 216, .betas0 = betas0 + i * K,
                    .t0 = t0 + 3 * i, .cam = cam + 3 * i, .kp = kp + i * M * 3,
-                   .kp_joint = kp_joint, .M = M, .s = s};
+                   .kp_joint = kp_joint, .vneed = vneed, .M = M, .s = s};
     double nrm = norm[i] * opt->sigma_rel;
     pp->inv_sigma = nrm > 0 && isfinite(nrm) ? 1.0 / nrm : 0.0;
     pp->scratch = work;
@@ -807,6 +873,17 @@ static void person_bind(person *pp, const cliff_fit_body *body, const cliff_fit_
     pp->uv = pp->joints + NJ * 3;
     pp->dJ = pp->uv + NJ * 2;
     pp->duv = pp->dJ + NJ * 3 * P;
+}
+
+/* Flags (NV) of the vertex joints some keypoint supervises (kp_joint checked); cliff_alloc'd,
+ * NULL when out of memory. */
+static unsigned char *vertex_joints_needed(const int64_t *kp_joint, size_t M, size_t NV) {
+    unsigned char *need = cliff_alloc(NV);
+    if (!need) return NULL;
+    memset(need, 0, NV);
+    for (size_t m = 0; m < M; m++)
+        if (kp_joint[m] >= NJ_SMPL) need[kp_joint[m] - NJ_SMPL] = 1;
+    return need;
 }
 
 static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_options *opt, size_t n,
@@ -828,6 +905,11 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
     double *prec = NULL; /* the pose prior's precisions, shared read-only by the threads */
     if (opt->gmm_n && opt->w_gmm > 0 && n && !(prec = gmm_precisions(opt)))
         return cliff_fail(CLIFF_ENOMEM, "cliff_fit_people: out of memory");
+    unsigned char *vneed = vertex_joints_needed(kp_joint, M, NV);
+    if (!vneed) {
+        cliff_free(prec);
+        return cliff_fail(CLIFF_ENOMEM, "cliff_fit_people: out of memory");
+    }
     int nth = cliff_threads();
     if ((size_t)nth > n) nth = n > 0 ? (int)n : 1; /* no idle threads for small batches */
     /* One person is ~1-10 ms of LM, far above OpenMP's scheduling cost; people differ in their
@@ -847,7 +929,8 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
             int status = CLIFF_FIT_NOMEM;
             if (s && work) {
                 person pp;
-                person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, s, work);
+                person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, vneed, s,
+                            work);
                 pp.gmm_prec = prec;
                 double *lm = pp.duv + NJ * 2 * P;
                 if (x0) {
@@ -891,6 +974,7 @@ static cliff_status fit_people_flat(const cliff_fit_body *body, const cliff_fit_
         cliff_free(s);
         cliff_free(work);
     }
+    cliff_free(vneed);
     cliff_free(prec);
     return CLIFF_OK;
 }
@@ -920,6 +1004,8 @@ static cliff_status fit_evaluate_flat(const cliff_fit_body *body, const cliff_fi
     const size_t K = body->n_betas, NV = body->n_vert, NJ = NJ_SMPL + NV, P = 72 + K + 3;
     st = check_kp_joint(kp_joint, M, NJ, "cliff_fit_evaluate");
     if (st != CLIFF_OK) return st;
+    unsigned char *vneed = vertex_joints_needed(kp_joint, M, NV);
+    if (!vneed) return cliff_fail(CLIFF_ENOMEM, "cliff_fit_evaluate: out of memory");
     int nth = cliff_threads();
     if ((size_t)nth > n) nth = n > 0 ? (int)n : 1;
 #pragma omp parallel num_threads(nth)
@@ -935,7 +1021,8 @@ static cliff_status fit_evaluate_flat(const cliff_fit_body *body, const cliff_fi
             for (size_t m = 0; m < M; m++) e[m] = -1.0;
             if (!s || !work) continue;
             person pp;
-            person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, s, work);
+            person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, vneed, s,
+                            work);
             pp.dJ = pp.duv = NULL;
             double *x = work + nwork - P, RtR[9];
             for (int j = 0; j < NJ_SMPL; j++) { /* phi_j = Log(R0_j^T R_j) */
@@ -975,6 +1062,7 @@ static cliff_status fit_evaluate_flat(const cliff_fit_body *body, const cliff_fi
         cliff_free(s);
         cliff_free(work);
     }
+    cliff_free(vneed);
     return CLIFF_OK;
 }
 
