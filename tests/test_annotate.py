@@ -512,6 +512,26 @@ def test_fit_people_accepts_strided_bigendian_inputs_and_threads_agree(fb, scene
         np.testing.assert_array_equal(o, ref["rotmat"])
 
 
+def test_fit_computes_only_the_supervised_vertex_joints_and_the_result_is_the_same(fb, scene):
+    # the fitter skips the vertex joints no keypoint names (their positions and Jacobian rows
+    # are never read); naming every other vertex joint with confidence 0 (no pull at all) makes
+    # it compute them all, and must change nothing, bit for bit, including the spread that reads
+    # the Gauss-Newton matrix
+    sc, n = scene, 12
+    nv = len(fb.vt)  # vertex joints 24..24 + nv - 1
+    named = set(int(j) for j in COCO17_TO_SMPLX if j >= 24)
+    extra = [24 + v for v in range(nv) if 24 + v not in named]
+    assert extra, "the body must have vertex joints the keypoints do not name"
+    jidx = np.concatenate([COCO17_TO_SMPLX, extra])
+    kp = np.concatenate([sc["keypoints"][:n], np.zeros((n, len(extra), 3))], 1)
+    common = (sc["focal"], (960, 540), np.full(n, 300.0))
+    init = (sc["init_rotmat"][:n], sc["init_betas"][:n], sc["init_transl"][:n])
+    a = F.fit_people(fb, *init, sc["keypoints"][:n], COCO17_TO_SMPLX, *common)
+    b = F.fit_people(fb, *init, kp, jidx, *common)
+    for key in ("rotmat", "betas", "transl", "objective", "spread", "iterations", "err_final"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
 def test_interrupted_annotate_writes_nothing(body, scene, tmp_path):
     sc = {k: (v[:6] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
     images, kps, boxes, pred = _images_and_predictor(sc)
