@@ -51,7 +51,9 @@ with the scenes' draw, the pooled one by about +-0.5.
 Speed: the fitter alone (refine on all people) and the whole annotator (annotate() with
 CLIFF-Res50 random weights of the released shapes: crop + network + fit, 4 people per image) on
 1 and 2 threads, alternated, medians of --rounds; the PyTorch peer of bench_annotate.py
-(same objective, autograd + L-BFGS, one batch) side by side. Wall seconds and CPU seconds
+(same objective, autograd + L-BFGS, one batch) side by side, and the whole annotator written in
+PyTorch (torch_annotator: official OpenCV crop, the test suite's PyTorch CLIFF-Res50 with the
+same weights, then that peer's fit). Wall seconds and CPU seconds
 (process time) are both printed: on a shared machine the wall clock includes waiting for a core.
 """
 from __future__ import annotations
@@ -267,6 +269,51 @@ def ranking_table(kept):
     print()
 
 
+PEER_E2E = "PyTorch whole annotator: OpenCV crop + CLIFF-Res50 + autograd L-BFGS fit, 100 it"
+
+
+def torch_annotator(fb, images, kps, bxs):
+    """The whole annotator as a PyTorch user would run it, for the speed table: per image the
+    official OpenCV crop (the test suite's reference) and the test suite's PyTorch CLIFF-Res50
+    (the same random weights as the annotate() row) with bbox_info and the crop-to-full camera
+    at the default focal, then one L-BFGS fit of everyone (bench_annotate.torch_fit: the same
+    objective, one start, 100 iterations). Returns run(threads) -> None."""
+    import torch
+    from bench_annotate import torch_fit
+    from cliff._standin import random_state_dict
+    from reference import torch_cliff as tc
+    from test_crop import reference as opencv_crop
+    net = tc.build_cliff("res50")
+    sd = {k: torch.from_numpy(np.asarray(v)) for k, v in random_state_dict("res50", 0).items()}
+    net.load_state_dict(tc.strip_module_prefix(sd), strict=True)
+    net.eval()
+    H, W = images[0].shape[:2]
+    o = dict(sigma_rel=0.01, robust_scale=3.0, w_root=1.0, w_pose=10.0, w_betas_init=1.0,
+             w_shape=0.1)
+
+    def run(threads):
+        torch.set_num_threads(threads)
+        R, be, t, b = [], [], [], []
+        with torch.no_grad():
+            for img, box in zip(images, bxs):
+                crops, center, scale, _ = opencv_crop(img, box)
+                bb = torch.from_numpy(np.column_stack([center.astype(np.float32),
+                                                       scale.astype(np.float32) * np.float32(200)]))
+                size = torch.tensor([[W, H]], dtype=torch.float32).expand(len(bb), 2)
+                focal = tc.default_focal(size.double())
+                rotmat, betas, cam = net(torch.from_numpy(crops.astype(np.float32)),
+                                         tc.bbox_info(bb, size, focal))
+                R.append(rotmat.double().numpy())
+                be.append(betas.double().numpy())
+                t.append(tc.cam_crop2full(cam, bb, size, focal).double().numpy())
+                b.append(bb[:, 2].double().numpy())
+        f = float(tc.default_focal(torch.tensor([[W, H]], dtype=torch.float64))[0])
+        torch_fit(fb, np.concatenate(R), np.concatenate(be), np.concatenate(t),
+                  np.concatenate(kps), COCO17_TO_SMPLX, f, np.array([W / 2, H / 2]),
+                  np.concatenate(b), o, max_iter=100)
+    return run
+
+
 def speed_table(body, fb, args):
     print("## Speed (people per second; wall and CPU seconds, medians of alternated rounds)")
     print()
@@ -292,7 +339,7 @@ def speed_table(body, fb, args):
             return torch_fit(fb, sub["init_rotmat"], sub["init_betas"], sub["init_transl"],
                              sub["keypoints"], COCO17_TO_SMPLX, f, np.array([W / 2, H / 2]), b, o,
                              max_iter=100)[3]
-    e2e = None
+    e2e = peer_e2e = None
     if not args.no_e2e:
         from cliff._standin import random_state_dict
         from cliff.model import Model
@@ -307,19 +354,24 @@ def speed_table(body, fb, args):
             A.annotate(images, kps, model=model, smpl=fb, boxes=bxs, progress=False)
         cliff.set_num_threads(2)
         A.annotate(images[:1], kps[:1], model=model, smpl=fb, boxes=bxs[:1], progress=False)
+        if peer:
+            peer_e2e = torch_annotator(fb, images, kps, bxs)
+            peer_e2e(2)  # warm-up
     for rnd in range(args.rounds):
         for th in (1, 2):
             cliff.set_num_threads(th)
             for key, fn, n in (("fitter, plain (one start)", lambda: A.refine(*refine_args, **BEFORE), args.people),
                                ("fitter, default (guarded)", lambda: A.refine(*refine_args), args.people),
                                ("PyTorch peer: autograd + L-BFGS, 100 it, one batch", (lambda: peer(th)) if peer else None, P),
-                               ("whole annotator (crop + CLIFF-Res50 + guarded fit)", e2e, len(images) * 4 if e2e else 0)):
+                               ("whole annotator (crop + CLIFF-Res50 + guarded fit)", e2e, len(images) * 4 if e2e else 0),
+                               (PEER_E2E, (lambda: peer_e2e(th)) if peer_e2e else None,
+                                len(images) * 4 if e2e else 0)):
                 if fn is None:
                     continue
                 t0, c0 = time.perf_counter(), time.process_time()
                 res = fn()
                 wall = time.perf_counter() - t0
-                if key.startswith("PyTorch"):
+                if key.startswith("PyTorch peer"):
                     wall = res  # the optimisation itself, as bench_annotate.py times it
                 rows.setdefault((key, th), []).append((wall, time.process_time() - c0, n))
     print("| run | people | 1 thread: people/s (wall) | 2 threads: people/s (wall) | 2 vs 1 threads (wall) "
@@ -333,7 +385,9 @@ def speed_table(body, fb, args):
         (w1, c1, n), (w2, c2, _) = med[(name, 1)], med[(name, 2)]
         ratio = ""
         pk = "PyTorch peer: autograd + L-BFGS, 100 it, one batch"
-        if name.startswith("fitter") and (pk, 1) in med:
+        if name.startswith("whole") and (PEER_E2E, 1) in med:
+            pk = PEER_E2E
+        if (name.startswith("fitter") or name.startswith("whole")) and (pk, 1) in med:
             r1 = (n / w1) / (med[(pk, 1)][2] / med[(pk, 1)][0])
             r2 = (n / w2) / (med[(pk, 2)][2] / med[(pk, 2)][0])
             ratio = f"{r1:.1f}x / {r2:.1f}x faster"
