@@ -575,7 +575,6 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
     return cost;
 }
 
-
 /* Row k of the upper Cholesky factor, in place: A's row k holds its updates from rows < k. */
 static inline int cholesky_row(double *Uk, size_t k, size_t P) {
     double d = Uk[k];
@@ -1022,7 +1021,7 @@ static cliff_status fit_evaluate_flat(const cliff_fit_body *body, const cliff_fi
             if (!s || !work) continue;
             person pp;
             person_bind(&pp, body, opt, i, R0, betas0, t0, cam, M, kp, kp_joint, norm, vneed, s,
-                            work);
+                        work);
             pp.dJ = pp.duv = NULL;
             double *x = work + nwork - P, RtR[9];
             for (int j = 0; j < NJ_SMPL; j++) { /* phi_j = Log(R0_j^T R_j) */
