@@ -294,19 +294,11 @@ def torch_annotator(fb, images, kps, bxs):
     def run(threads):
         torch.set_num_threads(threads)
         R, be, t, b = [], [], [], []
-        with torch.no_grad():
-            for img, box in zip(images, bxs):
-                crops, center, scale, _ = opencv_crop(img, box)
-                bb = torch.from_numpy(np.column_stack([center.astype(np.float32),
-                                                       scale.astype(np.float32) * np.float32(200)]))
-                size = torch.tensor([[W, H]], dtype=torch.float32).expand(len(bb), 2)
-                focal = tc.default_focal(size.double())
-                rotmat, betas, cam = net(torch.from_numpy(crops.astype(np.float32)),
-                                         tc.bbox_info(bb, size, focal))
-                R.append(rotmat.double().numpy())
-                be.append(betas.double().numpy())
-                t.append(tc.cam_crop2full(cam, bb, size, focal).double().numpy())
-                b.append(bb[:, 2].double().numpy())
+        for img, box in zip(images, bxs):
+            crops, center, scale, _ = opencv_crop(img, box)
+            out = tc.predict_full_frame(net, crops, center, scale, W, H)
+            for acc, v in zip((R, be, t, b), out[:3] + (out[3][:, 2],)):
+                acc.append(v.double().numpy())
         f = float(tc.default_focal(torch.tensor([[W, H]], dtype=torch.float64))[0])
         torch_fit(fb, np.concatenate(R), np.concatenate(be), np.concatenate(t),
                   np.concatenate(kps), COCO17_TO_SMPLX, f, np.array([W / 2, H / 2]),

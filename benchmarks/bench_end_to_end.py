@@ -103,15 +103,8 @@ def _official(ckpt, backbone, smpl_npz, yolo_weights, image, boxes):
         t0 = time.perf_counter()
         crops, center, scale, _ = opencv_crop(image, boxes)  # the given boxes (see the docstring)
         t1 = time.perf_counter()
-        with torch.no_grad():
-            # the demo casts centre and scale to float32, then b = scale * 200 (docs/official.md)
-            b = torch.from_numpy(np.column_stack([center.astype(np.float32),
-                                                  scale.astype(np.float32) * np.float32(200)]))
-            size = torch.tensor([[w, h]], dtype=torch.float32).expand(len(b), 2)
-            focal = tc.default_focal(size.double())
-            rotmat, betas, cam = model(torch.from_numpy(crops.astype(np.float32)),
-                                       tc.bbox_info(b, size, focal))
-            t_full = tc.cam_crop2full(cam, b, size, focal)
+        # the demo casts centre and scale to float32, then b = scale * 200 (docs/official.md)
+        rotmat, betas, t_full, _ = tc.predict_full_frame(model, crops, center, scale, w, h)
         t2 = time.perf_counter()
         with torch.no_grad():
             out = body(betas=betas, global_orient=rotmat[:, :1], body_pose=rotmat[:, 1:],

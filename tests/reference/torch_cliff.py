@@ -15,6 +15,7 @@ All tensors are float32; this module only uses torch.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -300,6 +301,22 @@ def cam_crop2full(cam, boxes, img_size, focal):
     tx = 2 * (cx - w / 2) / bs + cam[:, 1]
     ty = 2 * (cy - h / 2) / bs + cam[:, 2]
     return torch.stack([tx, ty, tz], 1)
+
+
+def predict_full_frame(model, crops, center, scale, width, height):
+    """The released demo's network step for one image's crops: centre and scale cast to float32,
+    b = 200 * scale, bbox_info at the default focal, the network, then the crop camera turned
+    into the full-frame translation. crops (N,3,256,192) float (the official crop's output),
+    center (N,2), scale (N,) pixels / 200; width, height of the image. Returns rotmat
+    (N,24,3,3), betas (N,10), t_full (N,3) as torch float32 and the boxes [cx, cy, b] (N,3)."""
+    b = torch.from_numpy(np.column_stack([np.asarray(center).astype(np.float32),
+                                          np.asarray(scale).astype(np.float32) * np.float32(200)]))
+    size = torch.tensor([[width, height]], dtype=torch.float32).expand(len(b), 2)
+    focal = default_focal(size.double())
+    with torch.no_grad():
+        rotmat, betas, cam = model(torch.from_numpy(np.asarray(crops, np.float32)),
+                                   bbox_info(b, size, focal))
+        return rotmat, betas, cam_crop2full(cam, b, size, focal), b
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
