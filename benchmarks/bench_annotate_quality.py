@@ -486,20 +486,22 @@ def pooled_table(body, fb, args):
     runs = (("after (default)", {}),
             ("after + matching pose prior + upright sigma 5 deg, root hold off", dict(both, root_hold=None)),
             ("after + matching pose prior + upright sigma 5 deg (opt-in; root hold on with it)", both))
-    if args.without_torso or args.without_limbs:  # before/after on the same scenes
+    if args.without_torso or args.without_limbs or args.without_depth_rule:  # before/after
         what, off = (("the torso and limb starts (round 9)", dict(torso=False, limbs=False))
-                     if args.without_torso else ("the limb starts (round 10)", dict(limbs=False)))
+                     if args.without_torso else ("the limb starts (round 10)", dict(limbs=False))
+                     if args.without_limbs else ("the depth rule (round 11)", dict(depth_range=None)))
         runs = (runs[0], (f"after (default), without {what}", off), runs[2],
                 (f"after + both priors (root hold on), without {what}", dict(both, **off)))
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
     print()
     print("| start | run | people | either worse (95 % interval) | range over seeds | root worse > 5 deg "
           "| PA-MPJPE worse > 10 mm | > 20 px fittable (farther than the truth by > 5 px) "
-          "| root deg (start -> result) | PA-MPJPE mm (start -> result) | seconds |")
-    print("|" + "---|" * 11)
+          "| root deg (start -> result) | PA-MPJPE mm (start -> result) "
+          "| depth off the truth's by > 1.5x (> 2x) | mean translation error m | seconds |")
+    print("|" + "---|" * 13)
     for sev, kw in SEVERITIES.items():
         tot = {name: dict(n=0, worse=0, wr=0, wp=0, far=0, beyond=0, r0=0.0, r1=0.0, p0=0.0,
-                          p1=0.0, per=[], dt=0.0) for name, _ in runs}
+                          p1=0.0, per=[], dt=0.0, z15=0, z2=0, terr=0.0) for name, _ in runs}
         for seed in seeds:
             sc, fittable, met = scene(body, argparse.Namespace(people=args.people, seed=seed), kw)
             pa0, r0 = met(sc["init_rotmat"], sc["init_betas"], sc["init_transl"])
@@ -515,6 +517,10 @@ def pooled_table(body, fb, args):
                 t["far"] += int(ff.sum())
                 t["beyond"] += int((ff & (r["err_final"] > te + 5)).sum())
                 t["per"].append(100 * (wr | wp).mean())
+                dz = np.abs(np.log(r["transl"][:, 2] / sc["transl"][:, 2]))
+                t["z15"] += int((dz > np.log(1.5)).sum())
+                t["z2"] += int((dz > np.log(2.0)).sum())
+                t["terr"] += float(np.linalg.norm(r["transl"] - sc["transl"], axis=1).sum())
                 for key, v in (("r0", r0), ("r1", r1), ("p0", pa0), ("p1", pa1)):
                     t[key] += float(v.sum())
                 t["dt"] += dt
@@ -527,7 +533,7 @@ def pooled_table(body, fb, args):
                   f"{min(t['per']):.2f}-{max(t['per']):.2f} % | {100 * t['wr'] / n:.2f} % | "
                   f"{100 * t['wp'] / n:.2f} % | {t['far']} ({t['beyond']}) | "
                   f"{t['r0'] / n:.2f} -> {t['r1'] / n:.2f} | {t['p0'] / n:.1f} -> {t['p1'] / n:.1f} | "
-                  f"{t['dt']:.0f} |")
+                  f"{t['z15']} ({t['z2']}) | {t['terr'] / n:.3f} | {t['dt']:.0f} |")
     print()
 
 
@@ -562,6 +568,9 @@ def main():
     ap.add_argument("--without-limbs", action="store_true",
                     help="with --seeds: the same without only the limb starts (codes 12, 13: round "
                          "10's guard; issue 17, round 11)")
+    ap.add_argument("--without-depth-rule", action="store_true",
+                    help="with --seeds: the same without only the depth rule (depth_range=None: "
+                         "round 11's guard; issue 17, round 12), default and both priors")
     ap.add_argument("--w-up", default="1",
                     help="with --upright-deg: comma-separated w_up values to compare")
     args = ap.parse_args()

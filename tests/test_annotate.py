@@ -802,7 +802,8 @@ def test_cli_annotate_no_guard_is_the_plain_fit(cli_files, tmp_path):
 
 
 @pytest.mark.parametrize("opt, value, msg", [("--min-confidence", "1.5", "expected a number in [0, 1]"),
-                                             ("--restart-rel", "-1", "expected a finite number >= 0")])
+                                             ("--restart-rel", "-1", "expected a finite number >= 0"),
+                                             ("--depth-range", "1", "expected a factor > 1, or 0 (off)")])
 def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files

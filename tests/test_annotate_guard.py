@@ -207,10 +207,10 @@ def test_broad_root_component_pays_its_prior_odds():
     assert G.BROAD_PENALTY == pytest.approx(9.343, abs=1e-3)
 
 
-def _poor_person(body, fb, seed, i):
-    """Person i of a 200-person scene with the benchmark's poor starts (joints 15 deg, root 30
+def _poor_person(body, fb, seed, i, people=200):
+    """Person i of a scene of `people` with the benchmark's poor starts (joints 15 deg, root 30
     deg, shape and depth off, 5 % gross outliers): the scene and refine()'s arguments."""
-    sc = S.make_scene(body, 200, seed=seed, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
+    sc = S.make_scene(body, people, seed=seed, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
                       root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
     one = slice(i, i + 1)
     return sc, one, (fb, sc["init_rotmat"][one], sc["init_betas"][one], sc["init_transl"][one],
@@ -580,3 +580,39 @@ def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
         D = (dJ[1:24] - dJ[:1]).reshape(-1, P)
         ref = np.sqrt(np.trace(D @ np.linalg.solve(Hm, D.T)) / 23)
         np.testing.assert_allclose(r["spread"][i], ref, rtol=1e-6)
+
+
+def test_a_fit_pulled_towards_the_camera_is_not_a_label(body, fb):
+    # Round 12. Scene seed 101 (400 people, poor starts), person 17: the estimate is 10.8 m
+    # away (truth 10.2 m). Without the depth rule the wide-scale start (code 1) wins on the
+    # objective with the body 4.2 m from the camera, 28 px from its keypoints, its root 75 deg
+    # off: a body pulled towards the camera, a label whose translation is 6 m off. With the
+    # rule no start may leave a factor DEPTH_RANGE of the estimate's depth: the kept label is
+    # 8.5 m away, its root 30 deg off, PA-MPJPE 230 -> 179 mm.
+    sc, one, args = _poor_person(body, fb, 101, 17, people=400)
+    z0, z_true = sc["init_transl"][17, 2], sc["transl"][17, 2]
+    off = A.refine(*args, depth_range=None)
+    on = A.refine(*args)
+    assert off["transl"][0, 2] < z0 / G.DEPTH_RANGE  # the degenerate answer wins without the rule
+    assert off["objective"][0] < on["objective"][0]  # ... because the objective prefers it
+    assert z0 / G.DEPTH_RANGE < on["transl"][0, 2] < z0 * G.DEPTH_RANGE
+    assert abs(on["transl"][0, 2] - z_true) < 0.5 * abs(off["transl"][0, 2] - z_true)
+    root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][one, 0])[0]  # noqa: E731
+    assert root(on) < root(off) - 20.0
+
+
+def test_depth_plausible_is_a_factor_of_the_estimate_s_depth():
+    ref = np.array([[0.0, 0.0, 8.0]] * 5)
+    z = np.array([3.9, 4.1, 8.0, 15.9, 16.1])
+    t = np.column_stack([np.ones(5), -np.ones(5), z])  # x and y do not matter
+    np.testing.assert_array_equal(G.depth_plausible(t, ref, 2.0), [False, True, True, True, False])
+    assert G.depth_plausible(t, ref, None).all()
+
+
+@pytest.mark.parametrize("bad", [1.0, 0.5, -2.0, float("nan"), float("inf")])
+def test_depth_range_must_be_a_factor_above_one(fb, scene, bad):
+    sc = scene
+    args = (fb, sc["init_rotmat"][:2], sc["init_betas"][:2], sc["init_transl"][:2],
+            sc["keypoints"][:2], COCO17_TO_SMPLX, 1000.0, (960, 540), np.full(2, 300.0))
+    with pytest.raises(ValueError, match="^depth_range: expected None or a finite factor > 1"):
+        G.fit_guarded(*args, depth_range=bad)

@@ -75,8 +75,8 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     is converted back to the full frame for the output, its rotations are kept as fitted.
     fit_options go to cliff.annotate.fit.fit_people (e.g. pose_prior=, w_gmm=; upright_deg=
     the upright root prior's sigma in degrees, None = off (default), w_up=). starts / accept /
-    restart_rel / plausible (and tilt_deg=, root_hold=, torso=, limbs= in fit_options): the
-    do-no-harm guard (cliff.annotate.guard.fit_guarded; starts='one', accept=False,
+    restart_rel / plausible (and tilt_deg=, root_hold=, torso=, limbs=, depth_range= in
+    fit_options): the do-no-harm guard (cliff.annotate.guard.fit_guarded; starts='one', accept=False,
     root_hold=None is the plain fit; root_hold='auto', the default, holds the root at the
     estimate unless freeing it helps, when upright_deg is given). Returns fit_guarded's dict (+ center, scale, focal) where, for
     every loss, err_init / err_final are measured in the FULL image with the real camera, plus

@@ -32,7 +32,9 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    the estimate) while staying within the start-centred
    prior's plausible range (the prior distance below the ``plausible`` quantile of the prior's
    own distribution, see :func:`plausible_distance`; the population prior is not part of
-   the prior distance);
+   the prior distance) and at a plausible distance from the camera (its depth within a factor
+   ``depth_range`` = DEPTH_RANGE of the estimate's, which the person's box fixes; no start
+   outside that range can win in step 2 either);
 4. with the upright root prior (``upright_deg=``; ``root_hold="auto"``) or when asked
    (``root_hold=GAIN``), fits every person a second time with the root held at the estimate
    (steps 1-3 with the root prior ``ROOT_HOLD_W``) and keeps the root held unless freeing it
@@ -128,6 +130,18 @@ LIMB_PIVOTS = {4: (1,), 5: (2,), 7: (4, 1), 8: (5, 2), 10: (7, 4), 11: (8, 5), 1
 REAIM_REL = 0.1
 REAIM_KEYPOINTS = 3
 LIMB_MARGIN = 1.0
+
+#: A result is a label only at a plausible distance from the camera: its depth (translation z)
+#: within a factor DEPTH_RANGE of the estimate's. The estimate's depth comes from the person's
+#: box (the crop camera's scale), which fixes the distance to within the spread of body sizes
+#: and a regressor's scale error (10-20 %), and the translation has no prior (w_transl = 0):
+#: a fit that halves or doubles it has not found the person but a degenerate answer, e.g. the
+#: body pulled towards the camera until every keypoint is far out on the robust term's flat
+#: tail (a body 0.11 m from the camera, 807,733 px from its keypoints; with the default guard 5
+#: labels in 4,000 poor starts more than 2x off their true depth: docs/annotate.md, round 12).
+#: Such a start cannot win, and the acceptance test does not keep such a result (the estimate
+#: is kept instead).
+DEPTH_RANGE = 2.0
 
 #: The root-hold rule (step 4): the held fit's root prior weight (sigma ~1 deg: the root stays
 #: at the estimate, or at a root hypothesis) and the gain in the start-independent objective
@@ -260,6 +274,16 @@ def root_hypotheses(rotmat, transl, tilt: float = 0.0) -> np.ndarray:
     return np.stack([_log_so3(Rt @ c) for c in cand]).reshape(len(cand), n, 3)
 
 
+def depth_plausible(transl, transl_ref, factor: float | None = DEPTH_RANGE) -> np.ndarray:
+    """(n,) bool: the depth (z, metres) of transl (n,3) within `factor` (> 1) of transl_ref's
+    (n,3), the estimate's: z_ref / factor < z < z_ref * factor. factor None: all True."""
+    z = np.asarray(transl, np.float64)[..., 2]
+    z0 = np.asarray(transl_ref, np.float64)[..., 2]
+    if factor is None:
+        return np.ones(z.shape, bool)
+    return (z * factor > z0) & (z < z0 * factor)
+
+
 def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_WEIGHTS["w_root"],
                    w_pose=DEFAULT_WEIGHTS["w_pose"], w_betas_init=DEFAULT_WEIGHTS["w_betas_init"],
                    w_transl=DEFAULT_WEIGHTS["w_transl"], **_) -> np.ndarray:
@@ -331,17 +355,19 @@ def root_hold_gain(root_hold, upright_deg=None):
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                 plausible: float = 0.999, tilt_deg: float = 0.0, root_hold="auto",
-                torso: bool = True, limbs: bool = True, **fit_options) -> dict:
+                torso: bool = True, limbs: bool = True, depth_range: float | None = DEPTH_RANGE,
+                **fit_options) -> dict:
     """fit_people with re-starts, the acceptance test and the root-hold rule (module docs).
     Same arguments and result as :func:`fit_guarded_once`, plus root_hold ('auto': on with the
     upright prior; None: off; a number: on with that gain, see :func:`root_hold_gain`) and the
     result's root_held (n,) bool: the root was kept at the estimate (or its root hypothesis) by
     the rule. torso=False leaves out the torso starts (codes 10, 11; the guard of round 9),
-    limbs=False the limb starts (codes 12, 13; the guard of round 10)."""
+    limbs=False the limb starts (codes 12, 13; the guard of round 10), depth_range=None the
+    depth rule (DEPTH_RANGE; the guard of round 11)."""
     gain = root_hold_gain(root_hold, fit_options.get("upright_deg"))
     args = (body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm)
     kw = dict(starts=starts, restart_rel=restart_rel, accept=accept, plausible=plausible,
-              tilt_deg=tilt_deg)
+              tilt_deg=tilt_deg, depth_range=depth_range)
     prior = as_pose_prior(fit_options.get("pose_prior"))
     if prior is not None:
         fit_options = dict(fit_options, pose_prior=prior)  # read a path once
@@ -374,7 +400,8 @@ _KEPT = ("rotmat", "betas", "transl", "phi", "err_final", "iterations", "converg
 def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                      norm, *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                      plausible: float = 0.999, tilt_deg: float = 0.0, torso: bool = True,
-                     limbs: bool = True, **fit_options) -> dict:
+                     limbs: bool = True, depth_range: float | None = DEPTH_RANGE,
+                     **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
@@ -393,7 +420,9 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     torso: add the torso starts (codes 10, 11; the root-hold rule's held pass turns them off:
     there the root is held). limbs: then, for the people whose kept fit still misses the
     keypoints (error above restart_rel x norm), the limb starts of :func:`limb_starts` (codes
-    12, 13), each fitted under the root prior component of the fit it came from."""
+    12, 13), each fitted under the root prior component of the fit it came from. depth_range:
+    a start whose depth leaves that factor of the estimate's cannot win, and such a result is
+    not kept (the estimate is; :data:`DEPTH_RANGE`); None: off."""
     if starts not in ("one", "auto", "all"):
         raise ValueError(f"starts: expected 'one', 'auto' or 'all', got {starts!r}")
     restart_rel = float(restart_rel)
@@ -402,6 +431,12 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     tilt_deg = float(tilt_deg)
     if not (np.isfinite(tilt_deg) and 0 <= tilt_deg <= 180):
         raise ValueError(f"tilt_deg: expected degrees in [0, 180], got {tilt_deg!r}")
+    if depth_range is not None:
+        depth_range = float(depth_range)
+        if not (np.isfinite(depth_range) and depth_range > 1):
+            raise ValueError(f"depth_range: expected None or a finite factor > 1, got "
+                             f"{depth_range!r}")
+    near = lambda t, ref: depth_plausible(t, ref, depth_range)  # noqa: E731
     weights = {k: fit_options.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
     prior = as_pose_prior(fit_options.get("pose_prior"))
     if prior is not None:
@@ -419,12 +454,14 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     out = dict(base)
     out["start"] = np.zeros(n, np.int64)
     ok = base["status"] == 0
+    base_near = near(base["transl"], t0)
     # the root prior component each kept result was fitted under: its centre and its penalty
     comp_root, comp_pen = rot[:, 0].copy(), np.zeros(n)
     if starts == "all":
         redo = np.flatnonzero(ok)
     elif starts == "auto":
-        redo = np.flatnonzero(ok & ((base["err_final"] > restart_rel * nrm) | ~base["converged"]))
+        redo = np.flatnonzero(ok & ((base["err_final"] > restart_rel * nrm) | ~base["converged"]
+                                    | ~base_near))
     else:
         redo = np.zeros(0, np.int64)
     if len(redo):
@@ -495,9 +532,11 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
         penalty = np.repeat(penalty, r)
         codes = np.array(codes)
         alt["objective"] = alt["objective"] + penalty
-        obj = np.where(alt["status"] == 0, alt["objective"], np.inf).reshape(H, r)
+        obj = np.where((alt["status"] == 0) & near(alt["transl"], tile(t0)), alt["objective"],
+                       np.inf).reshape(H, r)
         best = obj.argmin(0)
-        better = obj[best, np.arange(r)] < base["objective"][redo]
+        better = obj[best, np.arange(r)] < np.where(base_near[redo], base["objective"][redo],
+                                                    np.inf)
         for k, i in enumerate(redo):
             if not better[k]:
                 continue
@@ -510,7 +549,7 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
         left = np.flatnonzero(ok & (out["err_final"] > restart_rel * nrm))
         if len(left):
             _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp,
-                       nrm, weights["w_root"], fit_options)
+                       nrm, weights["w_root"], near, fit_options)
     # the population pose prior (w_gmm times its max-mixture cost), at the estimate and the fit:
     # part of every start's objective; the acceptance test counts it with the keypoint term
     gmm_start, gmm = np.zeros(n), np.zeros(n)
@@ -539,7 +578,7 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
         dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
         dmax = plausible_distance(dof, plausible)
         keep = ok & ((out["data_cost"] + gmm + up >= out["data_cost_start"] + gmm_start + up_start)
-                     | (out["prior_dist"] > dmax))
+                     | (out["prior_dist"] > dmax) | ~near(out["transl"], t0))
         for i in np.flatnonzero(keep):
             out["rotmat"][i], out["betas"][i], out["transl"][i] = rot[i], be0[i], t0[i]
             out["phi"][i] = 0.0
@@ -555,12 +594,13 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
 
 
 def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp, nrm,
-               w_root, fit_options):
+               w_root, near, fit_options):
     """The limb starts (codes 12, 13) for the people `left`, in place in `out`: each start is
     fitted under the root prior component of the kept fit it came from (its centre, its
     penalty; the broad one's weight for a code-11 fit); the lowest replaces the kept fit where
     it is lower by more than LIMB_MARGIN. kp (n,M,3), f (n,), pp (n,2), nrm (n,): every person's
-    keypoints and camera, as fit_guarded_once normalised them."""
+    keypoints and camera, as fit_guarded_once normalised them. near(transl, transl_ref): the
+    depth rule (a start outside it cannot win)."""
     who, R = limb_starts(body, out["rotmat"][left], out["betas"][left], out["transl"][left],
                          kp[left], joint_index, f[left], pp[left], nrm[left])
     if not len(who):
@@ -579,7 +619,8 @@ def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_ind
         fit = fit_people(body, centre[sel], be0[rows], t0[rows], kp[rows], joint_index, f[rows],
                          pp[rows], nrm[rows], phi_start=phi[sel], betas_start=bs[sel],
                          transl_start=ts[sel], **dict(fit_options, w_root=w))
-        obj = np.where(fit["status"] == 0, fit["objective"] + comp_pen[rows], np.inf)
+        obj = np.where((fit["status"] == 0) & near(fit["transl"], t0[rows]),
+                       fit["objective"] + comp_pen[rows], np.inf)
         for a, i in enumerate(rows):  # a person's several starts: the lowest objective wins
             if obj[a] < bar[i]:
                 bar[i] = obj[a]

@@ -46,6 +46,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--tilt-deg", type=float, default=0.0,
                    help="also re-start from the root tilted by +-this many degrees about the "
                         "camera's x and y axes (0 = off; e.g. 35 with --starts all)")
+    p.add_argument("--depth-range", type=float, default=2.0, metavar="FACTOR",
+                   help="depth rule: no label nearer or farther than this factor of the "
+                        "estimate's depth, which the person's box fixes (default 2; 0 = off; "
+                        "docs/annotate.md 'Do no harm')")
     p.add_argument("--pose-prior", default=None, metavar="GMM_PKL",
                    help="population pose prior: SMPLify's gmm_08.pkl (from SPIN's data, SMPLify "
                         "license; docs/annotate.md 'Population pose prior'), added to the fit's "
@@ -93,6 +97,8 @@ def check_args(args) -> None:
         raise ValueError(f"--restart-rel: expected a finite number >= 0, got {args.restart_rel}")
     if not (np.isfinite(args.tilt_deg) and 0 <= args.tilt_deg <= 180):
         raise ValueError(f"--tilt-deg: expected degrees in [0, 180], got {args.tilt_deg}")
+    if not (np.isfinite(args.depth_range) and (args.depth_range == 0 or args.depth_range > 1)):
+        raise ValueError(f"--depth-range: expected a factor > 1, or 0 (off), got {args.depth_range}")
     if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
@@ -138,6 +144,7 @@ def guard_options(args) -> dict:
     return {"starts": "one" if off else args.starts, "accept": not off,
             "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
             "root_hold": None if off else root_hold_option(args.root_hold),
+            "depth_range": None if off or args.depth_range == 0 else args.depth_range,
             **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                      "w_up": args.w_up})}
 
