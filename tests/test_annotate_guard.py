@@ -145,8 +145,7 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     assert new["start"][0] == 9
     assert new["err_final"][0] < 3.0
     assert new["objective"][0] < min(plain["objective"][0], after_wide["objective"][0]) - 10
-    pa = lambda r: L.pa_mpjpe(S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24],  # noqa: E731
-                              sc["joints"][one, :24])[0]
+    pa = lambda r: _pa_mpjpe(body, sc, one, r)  # noqa: E731
     assert pa(new) < pa(after_wide) - 0.02  # metres
     # This start's root is 74 deg off: code 9 leaves it 53 deg off; the torso's root under the
     # broad root prior component (code 11) ends lower on the objective with the root 27 deg off.
@@ -207,6 +206,12 @@ def test_broad_root_component_pays_its_prior_odds():
     assert G.BROAD_PENALTY == pytest.approx(9.343, abs=1e-3)
 
 
+def _pa_mpjpe(body, sc, one, r):
+    """PA-MPJPE (metres) of the first person of result r against the scene's people `one`."""
+    J = S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24]
+    return L.pa_mpjpe(J, sc["joints"][one, :24])[0]
+
+
 def _poor_person(body, fb, seed, i, people=200):
     """Person i of a scene of `people` with the benchmark's poor starts (joints 15 deg, root 30
     deg, shape and depth off, 5 % gross outliers): the scene and refine()'s arguments."""
@@ -233,8 +238,7 @@ def test_limb_start_brings_a_given_up_wrist_onto_its_keypoint(body, fb):
     assert new["start"][0] == 12
     assert new["objective"][0] < old["objective"][0] - G.LIMB_MARGIN
     assert new["kp_err"][0, wrist] < 3.0 and new["err_final"][0] < 6.0
-    pa = lambda r: L.pa_mpjpe(S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24],  # noqa: E731
-                              sc["joints"][one, :24])[0]
+    pa = lambda r: _pa_mpjpe(body, sc, one, r)  # noqa: E731
     assert pa(new) < pa(old) - 0.03  # metres
 
 
@@ -262,8 +266,7 @@ def test_limb_start_from_a_broad_root_result_keeps_its_component(body, fb):
     assert new["start"][0] == 13
     assert new["kp_err"][0, ankle] < 5.0
     assert new["objective"][0] < old["objective"][0] - G.LIMB_MARGIN
-    pa = lambda r: L.pa_mpjpe(S.smpl_forward(body, r["rotmat"], r["betas"], r["transl"])[:, :24],  # noqa: E731
-                              sc["joints"][one, :24])[0]
+    pa = lambda r: _pa_mpjpe(body, sc, one, r)  # noqa: E731
     assert pa(new) < pa(old) - 0.03
     want = G.prior_distance(new["phi"], new["betas"], new["transl"], sc["init_betas"][one],
                             sc["init_transl"][one], w_root=30.0 * G.BROAD_FACTOR)
