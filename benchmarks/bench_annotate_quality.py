@@ -486,10 +486,13 @@ def pooled_table(body, fb, args):
     runs = (("after (default)", {}),
             ("after + matching pose prior + upright sigma 5 deg, root hold off", dict(both, root_hold=None)),
             ("after + matching pose prior + upright sigma 5 deg (opt-in; root hold on with it)", both))
-    if args.without_torso or args.without_limbs or args.without_depth_rule:  # before/after
-        what, off = (("the torso and limb starts (round 9)", dict(torso=False, limbs=False))
-                     if args.without_torso else ("the limb starts (round 10)", dict(limbs=False))
-                     if args.without_limbs else ("the depth rule (round 11)", dict(depth_range=None)))
+    # before/after on the same scenes: what to leave out, and whose guard that is
+    without = [(flag, what, off) for flag, what, off in (
+        (args.without_torso, "the torso and limb starts (round 9)", dict(torso=False, limbs=False)),
+        (args.without_limbs, "the limb starts (round 10)", dict(limbs=False)),
+        (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None))) if flag]
+    if without:
+        _, what, off = without[0]
         runs = (runs[0], (f"after (default), without {what}", off), runs[2],
                 (f"after + both priors (root hold on), without {what}", dict(both, **off)))
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
