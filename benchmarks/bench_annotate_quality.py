@@ -15,8 +15,9 @@ keypoints with 2 px noise, 15 % hidden, 5 % gross outliers. Starting estimates a
 severities of regressor-like error: "moderate" (8 deg per body joint, 15 deg root, 0.5 per
 beta, 5 % translation) and "poor" (15 deg, 30 deg, 1.0, 10 %).
 
-"before" is the fit as it was (root prior w_root = 1, one start, no acceptance test), "after"
-the default (w_root = 30, re-starts and acceptance test: cliff.annotate.guard), and "after +
+"before" is the fit as it was (root prior w_root = 1, no depth prior, one start, no acceptance
+test), "after" the default (w_root = 30, depth prior, re-starts and acceptance test:
+cliff.annotate.guard), and "after +
 tilt hypotheses" the opt-in tilted-root starts tried for everyone. A second table counts why
 each worse person got worse (root moved off a good start, a wrong-root basin, limbs, depth,
 outliers among the keypoints, still far from them; whether the fit's own objective is lower
@@ -79,7 +80,7 @@ from _machine import cpu_model  # noqa: E402
 
 SEVERITIES = {"moderate": dict(rot_noise_deg=8, root_noise_deg=15, beta_noise=0.5, transl_noise=0.05),
               "poor": dict(rot_noise_deg=15, root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)}
-BEFORE = dict(starts="one", accept=False, w_root=1.0)
+BEFORE = dict(starts="one", accept=False, w_root=1.0, w_depth=0.0)
 #: The opt-in tilt hypotheses, tried from every person (cliff.annotate.guard.fit_guarded).
 TILTS = dict(tilt_deg=35.0, starts="all")
 #: Seeds: DEV_SEED was used to develop the guard and fit the confidence's weights
@@ -490,7 +491,8 @@ def pooled_table(body, fb, args):
     without = [(flag, what, off) for flag, what, off in (
         (args.without_torso, "the torso and limb starts (round 9)", dict(torso=False, limbs=False)),
         (args.without_limbs, "the limb starts (round 10)", dict(limbs=False)),
-        (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None))) if flag]
+        (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None)),
+        (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0))) if flag]
     if without:
         _, what, off = without[0]
         runs = (runs[0], (f"after (default), without {what}", off), runs[2],
@@ -574,6 +576,9 @@ def main():
     ap.add_argument("--without-depth-rule", action="store_true",
                     help="with --seeds: the same without only the depth rule (depth_range=None: "
                          "round 11's guard; issue 17, round 12), default and both priors")
+    ap.add_argument("--without-depth-prior", action="store_true",
+                    help="with --seeds: the same without only the depth prior (w_depth=0: round "
+                         "12's guard; issue 17, round 13), default and both priors")
     ap.add_argument("--w-up", default="1",
                     help="with --upright-deg: comma-separated w_up values to compare")
     args = ap.parse_args()

@@ -127,8 +127,8 @@ def fit_people_ex(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt
                   tol: float = 1e-6, robust: int = 1, robust_scale: float = 3.0,
                   sigma_rel: float = 0.01, w_root: float = 0.0, w_pose: float = 0.0,
                   w_betas_init: float = 0.0, w_shape: float = 0.0, w_transl: float = 0.0,
-                  w_gmm: float = 0.0, pose_prior: tuple | None = None, w_up: float = 0.0,
-                  up_sigma: float = 0.0
+                  w_depth: float = 0.0, w_gmm: float = 0.0, pose_prior: tuple | None = None,
+                  w_up: float = 0.0, up_sigma: float = 0.0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                              np.ndarray]: ...
 def fit_evaluate(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.ArrayLike,
@@ -137,7 +137,7 @@ def fit_evaluate(body: tuple, R0: npt.ArrayLike, betas0: npt.ArrayLike, t0: npt.
                  *, max_iter: int = 30, tol: float = 1e-6, robust: int = 1,
                  robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 0.0,
                  w_pose: float = 0.0, w_betas_init: float = 0.0, w_shape: float = 0.0,
-                 w_transl: float = 0.0, w_gmm: float = 0.0,
+                 w_transl: float = 0.0, w_depth: float = 0.0, w_gmm: float = 0.0,
                  pose_prior: tuple | None = None, w_up: float = 0.0,
                  up_sigma: float = 0.0) -> tuple[np.ndarray, np.ndarray]: ...
 def fit_pose_prior(R0: npt.ArrayLike, phi: npt.ArrayLike, w_gmm: float,

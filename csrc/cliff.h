@@ -51,8 +51,8 @@ typedef enum {
 /* ---- common ------------------------------------------------------------------------ */
 
 /* Version of this header's API: bumped on every incompatible change (2: named enums, size_t
- * sizes, parameter structs, cliff_estimator). */
-#define CLIFF_API_VERSION 2
+ * sizes, parameter structs, cliff_estimator; 3: cliff_fit_options.w_depth appended). */
+#define CLIFF_API_VERSION 3
 /* CLIFF_API_VERSION of the library that is linked. */
 CLIFF_API int cliff_api_version(void);
 
@@ -794,9 +794,16 @@ typedef struct {
      * component; |(u_x, u_z)| = sin of the tilt). w_up = 0 (the default) = no such term;
      * w_up > 0 needs a finite up_sigma > 0. */
     double w_up, up_sigma;
+    /* Optional depth prior (docs/annotate.md): w_depth * ln(t_z / t0_z)^2, a log-normal on the
+     * distance relative to the start's (a person's box fixes it up to body size and the
+     * regressor's scale error); w_depth = 1 / sigma^2 for a relative spread sigma. 0 (the
+     * default) = no such term; with w_depth > 0 a person whose t0_z is not > 0 gets
+     * CLIFF_FIT_BEHIND_CAMERA. */
+    double w_depth;
 } cliff_fit_options;
 /* {max_iter 30, tol 1e-6, Geman-McClure with scale 3, sigma_rel 0.01, all prior weights 0,
- *  no pose prior (w_gmm 0, gmm_n 0, NULL arrays), no upright prior (w_up 0, up_sigma 0)}. */
+ *  no pose prior (w_gmm 0, gmm_n 0, NULL arrays), no upright prior (w_up 0, up_sigma 0), no
+ *  depth prior (w_depth 0)}. */
 CLIFF_API cliff_fit_options cliff_fit_default_params(void);
 /* Per-person status codes written to stats[:,4]. */
 typedef enum { CLIFF_FIT_OK = 0, CLIFF_FIT_NO_KEYPOINTS = 1, CLIFF_FIT_BEHIND_CAMERA = 2,

@@ -570,6 +570,17 @@ static double person_cost(person *pp, const double *x, double *H, double *g, dou
             g[72 + K + k] += o->w_transl * d;
         }
     }
+    if (o->w_depth > 0) {
+        /* r = sqrt(w_depth) ln(t_z / t0_z): a log-normal on the depth relative to the start's */
+        if (!(t[2] > 0.0) || !(pp->t0[2] > 0.0)) return INFINITY;
+        const double l = log(t[2] / pp->t0[2]);
+        cost += o->w_depth * l * l;
+        if (H) {
+            const size_t z = 72 + K + 2;
+            H[z * P + z] += o->w_depth / (t[2] * t[2]);
+            g[z] += o->w_depth * l / t[2];
+        }
+    }
     if (o->gmm_n && o->w_gmm > 0) cost += gmm_term(o, pp->gmm_prec, pp->s, H, g, P);
     if (o->w_up > 0) cost += upright_term(o, pp->s->R, pp->s->Jr, H, g, P);
     return cost;
@@ -734,7 +745,7 @@ cliff_fit_options cliff_fit_default_params(void) {
                                .w_pose = 0.0, .w_betas_init = 0.0, .w_shape = 0.0,
                                .w_transl = 0.0, .w_gmm = 0.0, .gmm_n = 0, .gmm_means = NULL,
                                .gmm_prec_chol = NULL, .gmm_const = NULL, .w_up = 0.0,
-                               .up_sigma = 0.0};
+                               .up_sigma = 0.0, .w_depth = 0.0};
 }
 
 /* The pose prior's arrays (cliff_fit_options.gmm_*): present, finite, L_k lower triangular with
@@ -777,7 +788,8 @@ static cliff_status check_options(const cliff_fit_options *opt, const char *fn) 
     if (opt->max_iter < 1 || !(opt->tol >= 0) || !(opt->sigma_rel > 0) || !(opt->robust_scale > 0) ||
         (opt->robust != CLIFF_ROBUST_NONE && opt->robust != CLIFF_ROBUST_GEMAN_MCCLURE &&
          opt->robust != CLIFF_ROBUST_HUBER) || !(opt->w_root >= 0) || !(opt->w_pose >= 0) ||
-        !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0))
+        !(opt->w_betas_init >= 0) || !(opt->w_shape >= 0) || !(opt->w_transl >= 0) ||
+        !(opt->w_depth >= 0) || !isfinite(opt->w_depth))
         return cliff_fail(CLIFF_EINVAL, "%s: invalid options (max_iter >= 1, tol >= 0, "
                                         "sigma_rel > 0, robust_scale > 0, weights >= 0)", fn);
     cliff_status st = check_upright(opt, fn);

@@ -803,7 +803,8 @@ def test_cli_annotate_no_guard_is_the_plain_fit(cli_files, tmp_path):
 
 @pytest.mark.parametrize("opt, value, msg", [("--min-confidence", "1.5", "expected a number in [0, 1]"),
                                              ("--restart-rel", "-1", "expected a finite number >= 0"),
-                                             ("--depth-range", "1", "expected a factor > 1, or 0 (off)")])
+                                             ("--depth-range", "1", "expected a factor > 1, or 0 (off)"),
+                                             ("--w-depth", "-1", "expected a finite number >= 0")])
 def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files
@@ -835,6 +836,19 @@ def test_cli_annotate_upright_prior_enters_the_fit(cli_files, tmp_path):
     plain = np.load(tmp_path / "pgt.npz")["pose"][:, :3]
     assert main(argv + ["--upright-deg", "1"]) == 0
     assert np.abs(np.load(tmp_path / "pgt.npz")["pose"][:, :3] - plain).max() > 1e-3
+
+
+def test_cli_annotate_depth_prior_enters_the_fit(cli_files, tmp_path):
+    # --w-depth (default 25): a huge weight holds every written depth at the estimate's, 0
+    # turns the term off; both differ from the default run
+    from cliff.cli import main
+    _, _, argv, _ = cli_files
+    runs = {}
+    for w in (None, "0", "1e9"):
+        assert main(argv + ([] if w is None else ["--w-depth", w])) == 0
+        runs[w] = np.load(tmp_path / "pgt.npz")["global_t"][:, 2]
+    assert np.abs(runs["0"] - runs[None]).max() > 1e-4
+    assert np.abs(runs["1e9"] - runs[None]).max() > 1e-4
 
 
 def test_cli_annotate_root_hold_follows_the_upright_prior(cli_files, tmp_path):

@@ -387,16 +387,18 @@ def test_quality_fields_equal_their_definitions(body, fb, scene):
     _, err0 = _reproj(body, sc["keypoints"], sc["init_rotmat"], sc["init_betas"],
                       sc["init_transl"], f, pp)
     np.testing.assert_allclose(r["err_init"], err0, atol=1e-7)
-    # prior distance: sqrt(w_root |phi_0|^2 + w_pose sum |phi_j|^2 + w_betas_init |db|^2),
-    # phi_j = Log(R0_j^T R_j) (NumPy reference log map), default weights 30, 10, 1
-    # (relative to the prior's centre: the estimate, or the winning root hypothesis)
+    # prior distance: sqrt(w_root |phi_0|^2 + w_pose sum |phi_j|^2 + w_betas_init |db|^2
+    # + w_depth ln(z / z0)^2), phi_j = Log(R0_j^T R_j) (NumPy reference log map), default
+    # weights 30, 10, 1, 25 (relative to the prior's centre: the estimate, or the winning root
+    # hypothesis; the depth's always the estimate's)
     centre = sc["init_rotmat"].copy()
     hyp = G.root_hypotheses(sc["init_rotmat"], sc["init_transl"])
     for i in np.flatnonzero((r["start"] >= 2) & (r["start"] <= 8)):  # root hypotheses
         centre[i, 0] = centre[i, 0] @ S.rodrigues(hyp[r["start"][i] - 2, i])
     phi = S.rotmat_to_aa(np.swapaxes(centre, -1, -2) @ r["rotmat"])
     d = np.sqrt(30 * (phi[:, 0] ** 2).sum(-1) + 10 * (phi[:, 1:] ** 2).sum((1, 2))
-                + ((r["betas"] - sc["init_betas"]) ** 2).sum(1))
+                + ((r["betas"] - sc["init_betas"]) ** 2).sum(1)
+                + 25 * np.log(r["transl"][:, 2] / sc["init_transl"][:, 2]) ** 2)
     np.testing.assert_allclose(r["prior_dist"], d, rtol=1e-6, atol=1e-9)
     # confidence: 1 / (1 + exp(z)), z = -1.160 + 9.71 err/b + 3.76 spread + 0.410 d
     # - 0.683 (fraction of the 17 keypoints seen); z predicts log(PA-MPJPE / 50 mm)
@@ -492,7 +494,8 @@ def test_annotate_writes_which_roots_the_rule_held(body, scene, tmp_path):
 
 def test_fit_evaluate_matches_the_objective_recomputed(body, fb, scene):
     # evaluate(): GM data term sum conf * c^2 s / (s + c^2), s = |uv - kp|^2 / (0.01 b)^2, c = 3,
-    # plus the priors centred on the reference, at arbitrary parameters
+    # plus the priors centred on the reference (the depth's: 25 ln(z / z_ref)^2), at arbitrary
+    # parameters
     sc = scene
     W, H = sc["img_size"]
     f, pp = sc["focal"], np.array([W / 2, H / 2])
@@ -505,7 +508,8 @@ def test_fit_evaluate_matches_the_objective_recomputed(body, fb, scene):
     data = (sc["keypoints"][..., 2] * 9 * s / (s + 9)).sum(1)
     phi = S.rotmat_to_aa(np.swapaxes(sc["init_rotmat"], -1, -2) @ sc["rotmat"])
     prior = (30 * (phi[:, 0] ** 2).sum(-1) + 10 * (phi[:, 1:] ** 2).sum((1, 2))
-             + ((sc["betas"] - sc["init_betas"]) ** 2).sum(1) + 0.1 * (sc["betas"] ** 2).sum(1))
+             + ((sc["betas"] - sc["init_betas"]) ** 2).sum(1) + 0.1 * (sc["betas"] ** 2).sum(1)
+             + 25 * np.log(sc["transl"][:, 2] / sc["init_transl"][:, 2]) ** 2)
     np.testing.assert_allclose(ev["data_cost"], data, rtol=1e-9)
     np.testing.assert_allclose(ev["prior_cost"], prior, rtol=1e-6)
     np.testing.assert_allclose(ev["objective"], data + prior, rtol=1e-6)
@@ -557,8 +561,9 @@ def test_guard_rejects_bad_options(fb, scene):
 
 def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
     # spread = sqrt(mean_{i=1..23} trace(D_i H^-1 D_i^T)), H = sum_m conf_m rho'(s_m) / sigma^2
-    # duv_m^T duv_m + diag(prior weights) at the result (GM: rho'(s) = c^4 / (s + c^2)^2),
-    # D_i = d(J_i - J_0)/dx; H and D rebuilt here from fit_jacobian's analytic Jacobians
+    # duv_m^T duv_m + diag(prior weights) at the result (GM: rho'(s) = c^4 / (s + c^2)^2; the
+    # depth prior's Gauss-Newton block w_depth / z^2), D_i = d(J_i - J_0)/dx; H and D rebuilt
+    # here from fit_jacobian's analytic Jacobians
     sc = scene
     n = 4
     W, H = sc["img_size"]
@@ -574,6 +579,7 @@ def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
                                         r["transl"][i], f, pp)
         kp = sc["keypoints"][i]
         Hm = np.diag(prior + 1e-9)
+        Hm[P - 1, P - 1] += 25.0 / r["transl"][i, 2] ** 2
         for m, j in enumerate(COCO17_TO_SMPLX):
             if j < 0 or kp[m, 2] <= 0:
                 continue
@@ -587,15 +593,15 @@ def test_spread_is_the_gauss_newton_joint_covariance(body, fb, scene):
 
 def test_a_fit_pulled_towards_the_camera_is_not_a_label(body, fb):
     # Round 12. Scene seed 101 (400 people, poor starts), person 17: the estimate is 10.8 m
-    # away (truth 10.2 m). Without the depth rule the wide-scale start (code 1) wins on the
-    # objective with the body 4.2 m from the camera, 28 px from its keypoints, its root 75 deg
-    # off: a body pulled towards the camera, a label whose translation is 6 m off. With the
-    # rule no start may leave a factor DEPTH_RANGE of the estimate's depth: the kept label is
-    # 8.5 m away, its root 30 deg off, PA-MPJPE 230 -> 179 mm.
+    # away (truth 10.2 m). Without the depth rule (and the depth prior) the wide-scale start
+    # (code 1) wins on the objective with the body 4.2 m from the camera, 28 px from its
+    # keypoints, its root 75 deg off: a body pulled towards the camera, a label whose
+    # translation is 6 m off. With the rule no start may leave a factor DEPTH_RANGE of the
+    # estimate's depth: the kept label is 8.5 m away, its root 30 deg off.
     sc, one, args = _poor_person(body, fb, 101, 17, people=400)
     z0, z_true = sc["init_transl"][17, 2], sc["transl"][17, 2]
-    off = A.refine(*args, depth_range=None)
-    on = A.refine(*args)
+    off = A.refine(*args, depth_range=None, w_depth=0.0)
+    on = A.refine(*args, w_depth=0.0)
     assert off["transl"][0, 2] < z0 / G.DEPTH_RANGE  # the degenerate answer wins without the rule
     assert off["objective"][0] < on["objective"][0]  # ... because the objective prefers it
     assert z0 / G.DEPTH_RANGE < on["transl"][0, 2] < z0 * G.DEPTH_RANGE

@@ -70,7 +70,7 @@ def test_objective_counts_the_term(body, fb):
     args = (fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
             COCO17_TO_SMPLX, sc["focal"], np.array(sc["img_size"]) / 2, 300.0,
             sc["rotmat"], sc["betas"], sc["transl"])
-    zero = dict(w_root=0.0, w_pose=0.0, w_betas_init=0.0, w_shape=0.0)
+    zero = dict(w_root=0.0, w_pose=0.0, w_betas_init=0.0, w_shape=0.0, w_depth=0.0)
     ev = F.evaluate(*args, upright_deg=7.0, w_up=0.6, **zero)
     np.testing.assert_allclose(ev["prior_cost"], _reference_cost(sc["rotmat"][:, 0], 7.0, 0.6),
                                rtol=1e-9)

@@ -5,6 +5,7 @@ The fitter minimises, for each person independently (OpenMP over people, GIL rel
     sum_m conf_m * rho(|proj(J_m) - kp_m|^2 / (sigma_rel * b)^2)          2D, full-frame camera
   + w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2                          stay near the estimate
   + w_betas_init |betas - betas0|^2 + w_shape |betas|^2 + w_transl |t - t0|^2
+  + w_depth ln(t_z / t0_z)^2                                               depth near the estimate's
 
 over phi (24,3) axis-angle offsets from the initial rotations (R_j = R0_j Exp(phi_j)), betas and
 the translation t (metres), by Levenberg-Marquardt with analytic Jacobians (forward kinematics,
@@ -36,6 +37,12 @@ DEFAULT_W_GMM = 0.25
 #: prior read as -2 log density. Below 1 for the reason w_gmm is: the keypoint term is
 #: under-weighted relative to a true likelihood.
 DEFAULT_W_UP = 0.35
+#: Default weight of the depth prior w_depth ln(t_z / t0_z)^2 (issue 17, round 13): 1 / 0.2^2, a
+#: log-normal of 20 % relative spread around the estimate's depth. The person's box fixes the
+#: distance up to the spread of body sizes and the regressor's scale error (10-20 %); the
+#: keypoints alone do not (a bigger body farther away, or a body pulled towards the camera
+#: until its keypoints are on the robust loss's flat tail). docs/annotate.md, round 13.
+DEFAULT_W_DEPTH = 25.0
 
 STATUS = {0: "ok", 1: "no keypoints with confidence > 0", 2: "person behind the camera",
           3: "non-finite input or result", 4: "out of memory"}
@@ -202,7 +209,7 @@ def upright_options(upright_deg, w_up=DEFAULT_W_UP) -> dict:
 def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point,
                   norm, robust, robust_scale, sigma_rel, w_root, w_pose, w_betas_init, w_shape,
                   w_transl, pose_prior=None, w_gmm=DEFAULT_W_GMM, upright_deg=None,
-                  w_up=DEFAULT_W_UP):
+                  w_up=DEFAULT_W_UP, w_depth=DEFAULT_W_DEPTH):
     """Shared argument checks of fit_people / evaluate -> (C positional args, C options)."""
     _check_body(body)
     rot = _array(rotmat, "rotmat", (-1, 24, 3, 3), "(n, 24, 3, 3)")
@@ -223,13 +230,15 @@ def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, pr
     if robust not in ROBUST:
         raise ValueError(f"robust: expected one of 'gm', 'huber', 'none', got {robust!r}")
     sigma_rel, robust_scale = _positive(sigma_rel, "sigma_rel"), _positive(robust_scale, "robust_scale")
-    w_root, w_pose, w_betas_init, w_shape, w_transl = (
+    w_root, w_pose, w_betas_init, w_shape, w_transl, w_depth = (
         _positive(w, name, ">= 0") for w, name in ((w_root, "w_root"), (w_pose, "w_pose"),
                                                     (w_betas_init, "w_betas_init"),
-                                                    (w_shape, "w_shape"), (w_transl, "w_transl")))
+                                                    (w_shape, "w_shape"), (w_transl, "w_transl"),
+                                                    (w_depth, "w_depth")))
     opts = dict(robust=ROBUST[robust], robust_scale=float(robust_scale),
                 sigma_rel=float(sigma_rel), w_root=float(w_root), w_pose=float(w_pose),
-                w_betas_init=float(w_betas_init), w_shape=float(w_shape), w_transl=float(w_transl))
+                w_betas_init=float(w_betas_init), w_shape=float(w_shape), w_transl=float(w_transl),
+                w_depth=float(w_depth))
     prior = as_pose_prior(pose_prior)
     if prior is not None:
         opts.update(w_gmm=_positive(w_gmm, "w_gmm", ">= 0"), pose_prior=prior.core_arrays())
@@ -239,7 +248,7 @@ def _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal, pr
 
 #: Default weights of the objective (fit_people's keyword defaults); see docs/annotate.md.
 DEFAULT_WEIGHTS = dict(robust="gm", robust_scale=3.0, sigma_rel=0.01, w_root=30.0, w_pose=10.0,
-                       w_betas_init=1.0, w_shape=0.1, w_transl=0.0)
+                       w_betas_init=1.0, w_shape=0.1, w_transl=0.0, w_depth=DEFAULT_W_DEPTH)
 
 
 def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, focal,
@@ -248,7 +257,8 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
                w_root: float = 30.0, w_pose: float = 10.0, w_betas_init: float = 1.0,
                w_shape: float = 0.1, w_transl: float = 0.0, phi_start=None, betas_start=None,
                transl_start=None, pose_prior=None, w_gmm: float = DEFAULT_W_GMM,
-               upright_deg: float | None = None, w_up: float = DEFAULT_W_UP) -> dict:
+               upright_deg: float | None = None, w_up: float = DEFAULT_W_UP,
+               w_depth: float = DEFAULT_W_DEPTH) -> dict:
     """Refine n people.
 
     rotmat (n,24,3,3), betas (n,K), transl (n,3) metres: initial estimate (e.g. CLIFF's).
@@ -271,6 +281,9 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     Gaussian on the tilt of the body's vertical from the camera's vertical (-y), yaw free
     (people stand upright and cameras are roughly level; wrong for lying or acrobatic people and
     tilted cameras; docs/annotate.md). w_up >= 0: its weight (default DEFAULT_W_UP).
+    w_depth >= 0: weight of the depth prior w_depth ln(t_z / transl_z)^2, a log-normal on the
+    depth relative to the estimate's (default DEFAULT_W_DEPTH = 25: 20 % spread; 0 = off). A
+    person whose estimate has transl_z <= 0 gets status 2 while it is on.
 
     Returns dict: rotmat (n,24,3,3), betas (n,K), transl (n,3), phi (n,24,3) (fitted offsets,
     radians), err_init / err_final (n,) confidence-weighted mean reprojection error in pixels,
@@ -285,7 +298,7 @@ def fit_people(body: FitBody, rotmat, betas, transl, keypoints, joint_index, foc
     args, opts = _check_inputs(body, rotmat, betas, transl, keypoints, joint_index, focal,
                                principal_point, norm, robust, robust_scale, sigma_rel, w_root,
                                w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm,
-                               upright_deg, w_up)
+                               upright_deg, w_up, w_depth)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 100000:
         raise ValueError(f"max_iter: expected an integer in 1..100000, got {max_iter!r}")
     tol = _positive(tol, "tol", ">= 0")
@@ -314,12 +327,14 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
              robust_scale: float = 3.0, sigma_rel: float = 0.01, w_root: float = 30.0,
              w_pose: float = 10.0, w_betas_init: float = 1.0, w_shape: float = 0.1,
              w_transl: float = 0.0, pose_prior=None, w_gmm: float = DEFAULT_W_GMM,
-             upright_deg: float | None = None, w_up: float = DEFAULT_W_UP) -> dict:
+             upright_deg: float | None = None, w_up: float = DEFAULT_W_UP,
+             w_depth: float = DEFAULT_W_DEPTH) -> dict:
     """fit_people's objective, with its priors centred on (rotmat_ref, betas_ref, transl_ref),
     evaluated at the parameters (rotmat, betas, transl) without fitting (C, OpenMP).
 
     Shapes and units as fit_people; rotmat (n,24,3,3), betas (n,K), transl (n,3) metres.
-    pose_prior, w_gmm, upright_deg, w_up: as fit_people (their costs are part of prior_cost).
+    pose_prior, w_gmm, upright_deg, w_up, w_depth: as fit_people (their costs are part of
+    prior_cost).
     Returns dict: objective, data_cost, prior_cost (n,); err (n,) the confidence-weighted mean
     reprojection error (px) in the given camera; kp_err (n,M) each keypoint's reprojection error
     (px), -1 where a keypoint is not used (confidence 0 or joint_index -1) or behind the camera;
@@ -327,7 +342,7 @@ def evaluate(body: FitBody, rotmat_ref, betas_ref, transl_ref, keypoints, joint_
     args, opts = _check_inputs(body, rotmat_ref, betas_ref, transl_ref, keypoints, joint_index,
                                focal, principal_point, norm, robust, robust_scale, sigma_rel,
                                w_root, w_pose, w_betas_init, w_shape, w_transl, pose_prior, w_gmm,
-                               upright_deg, w_up)
+                               upright_deg, w_up, w_depth)
     n, K = args[1].shape[0], body.num_betas
     R = _array(rotmat, "rotmat", (n, 24, 3, 3), f"(n, 24, 3, 3) = ({n}, 24, 3, 3)")
     b = _array(betas, "betas", (n, K), f"(n, K) = ({n}, {K})")

@@ -286,10 +286,12 @@ def depth_plausible(transl, transl_ref, factor: float | None = DEPTH_RANGE) -> n
 
 def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_WEIGHTS["w_root"],
                    w_pose=DEFAULT_WEIGHTS["w_pose"], w_betas_init=DEFAULT_WEIGHTS["w_betas_init"],
-                   w_transl=DEFAULT_WEIGHTS["w_transl"], **_) -> np.ndarray:
+                   w_transl=DEFAULT_WEIGHTS["w_transl"], w_depth=DEFAULT_WEIGHTS["w_depth"],
+                   **_) -> np.ndarray:
     """Mahalanobis-like distance (n,) of fitted parameters from the starting estimate under the
     fitter's own priors: sqrt(w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2
-    + w_betas_init |betas - betas_ref|^2 + w_transl |t - t_ref|^2). phi (n,24,3) radians (the
+    + w_betas_init |betas - betas_ref|^2 + w_transl |t - t_ref|^2
+    + w_depth ln(t_z / t_ref_z)^2) (the depth term 0 where a depth is not > 0). phi (n,24,3) radians (the
     rotation offsets from the estimate), betas (n,K), transl (n,3) metres; a weight may be a
     number or (n,), one per person. The objective is
     -2 log of the density, so this is the distance in units of the prior's standard deviation
@@ -299,7 +301,10 @@ def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_
     d2 = w_root * (phi[:, 0] ** 2).sum(-1) + w_pose * (phi[:, 1:] ** 2).sum((1, 2))
     d2 = d2 + w_betas_init * ((np.asarray(betas) - betas_ref) ** 2).sum(1)
     d2 = d2 + w_transl * ((np.asarray(transl) - transl_ref) ** 2).sum(1)
-    return np.sqrt(d2)
+    z, z0 = np.asarray(transl, np.float64)[:, 2], np.asarray(transl_ref, np.float64)[:, 2]
+    ok = (z > 0) & (z0 > 0)
+    lz = np.log(np.where(ok, z, 1.0) / np.where(ok, z0, 1.0))
+    return np.sqrt(d2 + w_depth * lz ** 2)
 
 
 def plausible_distance(num_params: int, quantile: float = 0.999) -> float:
@@ -575,7 +580,8 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     out["prior_dist"] = prior_distance(out["phi"], out["betas"], out["transl"], be0, t0,
                                        **dict(weights, w_root=w_root_each))
     if accept:
-        dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else 0)
+        dof = 72 + be0.shape[1] + (3 if weights["w_transl"] > 0 else
+                                   1 if weights["w_depth"] > 0 else 0)
         dmax = plausible_distance(dof, plausible)
         keep = ok & ((out["data_cost"] + gmm + up >= out["data_cost_start"] + gmm_start + up_start)
                      | (out["prior_dist"] > dmax) | ~near(out["transl"], t0))

@@ -50,6 +50,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="depth rule: no label nearer or farther than this factor of the "
                         "estimate's depth, which the person's box fixes (default 2; 0 = off; "
                         "docs/annotate.md 'Do no harm')")
+    p.add_argument("--w-depth", type=float, default=25.0,
+                   help="weight of the depth prior w ln(z / z_estimate)^2 in the fit: 1 / sigma^2 "
+                        "for a relative spread sigma of the person's depth around the estimate's "
+                        "(default 25 = 20 %%; 0 = off; docs/annotate.md round 13)")
     p.add_argument("--pose-prior", default=None, metavar="GMM_PKL",
                    help="population pose prior: SMPLify's gmm_08.pkl (from SPIN's data, SMPLify "
                         "license; docs/annotate.md 'Population pose prior'), added to the fit's "
@@ -99,6 +103,8 @@ def check_args(args) -> None:
         raise ValueError(f"--tilt-deg: expected degrees in [0, 180], got {args.tilt_deg}")
     if not (np.isfinite(args.depth_range) and (args.depth_range == 0 or args.depth_range > 1)):
         raise ValueError(f"--depth-range: expected a factor > 1, or 0 (off), got {args.depth_range}")
+    if not (np.isfinite(args.w_depth) and args.w_depth >= 0):
+        raise ValueError(f"--w-depth: expected a finite number >= 0, got {args.w_depth}")
     if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
@@ -137,7 +143,7 @@ def root_hold_option(text: str):
 
 
 def guard_options(args) -> dict:
-    """The do-no-harm guard's flags and the upright prior as annotate() options: plain values,
+    """The do-no-harm guard's flags, the depth prior and the upright prior as annotate() options: plain values,
     so that the --ray/--dask job (cliff.distributed.cli) carries the same ones. --no-guard: one
     start, no acceptance test, no root hold."""
     off = args.no_guard
@@ -145,6 +151,7 @@ def guard_options(args) -> dict:
             "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
             "root_hold": None if off else root_hold_option(args.root_hold),
             "depth_range": None if off or args.depth_range == 0 else args.depth_range,
+            "w_depth": args.w_depth,
             **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                      "w_up": args.w_up})}
 

@@ -174,9 +174,10 @@ static int inputs_convert(fit_inputs *in, PyObject *obody, PyObject *oR, PyObjec
 
 #define FIT_KWLIST "body", "R0", "betas0", "t0", "cam", "kp", "kp_joint", "norm"
 #define FIT_OPTLIST "max_iter", "tol", "robust", "robust_scale", "sigma_rel", "w_root", "w_pose", \
-                    "w_betas_init", "w_shape", "w_transl"
+                    "w_betas_init", "w_shape", "w_transl", "w_depth"
 #define FIT_OPTPTRS(o) &(o).max_iter, &(o).tol, &(o).robust, &(o).robust_scale, &(o).sigma_rel, \
-                       &(o).w_root, &(o).w_pose, &(o).w_betas_init, &(o).w_shape, &(o).w_transl
+                       &(o).w_root, &(o).w_pose, &(o).w_betas_init, &(o).w_shape, &(o).w_transl, \
+                       &(o).w_depth
 #define FIT_OPT_DEFAULTS {.max_iter = 30, .tol = 1e-6, .robust = 1, .robust_scale = 3.0, \
                           .sigma_rel = 0.01}
 
@@ -186,7 +187,7 @@ static PyObject *py_fit_people_ex(PyObject *self, PyObject *args, PyObject *kw) 
                              "up_sigma", NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *ox = Py_None, *og = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididdddddddOdd", kwlist, &obody, &oR,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|O$ididddddddddOdd", kwlist, &obody, &oR,
                                      &ob, &ot, &oc, &okp, &oj, &on, &ox, FIT_OPTPTRS(in.o),
                                      &in.o.w_gmm, &og, &in.o.w_up, &in.o.up_sigma))
         return NULL;
@@ -236,7 +237,7 @@ static PyObject *py_fit_evaluate(PyObject *self, PyObject *args, PyObject *kw) {
                              "w_up", "up_sigma", NULL};
     PyObject *obody, *oR, *ob, *ot, *oc, *okp, *oj, *on, *oRf, *obf, *otf, *og = Py_None;
     fit_inputs in = {.o = FIT_OPT_DEFAULTS};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididdddddddOdd", kwlist, &obody,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO|$ididddddddddOdd", kwlist, &obody,
                                      &oR, &ob, &ot, &oc, &okp, &oj, &on, &oRf, &obf, &otf,
                                      FIT_OPTPTRS(in.o), &in.o.w_gmm, &og, &in.o.w_up,
                                      &in.o.up_sigma))
