@@ -753,6 +753,8 @@ CLIFF_API cliff_status cliff_render(uint8_t *rgb, size_t height, size_t width,
  *   sum_m conf_m * rho(|uv_m - kp_m|^2 / (sigma_rel * norm)^2)              (2D, robust)
  *   + w_root |phi_0|^2 + w_pose sum_{j>0} |phi_j|^2                          (stay near R0)
  *   + w_betas_init |betas - betas0|^2 + w_shape |betas|^2 + w_transl |t - t0|^2 (metres^-2)
+ *   + w_depth ln(t_z / t0_z)^2                                               (depth, relative)
+ *   (+ the optional pose and upright priors of cliff_fit_options)
  * with a perspective camera per person (focal, principal point; OpenCV frame). The fitter
  * only needs the parts of SMPL that reach the joints, all float64:
  *   J0 (24,3) rest joints of the template (J_regressor @ v_template), Jdirs (24,3,K)

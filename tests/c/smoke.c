@@ -187,6 +187,19 @@ int main(void) {
     CHECK(cliff_smpl_fit_body(model, 2, J0, NULL, NULL, NULL, NULL, NULL, NULL) == CLIFF_EINVAL,
           "fit_body accepted more betas than the model has");
 
+    /* the fitter's options: the depth prior (API 3) is off by default and must be >= 0 */
+    cliff_fit_options fopt = cliff_fit_default_params();
+    CHECK(fopt.w_depth == 0.0, "default w_depth %g", fopt.w_depth);
+    const cliff_fit_body fbody = {.n_betas = 1, .n_vert = 0, .parents = fb_parents, .J0 = J0,
+                                  .Jdirs = Jdirs};
+    const cliff_fit_input fin = {.n = 0};
+    const cliff_fit_output fout = {0};
+    CHECK(cliff_fit_people(&fbody, &fopt, &fin, &fout) == CLIFF_OK, "fit of no people: %s",
+          cliff_last_error());
+    fopt.w_depth = -1.0;
+    CHECK(cliff_fit_people(&fbody, &fopt, &fin, &fout) == CLIFF_EINVAL &&
+              strstr(cliff_last_error(), "weights >= 0"), "negative w_depth accepted");
+
     /* the architecture tables: akeys without weights */
     const cliff_arch_key *akeys = NULL;
     size_t n_akeys = 0;
