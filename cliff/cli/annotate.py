@@ -143,9 +143,9 @@ def root_hold_option(text: str):
 
 
 def guard_options(args) -> dict:
-    """The do-no-harm guard's flags, the depth prior and the upright prior as annotate() options: plain values,
-    so that the --ray/--dask job (cliff.distributed.cli) carries the same ones. --no-guard: one
-    start, no acceptance test, no root hold."""
+    """The do-no-harm guard's flags, the depth prior and the upright prior as annotate()
+    options: plain values, so that the --ray/--dask job (cliff.distributed.cli) carries the same
+    ones. --no-guard: one start, no acceptance test, no root hold (the depth prior stays)."""
     off = args.no_guard
     return {"starts": "one" if off else args.starts, "accept": not off,
             "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
