@@ -128,11 +128,7 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     # objective it wins (code 9) with the lowest objective, within 3 px and a better 3D pose
     # (shown without round 10's torso starts: with them the broad-root start goes lower still,
     # see the last lines).
-    sc = S.make_scene(body, 200, seed=101, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
-                      root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
-    one = slice(70, 71)
-    args = (fb, sc["init_rotmat"][one], sc["init_betas"][one], sc["init_transl"][one],
-            sc["keypoints"][one], sc["boxes"][one], sc["img_size"], sc["focal"])
+    sc, one, args = S.poor_person(body, fb, 101, 70)
     _, truth_err = _reproj(body, sc["keypoints"][one], sc["rotmat"][one], sc["betas"][one],
                            sc["transl"][one], sc["focal"], np.asarray(sc["img_size"]) / 2)
     assert truth_err[0] < 3.0
@@ -212,16 +208,6 @@ def _pa_mpjpe(body, sc, one, r):
     return L.pa_mpjpe(J, sc["joints"][one, :24])[0]
 
 
-def _poor_person(body, fb, seed, i, people=200):
-    """Person i of a scene of `people` with the benchmark's poor starts (joints 15 deg, root 30
-    deg, shape and depth off, 5 % gross outliers): the scene and refine()'s arguments."""
-    sc = S.make_scene(body, people, seed=seed, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
-                      root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
-    one = slice(i, i + 1)
-    return sc, one, (fb, sc["init_rotmat"][one], sc["init_betas"][one], sc["init_transl"][one],
-                     sc["keypoints"][one], sc["boxes"][one], sc["img_size"], sc["focal"])
-
-
 def test_limb_start_brings_a_given_up_wrist_onto_its_keypoint(body, fb):
     # Round 11. Scene seed 112, person 75 (poor start): the truth is 5.4 px from the keypoints
     # (its right elbow keypoint is a gross outlier, 44 px). Round 10's guard keeps the torso
@@ -230,7 +216,7 @@ def test_limb_start_brings_a_given_up_wrist_onto_its_keypoint(body, fb):
     # wrist lies on its keypoint's ray; fitted from there (code 12) it ends lower on the same
     # objective by more than LIMB_MARGIN, the wrist within 3 px, the mean error below 6 px and
     # a better 3D pose (PA-MPJPE 124 -> 69 mm).
-    sc, one, args = _poor_person(body, fb, 112, 75)
+    sc, one, args = S.poor_person(body, fb, 112, 75)
     wrist = 10  # COCO right wrist
     old = A.refine(*args, limbs=False)
     new = A.refine(*args)
@@ -245,7 +231,7 @@ def test_limb_start_brings_a_given_up_wrist_onto_its_keypoint(body, fb):
 def test_limb_start_must_beat_the_kept_fit_by_the_margin(body, fb, monkeypatch):
     # The same person with an unreachable margin: the limb start is tried but not kept, and
     # the result is round 10's (code 10, the same objective).
-    _, _, args = _poor_person(body, fb, 112, 75)
+    _, _, args = S.poor_person(body, fb, 112, 75)
     old = A.refine(*args, limbs=False)
     monkeypatch.setattr(G, "LIMB_MARGIN", 1e6)
     new = A.refine(*args)
@@ -258,7 +244,7 @@ def test_limb_start_from_a_broad_root_result_keeps_its_component(body, fb):
     # right ankle 459 px from its keypoint. The limb start from it is fitted under the same
     # broad component (code 13): the ankle within 5 px, lower on the objective, PA-MPJPE
     # 109 -> 51 mm, and its prior distance measured in the broad component's deviations.
-    sc, one, args = _poor_person(body, fb, 113, 182)
+    sc, one, args = S.poor_person(body, fb, 113, 182)
     ankle = 16  # COCO right ankle
     old = A.refine(*args, limbs=False)
     new = A.refine(*args)
@@ -598,7 +584,7 @@ def test_a_fit_pulled_towards_the_camera_is_not_a_label(body, fb):
     # keypoints, its root 75 deg off: a body pulled towards the camera, a label whose
     # translation is 6 m off. With the rule no start may leave a factor DEPTH_RANGE of the
     # estimate's depth: the kept label is 8.5 m away, its root 30 deg off.
-    sc, one, args = _poor_person(body, fb, 101, 17, people=400)
+    sc, one, args = S.poor_person(body, fb, 101, 17, people=400)
     z0, z_true = sc["init_transl"][17, 2], sc["transl"][17, 2]
     off = A.refine(*args, depth_range=None, w_depth=0.0)
     on = A.refine(*args, w_depth=0.0)

@@ -25,16 +25,6 @@ def _fit_args(fb, sc, n):
             np.full(n, 300.0))
 
 
-def _poor_person(body, fb, seed, i, people):
-    """Person i of a scene with the benchmark's poor starts (joints 15 deg, root 30 deg, shape
-    and depth off, 5 % gross outliers): the scene and refine()'s arguments."""
-    sc = S.make_scene(body, people, seed=seed, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
-                      root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
-    one = slice(i, i + 1)
-    return sc, one, (fb, sc["init_rotmat"][one], sc["init_betas"][one], sc["init_transl"][one],
-                     sc["keypoints"][one], sc["boxes"][one], sc["img_size"], sc["focal"])
-
-
 def test_default_weight_is_a_twenty_percent_log_normal():
     # w_depth = 1 / sigma^2 with sigma = 0.2: the objective is -2 log density, so a depth 20 %
     # (in log) from the estimate's costs 1
@@ -92,7 +82,7 @@ def test_depth_prior_keeps_a_plain_fit_near_the_estimate_s_distance(body, fb):
     # the root 65 deg off. The plain fit (one start, no acceptance test) without the term
     # drifts to 16.9 m: with a wrong root no depth explains the keypoints, and nothing in the
     # objective says where the person is. The depth prior (default, 20 %) keeps it at 9.9 m.
-    sc, one, args = _poor_person(body, fb, 101, 17, people=400)
+    sc, one, args = S.poor_person(body, fb, 101, 17, people=400)
     z_true = sc["transl"][17, 2]
     free = A.refine(*args, starts="one", accept=False, w_depth=0.0)
     held = A.refine(*args, starts="one", accept=False)
@@ -104,7 +94,7 @@ def test_depth_prior_alone_stops_the_pull_towards_the_camera(body, fb):
     # the depth rule's case (tests/test_annotate_guard.py): without rule and prior the
     # wide-scale start pulls the body to 4.2 m (truth 10.2 m). With the prior and without the
     # rule no start gets there: the objective itself now prefers a plausible depth (8.9 m)
-    sc, one, args = _poor_person(body, fb, 101, 17, people=400)
+    sc, one, args = S.poor_person(body, fb, 101, 17, people=400)
     z_true = sc["transl"][17, 2]
     neither = A.refine(*args, depth_range=None, w_depth=0.0)
     prior = A.refine(*args, depth_range=None)

@@ -2,7 +2,8 @@
 
 :func:`make_scene` - people with random poses and shapes placed off-centre in a full-frame
 camera, COCO keypoints with pixel noise, occlusions and confidences, and an initial estimate
-perturbed like a regressor's error. Ground truth comes from the float64 NumPy body model of
+perturbed like a regressor's error; :func:`poor_person` - one person of such a scene with the
+annotator benchmark's poor starts. Ground truth comes from the float64 NumPy body model of
 :mod:`reference.numpy_body`.
 """
 from __future__ import annotations
@@ -87,3 +88,15 @@ def make_scene(body: dict, n: int, seed: int = 0, img_size=(1920, 1080), focal=N
     return {"rotmat": rot, "betas": betas, "transl": transl, "init_rotmat": init_rot,
             "init_betas": init_betas, "init_transl": init_transl, "keypoints": kp,
             "joints": joints, "boxes": boxes, "focal": f, "img_size": (W, H)}
+
+
+def poor_person(body: dict, fb, seed: int, i: int, people: int = 200):
+    """Person i of a scene of `people` with the annotator benchmark's poor starts (joints 15 deg,
+    root 30 deg, shape 1.0 and depth 10 % off, 5 % gross outliers, up to 95 % off-centre) ->
+    (the scene, slice(i, i + 1), cliff.annotate.refine()'s positional arguments for that person
+    with the fitter body fb)."""
+    sc = make_scene(body, people, seed=seed, outliers=0.05, offcentre=0.95, rot_noise_deg=15,
+                    root_noise_deg=30, beta_noise=1.0, transl_noise=0.10)
+    one = slice(i, i + 1)
+    return sc, one, (fb, sc["init_rotmat"][one], sc["init_betas"][one], sc["init_transl"][one],
+                     sc["keypoints"][one], sc["boxes"][one], sc["img_size"], sc["focal"])
