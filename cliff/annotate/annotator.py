@@ -74,7 +74,8 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     camera (focal crop_focal * b / crop_size at the box centre; the ablation): its translation
     is converted back to the full frame for the output, its rotations are kept as fitted.
     fit_options go to cliff.annotate.fit.fit_people (e.g. pose_prior=, w_gmm=; upright_deg=
-    the upright root prior's sigma in degrees, None = off (default), w_up=). starts / accept /
+    the upright root prior's sigma in degrees, None = off (default), w_up=; w_depth= the depth
+    prior's weight, default 25, 0 = off). starts / accept /
     restart_rel / plausible (and tilt_deg=, root_hold=, torso=, limbs=, depth_range= in
     fit_options): the do-no-harm guard (cliff.annotate.guard.fit_guarded; starts='one', accept=False,
     root_hold=None is the plain fit; root_hold='auto', the default, holds the root at the

@@ -293,9 +293,8 @@ def prior_distance(phi, betas, transl, betas_ref, transl_ref, *, w_root=DEFAULT_
     + w_betas_init |betas - betas_ref|^2 + w_transl |t - t_ref|^2
     + w_depth ln(t_z / t_ref_z)^2) (the depth term 0 where a depth is not > 0). phi (n,24,3)
     radians (the rotation offsets from the estimate), betas (n,K), transl (n,3) metres; a
-    weight may be a
-    number or (n,), one per person. The objective is
-    -2 log of the density, so this is the distance in units of the prior's standard deviation
+    weight may be a number or (n,), one per person. The objective is -2 log of the density,
+    so this is the distance in units of the prior's standard deviation
     (the absolute shape term w_shape |betas|^2 is left out: it is not a distance from the
     estimate)."""
     phi = np.asarray(phi, np.float64)
