@@ -804,7 +804,8 @@ def test_cli_annotate_no_guard_is_the_plain_fit(cli_files, tmp_path):
 @pytest.mark.parametrize("opt, value, msg", [("--min-confidence", "1.5", "expected a number in [0, 1]"),
                                              ("--restart-rel", "-1", "expected a finite number >= 0"),
                                              ("--depth-range", "1", "expected a factor > 1, or 0 (off)"),
-                                             ("--w-depth", "-1", "expected a finite number >= 0")])
+                                             ("--w-depth", "-1", "expected a finite number >= 0"),
+                                             ("--robust-scale", "0", "expected a finite number > 0")])
 def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files
@@ -849,6 +850,20 @@ def test_cli_annotate_depth_prior_enters_the_fit(cli_files, tmp_path):
         runs[w] = np.load(tmp_path / "pgt.npz")["global_t"][:, 2]
     assert np.abs(runs["0"] - runs[None]).max() > 1e-4
     assert np.abs(runs["1e9"] - runs[None]).max() > 1e-4
+
+
+def test_cli_annotate_robust_scale_enters_the_fit(cli_files, tmp_path):
+    # --robust-scale (default 3, the fit's robust_scale): a very narrow scale (0.1 sigma) puts
+    # every keypoint on Geman-McClure's flat tail, so the fit follows the priors and the
+    # written poses move; "3" is the default run itself
+    from cliff.cli import main
+    _, _, argv, _ = cli_files
+    runs = {}
+    for s in (None, "3", "0.1"):
+        assert main(argv + ([] if s is None else ["--robust-scale", s])) == 0
+        runs[s] = np.load(tmp_path / "pgt.npz")["pose"]
+    np.testing.assert_array_equal(runs["3"], runs[None])
+    assert np.abs(runs["0.1"] - runs[None]).max() > 1e-3
 
 
 def test_cli_annotate_root_hold_follows_the_upright_prior(cli_files, tmp_path):

@@ -247,10 +247,12 @@ def test_dask_annotate_min_confidence_matches_the_single_process_file(data, sing
     (["--upright-deg", "5", "--w-up", "0.5"], {"upright_deg": 5.0, "w_up": 0.5, "root_hold": "auto"}),
     (["--root-hold", "2"], {"root_hold": 2.0}),
     (["--upright-deg", "5", "--no-guard"], {"upright_deg": 5.0, "root_hold": None}),
+    (["--robust-scale", "4"], {"robust_scale": 4.0, "w_depth": 25.0}),
+    (["--robust-scale", "4", "--no-guard"], {"robust_scale": 4.0, "starts": "one"}),
 ])
 def test_annotate_job_carries_the_guard_options(data, tmp_path, extra, guard):
-    # the workers run annotate() with job["guard"]: the upright prior and the root-hold rule
-    # must reach them as they reach `cliff annotate` without --ray/--dask
+    # the workers run annotate() with job["guard"]: the upright prior, the root-hold rule and
+    # the robust scale (kept by --no-guard, like the depth prior) must reach them as they reach `cliff annotate` without --ray/--dask
     args = build_parser().parse_args(annotate_argv(data, tmp_path / "p.npz", "--dask", "x", *extra))
     job, _, _ = annotate_job(args)
     assert {k: job["guard"].get(k, "absent") for k in guard} == guard

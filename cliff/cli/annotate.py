@@ -33,6 +33,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="rank of the fine-tuned update of the regressor's feature block")
     p.add_argument("--max-iter", type=int, default=30, help="Levenberg-Marquardt iterations per person")
     p.add_argument("--robust", choices=("gm", "huber", "none"), default="gm", help="robust 2D loss")
+    p.add_argument("--robust-scale", type=float, default=3.0,
+                   help="the robust loss's scale in keypoint sigmas (1 %% of the box): Geman-McClure "
+                        "caps a keypoint's cost at its square; 4 leaves fewer labels far from "
+                        "their keypoints with the pose and upright priors, and makes more people "
+                        "worse without them (docs/annotate.md round 14)")
     p.add_argument("--min-keypoints", type=int, default=4,
                    help="skip people with fewer keypoints of confidence > 0")
     p.add_argument("--no-guard", action="store_true",
@@ -105,6 +110,8 @@ def check_args(args) -> None:
         raise ValueError(f"--depth-range: expected a factor > 1, or 0 (off), got {args.depth_range}")
     if not (np.isfinite(args.w_depth) and args.w_depth >= 0):
         raise ValueError(f"--w-depth: expected a finite number >= 0, got {args.w_depth}")
+    if not (np.isfinite(args.robust_scale) and args.robust_scale > 0):
+        raise ValueError(f"--robust-scale: expected a finite number > 0, got {args.robust_scale}")
     if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
@@ -143,15 +150,16 @@ def root_hold_option(text: str):
 
 
 def guard_options(args) -> dict:
-    """The do-no-harm guard's flags, the depth prior and the upright prior as annotate()
-    options: plain values, so that the --ray/--dask job (cliff.distributed.cli) carries the same
-    ones. --no-guard: one start, no acceptance test, no root hold (the depth prior stays)."""
+    """The do-no-harm guard's flags, the depth prior, the robust scale and the upright prior as
+    annotate() options: plain values, so that the --ray/--dask job (cliff.distributed.cli)
+    carries the same ones. --no-guard: one start, no acceptance test, no root hold (the depth
+    prior and the robust scale stay)."""
     off = args.no_guard
     return {"starts": "one" if off else args.starts, "accept": not off,
             "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
             "root_hold": None if off else root_hold_option(args.root_hold),
             "depth_range": None if off or args.depth_range == 0 else args.depth_range,
-            "w_depth": args.w_depth,
+            "w_depth": args.w_depth, "robust_scale": args.robust_scale,
             **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                      "w_up": args.w_up})}
 
