@@ -497,6 +497,11 @@ def pooled_table(body, fb, args):
         _, what, off = without[0]
         runs = (runs[0], (f"after (default), without {what}", off), runs[2],
                 (f"after + both priors (root hold on), without {what}", dict(both, **off)))
+    elif args.robust_scale is not None:
+        s = dict(robust_scale=args.robust_scale)
+        runs = (runs[0], (f"after (default), robust scale {args.robust_scale:g}", s), runs[2],
+                (f"after + both priors (root hold on), robust scale {args.robust_scale:g}",
+                 dict(both, **s)))
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
     print()
     print("| start | run | people | either worse (95 % interval) | range over seeds | root worse > 5 deg "
@@ -579,6 +584,9 @@ def main():
     ap.add_argument("--without-depth-prior", action="store_true",
                     help="with --seeds: the same without only the depth prior (w_depth=0: round "
                          "12's guard; issue 17, round 13), default and both priors")
+    ap.add_argument("--robust-scale", type=float, default=None,
+                    help="with --seeds: the same at this robust scale (fit option robust_scale; "
+                         "the default is 3), default and both priors (issue 17, round 14)")
     ap.add_argument("--w-up", default="1",
                     help="with --upright-deg: comma-separated w_up values to compare")
     args = ap.parse_args()
