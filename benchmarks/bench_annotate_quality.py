@@ -48,6 +48,9 @@ worse with its 95 % binomial interval, its range over the seeds, the fittable pe
 20 px (and how many of them are farther than their truth by > 5 px), and the mean errors. Seeds
 2027-2036 were never used to develop anything; one report seed's share moves by +-1-2 points
 with the scenes' draw, the pooled one by about +-0.5.
+With --without-torso / --without-limbs / --without-depth-rule / --without-depth-prior (rounds
+10-13) the root-hold-off row gives way to the guard without that part, default and both priors;
+with --robust-scale S (round 14) to the same two at the fit's robust scale S (default 3).
 
 Speed: the fitter alone (refine on all people) and the whole annotator (annotate() with
 CLIFF-Res50 random weights of the released shapes: crop + network + fit, 4 people per image) on

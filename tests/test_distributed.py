@@ -252,7 +252,8 @@ def test_dask_annotate_min_confidence_matches_the_single_process_file(data, sing
 ])
 def test_annotate_job_carries_the_guard_options(data, tmp_path, extra, guard):
     # the workers run annotate() with job["guard"]: the upright prior, the root-hold rule and
-    # the robust scale (kept by --no-guard, like the depth prior) must reach them as they reach `cliff annotate` without --ray/--dask
+    # the robust scale (kept by --no-guard, like the depth prior) must reach them as they
+    # reach `cliff annotate` without --ray/--dask
     args = build_parser().parse_args(annotate_argv(data, tmp_path / "p.npz", "--dask", "x", *extra))
     job, _, _ = annotate_job(args)
     assert {k: job["guard"].get(k, "absent") for k in guard} == guard
