@@ -46,8 +46,9 @@ matching pose prior, w_gmm 0.25, and the upright prior, sigma 5 deg, w_up 0.35),
 the guard's root-hold rule (root_hold; on by default with the upright prior): the share made
 worse with its 95 % binomial interval, its range over the seeds, the fittable people left above
 20 px (and how many of them are farther than their truth by > 5 px), and the mean errors. Seeds
-2027-2036 were never used to develop anything; one report seed's share moves by +-1-2 points
-with the scenes' draw, the pooled one by about +-0.5.
+2027-2036 were the first never-used pool and are now the development seeds; each later pool of
+ten (2037-2096 so far) was measured once (docs/annotate.md). One report seed's share moves by
++-1-2 points with the scenes' draw, the pooled one by about +-0.5.
 With --without-torso / --without-limbs / --without-depth-rule / --without-depth-prior (rounds
 10-13) the root-hold-off row gives way to the guard without that part, default and both priors;
 with --robust-scale S (round 14) to the same two at the fit's robust scale S (default 3).
