@@ -497,15 +497,13 @@ def pooled_table(body, fb, args):
         (args.without_limbs, "the limb starts (round 10)", dict(limbs=False)),
         (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None)),
         (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0))) if flag]
-    if without:
-        _, what, off = without[0]
-        runs = (runs[0], (f"after (default), without {what}", off), runs[2],
-                (f"after + both priors (root hold on), without {what}", dict(both, **off)))
-    elif args.robust_scale is not None:
-        s = dict(robust_scale=args.robust_scale)
-        runs = (runs[0], (f"after (default), robust scale {args.robust_scale:g}", s), runs[2],
-                (f"after + both priors (root hold on), robust scale {args.robust_scale:g}",
-                 dict(both, **s)))
+    variant = ((f"without {without[0][1]}", without[0][2]) if without else
+               (f"robust scale {args.robust_scale:g}", dict(robust_scale=args.robust_scale))
+               if args.robust_scale is not None else None)
+    if variant:  # the root-hold-off row gives way to the default and both priors with it
+        what, opts = variant
+        runs = (runs[0], (f"after (default), {what}", opts), runs[2],
+                (f"after + both priors (root hold on), {what}", dict(both, **opts)))
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
     print()
     print("| start | run | people | either worse (95 % interval) | range over seeds | root worse > 5 deg "
