@@ -33,7 +33,9 @@ def make_scene(body: dict, n: int, seed: int = 0, img_size=(1920, 1080), focal=N
     N(0, beta_noise) and the translation by a relative N(0, transl_noise) (mostly in depth).
 
     Returns a dict of float64 arrays: rotmat, betas, transl (truth), init_rotmat, init_betas,
-    init_transl, keypoints (n,K,3), joints (n,45,3), boxes (n,4) xyxy, focal, img_size (W,H).
+    init_transl, keypoints (n,K,3), joints (n,45,3), boxes (n,4) xyxy, focal, img_size (W,H),
+    and outlier (n,K) bool: the keypoints moved as gross outliers (the ones the true body itself
+    does not fit).
     """
     rng = np.random.default_rng(seed)
     W, H = img_size
@@ -87,7 +89,7 @@ def make_scene(body: dict, n: int, seed: int = 0, img_size=(1920, 1080), focal=N
         boxes[i] = np.r_[lo - pad, hi + pad]
     return {"rotmat": rot, "betas": betas, "transl": transl, "init_rotmat": init_rot,
             "init_betas": init_betas, "init_transl": init_transl, "keypoints": kp,
-            "joints": joints, "boxes": boxes, "focal": f, "img_size": (W, H)}
+            "joints": joints, "boxes": boxes, "focal": f, "img_size": (W, H), "outlier": out}
 
 
 def poor_person(body: dict, fb, seed: int, i: int, people: int = 200):
