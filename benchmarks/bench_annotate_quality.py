@@ -53,9 +53,10 @@ worse with its 95 % binomial interval, its range over the seeds, the fittable pe
 2027-2036 were the first never-used pool and are now the development seeds; each later pool of
 ten (2037-2106 so far) was measured once (docs/annotate.md). One report seed's share moves by
 +-1-2 points with the scenes' draw, the pooled one by about +-0.5.
-With --without-torso / --without-limbs / --without-depth-rule / --without-depth-prior (rounds
-10-13) the root-hold-off row gives way to the guard without that part, default and both priors;
-with --robust-scale S (round 14) to the same two at the fit's robust scale S (default 3).
+With --without-torso / --without-limbs / --without-depth-rule / --without-depth-prior /
+--without-far-pass (rounds 10-13, 15) the root-hold-off row gives way to the guard without that
+part, default and both priors; with --robust-scale S (round 14) to the same two at the fit's
+robust scale S (default 3).
 
 Speed: the fitter alone (refine on all people) and the whole annotator (annotate() with
 CLIFF-Res50 random weights of the released shapes: crop + network + fit, 4 people per image) on
@@ -520,7 +521,8 @@ def pooled_table(body, fb, args):
         (args.without_torso, "the torso and limb starts (round 9)", dict(torso=False, limbs=False)),
         (args.without_limbs, "the limb starts (round 10)", dict(limbs=False)),
         (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None)),
-        (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0))) if flag]
+        (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0)),
+        (args.without_far_pass, "the far pass (round 15)", dict(far_scale=None))) if flag]
     variant = ((f"without {without[0][1]}", without[0][2]) if without else
                (f"robust scale {args.robust_scale:g}", dict(robust_scale=args.robust_scale))
                if args.robust_scale is not None else None)
@@ -613,6 +615,9 @@ def main():
     ap.add_argument("--without-depth-prior", action="store_true",
                     help="with --seeds: the same without only the depth prior (w_depth=0: round "
                          "12's guard; issue 17, round 13), default and both priors")
+    ap.add_argument("--without-far-pass", action="store_true",
+                    help="with --seeds: the same without only the far pass (far_scale=None: round "
+                         "14's guard; issue 17, round 15), default and both priors")
     ap.add_argument("--robust-scale", type=float, default=None,
                     help="with --seeds: the same at this robust scale (fit option robust_scale; "
                          "the default is 3), default and both priors (issue 17, round 14)")

@@ -94,10 +94,11 @@ def test_depth_prior_alone_stops_the_pull_towards_the_camera(body, fb):
     # the depth rule's case (tests/test_annotate_guard.py): without rule and prior the
     # wide-scale start pulls the body to 4.2 m (truth 10.2 m). With the prior and without the
     # rule no start gets there: the objective itself now prefers a plausible depth (8.9 m)
+    # (the far pass of round 15 off: the case specifies the steps before it)
     sc, one, args = S.poor_person(body, fb, 101, 17, people=400)
     z_true = sc["transl"][17, 2]
-    neither = A.refine(*args, depth_range=None, w_depth=0.0)
-    prior = A.refine(*args, depth_range=None)
+    neither = A.refine(*args, far_scale=None, depth_range=None, w_depth=0.0)
+    prior = A.refine(*args, far_scale=None, depth_range=None)
     assert neither["transl"][0, 2] < 0.5 * z_true
     assert abs(prior["transl"][0, 2] - z_true) < 0.2 * z_true
     root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][one, 0])[0]  # noqa: E731

@@ -38,6 +38,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "caps a keypoint's cost at its square; 4 leaves fewer labels far from "
                         "their keypoints with the pose and upright priors, and makes more people "
                         "worse without them (docs/annotate.md round 14)")
+    p.add_argument("--far-scale", type=float, default=4.0,
+                   help="the guard's far pass: a person whose estimate missed its keypoints by "
+                        "more than 10 %% of the box and whose result still misses them is fitted "
+                        "again at this robust scale, and that result kept (0 = off; "
+                        "docs/annotate.md round 15)")
     p.add_argument("--min-keypoints", type=int, default=4,
                    help="skip people with fewer keypoints of confidence > 0")
     p.add_argument("--no-guard", action="store_true",
@@ -112,6 +117,8 @@ def check_args(args) -> None:
         raise ValueError(f"--w-depth: expected a finite number >= 0, got {args.w_depth}")
     if not (np.isfinite(args.robust_scale) and args.robust_scale > 0):
         raise ValueError(f"--robust-scale: expected a finite number > 0, got {args.robust_scale}")
+    if not (np.isfinite(args.far_scale) and args.far_scale >= 0):
+        raise ValueError(f"--far-scale: expected a robust scale > 0, or 0 (off), got {args.far_scale}")
     if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
@@ -152,13 +159,14 @@ def root_hold_option(text: str):
 def guard_options(args) -> dict:
     """The do-no-harm guard's flags, the depth prior, the robust scale and the upright prior as
     annotate() options: plain values, so that the --ray/--dask job (cliff.distributed.cli)
-    carries the same ones. --no-guard: one start, no acceptance test, no root hold (the depth
-    prior and the robust scale stay)."""
+    carries the same ones. --no-guard: one start, no acceptance test, no root hold, no far
+    pass (the depth prior and the robust scale stay)."""
     off = args.no_guard
     return {"starts": "one" if off else args.starts, "accept": not off,
             "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
             "root_hold": None if off else root_hold_option(args.root_hold),
             "depth_range": None if off or args.depth_range == 0 else args.depth_range,
+            "far_scale": None if off or args.far_scale == 0 else args.far_scale,
             "w_depth": args.w_depth, "robust_scale": args.robust_scale,
             **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                      "w_up": args.w_up})}
