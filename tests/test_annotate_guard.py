@@ -720,3 +720,13 @@ def test_annotate_writes_whose_result_the_far_pass_made(body, fb, tmp_path):
     z = np.load(out)
     assert z["fit_far_pass"].dtype == bool
     np.testing.assert_array_equal(z["fit_far_pass"], r["far_pass"])
+
+
+def test_a_bad_robust_scale_is_named_with_the_far_pass_on(fb, scene):
+    # the far pass compares its scale with the run's robust_scale; a robust_scale that is not a
+    # number is still refused by the fitter, naming robust_scale
+    W, H = scene["img_size"]
+    with pytest.raises((TypeError, ValueError), match="robust_scale"):
+        A.refine(fb, scene["init_rotmat"][:2], scene["init_betas"][:2], scene["init_transl"][:2],
+                 scene["keypoints"][:2], scene["boxes"][:2], (W, H), scene["focal"],
+                 robust_scale="wide")

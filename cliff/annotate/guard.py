@@ -389,7 +389,11 @@ def far_scale_of(far_scale, robust_scale=DEFAULT_WEIGHTS["robust_scale"]):
     if not (np.isfinite(c) and c > 0):
         raise ValueError(f"far_scale: expected None or a finite robust scale > 0 (keypoint "
                          f"sigmas), got {far_scale!r}")
-    return c if c > float(robust_scale) else None
+    try:
+        own = float(robust_scale)
+    except (TypeError, ValueError):
+        return c  # fit_people rejects the robust_scale itself, naming it
+    return c if c > own else None
 
 
 def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm,
