@@ -639,12 +639,11 @@ def test_scene_outlier_mask_marks_the_keypoints_the_truth_misses(body):
 def _genuine_error(body, sc, one, out):
     """The result's confidence-weighted mean error (px) over the keypoints the scene did not move
     as gross outliers (what the true body meets within the 2 px noise)."""
-    J = S.smpl_forward(body, out["rotmat"], out["betas"], out["transl"])[:, COCO17_TO_SMPLX]
+    kp = sc["keypoints"][one].copy()
+    kp[..., 2] *= ~sc["outlier"][one]
     W, H = sc["img_size"]
-    uv = sc["focal"] * J[..., :2] / J[..., 2:] + [W / 2, H / 2]
-    kp = sc["keypoints"][one]
-    c = kp[..., 2] * ~sc["outlier"][one]
-    return float((c * np.linalg.norm(uv - kp[..., :2], axis=-1)).sum() / c.sum())
+    return float(_reproj(body, kp, out["rotmat"], out["betas"], out["transl"], sc["focal"],
+                         (W / 2, H / 2))[1][0])
 
 
 def test_far_pass_brings_a_poor_estimate_left_in_a_local_minimum_onto_its_keypoints(body, fb):
