@@ -806,7 +806,9 @@ def test_cli_annotate_no_guard_is_the_plain_fit(cli_files, tmp_path):
                                              ("--depth-range", "1", "expected a factor > 1, or 0 (off)"),
                                              ("--w-depth", "-1", "expected a finite number >= 0"),
                                              ("--robust-scale", "0", "expected a finite number > 0"),
-                                             ("--far-scale", "-1", "expected a robust scale > 0, or 0 (off)")])
+                                             ("--far-scale", "-1", "expected a robust scale > 0, or 0 (off)"),
+                                             ("--tighten", "0.5", "expected 'auto', 'off' or a factor >= 1"),
+                                             ("--tighten", "loose", "expected 'auto', 'off' or a factor >= 1")])
 def test_cli_annotate_rejects_bad_guard_options(cli_files, capsys, opt, value, msg):
     from cliff.cli import main
     _, _, argv, loads = cli_files

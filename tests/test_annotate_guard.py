@@ -9,6 +9,7 @@ from cliff.annotate import fit as F
 from cliff.annotate import guard as G
 from cliff.annotate import losses as L
 from cliff.annotate.keypoints import COCO17_TO_PART24, COCO17_TO_SMPLX
+from cliff.io import PosePrior
 from reference import scenes as S
 
 
@@ -49,7 +50,9 @@ def test_guard_keeps_the_root_where_the_naive_fit_turns_it(body):
     root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][:, 0])[0]  # noqa: E731
     assert root(naive) > 20.0
     assert root(new) < 5.0
-    assert new["err_final"][0] < 1.0  # and the keypoints are still explained (exact data)
+    # and the keypoints are still explained (exact data; 1.3 px: the tightened first pass keeps
+    # a little of the spine's twist, and meets the keypoints within restart_rel)
+    assert new["err_final"][0] < 2.0 and not new["loosened"][0]
 
 
 def test_root_hold_keeps_a_right_root_the_free_fit_moves(body, fb):
@@ -128,6 +131,8 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     # objective it wins (code 9) with the lowest objective, within 3 px and a better 3D pose
     # (shown without round 10's torso starts: with them the broad-root start goes lower still,
     # see the last lines).
+    # (the tightened first pass of round 16 off: the case specifies the steps at the given
+    # start-prior strength)
     sc, one, args = S.poor_person(body, fb, 101, 70)
     _, truth_err = _reproj(body, sc["keypoints"][one], sc["rotmat"][one], sc["betas"][one],
                            sc["transl"][one], sc["focal"], np.asarray(sc["img_size"]) / 2)
@@ -137,7 +142,7 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     after_wide = A.refine(*args, starts="one", accept=False, phi_start=wide["phi"],
                           betas_start=wide["betas"], transl_start=wide["transl"])
     assert plain["err_final"][0] > 20.0
-    new = A.refine(*args, torso=False)
+    new = A.refine(*args, torso=False, tighten=None)
     assert new["start"][0] == 9
     assert new["err_final"][0] < 3.0
     assert new["objective"][0] < min(plain["objective"][0], after_wide["objective"][0]) - 10
@@ -146,7 +151,7 @@ def test_weak_prior_start_finds_the_lowest_objective_near_the_keypoints(body, fb
     # This start's root is 74 deg off: code 9 leaves it 53 deg off; the torso's root under the
     # broad root prior component (code 11) ends lower on the objective with the root 27 deg off.
     root = lambda r: L.rotation_angle_deg(r["rotmat"][:, 0], sc["rotmat"][one, 0])[0]  # noqa: E731
-    r10 = A.refine(*args)
+    r10 = A.refine(*args, tighten=None)
     assert r10["start"][0] == 11
     assert r10["objective"][0] < new["objective"][0]
     assert root(r10) < root(new) - 20
@@ -185,8 +190,10 @@ def test_prior_distance_of_a_broad_root_result_is_in_its_components_deviations(b
     # A code-11 result was fitted under the broad component (w_root x BROAD_FACTOR), so its
     # prior distance, read against the plausible range, is measured in that component's
     # standard deviations: prior_distance with w_root = 30 x 0.1, the rest as the defaults.
+    # (the tightened first pass of round 16 off: the case specifies the steps at the given
+    # start-prior strength)
     sc, args = _rolled_start(body, fb)
-    r = A.refine(*args, starts="all")
+    r = A.refine(*args, starts="all", tighten=None)
     assert r["start"][0] == 11
     want = G.prior_distance(r["phi"], r["betas"], r["transl"], sc["betas"], sc["transl"],
                             w_root=30.0 * G.BROAD_FACTOR)
@@ -217,10 +224,12 @@ def test_limb_start_brings_a_given_up_wrist_onto_its_keypoint(body, fb):
     # objective by more than LIMB_MARGIN, the wrist within 3 px, the mean error below 6 px and
     # a better 3D pose (PA-MPJPE 124 -> 69 mm).
     # (the far pass of round 15 off: the case specifies the steps before it)
+    # (the tightened first pass of round 16 off: the case specifies the steps at the given
+    # start-prior strength)
     sc, one, args = S.poor_person(body, fb, 112, 75)
     wrist = 10  # COCO right wrist
-    old = A.refine(*args, far_scale=None, limbs=False)
-    new = A.refine(*args, far_scale=None)
+    old = A.refine(*args, far_scale=None, limbs=False, tighten=None)
+    new = A.refine(*args, far_scale=None, tighten=None)
     assert old["kp_err"][0, wrist] > 50.0 and old["err_final"][0] > 10.0
     assert new["start"][0] == 12
     assert new["objective"][0] < old["objective"][0] - G.LIMB_MARGIN
@@ -233,10 +242,12 @@ def test_limb_start_must_beat_the_kept_fit_by_the_margin(body, fb, monkeypatch):
     # The same person with an unreachable margin: the limb start is tried but not kept, and
     # the result is round 10's (code 10, the same objective).
     # (the far pass of round 15 off: the case specifies the steps before it)
+    # (the tightened first pass of round 16 off: the case specifies the steps at the given
+    # start-prior strength)
     _, _, args = S.poor_person(body, fb, 112, 75)
-    old = A.refine(*args, far_scale=None, limbs=False)
+    old = A.refine(*args, far_scale=None, limbs=False, tighten=None)
     monkeypatch.setattr(G, "LIMB_MARGIN", 1e6)
-    new = A.refine(*args, far_scale=None)
+    new = A.refine(*args, far_scale=None, tighten=None)
     assert new["start"][0] == old["start"][0] == 10
     assert new["objective"][0] == pytest.approx(old["objective"][0], abs=1e-9)
 
@@ -246,10 +257,12 @@ def test_limb_start_from_a_broad_root_result_keeps_its_component(body, fb):
     # right ankle 459 px from its keypoint. The limb start from it is fitted under the same
     # broad component (code 13): the ankle within 5 px, lower on the objective, PA-MPJPE
     # 109 -> 51 mm, and its prior distance measured in the broad component's deviations.
+    # (the tightened first pass of round 16 off: the case specifies the steps at the given
+    # start-prior strength)
     sc, one, args = S.poor_person(body, fb, 113, 182)
     ankle = 16  # COCO right ankle
-    old = A.refine(*args, limbs=False)
-    new = A.refine(*args)
+    old = A.refine(*args, limbs=False, tighten=None)
+    new = A.refine(*args, tighten=None)
     assert old["start"][0] == 11 and old["kp_err"][0, ankle] > 100.0
     assert new["start"][0] == 13
     assert new["kp_err"][0, ankle] < 5.0
@@ -657,7 +670,8 @@ def test_far_pass_brings_a_poor_estimate_left_in_a_local_minimum_onto_its_keypoi
     assert not off["far_pass"][0] and _genuine_error(body, sc, one, off) > 20
     on = A.refine(*args)
     assert on["far_pass"][0] and _genuine_error(body, sc, one, on) < 10
-    wide = A.refine(*args, robust_scale=G.FAR_SCALE, far_scale=None)  # what the pass keeps
+    # what the pass keeps: steps 1-4 at scale 4, at the given start-prior strength
+    wide = A.refine(*args, robust_scale=G.FAR_SCALE, far_scale=None, tighten=None)
     np.testing.assert_array_equal(on["rotmat"], wide["rotmat"])
     np.testing.assert_array_equal(on["objective"], wide["objective"])
 
@@ -729,3 +743,132 @@ def test_a_bad_robust_scale_is_named_with_the_far_pass_on(fb, scene):
         A.refine(fb, scene["init_rotmat"][:2], scene["init_betas"][:2], scene["init_transl"][:2],
                  scene["keypoints"][:2], scene["boxes"][:2], (W, H), scene["focal"],
                  robust_scale="wide")
+
+
+def _scene_args(fb, sc):
+    W, H = sc["img_size"]
+    return (fb, sc["init_rotmat"], sc["init_betas"], sc["init_transl"], sc["keypoints"],
+            sc["boxes"], (W, H), sc["focal"])
+
+
+def test_tightened_pass_keeps_what_meets_the_keypoints_and_loosens_the_rest(fb, scene):
+    # Step 0 (round 16): steps 1-4 run with the start-centred root and pose priors TIGHTEN
+    # times stronger; a person whose result there misses the keypoints by more than
+    # restart_rel x box is fitted again at the given strength, and that result is kept where
+    # its error is lower. So each person is, bit for bit, either the guard at w_root 60 /
+    # w_pose 20 or the guard at 30 / 10 (40 moderate starts; the far pass off on all three)
+    args = _scene_args(fb, scene)
+    on = A.refine(*args, far_scale=None)
+    strong = A.refine(*args, far_scale=None, tighten=None, w_root=G.TIGHTEN * 30.0,
+                      w_pose=G.TIGHTEN * 10.0)
+    given = A.refine(*args, far_scale=None, tighten=None)
+    b = 200 * on["scale"]
+    due = (strong["status"] == 0) & (strong["err_final"] > 0.02 * b)
+    took = due & (given["status"] == 0) & (given["err_final"] < strong["err_final"])
+    assert took.any() and (~due).sum() >= 20
+    np.testing.assert_array_equal(on["loosened"], took)
+    np.testing.assert_array_equal(on["rotmat"][~took], strong["rotmat"][~took])
+    np.testing.assert_array_equal(on["objective"][~took], strong["objective"][~took])
+    # prior_dist is reported under the given priors (w_root 30, w_pose 10) for everyone
+    plain = ~np.isin(on["start"], (11, 13))  # (broad-component results: in its deviations)
+    np.testing.assert_allclose(on["prior_dist"][plain], G.prior_distance(
+        on["phi"], on["betas"], on["transl"], scene["init_betas"],
+        scene["init_transl"])[plain], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(on["rotmat"][took], given["rotmat"][took])
+    np.testing.assert_array_equal(on["start"][took], given["start"][took])
+
+
+def test_tightened_pass_then_far_pass_at_the_given_strength(body, fb):
+    # the far pass (step 5) refits at the given start-prior strength whoever it picks after
+    # step 0; its result is kept whatever step 0 had (loosened or not): far_pass wins
+    sc, _, _ = S.poor_person(body, fb, 12, 0)
+    s = {k: (v[160:] if isinstance(v, np.ndarray) else v) for k, v in sc.items()}
+    args = _scene_args(fb, s)
+    step0, on = A.refine(*args, far_scale=None), A.refine(*args)
+    b = 200 * step0["scale"]
+    due = (step0["err_init"] > G.FAR_INIT_REL * b) & (step0["err_final"] > 0.02 * b)
+    assert due.any()
+    np.testing.assert_array_equal(on["far_pass"], due)
+    assert not (on["far_pass"] & on["loosened"]).any()
+    wide = A.refine(*args, robust_scale=G.FAR_SCALE, far_scale=None, tighten=None)
+    np.testing.assert_array_equal(on["rotmat"][due], wide["rotmat"][due])
+    np.testing.assert_array_equal(on["rotmat"][~due], step0["rotmat"][~due])
+
+
+def test_tightened_pass_is_off_with_none_one_or_the_plain_fit(fb, scene):
+    args = _scene_args(fb, scene)
+    sub = tuple(a[:8] if isinstance(a, np.ndarray) and len(a) == 40 else a for a in args)
+    off, one = A.refine(*sub, tighten=None), A.refine(*sub, tighten=1.0)
+    np.testing.assert_array_equal(off["rotmat"], one["rotmat"])
+    assert not off["loosened"].any() and not one["loosened"].any()
+    plain = A.refine(*sub, starts="one", accept=False)  # --no-guard: the fit as it is
+    np.testing.assert_array_equal(plain["rotmat"], A.refine(*sub, starts="one", accept=False,
+                                                            tighten=None)["rotmat"])
+    assert not plain["loosened"].any()
+    assert G.tighten_of(1) is None and G.tighten_of(None) is None and G.tighten_of(2) == 2.0
+
+
+def test_tightened_pass_is_on_by_default_only_without_a_population_pose_prior(fb, scene):
+    # 'auto': TIGHTEN without pose_prior, off with one (there it held poor starts away from what
+    # the population prior and the keypoints agreed on: round 16); a number turns it on anyway
+    assert G.tighten_of("auto") == G.TIGHTEN == 2.0
+    assert G.tighten_of("auto", pose_prior=object()) is None
+    assert G.tighten_of(3.0, pose_prior=object()) == 3.0
+    args = _scene_args(fb, scene)
+    sub = tuple(a[:8] if isinstance(a, np.ndarray) and len(a) == 40 else a for a in args)
+    prior = PosePrior(np.zeros((1, 69)), np.eye(69)[None] * 0.3 ** 2, np.ones(1))
+    auto = A.refine(*sub, pose_prior=prior)
+    off = A.refine(*sub, pose_prior=prior, tighten=None)
+    np.testing.assert_array_equal(auto["rotmat"], off["rotmat"])
+    assert not auto["loosened"].any()
+    on = A.refine(*sub, pose_prior=prior, tighten=2.0)
+    assert not np.array_equal(on["rotmat"], off["rotmat"])
+
+
+@pytest.mark.parametrize("bad, err", [("2", TypeError), ("on", TypeError), (True, TypeError),
+                                      (0.5, ValueError),
+                                      (0.0, ValueError), (float("nan"), ValueError),
+                                      (float("inf"), ValueError)])
+def test_tighten_rejects_what_is_not_a_factor_of_at_least_one(fb, scene, bad, err):
+    W, H = scene["img_size"]
+    with pytest.raises(err, match="tighten"):
+        A.refine(fb, scene["init_rotmat"][:2], scene["init_betas"][:2], scene["init_transl"][:2],
+                 scene["keypoints"][:2], scene["boxes"][:2], (W, H), scene["focal"], tighten=bad)
+
+
+def test_annotate_writes_whose_result_was_loosened(fb, scene, body, tmp_path):
+    # fit_loosened in the file is refine()'s loosened for the same people
+    s = {k: (v[:12] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
+    W, H = s["img_size"]
+    r = A.refine(*_scene_args(fb, s))
+    assert r["loosened"].any()
+
+    def pred(image, bx, focal):
+        return {"rotmat": s["init_rotmat"], "betas": s["init_betas"], "t_full": s["init_transl"]}
+    out = tmp_path / "pgt.npz"
+    A.annotate([np.zeros((H, W, 3), np.uint8)], [s["keypoints"]], smpl=body, boxes=[s["boxes"]],
+               predictor=pred, focal=s["focal"], output=str(out), progress=False)
+    z = np.load(out)
+    assert z["fit_loosened"].dtype == bool
+    np.testing.assert_array_equal(z["fit_loosened"], r["loosened"])
+
+
+def test_tightened_pass_keeps_a_moderate_start_from_being_made_worse(body, fb):
+    # A moderate start (the benchmark's moderate severity: joints 8 deg, root 15 deg, shape 0.5
+    # and depth 5 % off, 5 % gross outliers; scene seed 23, person 12 of 200): at the given
+    # start-prior strength the guard bends the body towards its noisy keypoints and lands in a
+    # worse basin, PA-MPJPE 98 -> 147 mm, 25 px from the keypoints; with the start priors twice
+    # as strong the tightened pass stays in the estimate's basin, meets the keypoints more
+    # closely (13 px) and improves the PA-MPJPE to 59 mm
+    sc = S.make_scene(body, 200, seed=23, outliers=0.05, offcentre=0.95, rot_noise_deg=8,
+                      root_noise_deg=15, beta_noise=0.5, transl_noise=0.05)
+    one = slice(12, 13)
+    s = {k: (v[one] if isinstance(v, np.ndarray) else v) for k, v in sc.items()}
+    args = _scene_args(fb, s)
+    pa = lambda R, b, t: _pa_mpjpe(body, sc, one, {"rotmat": R, "betas": b, "transl": t})  # noqa: E731
+    start = pa(s["init_rotmat"], s["init_betas"], s["init_transl"])
+    given, on = A.refine(*args, tighten=None), A.refine(*args)
+    assert pa(given["rotmat"], given["betas"], given["transl"]) > start + 0.03  # metres
+    assert pa(on["rotmat"], on["betas"], on["transl"]) < start - 0.03
+    assert not on["loosened"][0] and not on["far_pass"][0]
+    assert on["err_final"][0] < given["err_final"][0] - 5.0

@@ -253,11 +253,15 @@ def test_dask_annotate_min_confidence_matches_the_single_process_file(data, sing
     (["--far-scale", "5"], {"far_scale": 5.0}),
     (["--far-scale", "0"], {"far_scale": None}),
     (["--no-guard"], {"far_scale": None}),
+    ([], {"tighten": "auto"}),
+    (["--tighten", "3"], {"tighten": 3.0}),
+    (["--tighten", "off"], {"tighten": None}),
+    (["--no-guard"], {"tighten": None}),
 ])
 def test_annotate_job_carries_the_guard_options(data, tmp_path, extra, guard):
     # the workers run annotate() with job["guard"]: the upright prior, the root-hold rule, the
-    # robust scale (kept by --no-guard, like the depth prior) and the far pass's scale (off
-    # with --no-guard) must reach them as they reach `cliff annotate` without --ray/--dask
+    # robust scale (kept by --no-guard, like the depth prior), the far pass's scale and the
+    # tightened pass's factor (both off with --no-guard) must reach them as they reach `cliff annotate` without --ray/--dask
     args = build_parser().parse_args(annotate_argv(data, tmp_path / "p.npz", "--dask", "x", *extra))
     job, _, _ = annotate_job(args)
     assert {k: job["guard"].get(k, "absent") for k in guard} == guard

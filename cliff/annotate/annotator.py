@@ -43,7 +43,7 @@ REFINE_MODES = ("fit", "finetune", "finetune+fit")
 PSEUDO_GT_KEYS = ("imgname", "center", "scale", "part", "pose", "shape", "global_t", "focal_l", "S",
                   "fit_err_init", "fit_err", "fit_iters", "fit_converged", "fit_kp_err",
                   "fit_prior_dist", "fit_start", "fit_confidence", "fit_spread", "fit_root_held",
-                  "fit_far_pass")
+                  "fit_far_pass", "fit_loosened")
 #: People fitted per C call in annotate(refine='fit') (several images batched).
 FIT_BATCH = 256
 #: fit_options keys that are weights of the objective (the rest: max_iter, tol).
@@ -78,11 +78,14 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     the upright root prior's sigma in degrees, None = off (default), w_up=; w_depth= the depth
     prior's weight, default 25, 0 = off). starts / accept /
     restart_rel / plausible (and tilt_deg=, root_hold=, torso=, limbs=, depth_range=,
-    far_scale= in fit_options): the do-no-harm guard (cliff.annotate.guard.fit_guarded;
+    far_scale=, tighten= in fit_options): the do-no-harm guard (cliff.annotate.guard.fit_guarded;
     starts='one', accept=False, root_hold=None is the plain fit; root_hold='auto', the default,
     holds the root at the estimate unless freeing it helps, when upright_deg is given;
     far_scale=4, the default, refits a poor estimate still far from its keypoints at that
-    robust scale: far_pass (n,) says whose result that is, None = off). Returns fit_guarded's dict (+ center, scale, focal) where, for
+    robust scale: far_pass (n,) says whose result that is, None = off; tighten=2, the default,
+    fits first with the start-centred root and pose priors twice as strong and again at the
+    given strength those it leaves far from their keypoints: loosened (n,) says whose result
+    that is, None = off). Returns fit_guarded's dict (+ center, scale, focal) where, for
     every loss, err_init / err_final are measured in the FULL image with the real camera, plus
     kp_err (n,M) each keypoint's full-image error in pixels (-1 = not used), prior_dist (n,),
     confidence (n,) in [0, 1] (cliff.annotate.guard.confidence).
@@ -175,6 +178,7 @@ def pseudo_gt_record(body: FitBody, imgname, fitted: dict, keypoints) -> dict:
         "fit_spread": np.asarray(fitted["spread"], np.float64),
         "fit_root_held": np.asarray(fitted.get("root_held", np.zeros(n, bool)), bool).reshape(n),
         "fit_far_pass": np.asarray(fitted.get("far_pass", np.zeros(n, bool)), bool).reshape(n),
+        "fit_loosened": np.asarray(fitted.get("loosened", np.zeros(n, bool)), bool).reshape(n),
     }
 
 
@@ -626,7 +630,7 @@ def _concat(records):
              "fit_kp_err": np.zeros((0, 24)), "fit_prior_dist": np.zeros(0),
              "fit_start": np.zeros(0, np.int64), "fit_confidence": np.zeros(0),
              "fit_spread": np.zeros(0), "fit_root_held": np.zeros(0, bool),
-             "fit_far_pass": np.zeros(0, bool),
+             "fit_far_pass": np.zeros(0, bool), "fit_loosened": np.zeros(0, bool),
              "fit_status": np.zeros(0, np.int64)}
     if not records:
         return empty

@@ -43,6 +43,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "more than 10 %% of the box and whose result still misses them is fitted "
                         "again at this robust scale, and that result kept (0 = off; "
                         "docs/annotate.md round 15)")
+    p.add_argument("--tighten", default="auto", metavar="auto|off|FACTOR",
+                   help="the guard's first pass fits with the start-centred root and pose priors "
+                        "FACTOR times stronger (trusting the estimate), and fits again at the "
+                        "given strength only the people that pass leaves more than --restart-rel "
+                        "from their keypoints; auto: 2 without --pose-prior, off with it "
+                        "(docs/annotate.md round 16)")
     p.add_argument("--min-keypoints", type=int, default=4,
                    help="skip people with fewer keypoints of confidence > 0")
     p.add_argument("--no-guard", action="store_true",
@@ -119,6 +125,7 @@ def check_args(args) -> None:
         raise ValueError(f"--robust-scale: expected a finite number > 0, got {args.robust_scale}")
     if not (np.isfinite(args.far_scale) and args.far_scale >= 0):
         raise ValueError(f"--far-scale: expected a robust scale > 0, or 0 (off), got {args.far_scale}")
+    tighten_option(args.tighten)
     if not (np.isfinite(args.w_gmm) and args.w_gmm >= 0):
         raise ValueError(f"--w-gmm: expected a finite number >= 0, got {args.w_gmm}")
     if args.pose_prior is not None and not os.path.isfile(args.pose_prior):
@@ -156,17 +163,31 @@ def root_hold_option(text: str):
     return g
 
 
+def tighten_option(text: str):
+    """--tighten: 'auto', 'off' (None) or a factor >= 1 (float); ValueError otherwise."""
+    if text in ("auto", "off"):
+        return None if text == "off" else "auto"
+    try:
+        k = float(text)
+    except ValueError:
+        k = float("nan")
+    if not (np.isfinite(k) and k >= 1):
+        raise ValueError(f"--tighten: expected 'auto', 'off' or a factor >= 1, got {text!r}")
+    return k
+
+
 def guard_options(args) -> dict:
     """The do-no-harm guard's flags, the depth prior, the robust scale and the upright prior as
     annotate() options: plain values, so that the --ray/--dask job (cliff.distributed.cli)
     carries the same ones. --no-guard: one start, no acceptance test, no root hold, no far
-    pass (the depth prior and the robust scale stay)."""
+    pass, no tightened first pass (the depth prior and the robust scale stay)."""
     off = args.no_guard
     return {"starts": "one" if off else args.starts, "accept": not off,
             "restart_rel": args.restart_rel, "tilt_deg": 0.0 if off else args.tilt_deg,
             "root_hold": None if off else root_hold_option(args.root_hold),
             "depth_range": None if off or args.depth_range == 0 else args.depth_range,
             "far_scale": None if off or args.far_scale == 0 else args.far_scale,
+            "tighten": None if off else tighten_option(args.tighten),
             "w_depth": args.w_depth, "robust_scale": args.robust_scale,
             **({} if args.upright_deg is None else {"upright_deg": args.upright_deg,
                                                      "w_up": args.w_up})}

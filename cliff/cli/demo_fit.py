@@ -4,9 +4,10 @@ The stand-in network has random weights, so its bodies say nothing about the pho
 annotator (cliff.annotate) is real, though: ``cliff/data/keypoints.json`` holds COCO-17
 keypoints of the bundled photos produced once by MediaPipe Pose (tools/make_demo_keypoints.py),
 and this module fits the stand-in body to them with the full-frame camera
-(cliff.annotate.refine, loss='full'), starting from the network's estimate, so the rendered
-bodies follow the people. Everything written here is marked as a stand-in: ``standin`` in the
-npz, ``STANDIN.txt`` in the folder and a caption on every picture.
+(cliff.annotate.refine, loss='full'), starting from a rest-pose body placed at the shoulders
+(the random-weight network's estimate is no start), so the rendered bodies follow the people.
+Everything written here is marked as a stand-in: ``standin`` in the npz, ``STANDIN.txt`` in the
+folder and a caption on every picture.
 """
 from __future__ import annotations
 
@@ -128,8 +129,11 @@ def fit_demo(smpl_path: str, photos: list[str], folder: str,
         boxes = boxes_from_keypoints(kp, min_conf=0.3)
         f = float(estimate_focal_length(W, H))
         rot, betas, t = initial_estimate(kp, boxes, f, (W, H))
+        # plain least squares: the unreliable keypoints are already out; the start is a body
+        # placed at the shoulders, not a regressor's estimate, so the guard has no reason to
+        # trust it first (tighten=None: no tightened first pass, docs/annotate.md round 16)
         out = refine(body, rot, betas, t, kp, boxes, (W, H), f, loss="full", max_iter=100,
-                     robust=None)  # plain least squares: the unreliable keypoints are already out
+                     robust=None, tighten=None)
         ok = out["status"] == 0
         verts = smpl(rotmat=out["rotmat"][ok], betas=out["betas"][ok],
                      transl=out["transl"][ok])["vertices"]
