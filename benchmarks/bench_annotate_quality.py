@@ -522,7 +522,9 @@ def pooled_table(body, fb, args):
         (args.without_limbs, "the limb starts (round 10)", dict(limbs=False)),
         (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None)),
         (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0)),
-        (args.without_far_pass, "the far pass (round 15)", dict(far_scale=None))) if flag]
+        (args.without_far_pass, "the far pass (round 15)", dict(far_scale=None)),
+        (args.without_tightening, "the tightened first pass (round 16)", dict(tighten=None)))
+        if flag]
     variant = ((f"without {without[0][1]}", without[0][2]) if without else
                (f"robust scale {args.robust_scale:g}", dict(robust_scale=args.robust_scale))
                if args.robust_scale is not None else None)
@@ -530,6 +532,10 @@ def pooled_table(body, fb, args):
         what, opts = variant
         runs = (runs[0], (f"after (default), {what}", opts), runs[2],
                 (f"after + both priors (root hold on), {what}", dict(both, **opts)))
+        if without and "tighten" in without[0][2]:
+            # 'auto' leaves the pass off with the pose prior: there the variant is the opt-in
+            runs = runs[:3] + (("after + both priors (root hold on), with the tightened first pass "
+                                "(tighten=2; opt-in with a pose prior)", dict(both, tighten=2.0)),)
     print(f"## Pooled over seeds {args.seeds} ({len(seeds)} x {args.people} people per severity)")
     print()
     print("| start | run | people | either worse (95 % interval) | range over seeds | root worse > 5 deg "
@@ -618,6 +624,10 @@ def main():
     ap.add_argument("--without-far-pass", action="store_true",
                     help="with --seeds: the same without only the far pass (far_scale=None: round "
                          "14's guard; issue 17, round 15), default and both priors")
+    ap.add_argument("--without-tightening", action="store_true",
+                    help="with --seeds: the default guard without only the tightened first pass "
+                         "(tighten=None: round 15's guard; issue 17, round 16), and both priors "
+                         "with it (tighten=2; 'auto' leaves it off with a pose prior)")
     ap.add_argument("--robust-scale", type=float, default=None,
                     help="with --seeds: the same at this robust scale (fit option robust_scale; "
                          "the default is 3), default and both priors (issue 17, round 14)")
