@@ -715,6 +715,19 @@ def test_far_scale_rejects_what_is_not_a_positive_scale(fb, scene, bad, err):
                  scene["keypoints"][:2], scene["boxes"][:2], (W, H), scene["focal"], far_scale=bad)
 
 
+def _annotated(body, s, tmp_path):
+    """annotate() of scene s's people in one blank image, with the scene's estimates as the
+    predictor's output: the written pseudo-GT file, loaded."""
+    W, H = s["img_size"]
+
+    def pred(image, bx, focal):
+        return {"rotmat": s["init_rotmat"], "betas": s["init_betas"], "t_full": s["init_transl"]}
+    out = tmp_path / "pgt.npz"
+    A.annotate([np.zeros((H, W, 3), np.uint8)], [s["keypoints"]], smpl=body, boxes=[s["boxes"]],
+               predictor=pred, focal=s["focal"], output=str(out), progress=False)
+    return np.load(out)
+
+
 def test_annotate_writes_whose_result_the_far_pass_made(body, fb, tmp_path):
     # fit_far_pass in the file is refine()'s far_pass for the same people (one is refitted)
     sc, _, _ = S.poor_person(body, fb, 12, 176)
@@ -724,13 +737,7 @@ def test_annotate_writes_whose_result_the_far_pass_made(body, fb, tmp_path):
     r = A.refine(fb, s["init_rotmat"], s["init_betas"], s["init_transl"], s["keypoints"],
                  s["boxes"], (W, H), s["focal"])
     assert r["far_pass"][3]
-
-    def pred(image, bx, focal):
-        return {"rotmat": s["init_rotmat"], "betas": s["init_betas"], "t_full": s["init_transl"]}
-    out = tmp_path / "pgt.npz"
-    A.annotate([np.zeros((H, W, 3), np.uint8)], [s["keypoints"]], smpl=body, boxes=[s["boxes"]],
-               predictor=pred, focal=s["focal"], output=str(out), progress=False)
-    z = np.load(out)
+    z = _annotated(body, s, tmp_path)
     assert z["fit_far_pass"].dtype == bool
     np.testing.assert_array_equal(z["fit_far_pass"], r["far_pass"])
 
@@ -839,16 +846,9 @@ def test_tighten_rejects_what_is_not_a_factor_of_at_least_one(fb, scene, bad, er
 def test_annotate_writes_whose_result_was_loosened(fb, scene, body, tmp_path):
     # fit_loosened in the file is refine()'s loosened for the same people
     s = {k: (v[:12] if isinstance(v, np.ndarray) else v) for k, v in scene.items()}
-    W, H = s["img_size"]
     r = A.refine(*_scene_args(fb, s))
     assert r["loosened"].any()
-
-    def pred(image, bx, focal):
-        return {"rotmat": s["init_rotmat"], "betas": s["init_betas"], "t_full": s["init_transl"]}
-    out = tmp_path / "pgt.npz"
-    A.annotate([np.zeros((H, W, 3), np.uint8)], [s["keypoints"]], smpl=body, boxes=[s["boxes"]],
-               predictor=pred, focal=s["focal"], output=str(out), progress=False)
-    z = np.load(out)
+    z = _annotated(body, s, tmp_path)
     assert z["fit_loosened"].dtype == bool
     np.testing.assert_array_equal(z["fit_loosened"], r["loosened"])
 

@@ -150,30 +150,28 @@ def check_args(args) -> None:
         raise OSError(f"-o/--output: expected a file path in an existing directory, got {args.output!r}")
 
 
-def root_hold_option(text: str):
-    """--root-hold: 'auto', 'off' (None) or a gain >= 0 (float); ValueError otherwise."""
+def _auto_off_or_number(text: str, flag: str, expected: str, valid):
+    """'auto', 'off' (None) or a finite number for which valid(x) holds (float); ValueError
+    naming the flag otherwise."""
     if text in ("auto", "off"):
         return None if text == "off" else "auto"
     try:
-        g = float(text)
+        x = float(text)
     except ValueError:
-        g = float("nan")
-    if not (np.isfinite(g) and g >= 0):
-        raise ValueError(f"--root-hold: expected 'auto', 'off' or a gain >= 0, got {text!r}")
-    return g
+        x = float("nan")
+    if not (np.isfinite(x) and valid(x)):
+        raise ValueError(f"{flag}: expected 'auto', 'off' or {expected}, got {text!r}")
+    return x
+
+
+def root_hold_option(text: str):
+    """--root-hold: 'auto', 'off' (None) or a gain >= 0 (float); ValueError otherwise."""
+    return _auto_off_or_number(text, "--root-hold", "a gain >= 0", lambda g: g >= 0)
 
 
 def tighten_option(text: str):
     """--tighten: 'auto', 'off' (None) or a factor >= 1 (float); ValueError otherwise."""
-    if text in ("auto", "off"):
-        return None if text == "off" else "auto"
-    try:
-        k = float(text)
-    except ValueError:
-        k = float("nan")
-    if not (np.isfinite(k) and k >= 1):
-        raise ValueError(f"--tighten: expected 'auto', 'off' or a factor >= 1, got {text!r}")
-    return k
+    return _auto_off_or_number(text, "--tighten", "a factor >= 1", lambda k: k >= 1)
 
 
 def guard_options(args) -> dict:
