@@ -181,8 +181,8 @@ FAR_INIT_REL = 0.10
 #: (w_root 60, w_pose 20 instead of 30 and 10: a standard deviation 1/sqrt(2) as wide), and a
 #: person is fitted again at the given strength only where that result still misses its
 #: keypoints by more than ``restart_rel`` (the looser result kept where its error is lower).
-#: Chosen on the benchmark's development seeds 2027-2036 (factors 1.5, 2 and 3, the root
-#: alone 3, the re-fit threshold 2 % and 3 %, the factor switched by the estimate's own error):
+#: Chosen on the benchmark's development seeds 2027-2036 (factors 1.5, 2 and 3, the root at 3
+#: with the pose at 2, re-fit thresholds 2 % and 3 %, the factor chosen by the estimate's error):
 #: without a population pose prior it made 2.08 % of moderate and 7.10 % of poor starts worse
 #: instead of 3.00 % and 8.47 %, mean root error +0.4 / +0.3 deg, PA-MPJPE +0.0 / +0.3 mm;
 #: with the pose and upright priors 1.10 % / 1.82 % instead of 1.93 % / 1.98 %, but the poor
