@@ -488,11 +488,10 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
         fit_options = dict(fit_options, pose_prior=prior)  # read a path once
     if tight is None or starts == "one":
         out = _fit_held(args, kw, gain, torso, limbs, fit_options)
-        n = len(out["status"])
-        out["loosened"] = np.zeros(n, bool)
     else:
         out = _fit_tightened(args, kw, gain, torso, limbs, tight, fit_options)
-        n = len(out["status"])
+    n = len(out["status"])
+    out.setdefault("loosened", np.zeros(n, bool))
     out["far_pass"] = np.zeros(n, bool)
     if far is None or starts == "one":
         return out
@@ -517,7 +516,8 @@ def _fit_tightened(args, kw, gain, torso, limbs, tight, fit_options) -> dict:
     out = _fit_held(args, kw, gain, torso, limbs, strong)
     n = len(out["status"])
     # the reported distance is under the given priors, like every other result's (the
-    # confidence was fitted on it); the acceptance test above read it under the tightened ones
+    # confidence was fitted on it); the acceptance test in _fit_held read it under the
+    # tightened ones
     fitted = np.flatnonzero((out["status"] == 0) & (out["start"] >= 0))
     be0 = np.asarray(args[2], np.float64)[fitted]
     t0 = np.broadcast_to(np.asarray(args[3], np.float64), (n, 3))[fitted]
