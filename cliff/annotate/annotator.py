@@ -82,10 +82,10 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     starts='one', accept=False, root_hold=None is the plain fit; root_hold='auto', the default,
     holds the root at the estimate unless freeing it helps, when upright_deg is given;
     far_scale=4, the default, refits a poor estimate still far from its keypoints at that
-    robust scale: far_pass (n,) says whose result that is, None = off; tighten=2, the default,
-    fits first with the start-centred root and pose priors twice as strong and again at the
-    given strength those it leaves far from their keypoints: loosened (n,) says whose result
-    that is, None = off). Returns fit_guarded's dict (+ center, scale, focal) where, for
+    robust scale: far_pass (n,) says whose result that is, None = off; tighten='auto', the
+    default (2 without pose_prior, off with one), fits first with the start-centred root and
+    pose priors that many times stronger and again at the given strength those it leaves far
+    from their keypoints: loosened (n,) says whose result that is, None = off). Returns fit_guarded's dict (+ center, scale, focal) where, for
     every loss, err_init / err_final are measured in the FULL image with the real camera, plus
     kp_err (n,M) each keypoint's full-image error in pixels (-1 = not used), prior_dist (n,),
     confidence (n,) in [0, 1] (cliff.annotate.guard.confidence).
