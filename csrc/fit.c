@@ -491,9 +491,10 @@ static double upright_term(const cliff_fit_options *o, const double *R, const do
  * (P,P) matrices, row-major. Their inner loops are contiguous axpys over a row, which the
  * compiler vectorizes without reordering any sum: every entry still receives its terms in the
  * same order as in the textbook forms (the Cholesky factor's subtractions in the order k = 0, 1,
- * ...), so the results are the same, bit for bit, on every ISA. Compiled for AVX2 and the
- * baseline. */
-#define FIT_VECTOR __attribute__((target_clones("avx2", "default")))
+ * ...), so the results are the same, bit for bit, on every ISA. Compiled for AVX-512, AVX2 and
+ * the baseline; -std=c11 keeps floating-point contraction off, so the AVX-512 clone does not
+ * fuse a multiply and a subtraction into one FMA either (docs/annotate.md, speed). */
+#define FIT_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
 
 /* One point's Gauss-Newton terms: H (upper triangle) += w D^T D, g += w D^T e for its Jacobian
  * D = duv (2,P) and residual e = (eu, ev) pixels. Only the parameters that move the point (a
