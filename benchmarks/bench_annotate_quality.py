@@ -51,12 +51,14 @@ worse with its 95 % binomial interval, its range over the seeds, the fittable pe
 20 px (and how many of them are farther than their truth by > 5 px), the people left above
 20 px from their genuine keypoints (round 15), and the mean errors. Seeds
 2027-2036 were the first never-used pool and are now the development seeds; each later pool of
-ten (2037-2106 so far) was measured once (docs/annotate.md). One report seed's share moves by
+ten (2037-2126 so far) was measured once (docs/annotate.md). One report seed's share moves by
 +-1-2 points with the scenes' draw, the pooled one by about +-0.5.
 With --without-torso / --without-limbs / --without-depth-rule / --without-depth-prior /
 --without-far-pass (rounds 10-13, 15) the root-hold-off row gives way to the guard without that
 part, default and both priors; with --robust-scale S (round 14) to the same two at the fit's
-robust scale S (default 3).
+robust scale S (default 3). --without-tightening (round 16) and --without-parts (round 17)
+likewise. Under the table, one line per local minimum says whether it is a search failure
+(minimum_check: a fit started from the truth ends lower on the guard's own objective).
 
 Speed: the fitter alone (refine on all people) and the whole annotator (annotate() with
 CLIFF-Res50 random weights of the released shapes: crop + network + fit, 4 people per image) on
@@ -82,7 +84,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cliff  # noqa: E402
 from cliff.annotate import annotator as A  # noqa: E402
 from cliff.annotate import losses as L  # noqa: E402
-from cliff.annotate.fit import DEFAULT_WEIGHTS, FitBody, evaluate  # noqa: E402
+from cliff.camera import axis_angle_to_rotmat, rotmat_to_axis_angle  # noqa: E402
+from cliff.annotate.fit import DEFAULT_WEIGHTS, FitBody, evaluate, fit_people  # noqa: E402
 from cliff.annotate.keypoints import COCO17_TO_SMPLX  # noqa: E402
 from reference import scenes as S  # noqa: E402
 from _machine import cpu_model  # noqa: E402
@@ -146,6 +149,57 @@ def objective_vs_truth(fb, sc, r, opts):
     et = evaluate(*ref, sc["rotmat"], sc["betas"], sc["transl"], **w)
     ef = evaluate(*ref, r["rotmat"], r["betas"], r["transl"], **w)
     return ef["objective"] < et["objective"], et["data_cost"] < ef["data_cost"] - 2
+
+
+def minimum_check(body, fb, sc, r, i, opts):
+    """Is person i's local minimum (> 20 px from its genuine keypoints) a search failure? The
+    guard's objective for the result's pass is a mixture over root prior components: the
+    estimate's (no penalty), the three root hypotheses (HYPOTHESIS_PENALTY) and the broad one
+    (w_root * BROAD_FACTOR, BROAD_PENALTY); the pass's weights are the tightened ones where
+    step 0 made the result, its robust scale the far pass's where that did. The mixture is
+    evaluated at the result and after a fit started from the truth under each component.
+    Returns (the result's value, the truth-started fit's best value, that fit's error on the
+    genuine keypoints px, its root error deg, its PA-MPJPE mm): a truth-started fit lower by
+    more than 1 is a point of the same objective the guard's starts did not reach."""
+    from cliff.annotate import guard as G
+    W, H = sc["img_size"]
+    sl = slice(i, i + 1)
+    w = {k: opts.get(k, v) for k, v in DEFAULT_WEIGHTS.items()}
+    w.update({k: opts[k] for k in ("pose_prior", "w_gmm", "upright_deg", "w_up") if k in opts})
+    far = bool(r["far_pass"][i])
+    tight = G.tighten_of(opts.get("tighten", "auto"), opts.get("pose_prior"))
+    if far:
+        w["robust_scale"] = G.far_scale_of(opts.get("far_scale", G.FAR_SCALE), w["robust_scale"])
+    elif tight is not None and not r["loosened"][i]:
+        w["w_root"], w["w_pose"] = tight * w["w_root"], tight * w["w_pose"]
+    R0 = sc["init_rotmat"][sl]
+    hyp = G.root_hypotheses(R0, sc["init_transl"][sl])[:, 0]
+    comps = [(R0, w["w_root"], 0.0)]
+    for h in hyp:
+        Rh = R0.copy()
+        Rh[0, 0] = R0[0, 0] @ axis_angle_to_rotmat(h[None])[0]
+        comps.append((Rh, w["w_root"], G.HYPOTHESIS_PENALTY))
+    comps.append((R0, w["w_root"] * G.BROAD_FACTOR, G.BROAD_PENALTY))
+    sub = {k: (v[sl] if isinstance(v, np.ndarray) and len(v) == len(sc["rotmat"]) else v)
+           for k, v in sc.items()}
+    res_val, fit_val, best = np.inf, np.inf, None
+    for Rref, wr, pen in comps:
+        ref = (fb, Rref, sub["init_betas"], sub["init_transl"], sub["keypoints"], COCO17_TO_SMPLX,
+               np.full(1, sc["focal"], np.float64), np.array([[W / 2, H / 2]]), 200 * r["scale"][sl])
+        ww = dict(w, w_root=wr)
+        e = evaluate(*ref, r["rotmat"][sl], r["betas"][sl], r["transl"][sl], **ww)
+        res_val = min(res_val, float(e["objective"][0]) + pen)
+        phi = rotmat_to_axis_angle(np.swapaxes(Rref, -1, -2) @ sub["rotmat"]).reshape(1, 24, 3)
+        f = fit_people(*ref, phi_start=phi, betas_start=sub["betas"], transl_start=sub["transl"], **ww)
+        if f["status"][0] == 0 and float(f["objective"][0]) + pen < fit_val:
+            fit_val, best = float(f["objective"][0]) + pen, f
+    if best is None:
+        return res_val, np.inf, np.nan, np.nan, np.nan
+    J = S.smpl_forward(body, best["rotmat"], best["betas"], best["transl"])[:, :24]
+    pa = L.pa_mpjpe(J, S.smpl_forward(body, sub["rotmat"], sub["betas"], sub["transl"])[:, :24])
+    root = L.rotation_angle_deg(best["rotmat"][:, 0], sub["rotmat"][:, 0])
+    ge = keypoint_error(body, sub, best["rotmat"], best["betas"], best["transl"], genuine=True)
+    return res_val, fit_val, float(ge[0]), float(root[0]), float(pa[0]) * 1000
 
 
 def breakdown(body, sc, r, r0, pa0, r1, pa1, fittable, vs_truth=None):
@@ -523,7 +577,8 @@ def pooled_table(body, fb, args):
         (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None)),
         (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0)),
         (args.without_far_pass, "the far pass (round 15)", dict(far_scale=None)),
-        (args.without_tightening, "the tightened first pass (round 16)", dict(tighten=None)))
+        (args.without_tightening, "the tightened first pass (round 16)", dict(tighten=None)),
+        (args.without_parts, "the part starts (round 17)", dict(parts=False)))
         if flag]
     variant = ((f"without {without[0][1]}", without[0][2]) if without else
                (f"robust scale {args.robust_scale:g}", dict(robust_scale=args.robust_scale))
@@ -544,6 +599,7 @@ def pooled_table(body, fb, args):
           "| PA-MPJPE mm (start -> result) | depth off the truth's by > 1.5x (> 2x) "
           "| mean translation error m | seconds |")
     print("|" + "---|" * 14)
+    minima = []
     for sev, kw in SEVERITIES.items():
         tot = {name: dict(n=0, worse=0, wr=0, wp=0, far=0, beyond=0, missed=0, r0=0.0, r1=0.0,
                           p0=0.0, p1=0.0, per=[], dt=0.0, z15=0, z2=0, terr=0.0)
@@ -562,7 +618,18 @@ def pooled_table(body, fb, args):
                 t["wp"] += int(wp.sum())
                 t["far"] += int(ff.sum())
                 t["beyond"] += int((ff & (r["err_final"] > te + 5)).sum())
-                t["missed"] += int(missed(body, sc, r).sum())
+                miss = missed(body, sc, r)
+                t["missed"] += int(miss.sum())
+                for i in np.flatnonzero(miss):
+                    rv, fv, ge, rt, pt = minimum_check(body, fb, sc, r, i, opts)
+                    kept = int(r["start"][i]) if "start" in r else -2
+                    minima.append(
+                        f"| {sev} | {name} | {seed} | {i} | {'yes' if fittable[i] else 'no'} | "
+                        f"{r0[i]:.0f} / {pa0[i]:.0f} | {r['err_final'][i]:.1f} / "
+                        f"{keypoint_error(body, sc, r['rotmat'], r['betas'], r['transl'], True)[i]:.1f} | "
+                        f"{kept} | {'far pass' if r['far_pass'][i] else ('loosened' if r['loosened'][i] else '-')} | "
+                        f"{rv:.1f} | {fv:.1f} | {ge:.1f} | {rt:.0f} / {pt:.0f} | "
+                        f"{'yes' if fv < rv - 1 else 'no'} |")
                 t["per"].append(100 * (wr | wp).mean())
                 dz = np.abs(np.log(r["transl"][:, 2] / sc["transl"][:, 2]))
                 t["z15"] += int((dz > np.log(1.5)).sum())
@@ -581,6 +648,20 @@ def pooled_table(body, fb, args):
                   f"{100 * t['wp'] / n:.2f} % | {t['far']} ({t['beyond']}) | {t['missed']} | "
                   f"{t['r0'] / n:.2f} -> {t['r1'] / n:.2f} | {t['p0'] / n:.1f} -> {t['p1'] / n:.1f} | "
                   f"{t['z15']} ({t['z2']}) | {t['terr'] / n:.3f} | {t['dt']:.0f} |")
+    print()
+    print("Each local minimum (> 20 px from the genuine keypoints): is it a search failure? The "
+          "guard's objective for the result's pass (its root prior mixture: the estimate, the "
+          "three root hypotheses, the broad component) at the result and after a fit started "
+          "from the truth (minimum_check); 'search failure' = the truth-started fit ends lower "
+          "by more than 1.")
+    print()
+    print("| start | run | seed | person | fittable | start: root deg / PA-MPJPE mm | result: px "
+          "/ px on the genuine keypoints | kept start | pass | objective at the result "
+          "| after a fit from the truth | that fit: px on the genuine keypoints "
+          "| that fit: root deg / PA-MPJPE mm | search failure |")
+    print("|" + "---|" * 14)
+    for line in minima:
+        print(line)
     print()
 
 
@@ -628,6 +709,9 @@ def main():
                     help="with --seeds: the default guard without only the tightened first pass "
                          "(tighten=None: round 15's guard; issue 17, round 16), and both priors "
                          "with it (tighten=2; 'auto' leaves it off with a pose prior)")
+    ap.add_argument("--without-parts", action="store_true",
+                    help="with --seeds: the same without only the part starts (parts=False: round "
+                         "16's guard; issue 17, round 17), default and both priors")
     ap.add_argument("--robust-scale", type=float, default=None,
                     help="with --seeds: the same at this robust scale (fit option robust_scale; "
                          "the default is 3), default and both priors (issue 17, round 14)")

@@ -77,7 +77,7 @@ def refine(body: FitBody, rotmat, betas, transl, keypoints, boxes, img_size, foc
     fit_options go to cliff.annotate.fit.fit_people (e.g. pose_prior=, w_gmm=; upright_deg=
     the upright root prior's sigma in degrees, None = off (default), w_up=; w_depth= the depth
     prior's weight, default 25, 0 = off). starts / accept /
-    restart_rel / plausible (and tilt_deg=, root_hold=, torso=, limbs=, depth_range=,
+    restart_rel / plausible (and tilt_deg=, root_hold=, torso=, limbs=, parts=, depth_range=,
     far_scale=, tighten= in fit_options): the do-no-harm guard (cliff.annotate.guard.fit_guarded;
     starts='one', accept=False, root_hold=None is the plain fit; root_hold='auto', the default,
     holds the root at the estimate unless freeing it helps, when upright_deg is given;

@@ -29,7 +29,12 @@ was far, or the keypoints leave a known ambiguity open), so `fit_guarded`:
    for the people whose best fit still misses the keypoints, the limb starts of
    :func:`limb_starts` (a limb turned so that a keypoint the fit gave up lies on its ray),
    each under the root prior component of the fit it came from, kept where the objective
-   falls by more than LIMB_MARGIN;
+   falls by more than LIMB_MARGIN; then, for the people whose fit still misses the keypoints
+   or gives up PART_KEYPOINTS of them (each beyond PART_REL x box height), the part starts:
+   the kept fit refitted without one part's keypoints (:data:`PARTS`: the face, an arm, a
+   leg, both legs), then with all of them, under the same component and with the same margin
+   (a fit that followed gross outliers among one part's keypoints lets them go;
+   docs/annotate.md, round 17);
 3. keeps the starting estimate instead of the fit unless the fit explains the keypoints better
    (its keypoint term is lower than the estimate's; with a population pose prior
    (``pose_prior=``, docs/annotate.md) and/or the upright root prior (``upright_deg=``) the
@@ -65,7 +70,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .fit import (DEFAULT_W_GMM, DEFAULT_W_UP, DEFAULT_WEIGHTS, as_pose_prior, fit_people,
+from .fit import (DEFAULT_W_GMM, DEFAULT_W_UP, DEFAULT_WEIGHTS, as_pose_prior, evaluate, fit_people,
                   pose_prior_cost, upright_prior_cost)
 
 #: Start codes written to ``fit_start``: the estimate; the estimate through a wide-scale fit
@@ -85,6 +90,8 @@ STARTS = {0: "estimate", 1: "estimate, after a fit with a 10x wider robust scale
           11: "broad root prior: the torso's root, after a fit with the priors 10x weaker",
           12: "a limb re-aimed at a keypoint the kept fit gave up, under its root prior component",
           13: "a limb re-aimed at a keypoint a broad-root result (11) gave up, broad component",
+          14: "the kept fit refitted without one part's keypoints, then with all of them",
+          15: "a broad-root result (11, 13) refitted without one part's keypoints, then with all",
           -1: "estimate kept (fit rejected)"}
 
 #: Graduated non-convexity: the first of the two fits of start 1 uses this many times the
@@ -143,6 +150,23 @@ LIMB_PIVOTS = {4: (1,), 5: (2,), 7: (4, 1), 8: (5, 2), 10: (7, 4), 11: (8, 5), 1
 REAIM_REL = 0.1
 REAIM_KEYPOINTS = 3
 LIMB_MARGIN = 1.0
+
+#: Part starts (codes 14, 15; round 17): a fit that follows gross outliers among one part's
+#: keypoints (a face turned towards a wrong nose and ear, a leg bent to a wrong knee and ankle)
+#: gives up genuine keypoints elsewhere to do so. For the people whose kept fit still misses
+#: the keypoints after the limb starts, the kept fit is refitted without each part's keypoints
+#: in turn (model joints, so any keypoint format), then with all of them, under the root prior
+#: component of the fit it came from; the lowest replaces the kept fit where it lowers the
+#: objective by more than LIMB_MARGIN. Parts: the face (head joint, nose, eyes, ears), each arm
+#: below the shoulder, each leg below the hip, and both legs (docs/annotate.md, round 17).
+PARTS = {"face": (15, 24, 25, 26, 27, 28),
+         "left arm": (18, 20, 22, 35, 36, 37, 38, 39),
+         "right arm": (19, 21, 23, 40, 41, 42, 43, 44),
+         "left leg": (4, 7, 10, 29, 30, 31),
+         "right leg": (5, 8, 11, 32, 33, 34),
+         "legs": (4, 7, 10, 29, 30, 31, 5, 8, 11, 32, 33, 34)}
+PART_REL = 0.03
+PART_KEYPOINTS = 2
 
 #: A result is a label only at a plausible distance from the camera: its depth (translation z)
 #: within a factor DEPTH_RANGE of the estimate's. The estimate's depth comes from the person's
@@ -461,7 +485,8 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
                 *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                 plausible: float = 0.999, tilt_deg: float = 0.0, root_hold="auto",
                 torso: bool = True, limbs: bool = True, depth_range: float | None = DEPTH_RANGE,
-                far_scale: float | None = FAR_SCALE, tighten="auto", **fit_options) -> dict:
+                far_scale: float | None = FAR_SCALE, tighten="auto", parts: bool = True,
+                **fit_options) -> dict:
     """fit_people with re-starts, the acceptance test, the root-hold rule, the tightened first
     pass and the far pass (module docs). Same arguments and result as
     :func:`fit_guarded_once`, plus root_hold ('auto': on with the upright prior; None: off; a
@@ -476,13 +501,14 @@ def fit_guarded(body, rotmat, betas, transl, keypoints, joint_index, focal, prin
     bool: the person's result comes from the far pass (its objective and costs are those of
     that fit, at robust scale far_scale). torso=False leaves out the torso starts (codes 10,
     11; the guard of round 9), limbs=False the limb starts (codes 12, 13; the guard of round
-    10), depth_range=None the depth rule (DEPTH_RANGE; the guard of round 11)."""
+    10), depth_range=None the depth rule (DEPTH_RANGE; the guard of round 11), parts=False the
+    part starts (codes 14, 15; the guard of round 16)."""
     gain = root_hold_gain(root_hold, fit_options.get("upright_deg"))
     far = far_scale_of(far_scale, fit_options.get("robust_scale", DEFAULT_WEIGHTS["robust_scale"]))
     tight = tighten_of(tighten, fit_options.get("pose_prior"))
     args = (body, rotmat, betas, transl, keypoints, joint_index, focal, principal_point, norm)
     kw = dict(starts=starts, restart_rel=restart_rel, accept=accept, plausible=plausible,
-              tilt_deg=tilt_deg, depth_range=depth_range)
+              tilt_deg=tilt_deg, depth_range=depth_range, parts=bool(parts))
     prior = as_pose_prior(fit_options.get("pose_prior"))
     if prior is not None:
         fit_options = dict(fit_options, pose_prior=prior)  # read a path once
@@ -537,8 +563,8 @@ def _fit_tightened(args, kw, gain, torso, limbs, tight, fit_options) -> dict:
 
 def _result_distance(out, be0, t0, weights) -> np.ndarray:
     """prior_distance of each result in out from the estimate (be0, t0) under `weights`; a
-    code-11 (13) result's distance is in the broad root component's standard deviations."""
-    broad = np.isin(out["start"], (11, 13))
+    code-11 (13, 15) result's distance is in the broad root component's standard deviations."""
+    broad = np.isin(out["start"], (11, 13, 15))
     w_root_each = np.where(broad, BROAD_FACTOR, 1.0) * weights["w_root"]
     return prior_distance(out["phi"], out["betas"], out["transl"], be0, t0,
                           **dict(weights, w_root=w_root_each))
@@ -577,7 +603,7 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
                      norm, *, starts: str = "auto", restart_rel: float = 0.02, accept: bool = True,
                      plausible: float = 0.999, tilt_deg: float = 0.0, torso: bool = True,
                      limbs: bool = True, depth_range: float | None = DEPTH_RANGE,
-                     **fit_options) -> dict:
+                     parts: bool = True, **fit_options) -> dict:
     """fit_people with re-starts and the acceptance test (module docs). Same arguments and
     result as fit_people, plus: start (n,) int (STARTS code of the kept result), prior_dist (n,)
     (prior_distance of the kept result; 0 for a kept estimate), data_cost_start (n,) the keypoint
@@ -596,7 +622,8 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     torso: add the torso starts (codes 10, 11; the root-hold rule's held pass turns them off:
     there the root is held). limbs: then, for the people whose kept fit still misses the
     keypoints (error above restart_rel x norm), the limb starts of :func:`limb_starts` (codes
-    12, 13), each fitted under the root prior component of the fit it came from. depth_range:
+    12, 13), each fitted under the root prior component of the fit it came from. parts: then,
+    for the people still missing them, the part starts (codes 14, 15; :data:`PARTS`). depth_range:
     a start whose depth leaves that factor of the estimate's cannot win, and such a result is
     not kept (the estimate is; :data:`DEPTH_RANGE`); None: off."""
     if starts not in ("one", "auto", "all"):
@@ -726,6 +753,18 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
         if len(left):
             _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp,
                        nrm, weights["w_root"], near, fit_options)
+    if parts and starts != "one":
+        # who: still missing the keypoints, or giving up PART_KEYPOINTS of them (each beyond
+        # PART_REL of the box: past the robust term's knee)
+        cand = np.flatnonzero(ok)
+        kp_err = evaluate(body, rot[cand], be0[cand], t0[cand], kp[cand], joint_index, f[cand],
+                          pp[cand], nrm[cand], out["rotmat"][cand], out["betas"][cand],
+                          out["transl"][cand])["kp_err"]
+        given_up = (kp_err > PART_REL * nrm[cand, None]).sum(1) >= PART_KEYPOINTS
+        left = cand[given_up | (out["err_final"][cand] > restart_rel * nrm[cand])]
+        if len(left):
+            _part_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp,
+                       nrm, weights["w_root"], near, fit_options)
     # the population pose prior (w_gmm times its max-mixture cost), at the estimate and the fit:
     # part of every start's objective; the acceptance test counts it with the keypoint term
     gmm_start, gmm = np.zeros(n), np.zeros(n)
@@ -795,6 +834,53 @@ def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_ind
         obj = np.where((fit["status"] == 0) & near(fit["transl"], t0[rows]),
                        fit["objective"] + comp_pen[rows], np.inf)
         for a, i in enumerate(rows):  # a person's several starts: the lowest objective wins
+            if obj[a] < bar[i]:
+                bar[i] = obj[a]
+                for key in _KEPT:
+                    out[key][i] = fit[key][a]
+                out["objective"][i] = obj[a]
+                out["start"][i] = code
+
+
+def _part_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp, nrm,
+               w_root, near, fit_options):
+    """The part starts (codes 14, 15) for the people `left`, in place in `out`: for every part
+    of :data:`PARTS` with a seen keypoint, the kept fit refitted without that part's keypoints,
+    then with all of them, under the root prior component of the kept fit (its centre, its
+    penalty; the broad one's weight for a code-11 or 13 result); the lowest replaces the kept
+    fit where it is lower by more than LIMB_MARGIN. Arguments as :func:`_limb_pass`."""
+    ji = np.asarray(joint_index)
+    rows, masks = [], []
+    for mask in (np.isin(ji, js) for js in PARTS.values()):
+        seen = (kp[left][:, mask, 2] > 0).any(1)
+        rows.append(left[seen])
+        masks += [mask] * int(seen.sum())
+    g = np.concatenate(rows)
+    if not len(g):
+        return
+    kp_part = kp[g].copy()
+    for a, mask in enumerate(masks):
+        kp_part[a, mask, 2] = 0.0
+    centre = rot[g].copy()
+    centre[:, 0] = comp_root[g]
+    phi = _log_so3(np.swapaxes(centre, -1, -2) @ out["rotmat"][g]).reshape(-1, 24, 3)
+    broad = np.isin(out["start"][g], (11, 13, 15))
+    bar = out["objective"] - LIMB_MARGIN  # what a part start must beat, per person
+    for sel, code, w in ((~broad, 14, w_root), (broad, 15, BROAD_FACTOR * w_root)):
+        if not sel.any():
+            continue
+        who = g[sel]
+        opts = dict(fit_options, w_root=w)
+        cam = (f[who], pp[who], nrm[who])
+        without = fit_people(body, centre[sel], be0[who], t0[who], kp_part[sel], joint_index,
+                             *cam, phi_start=phi[sel], betas_start=out["betas"][who],
+                             transl_start=out["transl"][who], **opts)
+        fit = fit_people(body, centre[sel], be0[who], t0[who], kp[who], joint_index, *cam,
+                         phi_start=without["phi"], betas_start=without["betas"],
+                         transl_start=without["transl"], **opts)
+        obj = np.where((fit["status"] == 0) & near(fit["transl"], t0[who]),
+                       fit["objective"] + comp_pen[who], np.inf)
+        for a, i in enumerate(who):  # a person's several starts: the lowest objective wins
             if obj[a] < bar[i]:
                 bar[i] = obj[a]
                 for key in _KEPT:
