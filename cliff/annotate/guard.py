@@ -805,6 +805,22 @@ def fit_guarded_once(body, rotmat, betas, transl, keypoints, joint_index, focal,
     return out
 
 
+def _keep_lowest(out, fit, rows, bar, code, comp_pen, t0, near):
+    """In place in `out`: each start of `fit` (row a is a start of person rows[a]; a person may
+    have several) whose objective plus its component's penalty is below the person's bar
+    (lowered as starts win) and whose depth passes the depth rule replaces the kept fit, with
+    start code `code`."""
+    obj = np.where((fit["status"] == 0) & near(fit["transl"], t0[rows]),
+                   fit["objective"] + comp_pen[rows], np.inf)
+    for a, i in enumerate(rows):  # a person's several starts: the lowest objective wins
+        if obj[a] < bar[i]:
+            bar[i] = obj[a]
+            for key in _KEPT:
+                out[key][i] = fit[key][a]
+            out["objective"][i] = obj[a]
+            out["start"][i] = code
+
+
 def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp, nrm,
                w_root, near, fit_options):
     """The limb starts (codes 12, 13) for the people `left`, in place in `out`: each start is
@@ -831,15 +847,7 @@ def _limb_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_ind
         fit = fit_people(body, centre[sel], be0[rows], t0[rows], kp[rows], joint_index, f[rows],
                          pp[rows], nrm[rows], phi_start=phi[sel], betas_start=bs[sel],
                          transl_start=ts[sel], **dict(fit_options, w_root=w))
-        obj = np.where((fit["status"] == 0) & near(fit["transl"], t0[rows]),
-                       fit["objective"] + comp_pen[rows], np.inf)
-        for a, i in enumerate(rows):  # a person's several starts: the lowest objective wins
-            if obj[a] < bar[i]:
-                bar[i] = obj[a]
-                for key in _KEPT:
-                    out[key][i] = fit[key][a]
-                out["objective"][i] = obj[a]
-                out["start"][i] = code
+        _keep_lowest(out, fit, rows, bar, code, comp_pen, t0, near)
 
 
 def _part_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_index, f, pp, nrm,
@@ -878,12 +886,4 @@ def _part_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_ind
         fit = fit_people(body, centre[sel], be0[who], t0[who], kp[who], joint_index, *cam,
                          phi_start=without["phi"], betas_start=without["betas"],
                          transl_start=without["transl"], **opts)
-        obj = np.where((fit["status"] == 0) & near(fit["transl"], t0[who]),
-                       fit["objective"] + comp_pen[who], np.inf)
-        for a, i in enumerate(who):  # a person's several starts: the lowest objective wins
-            if obj[a] < bar[i]:
-                bar[i] = obj[a]
-                for key in _KEPT:
-                    out[key][i] = fit[key][a]
-                out["objective"][i] = obj[a]
-                out["start"][i] = code
+        _keep_lowest(out, fit, who, bar, code, comp_pen, t0, near)
