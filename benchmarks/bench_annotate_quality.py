@@ -160,7 +160,9 @@ def minimum_check(body, fb, sc, r, i, opts):
     evaluated at the result and after a fit started from the truth under each component.
     Returns (the result's value, the truth-started fit's best value, that fit's error on the
     genuine keypoints px, its root error deg, its PA-MPJPE mm): a truth-started fit lower by
-    more than 1 is a point of the same objective the guard's starts did not reach."""
+    more than 1 is a point of the same objective the guard's starts did not reach. A result
+    the root-hold rule kept is checked under the free fit's objective (the rule compares the
+    start-independent terms, not the objectives)."""
     from cliff.annotate import guard as G
     W, H = sc["img_size"]
     sl = slice(i, i + 1)
