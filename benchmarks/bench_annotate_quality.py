@@ -565,6 +565,18 @@ def parse_seeds(text: str) -> list:
     return out
 
 
+#: The --without-* variants of the pooled table (--seeds): flag, what it leaves out, the guard
+#: options that leave it out, and the round that added it (the guard without it is the guard of
+#: the round before).
+WITHOUT = (("torso", "the torso and limb starts", dict(torso=False, limbs=False), 10),
+           ("limbs", "the limb starts", dict(limbs=False), 11),
+           ("depth-rule", "the depth rule", dict(depth_range=None), 12),
+           ("depth-prior", "the depth prior", dict(w_depth=0.0), 13),
+           ("far-pass", "the far pass", dict(far_scale=None), 15),
+           ("tightening", "the tightened first pass", dict(tighten=None), 16),
+           ("parts", "the part starts", dict(parts=False), 17))
+
+
 def pooled_table(body, fb, args):
     """Issue 17, round 8: the share made worse pooled over many scene seeds (--seeds)."""
     seeds = parse_seeds(args.seeds)
@@ -573,23 +585,16 @@ def pooled_table(body, fb, args):
             ("after + matching pose prior + upright sigma 5 deg, root hold off", dict(both, root_hold=None)),
             ("after + matching pose prior + upright sigma 5 deg (opt-in; root hold on with it)", both))
     # before/after on the same scenes: what to leave out, and whose guard that is
-    without = [(flag, what, off) for flag, what, off in (
-        (args.without_torso, "the torso and limb starts (round 9)", dict(torso=False, limbs=False)),
-        (args.without_limbs, "the limb starts (round 10)", dict(limbs=False)),
-        (args.without_depth_rule, "the depth rule (round 11)", dict(depth_range=None)),
-        (args.without_depth_prior, "the depth prior (round 12)", dict(w_depth=0.0)),
-        (args.without_far_pass, "the far pass (round 15)", dict(far_scale=None)),
-        (args.without_tightening, "the tightened first pass (round 16)", dict(tighten=None)),
-        (args.without_parts, "the part starts (round 17)", dict(parts=False)))
-        if flag]
-    variant = ((f"without {without[0][1]}", without[0][2]) if without else
+    without = [(f"{what} (round {added})", off) for flag, what, off, added in WITHOUT
+               if getattr(args, "without_" + flag.replace("-", "_"))]
+    variant = ((f"without {without[0][0]}", without[0][1]) if without else
                (f"robust scale {args.robust_scale:g}", dict(robust_scale=args.robust_scale))
                if args.robust_scale is not None else None)
     if variant:  # the root-hold-off row gives way to the default and both priors with it
         what, opts = variant
         runs = (runs[0], (f"after (default), {what}", opts), runs[2],
                 (f"after + both priors (root hold on), {what}", dict(both, **opts)))
-        if without and "tighten" in without[0][2]:
+        if without and "tighten" in without[0][1]:
             # 'auto' leaves the pass off with the pose prior: there the variant is the opt-in
             runs = runs[:3] + (("after + both priors (root hold on), with the tightened first pass "
                                 "(tighten=2; opt-in with a pose prior)", dict(both, tighten=2.0)),)
@@ -691,29 +696,14 @@ def main():
     ap.add_argument("--seeds", default=None,
                     help="e.g. 2027-2036: only the harm table pooled over these scene seeds, default "
                          "guard and both opt-in priors (issue 17, round 8)")
-    ap.add_argument("--without-torso", action="store_true",
-                    help="with --seeds: also the guard without its torso and limb starts (codes "
-                         "10-13: round 9's guard; issue 17, round 10), default and both priors, "
-                         "instead of the root-hold-off row")
-    ap.add_argument("--without-limbs", action="store_true",
-                    help="with --seeds: the same without only the limb starts (codes 12, 13: round "
-                         "10's guard; issue 17, round 11)")
-    ap.add_argument("--without-depth-rule", action="store_true",
-                    help="with --seeds: the same without only the depth rule (depth_range=None: "
-                         "round 11's guard; issue 17, round 12), default and both priors")
-    ap.add_argument("--without-depth-prior", action="store_true",
-                    help="with --seeds: the same without only the depth prior (w_depth=0: round "
-                         "12's guard; issue 17, round 13), default and both priors")
-    ap.add_argument("--without-far-pass", action="store_true",
-                    help="with --seeds: the same without only the far pass (far_scale=None: round "
-                         "14's guard; issue 17, round 15), default and both priors")
-    ap.add_argument("--without-tightening", action="store_true",
-                    help="with --seeds: the default guard without only the tightened first pass "
-                         "(tighten=None: round 15's guard; issue 17, round 16), and both priors "
-                         "with it (tighten=2; 'auto' leaves it off with a pose prior)")
-    ap.add_argument("--without-parts", action="store_true",
-                    help="with --seeds: the same without only the part starts (parts=False: round "
-                         "16's guard; issue 17, round 17), default and both priors")
+    for flag, what, off, added in WITHOUT:
+        extra = (" (and both priors with it: tighten=2, since 'auto' leaves it off with a pose "
+                 "prior)" if "tighten" in off else "")
+        ap.add_argument(f"--without-{flag}", action="store_true",
+                        help=f"with --seeds: the default guard and both priors without only "
+                             f"{what} ({', '.join(f'{k}={v}' for k, v in off.items())}: round "
+                             f"{added - 1}'s guard; issue 17, round {added}){extra}, instead of "
+                             f"the root-hold-off row")
     ap.add_argument("--robust-scale", type=float, default=None,
                     help="with --seeds: the same at this robust scale (fit option robust_scale; "
                          "the default is 3), default and both priors (issue 17, round 14)")
