@@ -862,9 +862,10 @@ def _part_pass(body, out, left, comp_root, comp_pen, rot, be0, t0, kp, joint_ind
     penalty; the broad one's weight for a code-11 or 13 result); the lowest replaces the kept
     fit where it is lower by more than LIMB_MARGIN. Arguments as :func:`_limb_pass`."""
     ji = np.asarray(joint_index)
+    visible = kp[left][..., 2] > 0
     rows, masks = [], []
     for mask in (np.isin(ji, js) for js in PARTS.values()):
-        seen = (kp[left][:, mask, 2] > 0).any(1)
+        seen = visible[:, mask].any(1)
         rows.append(left[seen])
         masks += [mask] * int(seen.sum())
     g = np.concatenate(rows)
